@@ -1,0 +1,143 @@
+# wattprof - build, test, benchmark, install.
+#
+#   make run       install build dependencies if missing, build, and monitor a demo
+#   make test      build and run every test: plain, ASan+UBSan, TSan, fuzzing
+#   make bench     the benchmark harness (bench/), figures in docs/BENCHMARKS.md
+#   make install   PREFIX=/usr/local (DESTDIR honoured)
+#
+# BUILD selects the output folder, SAN adds sanitizer flags to every object.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+SAN ?=
+WERROR ?= -Werror
+WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+       -Wno-format-nonliteral -Wno-format-truncation $(WERROR)
+# Paths are built in PATH_MAX buffers from a sysfs root that wp_host_open()
+# limits to WP__ROOT_MAX bytes, so truncation cannot happen there.
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -fPIC -pthread $(WARN) $(CFLAGS) $(SAN)
+LDLIBS = -pthread -lm
+
+VERSION = 0.1.0
+SOMAJOR = 0
+
+LIB_SRC = $(sort $(wildcard src/core/*.c src/sensors/*.c src/sinks/*.c))
+CLI_SRC = $(sort $(wildcard src/cli/*.c))
+TEST_SRC = $(sort $(wildcard tests/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+HEADERS = include/wattprof/wattprof.h $(wildcard src/*/*.h) $(wildcard tests/*.h)
+
+STATIC = $(BUILD)/libwattprof.a
+SHARED = $(BUILD)/libwattprof.so.$(VERSION)
+BIN = $(BUILD)/wattprof
+TESTBIN = $(BUILD)/run-tests
+
+.PHONY: all run deps test check test-plain test-asan test-tsan fuzz bench install \
+        uninstall clean
+
+all: $(BIN) $(STATIC) $(SHARED)
+
+$(BUILD)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# Only wp_* names (not the internal wp__*) leave the shared library.
+$(SHARED): $(LIB_OBJ) src/libwattprof.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libwattprof.so.$(SOMAJOR) \
+	  -Wl,--version-script=src/libwattprof.map $(LIB_OBJ) -o $@ $(LDLIBS)
+	ln -sf libwattprof.so.$(VERSION) $(BUILD)/libwattprof.so.$(SOMAJOR)
+	ln -sf libwattprof.so.$(VERSION) $(BUILD)/libwattprof.so
+
+# The command links the static library: no loader search at start-up.
+$(BIN): $(CLI_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(LDLIBS)
+
+$(TESTBIN): $(TEST_OBJ) $(STATIC) $(BIN)
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(STATIC) -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"'
+
+deps:
+	@sh scripts/deps.sh build
+
+# The README's first command: a demo run of the main job.
+run: deps all
+	@echo "== wattprof list"
+	@$(BIN) list
+	@echo "== wattprof monitor -- sh bench/demo.sh"
+	@$(BIN) monitor -- sh bench/demo.sh
+
+# One suite run: TESTS selects tests by name prefix (default: all).
+check: $(TESTBIN)
+	$(TESTBIN) --results $(BUILD)/results $(TESTS)
+
+test-plain:
+	$(MAKE) check
+test-asan:
+	$(MAKE) BUILD=build/asan CFLAGS='-O1 -g' \
+	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
+# The sampler thread, the meter it shares with the caller, and the CLI around it.
+test-tsan:
+	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' TESTS='sampler meter cli' check
+
+FUZZ_TIME ?= 20
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz/fuzz_parse.c src/core/util.c src/core/error.c -o build/fuzz/fuzz_parse
+	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) -seed=1 -print_final_stats=0 \
+	  build/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -n 3
+	@echo "fuzz: fuzz_parse ran $(FUZZ_TIME) s without a finding"
+
+# The README's second command: every test, in every build.
+test: deps
+	@sh scripts/deps.sh test
+	@rm -f build/results build/asan/results build/tsan/results
+	$(MAKE) test-plain
+	$(MAKE) test-asan
+	$(MAKE) test-tsan
+	@mkdir -p build/fuzz/corpus
+	$(MAKE) fuzz
+	@cat build/results build/asan/results build/tsan/results | \
+	  awk '{p+=$$1; f+=$$2; s+=$$3} END {printf "all builds: %d passed, %d failed, %d skipped\n", p, f, s; exit f > 0}'
+
+bench: all
+	$(MAKE) -C . $(BUILD)/bench/bench
+	$(BUILD)/bench/bench
+
+$(BUILD)/bench/bench: bench/bench.c $(STATIC) $(BIN) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -Itests -DWATTPROF_BIN='"$(abspath $(BIN))"' \
+	  bench/bench.c tests/sim.c $(STATIC) -o $@ $(LDLIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/wattprof $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wattprof
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libwattprof.a
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/libwattprof.so.$(VERSION)
+	ln -sf libwattprof.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libwattprof.so.$(SOMAJOR)
+	ln -sf libwattprof.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libwattprof.so
+	install -m 644 include/wattprof/wattprof.h $(DESTDIR)$(PREFIX)/include/wattprof/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' wattprof.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wattprof.pc
+	install -m 644 docs/wattprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/wattprof.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/wattprof $(DESTDIR)$(PREFIX)/lib/libwattprof.* \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/wattprof.pc \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/wattprof.1
+	rm -rf $(DESTDIR)$(PREFIX)/include/wattprof
+
+clean:
+	rm -rf build

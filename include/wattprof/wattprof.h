@@ -1,0 +1,372 @@
+/*
+ * wattprof.h - the one public header of libwattprof.
+ *
+ * libwattprof measures the energy that code consumes, from the counters the
+ * hardware offers (RAPL through Linux powercap today; more sources later).
+ *
+ * The objects, in the order a program meets them:
+ *
+ *   struct wp_host      what this machine offers: the domains found by every
+ *                       source, and a note for every source that is missing
+ *                       and why.  Owns the open files.
+ *   struct wp_meter     a chosen set of a host's domains.  Takes snapshots,
+ *                       keeps 64-bit totals across counter wraps, records
+ *                       tagged regions, and optionally runs a background
+ *                       sampling thread.
+ *   struct wp_snapshot  one timestamp plus every meter domain's counter.
+ *   struct wp_report    a finished measurement, ready to be written as text,
+ *                       JSON or CSV.
+ *
+ * Conventions (libuv's): every function that can fail returns int, 0 on
+ * success or a negative error code: a negative errno, or one of the WP_E*
+ * codes below.  wp_strerror() names every code.  Results come back through
+ * pointers.  Units are in the names: _ns, _j, _w, _hz.
+ *
+ * The library never prints and never exits.
+ *
+ * Thread safety: a host and its meters may be used from one thread at a time,
+ * except that a meter's own sampler thread runs beside the caller; the meter
+ * serialises the two internally.  Different meters may be used from different
+ * threads.
+ */
+#ifndef WATTPROF_WATTPROF_H
+#define WATTPROF_WATTPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WP_VERSION_MAJOR 0
+#define WP_VERSION_MINOR 1
+#define WP_VERSION_PATCH 0
+#define WP_VERSION_STRING "0.1.0"
+
+/* The library's version string, e.g. "0.1.0". */
+const char *wp_version(void);
+
+/* ------------------------------------------------------------------ errors */
+
+/*
+ * Our own error codes sit in a reserved range far below any errno, so that a
+ * negative errno and a WP_E* code never collide.
+ */
+#define WP_ERR_FIRST (-9000)
+#define WP_ENODOMAIN (-9001) /* no domain of that name on this host */
+#define WP_ENOSOURCE (-9002) /* no energy source was found on this host */
+#define WP_EPARSE (-9003)    /* a file held something that is not a value */
+#define WP_ESTATE (-9004)    /* call out of order (record() before begin()) */
+#define WP_ELOST (-9005)     /* a domain stopped answering; data up to then kept */
+#define WP_ERANGE (-9006)    /* a counter read above its own wrap range */
+#define WP_EFORMAT (-9007)   /* unknown report format name */
+#define WP_ERR_LAST (-9007)
+
+/*
+ * Names an error code: a WP_E* code, a negative errno, or 0.  Never NULL; the
+ * string is static and thread-safe.
+ */
+const char *wp_strerror(int err);
+
+/* ----------------------------------------------------------------- domains */
+
+enum wp_domain_kind {
+	WP_KIND_PACKAGE = 1, /* a whole CPU socket */
+	WP_KIND_CORE,        /* the cores of a socket (inside the package) */
+	WP_KIND_UNCORE,      /* the uncore/integrated GPU (inside the package) */
+	WP_KIND_DRAM,        /* the memory attached to a socket */
+	WP_KIND_PSYS,        /* the whole platform (contains all of the above) */
+	WP_KIND_OTHER
+};
+
+/*
+ * One measured quantity.  Strings live as long as the host.
+ *
+ * A counter reads from 0 to counter_max inclusive and then wraps to 0; one
+ * count is joules_per_count joules.  min_wrap_ns is the shortest time in
+ * which the counter can wrap, at peak_power_w; a reader that reads less often
+ * than that may miss a whole wrap.
+ */
+struct wp_domain_info {
+	const char *name;   /* "package_0", "dram_1", "psys", ... */
+	const char *source; /* "powercap" */
+	const char *path;   /* the file the counter is read from */
+	const char *unit;   /* unit of the figures reported: "J" */
+	enum wp_domain_kind kind;
+	int socket;        /* socket index, -1 where it has none (psys) */
+	int estimated;     /* 1 when the figure is an estimate, not a counter */
+	uint64_t counter_max;
+	double joules_per_count;
+	double peak_power_w; /* assumed peak power: see docs/MEASUREMENT.md */
+	uint64_t min_wrap_ns;
+};
+
+/*
+ * Nonzero when every joule of domain `inner` is also counted by domain
+ * `outer` (core_0 inside package_0; everything RAPL inside psys).  A total
+ * over several domains counts only those not inside another one.
+ */
+int wp_domain_contains(const struct wp_domain_info *outer,
+                       const struct wp_domain_info *inner);
+
+/* -------------------------------------------------------------------- host */
+
+#define WP_OPTIONS_VERSION 1
+
+struct wp_options {
+	unsigned version;       /* WP_OPTIONS_VERSION */
+	const char *sysfs_root; /* stands in for /sys; NULL: $WATTPROF_SYSFS_ROOT, else /sys */
+};
+
+enum wp_note_level {
+	WP_NOTE_FOUND = 0,   /* the source works; message says what it found */
+	WP_NOTE_SKIPPED,     /* one zone of a working source was left out, and why */
+	WP_NOTE_UNAVAILABLE  /* the source gives nothing here; message and fix say why */
+};
+
+/*
+ * What one source found or why it found nothing.  `path` is the file or
+ * directory concerned (may be NULL); `fix` is what a user can do about it
+ * (may be NULL); `error` is the code behind an unavailable source.
+ */
+struct wp_source_note {
+	const char *source;
+	enum wp_note_level level;
+	int error;
+	const char *path;
+	const char *message;
+	const char *fix;
+};
+
+struct wp_host;
+
+/*
+ * Discovers every domain of every source.  A machine without any energy
+ * source is not an error: the host then has no domain and a note per source
+ * saying why.  opts may be NULL.  Returns 0, -ENOMEM or -EINVAL.
+ */
+int wp_host_open(struct wp_host **out, const struct wp_options *opts);
+/* Closes the host.  Every meter opened on it must be closed first. */
+void wp_host_close(struct wp_host *host);
+
+size_t wp_host_domain_count(const struct wp_host *host);
+/* NULL when i is out of range. */
+const struct wp_domain_info *wp_host_domain(const struct wp_host *host, size_t i);
+/* Looks a domain up by name; WP_ENODOMAIN when there is none. */
+int wp_host_find_domain(const struct wp_host *host, const char *name, size_t *index);
+
+size_t wp_host_note_count(const struct wp_host *host);
+const struct wp_source_note *wp_host_note(const struct wp_host *host, size_t i);
+/* The sysfs root that was used. */
+const char *wp_host_sysfs_root(const struct wp_host *host);
+
+/* ------------------------------------------------------------------- meter */
+
+struct wp_meter;
+struct wp_snapshot;
+
+/*
+ * Opens a meter on `count` domains named in `names`; names == NULL opens
+ * every domain of the host.  Reads every domain once to set its baseline.
+ * Errors: WP_ENODOMAIN (an unknown name; *bad_name, if not NULL, points at
+ * it), -EINVAL (a name given twice), -ENOMEM, or a read error.
+ */
+int wp_meter_open(struct wp_meter **out, struct wp_host *host,
+                  const char *const *names, size_t count, const char **bad_name);
+/* Stops the sampler if it runs and frees the meter. */
+void wp_meter_close(struct wp_meter *meter);
+
+size_t wp_meter_domain_count(const struct wp_meter *meter);
+const struct wp_domain_info *wp_meter_domain(const struct wp_meter *meter, size_t i);
+
+/*
+ * State of domain i: 0 while it answers, else the error with which it
+ * stopped (WP_ELOST's cause); *lost_ns (may be NULL) is then the
+ * CLOCK_MONOTONIC time of the last good read.  Energy up to that read stays
+ * counted.  *bad_reads (may be NULL) counts reads that returned a value
+ * outside the counter's range and were ignored.
+ */
+int wp_meter_domain_status(const struct wp_meter *meter, size_t i,
+                           uint64_t *lost_ns, uint64_t *bad_reads);
+
+/* Allocates a snapshot sized for this meter; NULL when out of memory. */
+struct wp_snapshot *wp_snapshot_new(const struct wp_meter *meter);
+void wp_snapshot_free(struct wp_snapshot *snap);
+
+/*
+ * Reads every domain now.  The snapshot holds the time (CLOCK_MONOTONIC, ns)
+ * and, per domain, the raw counter and the 64-bit total accumulated since the
+ * meter opened.  A domain that fails to read is marked lost and keeps its last
+ * total; the call still returns 0.  Thread-safe against the sampler.
+ */
+int wp_meter_snapshot(struct wp_meter *meter, struct wp_snapshot *snap);
+
+uint64_t wp_snapshot_time_ns(const struct wp_snapshot *snap);
+/* The raw counter of domain i as read (0 if i is out of range). */
+uint64_t wp_snapshot_raw(const struct wp_snapshot *snap, size_t i);
+
+/*
+ * Energy of domain i between snapshots a and b (a taken first), in joules,
+ * never negative.  Wraps between a and b are accounted for as long as the
+ * meter read the counter at least once per wrap (a sampler makes sure of
+ * that).  Returns 0, -EINVAL, or WP_ELOST when the domain was lost before b:
+ * *joules then holds the energy up to the loss.
+ */
+int wp_energy_between(const struct wp_meter *meter, const struct wp_snapshot *a,
+                      const struct wp_snapshot *b, size_t i, double *joules);
+
+/*
+ * Counter difference from prev to next for a counter that wraps after
+ * counter_max: next - prev, or counter_max - prev + next + 1 when it wrapped.
+ */
+uint64_t wp_counter_delta(uint64_t prev, uint64_t next, uint64_t counter_max);
+
+/* --------------------------------------------------------- tagged regions */
+
+/*
+ * A context manager with breakpoints, as pyJoules's users know it:
+ * begin("load") ... record("train") ... record("eval") ... end()
+ * yields three regions.  begin() while a region is open, or record()/end()
+ * while none is, returns WP_ESTATE.  A NULL or empty tag becomes "".
+ */
+int wp_meter_begin(struct wp_meter *meter, const char *tag);
+int wp_meter_record(struct wp_meter *meter, const char *tag);
+int wp_meter_end(struct wp_meter *meter);
+
+/* One closed region.  energy_j has one figure per meter domain. */
+struct wp_region {
+	const char *tag;
+	uint64_t start_ns; /* CLOCK_MONOTONIC */
+	uint64_t duration_ns;
+	const double *energy_j;
+};
+
+size_t wp_meter_region_count(const struct wp_meter *meter);
+/*
+ * Fills *out with region i.  Its pointers stay valid until the next call
+ * that begins, records, ends or clears regions on this meter.
+ */
+int wp_meter_region(const struct wp_meter *meter, size_t i, struct wp_region *out);
+void wp_meter_clear_regions(struct wp_meter *meter);
+
+/* ----------------------------------------------------------------- sampler */
+
+#define WP_SAMPLER_OPTIONS_VERSION 1
+
+struct wp_sampler_options {
+	unsigned version; /* WP_SAMPLER_OPTIONS_VERSION */
+	double freq_hz;   /* requested; raised to wp_meter_min_freq_hz() if below */
+	/*
+	 * Called from the sampler thread after each sample, with the meter's
+	 * lock released.  May be NULL.  Must not call back into the meter's
+	 * sampler functions.
+	 */
+	void (*on_sample)(void *user, const struct wp_snapshot *snap);
+	void *user;
+};
+
+/*
+ * The lowest sampling frequency that reads every open domain at least twice
+ * per its shortest possible wrap time (0 when the meter has no domain).
+ */
+double wp_meter_min_freq_hz(const struct wp_meter *meter);
+
+/*
+ * Starts a thread that reads every domain on an absolute schedule
+ * (clock_nanosleep with TIMER_ABSTIME: no drift) and accumulates the 64-bit
+ * totals.  Returns -EBUSY if one runs, -EINVAL for a frequency that is not
+ * positive and finite or above 100 kHz, or pthread_create's error.
+ */
+int wp_meter_start_sampler(struct wp_meter *meter, const struct wp_sampler_options *opts);
+/* Stops the thread at once (not at the next tick); 0 if none ran. */
+int wp_meter_stop_sampler(struct wp_meter *meter);
+
+struct wp_sampler_stats {
+	double freq_hz;       /* the frequency used (after raising) */
+	uint64_t samples;     /* ticks that read the domains */
+	uint64_t missed;      /* ticks skipped because the thread woke too late */
+	uint64_t max_late_ns; /* largest lateness of a tick that was taken */
+};
+
+/* Statistics of the current or last sampler run. */
+int wp_meter_sampler_stats(const struct wp_meter *meter, struct wp_sampler_stats *out);
+
+/* ------------------------------------------------------------------ report */
+
+enum wp_format { WP_FORMAT_TEXT = 0, WP_FORMAT_JSON, WP_FORMAT_CSV };
+
+/* "text", "json" or "csv"; WP_EFORMAT for anything else. */
+int wp_format_parse(const char *name, enum wp_format *out);
+
+struct wp_report_domain {
+	char *name;
+	char *source;
+	double energy_j;
+	double avg_power_w;
+	int estimated;
+	int in_total; /* not inside another reported domain */
+	int status;   /* 0, or the error with which the domain was lost */
+};
+
+struct wp_report_region {
+	char *tag;
+	double start_s; /* since the report's start */
+	double duration_s;
+	double *energy_j; /* one per report domain */
+};
+
+/*
+ * A finished measurement.  Fill it with wp_report_init() and
+ * wp_report_measure(), set the run's own fields, then write it.  Every string
+ * and array is owned by the report and freed by wp_report_free().
+ */
+struct wp_report {
+	char *host;
+	char **command; /* argv, NULL-terminated; may be NULL */
+	int exit_status; /* -1 when there was no command */
+	int64_t start_unix_ns; /* wall-clock start, for start_time */
+	double duration_s;
+	size_t domain_count;
+	struct wp_report_domain *domains;
+	double total_energy_j; /* NaN when no domain was measured */
+	size_t region_count;
+	struct wp_report_region *regions;
+	size_t warning_count;
+	char **warnings;
+	double sampler_freq_hz; /* 0 when no sampler ran */
+	uint64_t samples;
+};
+
+void wp_report_init(struct wp_report *report);
+/*
+ * Fills the domains, total, duration and regions from a meter between two of
+ * its snapshots, and adds a warning for every domain that was lost or read
+ * out-of-range values.  Returns 0 or -ENOMEM.
+ */
+int wp_report_measure(struct wp_report *report, const struct wp_meter *meter,
+                      const struct wp_snapshot *start, const struct wp_snapshot *end);
+/* Sets the command (copied). */
+int wp_report_set_command(struct wp_report *report, const char *const *argv);
+/* Adds a warning (printf-style).  Returns 0 or -ENOMEM. */
+int wp_report_warn(struct wp_report *report, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void wp_report_free(struct wp_report *report);
+
+/*
+ * Writes the report to `out` in the given format.  Returns 0, or -EIO when
+ * the stream failed (errno from the stream is preserved where known).
+ * The JSON members are documented in docs/REPORT.md.
+ */
+int wp_report_write(const struct wp_report *report, enum wp_format format, FILE *out);
+
+/* ------------------------------------------------------------------ clock */
+
+/* CLOCK_MONOTONIC now, in ns. */
+uint64_t wp_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WATTPROF_WATTPROF_H */

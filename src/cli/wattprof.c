@@ -1,0 +1,148 @@
+/*
+ * wattprof.c - the wattprof command: the table of subcommands (git's
+ * commands[]), option-less entry points (--version, --help, help) and the
+ * message helpers every subcommand uses.  Each subcommand lives in its own
+ * cmd_<name>.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wattprof/wattprof.h"
+#include "cli.h"
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cli_command commands[] = {
+	{ "monitor", cmd_monitor, "run a command and report the energy it took",
+	  "usage: wattprof monitor [options] [--] CMD [ARGS...]\n"
+	  "\n"
+	  "Runs CMD (without a shell), measures every energy domain from its start to\n"
+	  "its exit, and writes a report.  The exit status is CMD's, or 128+N when\n"
+	  "signal N killed it; 125 when wattprof itself fails, 126/127 when CMD\n"
+	  "cannot be run or found.  SIGINT, SIGTERM and SIGHUP are passed on to CMD\n"
+	  "and the report is still written.\n"
+	  "\n"
+	  "options:\n"
+	  "  -d, --domains LIST  comma-separated domains to measure (default: all;\n"
+	  "                      'wattprof list' shows them)\n"
+	  "  -f, --freq HZ       background sampling frequency (default 10; raised\n"
+	  "                      where needed so that no counter wrap is missed)\n"
+	  "      --format FMT    report format: text, json or csv (default text)\n"
+	  "  -o, --output FILE   write the report to FILE ('-' for stdout) instead of\n"
+	  "                      stderr, which keeps CMD's own stdout clean\n"
+	  "  -h, --help          show this help\n" },
+	{ "list", cmd_list, "show the energy domains found, and why sources are missing",
+	  "usage: wattprof list\n"
+	  "\n"
+	  "Shows every energy domain found on this machine with its source, the file\n"
+	  "it is read from and how soon its counter can wrap; then, for every source,\n"
+	  "what it found, what it skipped, or why it gives nothing here and how to\n"
+	  "fix that.  WATTPROF_SYSFS_ROOT stands in for /sys.\n"
+	  "\n"
+	  "options:\n"
+	  "  -h, --help  show this help\n" },
+	{ "help", cmd_help, "show help for wattprof or one of its commands",
+	  "usage: wattprof help [COMMAND]\n" },
+};
+
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("error", fmt, ap);
+	va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("warning", fmt, ap);
+	va_end(ap);
+}
+
+void cli_hint(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("hint", fmt, ap);
+	va_end(ap);
+}
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; name && i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void cli_usage(const char *name)
+{
+	const struct cli_command *c = find_command(name);
+	if (c)
+		fputs(c->usage, stdout);
+}
+
+static void main_usage(FILE *f)
+{
+	fputs("usage: wattprof [--version] [--help] COMMAND [ARGS...]\n"
+	      "\n"
+	      "Measures the energy, power and carbon footprint of code.\n"
+	      "\n"
+	      "commands:\n",
+	      f);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'wattprof help COMMAND' or 'wattprof COMMAND --help' shows a command's "
+	      "options.\n",
+	      f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_usage(stdout);
+		return 0;
+	}
+	if (!find_command(argv[1])) {
+		cli_error("unknown command '%s'", argv[1]);
+		cli_hint("'wattprof help' lists the commands");
+		return CLI_EXIT_USAGE;
+	}
+	cli_usage(argv[1]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("wattprof %s\n", wp_version());
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		main_usage(stdout);
+		return 0;
+	}
+	const struct cli_command *c = find_command(argv[1]);
+	if (!c) {
+		cli_error("unknown command '%s'", argv[1]);
+		cli_hint("'wattprof help' lists the commands");
+		return CLI_EXIT_USAGE;
+	}
+	return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,30 @@
+/*
+ * registry.c - the explicit tables of every source and every report sink.
+ *
+ * No registration by constructors: a static library would drop objects that
+ * nobody references.  Adding a source means adding its ops here, in order of
+ * preference.
+ */
+#include <stddef.h>
+
+#include "internal.h"
+#include "../sinks/sinks.h"
+
+extern const struct wp_sensor_ops wp__sensor_powercap;
+
+const struct wp_sensor_ops *const wp__sensors[] = {
+	&wp__sensor_powercap,
+	NULL,
+};
+
+extern const struct wp_sink_ops wp__sink_text;
+extern const struct wp_sink_ops wp__sink_json;
+extern const struct wp_sink_ops wp__sink_csv;
+
+/* Indexed by enum wp_format. */
+const struct wp_sink_ops *const wp__sinks[] = {
+	[WP_FORMAT_TEXT] = &wp__sink_text,
+	[WP_FORMAT_JSON] = &wp__sink_json,
+	[WP_FORMAT_CSV] = &wp__sink_csv,
+	NULL,
+};

@@ -1,0 +1,227 @@
+/*
+ * report.c - turns a meter's snapshots into a finished report (energy per
+ * domain, what counts towards the total, regions, warnings) and hands it to
+ * the sink of the chosen format.
+ *
+ * The total counts each joule once: a domain inside another reported domain
+ * (core_0 inside package_0, every RAPL domain inside psys) is shown but left
+ * out of the sum.  See wp_domain_contains().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "../sinks/sinks.h"
+
+void wp_report_init(struct wp_report *r)
+{
+	memset(r, 0, sizeof *r);
+	r->exit_status = -1;
+	r->total_energy_j = NAN;
+}
+
+int wp_report_warn(struct wp_report *r, const char *fmt, ...)
+{
+	char *s, **w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s)
+		return -ENOMEM;
+	w = realloc(r->warnings, (r->warning_count + 1) * sizeof *w);
+	if (!w) {
+		free(s);
+		return -ENOMEM;
+	}
+	w[r->warning_count++] = s;
+	r->warnings = w;
+	return 0;
+}
+
+int wp_report_set_command(struct wp_report *r, const char *const *argv)
+{
+	size_t n = 0;
+	while (argv && argv[n])
+		n++;
+	char **c = calloc(n + 1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		c[i] = strdup(argv[i]);
+		if (!c[i]) {
+			while (i--)
+				free(c[i]);
+			free(c);
+			return -ENOMEM;
+		}
+	}
+	if (r->command)
+		for (size_t i = 0; r->command[i]; i++)
+			free(r->command[i]);
+	free(r->command);
+	r->command = c;
+	return 0;
+}
+
+static int measure_domains(struct wp_report *r, const struct wp_meter *m,
+                           const struct wp_snapshot *a, const struct wp_snapshot *b)
+{
+	size_t n = wp_meter_domain_count(m);
+
+	r->domains = calloc(n ? n : 1, sizeof *r->domains);
+	if (!r->domains)
+		return -ENOMEM;
+	r->domain_count = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct wp_domain_info *info = wp_meter_domain(m, i);
+		struct wp_report_domain *d = &r->domains[i];
+		uint64_t lost_ns, bad;
+		double j = 0;
+
+		d->name = strdup(info->name);
+		d->source = strdup(info->source);
+		if (!d->name || !d->source)
+			return -ENOMEM;
+		int rc = wp_energy_between(m, a, b, i, &j);
+		if (rc < 0 && rc != WP_ELOST)
+			return rc;
+		d->energy_j = j;
+		d->avg_power_w = r->duration_s > 0 ? j / r->duration_s : 0;
+		d->estimated = info->estimated;
+		d->in_total = 1;
+		for (size_t k = 0; k < n; k++)
+			if (wp_domain_contains(wp_meter_domain(m, k), info))
+				d->in_total = 0;
+		int st = wp_meter_domain_status(m, i, &lost_ns, &bad);
+		if (rc == WP_ELOST) {
+			d->status = st;
+			double at = lost_ns > wp_snapshot_time_ns(a)
+			                    ? (double)(lost_ns - wp_snapshot_time_ns(a)) / 1e9
+			                    : 0;
+			rc = wp_report_warn(r,
+			                    "%s stopped answering %.3f s into the run (%s: %s); "
+			                    "its energy covers only the time before",
+			                    info->name, at, info->path, wp_strerror(st));
+			if (rc < 0)
+				return rc;
+		}
+		if (bad > 0 && wp_report_warn(r,
+		                              "%s: %" PRIu64 " read%s above the counter's range "
+		                              "(%s) were ignored",
+		                              info->name, bad, bad == 1 ? "" : "s",
+		                              info->path) < 0)
+			return -ENOMEM;
+	}
+	if (n > 0) {
+		r->total_energy_j = 0;
+		for (size_t i = 0; i < n; i++)
+			if (r->domains[i].in_total)
+				r->total_energy_j += r->domains[i].energy_j;
+	}
+	return 0;
+}
+
+static int measure_regions(struct wp_report *r, const struct wp_meter *m,
+                           const struct wp_snapshot *a)
+{
+	size_t n = wp_meter_region_count(m), nd = wp_meter_domain_count(m);
+
+	if (n == 0)
+		return 0;
+	r->regions = calloc(n, sizeof *r->regions);
+	if (!r->regions)
+		return -ENOMEM;
+	r->region_count = n;
+	for (size_t i = 0; i < n; i++) {
+		struct wp_region reg;
+		struct wp_report_region *o = &r->regions[i];
+		wp_meter_region(m, i, &reg);
+		o->tag = strdup(reg.tag);
+		o->energy_j = calloc(nd ? nd : 1, sizeof *o->energy_j);
+		if (!o->tag || !o->energy_j)
+			return -ENOMEM;
+		memcpy(o->energy_j, reg.energy_j, nd * sizeof *o->energy_j);
+		o->start_s = ((double)reg.start_ns - (double)wp_snapshot_time_ns(a)) / 1e9;
+		o->duration_s = (double)reg.duration_ns / 1e9;
+	}
+	return 0;
+}
+
+int wp_report_measure(struct wp_report *r, const struct wp_meter *m,
+                      const struct wp_snapshot *a, const struct wp_snapshot *b)
+{
+	struct wp_sampler_stats st;
+
+	if (!r || !m || !a || !b || wp_snapshot_time_ns(a) > wp_snapshot_time_ns(b))
+		return -EINVAL;
+	r->duration_s = (double)(wp_snapshot_time_ns(b) - wp_snapshot_time_ns(a)) / 1e9;
+	if (wp_meter_sampler_stats(m, &st) == 0 && st.samples > 0) {
+		r->sampler_freq_hz = st.freq_hz;
+		r->samples = st.samples;
+	}
+	int rc = measure_domains(r, m, a, b);
+	return rc < 0 ? rc : measure_regions(r, m, a);
+}
+
+void wp_report_free(struct wp_report *r)
+{
+	if (!r)
+		return;
+	free(r->host);
+	for (size_t i = 0; r->command && r->command[i]; i++)
+		free(r->command[i]);
+	free(r->command);
+	for (size_t i = 0; i < r->domain_count; i++) {
+		free(r->domains[i].name);
+		free(r->domains[i].source);
+	}
+	free(r->domains);
+	for (size_t i = 0; i < r->region_count; i++) {
+		free(r->regions[i].tag);
+		free(r->regions[i].energy_j);
+	}
+	free(r->regions);
+	for (size_t i = 0; i < r->warning_count; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+	wp_report_init(r);
+}
+
+int wp_format_parse(const char *name, enum wp_format *out)
+{
+	for (int i = 0; name && wp__sinks[i]; i++) {
+		if (strcmp(name, wp__sinks[i]->name) == 0) {
+			*out = (enum wp_format)i;
+			return 0;
+		}
+	}
+	return WP_EFORMAT;
+}
+
+int wp_report_write(const struct wp_report *r, enum wp_format format, FILE *out)
+{
+	if (!r || !out || (unsigned)format > WP_FORMAT_CSV)
+		return -EINVAL;
+	int rc = wp__sinks[format]->write(r, out);
+	if (rc == 0 && (fflush(out) != 0 || ferror(out)))
+		rc = -EIO;
+	return rc;
+}
+
+void wp__iso8601(int64_t unix_ns, char *buf, size_t cap)
+{
+	time_t s = (time_t)(unix_ns / 1000000000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, cap - n, ".%03dZ", (int)(unix_ns % 1000000000 / 1000000));
+}

@@ -1,0 +1,170 @@
+/*
+ * runner.c - runs the tests listed in test-list.h, each in its own child
+ * process with a time limit, and prints one line per test and a closing
+ * "N passed, N failed, N skipped" line.
+ *
+ * usage: run-tests [--results FILE] [PREFIX...]
+ *   PREFIX selects tests whose names start with it (a word list in one
+ *   argument works too: "sampler meter").  --results appends "P F S" to FILE
+ *   so that `make test` can add up its several builds.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(void);
+	unsigned secs;
+} tests[] = {
+#define ENTRY(name, secs) { #name, test_##name, secs },
+	TEST_LIST(ENTRY)
+};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SLOW_FACTOR 4
+#else
+#define SLOW_FACTOR 1
+#endif
+
+char *test_slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0, got;
+	char *buf = malloc(cap);
+	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (cap - n - 1 == 0) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+void test_spit(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		TEST_FAIL_("cannot write '%s': %s", path, strerror(errno));
+	fputs(text, f);
+	if (fclose(f) != 0)
+		TEST_FAIL_("cannot write '%s': %s", path, strerror(errno));
+}
+
+void test_tmpdir(char *buf, size_t cap)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(buf, cap, "%s/wattprof-test-XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(buf))
+		TEST_FAIL_("mkdtemp '%s': %s", buf, strerror(errno));
+	chmod(buf, 0755); /* other users (the permission tests) must traverse it */
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+void test_rmtree(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int selected(const char *name, int argc, char **argv)
+{
+	int any = 0;
+	for (int i = 0; i < argc; i++) {
+		char *words = strdup(argv[i]), *save = NULL;
+		for (char *w = strtok_r(words, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
+			any = 1;
+			if (strncmp(name, w, strlen(w)) == 0) {
+				free(words);
+				return 1;
+			}
+		}
+		free(words);
+	}
+	return !any;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	const char *results = NULL;
+	int passed = 0, failed = 0, skipped = 0, n = 0;
+
+	if (argc > 2 && strcmp(argv[1], "--results") == 0) {
+		results = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
+		if (!selected(tests[i].name, argc - 1, argv + 1))
+			continue;
+		n++;
+		double t0 = now_s();
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid == 0) {
+			alarm(tests[i].secs * SLOW_FACTOR);
+			exit(tests[i].fn());
+		}
+		int st = 0;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		double dt = now_s() - t0;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == TEST_OK) {
+			passed++;
+			printf("ok %d - %s (%.2f s)\n", n, tests[i].name, dt);
+		} else if (WIFEXITED(st) && WEXITSTATUS(st) == TEST_SKIP) {
+			skipped++;
+			printf("ok %d - %s # SKIP (reason above)\n", n, tests[i].name);
+		} else {
+			failed++;
+			if (WIFSIGNALED(st))
+				printf("not ok %d - %s (%s%s)\n", n, tests[i].name,
+				       strsignal(WTERMSIG(st)),
+				       WTERMSIG(st) == SIGALRM ? ": time limit" : "");
+			else
+				printf("not ok %d - %s (exit %d)\n", n, tests[i].name,
+				       WEXITSTATUS(st));
+		}
+	}
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	if (results) {
+		FILE *f = fopen(results, "a");
+		if (f) {
+			fprintf(f, "%d %d %d\n", passed, failed, skipped);
+			fclose(f);
+		}
+	}
+	return failed ? 1 : 0;
+}

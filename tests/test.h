@@ -1,0 +1,118 @@
+/*
+ * test.h - assertions for the test suite (libuv's test/task.h style).
+ *
+ * Every test is a function `int test_NAME(void)` listed once in
+ * test-list.h.  The runner (runner.c) runs each in a child process with a
+ * time limit.  Assertions print both sides and the place on failure, then
+ * end the child with status 1.  A test that cannot run here returns
+ * TEST_SKIP after saying why with SKIP_BECAUSE().
+ */
+#ifndef WATTPROF_TEST_H
+#define WATTPROF_TEST_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEST_OK 0
+#define TEST_SKIP 77
+
+#define TEST_FAIL_(...)                                                   \
+	do {                                                              \
+		fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);         \
+		fprintf(stderr, __VA_ARGS__);                             \
+		fputc('\n', stderr);                                      \
+		exit(1);                                                  \
+	} while (0)
+
+#define ASSERT(c)                                                         \
+	do {                                                              \
+		if (!(c))                                                 \
+			TEST_FAIL_("assertion failed: %s", #c);           \
+	} while (0)
+
+#define ASSERT_INT(a, op, b)                                              \
+	do {                                                              \
+		long long a_ = (long long)(a), b_ = (long long)(b);       \
+		if (!(a_ op b_))                                          \
+			TEST_FAIL_("%s %s %s: %lld vs %lld", #a, #op, #b, a_, \
+			           b_);                                   \
+	} while (0)
+#define ASSERT_EQ(a, b) ASSERT_INT(a, ==, b)
+
+#define ASSERT_U64(a, op, b)                                              \
+	do {                                                              \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);          \
+		if (!(a_ op b_))                                          \
+			TEST_FAIL_("%s %s %s: %" PRIu64 " vs %" PRIu64, #a, #op, \
+			           #b, a_, b_);                           \
+	} while (0)
+
+/* |a - b| <= tol */
+#define ASSERT_NEAR(a, b, tol)                                            \
+	do {                                                              \
+		double a_ = (a), b_ = (b), t_ = (tol);                    \
+		if (!(fabs(a_ - b_) <= t_))                               \
+			TEST_FAIL_("%s ~ %s: %.9g vs %.9g (off by %.3g, allowed %.3g)", \
+			           #a, #b, a_, b_, fabs(a_ - b_), t_);    \
+	} while (0)
+
+/* |a - b| <= rel * |b| */
+#define ASSERT_REL(a, b, rel)                                             \
+	do {                                                              \
+		double a_ = (a), b_ = (b), r_ = (rel);                    \
+		if (!(fabs(a_ - b_) <= r_ * fabs(b_)))                    \
+			TEST_FAIL_("%s ~ %s: %.9g vs %.9g (off by %.3f%%, allowed %.3f%%)", \
+			           #a, #b, a_, b_, 100 * fabs(a_ - b_) / fabs(b_), 100 * r_); \
+	} while (0)
+
+#define ASSERT_STR(a, b)                                                  \
+	do {                                                              \
+		const char *a_ = (a), *b_ = (b);                          \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0)                    \
+			TEST_FAIL_("%s == %s: \"%s\" vs \"%s\"", #a, #b,  \
+			           a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+	} while (0)
+
+/* haystack contains needle */
+#define ASSERT_HAS(h, n)                                                  \
+	do {                                                              \
+		const char *h_ = (h), *n_ = (n);                          \
+		if (!h_ || !strstr(h_, n_))                               \
+			TEST_FAIL_("%s should contain \"%s\"; it is:\n%s", #h, n_, \
+			           h_ ? h_ : "(null)");                   \
+	} while (0)
+
+#define ASSERT_LACKS(h, n)                                                \
+	do {                                                              \
+		const char *h_ = (h), *n_ = (n);                          \
+		if (h_ && strstr(h_, n_))                                 \
+			TEST_FAIL_("%s should not contain \"%s\"; it is:\n%s", #h, \
+			           n_, h_);                               \
+	} while (0)
+
+#define SKIP_BECAUSE(...)                                                 \
+	do {                                                              \
+		fprintf(stderr, "  skipped: ");                           \
+		fprintf(stderr, __VA_ARGS__);                             \
+		fputc('\n', stderr);                                      \
+		return TEST_SKIP;                                         \
+	} while (0)
+
+#define TEST(name) int test_##name(void)
+
+#include "test-list.h"
+#define TEST_DECLARE_(name, secs) int test_##name(void);
+TEST_LIST(TEST_DECLARE_)
+
+/* Reads a whole file into a malloc'ed string (NULL if it cannot). */
+char *test_slurp(const char *path);
+/* Writes a string to a file, replacing it. */
+void test_spit(const char *path, const char *text);
+/* A fresh empty directory under $TMPDIR (or /tmp); removed by test_rmtree. */
+void test_tmpdir(char *buf, size_t cap);
+void test_rmtree(const char *dir);
+
+#endif

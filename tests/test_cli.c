@@ -1,0 +1,529 @@
+/*
+ * test_cli.c - the wattprof command end to end: the real binary, real child
+ * processes and real signals, on a simulated powercap tree.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "wattprof/wattprof.h"
+#include "sim.h"
+#include "test.h"
+
+#ifndef WATTPROF_BIN
+#error "WATTPROF_BIN must name the wattprof binary under test"
+#endif
+
+struct run {
+	pid_t pid;
+	int status; /* exit status, or 128+signal */
+	char *out, *err;
+	char dir[512];
+};
+
+/* Starts wattprof with argv (argv[0] ignored) and WATTPROF_SYSFS_ROOT=root. */
+static void run_start(struct run *r, const char *root, char *const argv[])
+{
+	char path[600];
+	memset(r, 0, sizeof *r);
+	test_tmpdir(r->dir, sizeof r->dir);
+	fflush(NULL);
+	r->pid = fork();
+	if (r->pid < 0)
+		TEST_FAIL_("fork: %s", strerror(errno));
+	if (r->pid == 0) {
+		if (root)
+			setenv("WATTPROF_SYSFS_ROOT", root, 1);
+		snprintf(path, sizeof path, "%s/stdout", r->dir);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		snprintf(path, sizeof path, "%s/stderr", r->dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		execv(WATTPROF_BIN, argv);
+		_exit(99);
+	}
+}
+
+static void run_wait(struct run *r)
+{
+	char path[600];
+	int st;
+	while (waitpid(r->pid, &st, 0) < 0)
+		if (errno != EINTR)
+			TEST_FAIL_("waitpid: %s", strerror(errno));
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	ASSERT_INT(r->status, !=, 99); /* exec of the binary failed */
+	snprintf(path, sizeof path, "%s/stdout", r->dir);
+	r->out = test_slurp(path);
+	snprintf(path, sizeof path, "%s/stderr", r->dir);
+	r->err = test_slurp(path);
+}
+
+static void run(struct run *r, const char *root, char *const argv[])
+{
+	run_start(r, root, argv);
+	run_wait(r);
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+	test_rmtree(r->dir);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Waits until a file exists (the child is ready), at most 10 s. */
+static void wait_for_file(const char *path)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (access(path, F_OK) == 0)
+			return;
+		sleep_ms(10);
+	}
+	TEST_FAIL_("'%s' never appeared", path);
+}
+
+static const struct json *member(const struct json *o, const char *key)
+{
+	const struct json *m = json_get(o, key);
+	if (!m)
+		TEST_FAIL_("no member '%s'", key);
+	return m;
+}
+
+/* Constant power, so the truth over any interval is power x duration. */
+static const struct sim_zone steady[] = {
+	/* 20 W, wraps every 0.25 s (5 J range); assumed peak 50 W. */
+	{ "intel-rapl:0", "package-0", 4999999, 20, 0, 0, 25000000, 777 },
+	{ "intel-rapl:0:0", "dram", 65712999613, 3, 0, 0, 0, 0 },
+};
+
+TEST(cli_monitor_matches_simulation)
+{
+	struct sim s;
+	struct run r;
+	char out[600];
+	sim_create(&s, steady, 2);
+	sim_start(&s, 500000);
+	test_tmpdir(out, sizeof out - 16);
+	strcat(out, "/r.json");
+	char *argv[] = { "wattprof", "monitor", "--format", "json", "-o", out, "--",
+		         "sleep", "1.5", NULL };
+	run(&r, s.root, argv);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_STR(r.err, "");
+	char *text = test_slurp(out);
+	struct json *j = json_must_parse(text);
+	double dur = member(j, "duration_s")->num;
+	ASSERT(dur >= 1.5 && dur < 3);
+	const struct json *d = member(j, "domains");
+	ASSERT_EQ(d->n, 2);
+	ASSERT_STR(member(&d->items[0], "name")->str, "package_0");
+	ASSERT_STR(member(&d->items[1], "name")->str, "dram_0");
+	/* 0.5% of the simulation's truth, across 6 or more wraps. */
+	ASSERT_REL(member(&d->items[0], "energy_j")->num, 20 * dur, 0.005);
+	ASSERT_REL(member(&d->items[1], "energy_j")->num, 3 * dur, 0.005);
+	ASSERT_REL(member(&d->items[0], "avg_power_w")->num, 20, 0.005);
+	ASSERT_REL(member(j, "total_energy_j")->num, 23 * dur, 0.005);
+	ASSERT_EQ(member(j, "exit_status")->num, 0);
+	ASSERT_EQ(member(j, "warnings")->n, 0);
+	ASSERT_STR(member(j, "command")->items[0].str, "sleep");
+	/* The 5 J range at 50 W wraps in 0.1 s: sampled at 20 Hz or more. */
+	ASSERT(member(member(j, "sampling"), "freq_hz")->num >= 20 * 0.999);
+	json_free(j);
+	free(text);
+	run_free(&r);
+
+	/* Asking for too slow a rate is corrected, and said. */
+	char *slow[] = { "wattprof", "monitor", "-f", "1", "-d", "package_0", "--format",
+		         "json", "--", "sleep", "0.6", NULL };
+	run(&r, s.root, slow);
+	ASSERT_EQ(r.status, 0);
+	j = json_must_parse(r.err);
+	ASSERT_EQ(member(j, "domains")->n, 1);
+	ASSERT_REL(member(&member(j, "domains")->items[0], "energy_j")->num,
+	           20 * member(j, "duration_s")->num, 0.005);
+	ASSERT_HAS(member(j, "warnings")->items[0].str, "sampling at 20 Hz instead of the 1 Hz");
+	json_free(j);
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_exit_status)
+{
+	struct sim s;
+	struct run r;
+	sim_create(&s, steady, 2);
+	char *seven[] = { "wattprof", "monitor", "--", "sh", "-c", "exit 7", NULL };
+	run(&r, s.root, seven);
+	ASSERT_EQ(r.status, 7);
+	ASSERT_HAS(r.err, "wattprof: 'sh -c exit 7' exited with status 7");
+	run_free(&r);
+
+	char *noopt[] = { "wattprof", "monitor", "false", NULL }; /* '--' is optional */
+	run(&r, s.root, noopt);
+	ASSERT_EQ(r.status, 1);
+	run_free(&r);
+
+	char *missing[] = { "wattprof", "monitor", "--", "no-such-command-wattprof", NULL };
+	run(&r, s.root, missing);
+	ASSERT_EQ(r.status, 127);
+	ASSERT_HAS(r.err, "error: cannot run 'no-such-command-wattprof': No such file or directory");
+	ASSERT_HAS(r.err, "hint: check the command's name and your PATH");
+	run_free(&r);
+
+	/* A file without execute permission: 126, as a shell says. */
+	char plain[700];
+	snprintf(plain, sizeof plain, "%s/not-a-program", s.root);
+	test_spit(plain, "#!/bin/sh\n");
+	chmod(plain, 0644);
+	char *notexec[] = { "wattprof", "monitor", "--", plain, NULL };
+	run(&r, s.root, notexec);
+	ASSERT_EQ(r.status, 126);
+	ASSERT_HAS(r.err, "Permission denied");
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_killed_command_still_reported)
+{
+	struct sim s;
+	struct run r;
+	char pidfile[600], out[600], buf[32] = "";
+	sim_create(&s, steady, 2);
+	sim_start(&s, 1000000);
+	test_tmpdir(pidfile, sizeof pidfile - 16);
+	snprintf(out, sizeof out, "%s/r.json", pidfile);
+	strcat(pidfile, "/pid");
+	char script[1400];
+	snprintf(script, sizeof script, "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 30",
+	         pidfile, pidfile, pidfile);
+	char *argv[] = { "wattprof", "monitor", "--format", "json", "-o", out, "--",
+		         "sh", "-c", script, NULL };
+	run_start(&r, s.root, argv);
+	wait_for_file(pidfile);
+	sleep_ms(300);
+	char *pidtext = test_slurp(pidfile);
+	ASSERT(pidtext);
+	snprintf(buf, sizeof buf, "%s", pidtext);
+	free(pidtext);
+	ASSERT_EQ(kill((pid_t)atoi(buf), SIGKILL), 0);
+	run_wait(&r);
+	ASSERT_EQ(r.status, 128 + SIGKILL);
+	char *text = test_slurp(out);
+	struct json *j = json_must_parse(text);
+	ASSERT_EQ(member(j, "exit_status")->num, 137);
+	double dur = member(j, "duration_s")->num;
+	ASSERT_REL(member(&member(j, "domains")->items[0], "energy_j")->num, 20 * dur, 0.01);
+	json_free(j);
+	free(text);
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_forwards_signals)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	static const char *const names[] = { "TERM", "INT", "HUP" };
+	struct sim s;
+	sim_create(&s, steady, 2);
+	for (size_t i = 0; i < 3; i++) {
+		struct run r;
+		char dir[512], ready[600], marker[600], script[2000];
+		test_tmpdir(dir, sizeof dir);
+		snprintf(ready, sizeof ready, "%s/ready", dir);
+		snprintf(marker, sizeof marker, "%s/marker", dir);
+		/* The command says which signal it got, then exits 3. */
+		snprintf(script, sizeof script,
+		         "trap 'echo %s > %s; exit 3' %s; touch %s; "
+		         "while :; do sleep 0.05; done",
+		         names[i], marker, names[i], ready);
+		char *argv[] = { "wattprof", "monitor", "--", "sh", "-c", script, NULL };
+		run_start(&r, s.root, argv);
+		wait_for_file(ready);
+		ASSERT_EQ(kill(r.pid, sigs[i]), 0);
+		run_wait(&r);
+		ASSERT_EQ(r.status, 3);
+		char *got = test_slurp(marker);
+		ASSERT(got);
+		ASSERT_HAS(got, names[i]);
+		free(got);
+		/* wattprof lived on and wrote its report. */
+		ASSERT_HAS(r.err, "exited with status 3");
+		ASSERT_HAS(r.err, "package_0");
+		ASSERT_HAS(r.err, "passed it on to the command");
+		ASSERT_HAS(r.err, names[i]);
+		run_free(&r);
+		test_rmtree(dir);
+	}
+
+	/* A command that does not catch it dies of it: 128 + N. */
+	struct run r;
+	char *argv[] = { "wattprof", "monitor", "--", "sleep", "30", NULL };
+	run_start(&r, s.root, argv);
+	sleep_ms(300);
+	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
+	run_wait(&r);
+	ASSERT_EQ(r.status, 128 + SIGTERM);
+	ASSERT_HAS(r.err, "was killed by signal 15");
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_stdout_stays_clean)
+{
+	struct sim s;
+	struct run r;
+	sim_create(&s, steady, 2);
+	char *argv[] = { "wattprof", "monitor", "--", "echo", "hello", NULL };
+	run(&r, s.root, argv);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_STR(r.out, "hello\n");
+	ASSERT_HAS(r.err, "wattprof: 'echo hello' exited with status 0");
+	run_free(&r);
+	/* -o - puts the report on stdout, after the command's own output. */
+	char *tostdout[] = { "wattprof", "monitor", "-o", "-", "--format", "csv", "--",
+		             "echo", "hello", NULL };
+	run(&r, s.root, tostdout);
+	ASSERT_EQ(r.status, 0);
+	ASSERT(strncmp(r.out, "hello\nrecord,label,domain", 25) == 0);
+	ASSERT_STR(r.err, "");
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_bad_arguments)
+{
+	struct sim s;
+	struct run r;
+	char marker[600];
+	sim_create(&s, steady, 2);
+	snprintf(marker, sizeof marker, "%s/ran", s.root);
+	static const struct {
+		const char *args[6];
+		const char *error, *hint;
+	} cases[] = {
+		{ { "-d", "package_0,gpu_3" }, "error: unknown domain 'gpu_3'", "wattprof list" },
+		{ { "-d", "package_0,,dram_0" }, "error: empty domain name", "single commas" },
+		{ { "-d", "dram_0,dram_0" }, "'dram_0' given twice", NULL },
+		{ { "-f", "fast" }, "error: invalid sampling frequency 'fast'", "-f 100" },
+		{ { "-f", "0" }, "error: invalid sampling frequency '0'", NULL },
+		{ { "-f", "1e9" }, "error: invalid sampling frequency '1e9'", NULL },
+		{ { "--format", "xml" }, "error: unknown report format 'xml'", "text, json, csv" },
+		{ { "-o", "/nonexistent-dir/r.json" },
+		  "error: cannot open '/nonexistent-dir/r.json' for the report",
+		  "directory exists" },
+		{ { "--bogus" }, "error: unknown option '--bogus'", "monitor --help" },
+		{ { "-f" }, "error: option '-f' needs a value", NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *argv[16] = { "wattprof", "monitor" };
+		size_t n = 2;
+		for (size_t k = 0; k < 6 && cases[i].args[k]; k++)
+			argv[n++] = (char *)cases[i].args[k];
+		if (strcmp(cases[i].args[0], "-f") != 0 || cases[i].args[1]) {
+			argv[n++] = "--";
+			argv[n++] = "touch";
+			argv[n++] = marker;
+		}
+		argv[n] = NULL;
+		run(&r, s.root, argv);
+		ASSERT_EQ(r.status, 125);
+		ASSERT_HAS(r.err, cases[i].error);
+		if (cases[i].hint)
+			ASSERT_HAS(r.err, cases[i].hint);
+		/* The command never ran. */
+		ASSERT_INT(access(marker, F_OK), !=, 0);
+		run_free(&r);
+	}
+	char *nocmd[] = { "wattprof", "monitor", "-f", "5", NULL };
+	run(&r, s.root, nocmd);
+	ASSERT_EQ(r.status, 125);
+	ASSERT_HAS(r.err, "error: no command to monitor");
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_without_sources)
+{
+	char empty[512];
+	struct run r;
+	test_tmpdir(empty, sizeof empty);
+	char *argv[] = { "wattprof", "monitor", "--format", "json", "--", "sh", "-c", "exit 3",
+		         NULL };
+	run(&r, empty, argv);
+	ASSERT_EQ(r.status, 3);
+	struct json *j = json_must_parse(r.err);
+	ASSERT_EQ(member(j, "domains")->n, 0);
+	ASSERT_EQ(member(j, "total_energy_j")->type, J_NULL);
+	ASSERT_EQ(member(j, "exit_status")->num, 3);
+	const struct json *w = member(j, "warnings");
+	ASSERT_INT(w->n, >=, 2);
+	ASSERT_HAS(w->items[0].str, "no energy source found");
+	ASSERT_HAS(w->items[1].str, "powercap: cannot open");
+	json_free(j);
+	run_free(&r);
+
+	char *text[] = { "wattprof", "monitor", "true", NULL };
+	run(&r, empty, text);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.err, "no energy domain was measured");
+	ASSERT_HAS(r.err, "warning: no energy source found on this machine");
+	run_free(&r);
+	test_rmtree(empty);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_formats)
+{
+	struct sim s;
+	struct run r;
+	sim_create(&s, steady, 2);
+	sim_start(&s, 1000000);
+	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--", "sleep", "0.3", NULL };
+	run(&r, s.root, csv);
+	ASSERT_EQ(r.status, 0);
+	static const char header[] = "record,label,domain,source,start_s,duration_s,energy_j,"
+	                             "avg_power_w,estimated,in_total\r\n";
+	ASSERT(strncmp(r.err, header, strlen(header)) == 0);
+	ASSERT_HAS(r.err, "\r\ndomain,,package_0,powercap,0,");
+	ASSERT_HAS(r.err, "\r\ndomain,,dram_0,powercap,0,");
+	ASSERT_HAS(r.err, "\r\ntotal,,,,0,");
+	run_free(&r);
+	char *text[] = { "wattprof", "monitor", "-d", "dram_0", "--", "sleep", "0.3", NULL };
+	run(&r, s.root, text);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.err, "dram_0");
+	ASSERT_LACKS(r.err, "package_0");
+	ASSERT_HAS(r.err, "  total");
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_list_domains_and_fixes)
+{
+	struct sim s;
+	struct run r;
+	sim_create(&s, sim_server, sim_server_count);
+	char *argv[] = { "wattprof", "list", NULL };
+	run(&r, s.root, argv);
+	ASSERT_EQ(r.status, 0);
+	static const char *const rows[] = { "package_0", "package_1", "core_0",
+		                            "core_1",    "dram_0",    "dram_1" };
+	for (size_t i = 0; i < 6; i++)
+		ASSERT_HAS(r.out, rows[i]);
+	ASSERT_HAS(r.out, "/class/powercap/intel-rapl:1/energy_uj");
+	ASSERT_HAS(r.out, "powercap  found: 6 domains from 7 zones");
+	ASSERT_HAS(r.out, "skipped: zone 'intel-rapl-mmio:0' skipped: it duplicates package_0");
+	ASSERT_HAS(r.out, "at 300 W");
+	run_free(&r);
+
+	char path[1024];
+	for (size_t z = 0; z < sim_server_count; z++) {
+		sim_path(&s, z, "energy_uj", path, sizeof path);
+		ASSERT_EQ(chmod(path, 0400), 0);
+	}
+	if (geteuid() == 0) {
+		/* As 'nobody', through a child that drops root before exec. */
+		pid_t pid = fork();
+		if (pid == 0) {
+			char out[700];
+			snprintf(out, sizeof out, "%s/list.out", s.root);
+			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+			if (fd < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+				_exit(TEST_SKIP);
+			dup2(fd, 1);
+			setenv("WATTPROF_SYSFS_ROOT", s.root, 1);
+			execl(WATTPROF_BIN, "wattprof", "list", (char *)NULL);
+			_exit(99);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == TEST_SKIP) {
+			sim_destroy(&s);
+			SKIP_BECAUSE("running as root and cannot switch to uid 65534 to be denied");
+		}
+		ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		snprintf(path, sizeof path, "%s/list.out", s.root);
+		r.out = test_slurp(path);
+	} else {
+		run(&r, s.root, argv);
+	}
+	ASSERT_HAS(r.out, "no energy domain found");
+	ASSERT_HAS(r.out, "unavailable: 7 RAPL zones found but none could be read: permission denied");
+	ASSERT_HAS(r.out, "fix: energy_uj is readable by root only since Linux 5.10");
+	ASSERT_HAS(r.out, "/etc/udev/rules.d/");
+	free(r.out);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_version_and_help)
+{
+	struct run r;
+	char *version[] = { "wattprof", "--version", NULL };
+	run(&r, NULL, version);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_STR(r.out, "wattprof " WP_VERSION_STRING "\n");
+	run_free(&r);
+
+	char *help[] = { "wattprof", "help", NULL };
+	run(&r, NULL, help);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.out, "usage: wattprof");
+	ASSERT_HAS(r.out, "  monitor ");
+	ASSERT_HAS(r.out, "  list ");
+	run_free(&r);
+
+	static const char *const cmds[] = { "monitor", "list" };
+	for (size_t i = 0; i < 2; i++) {
+		char *a[] = { "wattprof", "help", (char *)cmds[i], NULL };
+		char *b[] = { "wattprof", (char *)cmds[i], "--help", NULL };
+		char want[64];
+		snprintf(want, sizeof want, "usage: wattprof %s", cmds[i]);
+		run(&r, NULL, a);
+		ASSERT_EQ(r.status, 0);
+		ASSERT_HAS(r.out, want);
+		char *first = r.out;
+		r.out = NULL;
+		run_free(&r);
+		run(&r, NULL, b);
+		ASSERT_EQ(r.status, 0);
+		ASSERT_STR(r.out, first);
+		free(first);
+		run_free(&r);
+	}
+
+	char *bad[] = { "wattprof", "frobnicate", NULL };
+	run(&r, NULL, bad);
+	ASSERT_EQ(r.status, 2);
+	ASSERT_HAS(r.err, "error: unknown command 'frobnicate'");
+	ASSERT_HAS(r.err, "hint: 'wattprof help' lists the commands");
+	run_free(&r);
+	char *none[] = { "wattprof", NULL };
+	run(&r, NULL, none);
+	ASSERT_EQ(r.status, 2);
+	ASSERT_HAS(r.err, "usage: wattprof");
+	run_free(&r);
+	return TEST_OK;
+}

@@ -1,0 +1,310 @@
+/*
+ * test_report.c - the report object and its three formats, read back as a
+ * program would: JSON through a strict parser, CSV by its columns.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "core/internal.h"
+#include "json.h"
+#include "sim.h"
+#include "test.h"
+
+/* A report with hand-set figures: package 10 J, core 4 J, dram 2 J. */
+static void sample_report(struct wp_report *r)
+{
+	static const char *const argv[] = { "python3", "train.py", "--epochs", "3", NULL };
+	static const char *const names[] = { "package_0", "core_0", "dram_0" };
+	static const double energy[] = { 10, 4, 2 };
+	wp_report_init(r);
+	r->host = strdup("node17");
+	ASSERT_EQ(wp_report_set_command(r, argv), 0);
+	r->exit_status = 0;
+	r->start_unix_ns = 1795219200123456789LL; /* 2026-11-21T00:00:00.123Z */
+	r->duration_s = 2;
+	r->domain_count = 3;
+	r->domains = calloc(3, sizeof *r->domains);
+	for (size_t i = 0; i < 3; i++) {
+		r->domains[i].name = strdup(names[i]);
+		r->domains[i].source = strdup("powercap");
+		r->domains[i].energy_j = energy[i];
+		r->domains[i].avg_power_w = energy[i] / 2;
+		r->domains[i].in_total = i != 1;
+	}
+	r->total_energy_j = 12;
+	r->region_count = 1;
+	r->regions = calloc(1, sizeof *r->regions);
+	r->regions[0].tag = strdup("epoch, \"one\"");
+	r->regions[0].start_s = 0.5;
+	r->regions[0].duration_s = 1;
+	r->regions[0].energy_j = calloc(3, sizeof(double));
+	r->regions[0].energy_j[0] = 5;
+	r->regions[0].energy_j[1] = 2;
+	r->regions[0].energy_j[2] = 1;
+	ASSERT_EQ(wp_report_warn(r, "something to know: %d", 42), 0);
+	r->sampler_freq_hz = 10;
+	r->samples = 20;
+}
+
+static char *render(const struct wp_report *r, enum wp_format f)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	ASSERT_EQ(wp_report_write(r, f, out), 0);
+	fclose(out);
+	return buf;
+}
+
+static const struct json *member(const struct json *o, const char *key, enum json_type t)
+{
+	const struct json *m = json_get(o, key);
+	if (!m)
+		TEST_FAIL_("no member '%s'", key);
+	if (m->type != t)
+		TEST_FAIL_("member '%s' has type %d, not %d", key, m->type, t);
+	return m;
+}
+
+TEST(report_json_contract)
+{
+	struct wp_report r;
+	sample_report(&r);
+	char *text = render(&r, WP_FORMAT_JSON);
+	struct json *j = json_must_parse(text);
+
+	ASSERT_STR(member(j, "version", J_STR)->str, WP_VERSION_STRING);
+	ASSERT_STR(member(j, "host", J_STR)->str, "node17");
+	const struct json *cmd = member(j, "command", J_ARR);
+	ASSERT_EQ(cmd->n, 4);
+	ASSERT_STR(cmd->items[1].str, "train.py");
+	ASSERT_NEAR(member(j, "exit_status", J_NUM)->num, 0, 0);
+	ASSERT_STR(member(j, "start_time", J_STR)->str, "2026-11-21T00:00:00.123Z");
+	ASSERT_NEAR(member(j, "duration_s", J_NUM)->num, 2, 0);
+	const struct json *doms = member(j, "domains", J_ARR);
+	ASSERT_EQ(doms->n, 3);
+	ASSERT_STR(member(&doms->items[0], "name", J_STR)->str, "package_0");
+	ASSERT_STR(member(&doms->items[0], "source", J_STR)->str, "powercap");
+	ASSERT_NEAR(member(&doms->items[0], "energy_j", J_NUM)->num, 10, 0);
+	ASSERT_NEAR(member(&doms->items[0], "avg_power_w", J_NUM)->num, 5, 0);
+	ASSERT_EQ(member(&doms->items[0], "estimated", J_BOOL)->boolean, 0);
+	ASSERT_EQ(member(&doms->items[1], "in_total", J_BOOL)->boolean, 0);
+	ASSERT_EQ(member(&doms->items[2], "in_total", J_BOOL)->boolean, 1);
+	ASSERT_EQ(member(&doms->items[2], "complete", J_BOOL)->boolean, 1);
+	ASSERT_NEAR(member(j, "total_energy_j", J_NUM)->num, 12, 0);
+	const struct json *regs = member(j, "regions", J_ARR);
+	ASSERT_EQ(regs->n, 1);
+	ASSERT_STR(member(&regs->items[0], "tag", J_STR)->str, "epoch, \"one\"");
+	ASSERT_NEAR(member(&regs->items[0], "start_s", J_NUM)->num, 0.5, 0);
+	ASSERT_NEAR(member(&regs->items[0], "duration_s", J_NUM)->num, 1, 0);
+	const struct json *re = member(&regs->items[0], "energy_j", J_OBJ);
+	ASSERT_NEAR(member(re, "core_0", J_NUM)->num, 2, 0);
+	const struct json *w = member(j, "warnings", J_ARR);
+	ASSERT_EQ(w->n, 1);
+	ASSERT_STR(w->items[0].str, "something to know: 42");
+	ASSERT_NEAR(member(member(j, "sampling", J_OBJ), "freq_hz", J_NUM)->num, 10, 0);
+	json_free(j);
+	free(text);
+
+	/* Nothing measured: total is null, arrays empty, still valid JSON. */
+	wp_report_free(&r);
+	wp_report_init(&r);
+	text = render(&r, WP_FORMAT_JSON);
+	j = json_must_parse(text);
+	member(j, "total_energy_j", J_NULL);
+	member(j, "exit_status", J_NULL);
+	ASSERT_EQ(member(j, "domains", J_ARR)->n, 0);
+	ASSERT_EQ(member(j, "regions", J_ARR)->n, 0);
+	ASSERT_EQ(member(j, "command", J_ARR)->n, 0);
+	json_free(j);
+	free(text);
+	return TEST_OK;
+}
+
+TEST(report_total_counts_each_joule_once)
+{
+	static const struct sim_zone zones[] = {
+		{ "intel-rapl:0", "package-0", 999999999, 0, 0, 0, 0, 0 },
+		{ "intel-rapl:0:0", "core", 999999999, 0, 0, 0, 0, 0 },
+		{ "intel-rapl:0:1", "dram", 999999999, 0, 0, 0, 0, 0 },
+		{ "intel-rapl:1", "psys", 999999999, 0, 0, 0, 0, 0 },
+	};
+	struct sim s;
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+	sim_create(&s, zones, 4);
+	o.sysfs_root = s.root;
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+
+	static const char *const no_psys[] = { "package_0", "core_0", "dram_0" };
+	ASSERT_EQ(wp_meter_open(&m, h, no_psys, 3, NULL), 0);
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+	wp_meter_snapshot(m, a);
+	sim_set(&s, 0, 10000000);
+	sim_set(&s, 1, 4000000);
+	sim_set(&s, 2, 2000000);
+	sim_set(&s, 3, 20000000);
+	wp_meter_snapshot(m, b);
+	struct wp_report r;
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, m, a, b), 0);
+	ASSERT_NEAR(r.total_energy_j, 12, 1e-9); /* package + dram; core is inside */
+	ASSERT_EQ(r.domains[1].in_total, 0);
+	wp_report_free(&r);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_meter_close(m);
+
+	/* With psys, everything RAPL lies inside it. */
+	sim_set(&s, 0, 0);
+	sim_set(&s, 1, 0);
+	sim_set(&s, 2, 0);
+	sim_set(&s, 3, 0);
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	a = wp_snapshot_new(m);
+	b = wp_snapshot_new(m);
+	wp_meter_snapshot(m, a);
+	sim_set(&s, 0, 10000000);
+	sim_set(&s, 1, 4000000);
+	sim_set(&s, 2, 2000000);
+	sim_set(&s, 3, 20000000);
+	wp_meter_snapshot(m, b);
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, m, a, b), 0);
+	ASSERT_NEAR(r.total_energy_j, 20, 1e-9);
+	ASSERT_EQ(r.domain_count, 4);
+	wp_report_free(&r);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_meter_close(m);
+	wp_host_close(h);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(report_json_escapes_any_bytes)
+{
+	static const char *const argv[] = { "say", "\"quoted\" \\ back", "line\nbreak\ttab",
+		                            "\x01\x1f\x7f", "bad\xff\xfe utf8", "caf\xc3\xa9",
+		                            "\xe2\x82", NULL };
+	struct wp_report r;
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_set_command(&r, argv), 0);
+	char *text = render(&r, WP_FORMAT_JSON);
+	struct json *j = json_must_parse(text);
+	const struct json *cmd = member(j, "command", J_ARR);
+	ASSERT_EQ(cmd->n, 7);
+	ASSERT_STR(cmd->items[1].str, "\"quoted\" \\ back");
+	ASSERT_STR(cmd->items[2].str, "line\nbreak\ttab");
+	ASSERT_STR(cmd->items[3].str, "\x01\x1f\x7f");
+	ASSERT_STR(cmd->items[4].str, "bad\xef\xbf\xbd\xef\xbf\xbd utf8"); /* U+FFFD twice */
+	ASSERT_STR(cmd->items[5].str, "caf\xc3\xa9");
+	ASSERT_STR(cmd->items[6].str, "\xef\xbf\xbd\xef\xbf\xbd"); /* truncated sequence */
+	json_free(j);
+	free(text);
+	wp_report_free(&r);
+	return TEST_OK;
+}
+
+/* Splits one RFC 4180 record at *p into cells; returns the count. */
+static size_t csv_record(const char **p, char cells[][128], size_t max)
+{
+	size_t n = 0, len = 0;
+	int quoted = 0;
+	const char *s = *p;
+	cells[0][0] = '\0';
+	for (;; s++) {
+		if (quoted) {
+			if (*s == '"' && s[1] == '"') {
+				cells[n][len++] = '"';
+				s++;
+			} else if (*s == '"') {
+				quoted = 0;
+			} else {
+				cells[n][len++] = *s;
+			}
+			continue;
+		}
+		if (*s == '"') {
+			quoted = 1;
+		} else if (*s == ',' || *s == '\r' || *s == '\0') {
+			cells[n][len] = '\0';
+			n++;
+			len = 0;
+			if (*s != ',') {
+				*p = *s ? s + 2 : s; /* past "\r\n" */
+				return n;
+			}
+			if (n == max)
+				TEST_FAIL_("too many cells");
+		} else {
+			cells[n][len++] = *s;
+		}
+	}
+}
+
+TEST(report_csv_and_text)
+{
+	struct wp_report r;
+	char cells[16][128];
+	sample_report(&r);
+	char *csv = render(&r, WP_FORMAT_CSV);
+	const char *p = csv;
+	ASSERT_EQ(csv_record(&p, cells, 16), 10);
+	ASSERT_STR(cells[0], "record");
+	ASSERT_STR(cells[6], "energy_j");
+	ASSERT_STR(cells[9], "in_total");
+	size_t rows = 0, regions = 0, totals = 0, warnings = 0;
+	while (*p) {
+		ASSERT_EQ(csv_record(&p, cells, 16), 10);
+		rows++;
+		if (strcmp(cells[0], "region") == 0) {
+			regions++;
+			ASSERT_STR(cells[1], "epoch, \"one\"");
+		} else if (strcmp(cells[0], "total") == 0) {
+			totals++;
+			ASSERT_NEAR(strtod(cells[6], NULL), 12, 0);
+			ASSERT_NEAR(strtod(cells[7], NULL), 6, 0);
+		} else if (strcmp(cells[0], "warning") == 0) {
+			warnings++;
+			ASSERT_STR(cells[1], "something to know: 42");
+		} else {
+			ASSERT_STR(cells[0], "domain");
+		}
+	}
+	ASSERT_EQ(rows, 3 + 1 + 3 + 1);
+	ASSERT_EQ(regions, 3);
+	ASSERT_EQ(totals, 1);
+	ASSERT_EQ(warnings, 1);
+	free(csv);
+
+	char *text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_HAS(text, "wattprof: 'python3 train.py --epochs 3' exited with status 0 after 2.000 s");
+	ASSERT_HAS(text, "package_0");
+	ASSERT_HAS(text, "10 J");
+	ASSERT_HAS(text, "5 W");
+	ASSERT_HAS(text, "core_0");
+	ASSERT_HAS(text, "(inside another domain; not in total)");
+	ASSERT_HAS(text, "total");
+	ASSERT_HAS(text, "12 J");
+	ASSERT_HAS(text, "epoch, \"one\"");
+	ASSERT_HAS(text, "warning: something to know: 42");
+	free(text);
+	r.exit_status = 137;
+	r.domains[0].energy_j = 0.0123;
+	r.domains[2].energy_j = 12345;
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_HAS(text, "was killed by signal 9");
+	ASSERT_HAS(text, "12.3 mJ");
+	ASSERT_HAS(text, "12.35 kJ");
+	free(text);
+	wp_report_free(&r);
+
+	wp_report_init(&r);
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_HAS(text, "no energy domain was measured");
+	free(text);
+	ASSERT_EQ(wp_report_write(&r, (enum wp_format)7, stderr), -EINVAL);
+	return TEST_OK;
+}

@@ -1,0 +1,78 @@
+/*
+ * test_util.c - the sysfs value parser, the wrap formula, error names and
+ * format names.
+ */
+#include <errno.h>
+
+#include "core/internal.h"
+#include "test.h"
+
+TEST(util_parse_u64)
+{
+	uint64_t v = 0;
+	ASSERT_EQ(wp__parse_u64("123\n", 4, &v), 0);
+	ASSERT_U64(v, ==, 123);
+	ASSERT_EQ(wp__parse_u64("0", 1, &v), 0);
+	ASSERT_U64(v, ==, 0);
+	ASSERT_EQ(wp__parse_u64("18446744073709551615\n", 21, &v), 0);
+	ASSERT_U64(v, ==, UINT64_MAX);
+	ASSERT_EQ(wp__parse_u64("18446744073709551616", 20, &v), WP_ERANGE);
+	/* Only the first line counts: a writer may leave a longer old value. */
+	ASSERT_EQ(wp__parse_u64("42\n999\n", 7, &v), 0);
+	ASSERT_U64(v, ==, 42);
+	ASSERT_EQ(wp__parse_u64("", 0, &v), WP_EPARSE);
+	ASSERT_EQ(wp__parse_u64("\n", 1, &v), WP_EPARSE);
+	ASSERT_EQ(wp__parse_u64("-5\n", 3, &v), WP_EPARSE);
+	ASSERT_EQ(wp__parse_u64(" 5\n", 3, &v), WP_EPARSE);
+	ASSERT_EQ(wp__parse_u64("5 \n", 3, &v), WP_EPARSE);
+	ASSERT_EQ(wp__parse_u64("12abc", 5, &v), WP_EPARSE);
+	/* The length bounds the parse: no reading past it. */
+	ASSERT_EQ(wp__parse_u64("77x", 2, &v), 0);
+	ASSERT_U64(v, ==, 77);
+	return TEST_OK;
+}
+
+TEST(util_counter_delta)
+{
+	ASSERT_U64(wp_counter_delta(10, 25, 100), ==, 15);
+	ASSERT_U64(wp_counter_delta(25, 25, 100), ==, 0);
+	/* max - prev + new + 1: 100 - 90 + 5 + 1 */
+	ASSERT_U64(wp_counter_delta(90, 5, 100), ==, 16);
+	ASSERT_U64(wp_counter_delta(100, 0, 100), ==, 1);
+	ASSERT_U64(wp_counter_delta(0, 100, 100), ==, 100);
+	ASSERT_U64(wp_counter_delta(UINT32_MAX, 0, UINT32_MAX), ==, 1);
+	/* Real Intel range (262143328850 uJ) */
+	ASSERT_U64(wp_counter_delta(262143328800, 49, 262143328850), ==, 100);
+	return TEST_OK;
+}
+
+TEST(util_strerror_names_every_code)
+{
+	for (int e = WP_ERR_LAST; e <= WP_ERR_FIRST - 1; e++) {
+		const char *s = wp_strerror(e);
+		ASSERT(s != NULL);
+		ASSERT_INT(strcmp(s, "unknown error"), !=, 0);
+	}
+	ASSERT_STR(wp_strerror(0), "success");
+	ASSERT_STR(wp_strerror(-EACCES), "Permission denied");
+	ASSERT_STR(wp_strerror(-ENOENT), "No such file or directory");
+	ASSERT_STR(wp_strerror(-99999), "unknown error");
+	ASSERT_STR(wp_strerror(12345), "unknown error");
+	ASSERT_STR(wp_version(), WP_VERSION_STRING);
+	return TEST_OK;
+}
+
+TEST(util_format_parse)
+{
+	enum wp_format f = WP_FORMAT_TEXT;
+	ASSERT_EQ(wp_format_parse("json", &f), 0);
+	ASSERT_EQ(f, WP_FORMAT_JSON);
+	ASSERT_EQ(wp_format_parse("csv", &f), 0);
+	ASSERT_EQ(f, WP_FORMAT_CSV);
+	ASSERT_EQ(wp_format_parse("text", &f), 0);
+	ASSERT_EQ(f, WP_FORMAT_TEXT);
+	ASSERT_EQ(wp_format_parse("xml", &f), WP_EFORMAT);
+	ASSERT_EQ(wp_format_parse("", &f), WP_EFORMAT);
+	ASSERT_EQ(wp_format_parse(NULL, &f), WP_EFORMAT);
+	return TEST_OK;
+}
