@@ -44,7 +44,8 @@ all: $(BIN) $(STATIC) $(SHARED)
 
 $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC  $@"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	rm -f $@
@@ -92,11 +93,13 @@ test-tsan:
 FUZZ_TIME ?= 20
 fuzz:
 	@sh scripts/deps.sh fuzz
-	@mkdir -p build/fuzz
+	@mkdir -p build/fuzz/corpus
 	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	  tests/fuzz/fuzz_parse.c src/core/util.c src/core/error.c -o build/fuzz/fuzz_parse
-	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) -seed=1 -print_final_stats=0 \
-	  build/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -n 3
+	@build/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) -seed=1 build/fuzz/corpus \
+	  tests/fuzz/seeds > build/fuzz/log 2>&1 || { tail -n 40 build/fuzz/log; \
+	  echo "fuzz: fuzz_parse found a failing input (above)"; exit 1; }
+	@grep -E 'DONE|Done' build/fuzz/log | tail -n 1
 	@echo "fuzz: fuzz_parse ran $(FUZZ_TIME) s without a finding"
 
 # The README's second command: every test, in every build.
@@ -106,7 +109,6 @@ test: deps
 	$(MAKE) test-plain
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
-	@mkdir -p build/fuzz/corpus
 	$(MAKE) fuzz
 	@cat build/results build/asan/results build/tsan/results | \
 	  awk '{p+=$$1; f+=$$2; s+=$$3} END {printf "all builds: %d passed, %d failed, %d skipped\n", p, f, s; exit f > 0}'

@@ -111,7 +111,8 @@ int wp_host_open(struct wp_host **out, const struct wp_options *opts)
 			return rc;
 		}
 	}
-	qsort(host->domains, host->domain_count, sizeof *host->domains, domain_order);
+	if (host->domain_count > 1)
+		qsort(host->domains, host->domain_count, sizeof *host->domains, domain_order);
 	*out = host;
 	return 0;
 }

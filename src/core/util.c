@@ -25,17 +25,20 @@ int wp__parse_u64(const char *buf, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i = 0;
+	int overflow = 0;
 
 	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
 		unsigned d = (unsigned)(buf[i] - '0');
 		if (v > (UINT64_MAX - d) / 10)
-			return WP_ERANGE;
+			overflow = 1;
 		v = v * 10 + d;
 	}
-	if (i == 0)
+	/* The shape first: trailing garbage is "not a number" even when the
+	 * digits before it would not fit. */
+	if (i == 0 || (i < len && buf[i] != '\n'))
 		return WP_EPARSE;
-	if (i < len && buf[i] != '\n')
-		return WP_EPARSE;
+	if (overflow)
+		return WP_ERANGE;
 	*out = v;
 	return 0;
 }

@@ -252,7 +252,8 @@ static int probe(struct wp_host *host)
 		z->kind = z->name_err ? WP_KIND_OTHER : kind_of(z->zname);
 		z->socket = package_index(z->zname);
 	}
-	qsort(zones, nzones, sizeof *zones, zone_order);
+	if (nzones > 1)
+		qsort(zones, nzones, sizeof *zones, zone_order);
 
 	/* Sub-zones take their socket from the parent zone's name. */
 	for (size_t i = 0; i < nzones; i++) {
