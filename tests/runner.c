@@ -9,7 +9,6 @@
  *   so that `make test` can add up its several builds.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,61 +34,6 @@ static const struct {
 #else
 #define SLOW_FACTOR 1
 #endif
-
-char *test_slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, n = 0, got;
-	char *buf = malloc(cap);
-	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (cap - n - 1 == 0) {
-			char *nb = realloc(buf, cap *= 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-			}
-			buf = nb;
-		}
-	}
-	fclose(f);
-	if (buf)
-		buf[n] = '\0';
-	return buf;
-}
-
-void test_spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		TEST_FAIL_("cannot write '%s': %s", path, strerror(errno));
-	fputs(text, f);
-	if (fclose(f) != 0)
-		TEST_FAIL_("cannot write '%s': %s", path, strerror(errno));
-}
-
-void test_tmpdir(char *buf, size_t cap)
-{
-	const char *t = getenv("TMPDIR");
-	snprintf(buf, cap, "%s/wattprof-test-XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(buf))
-		TEST_FAIL_("mkdtemp '%s': %s", buf, strerror(errno));
-	chmod(buf, 0755); /* other users (the permission tests) must traverse it */
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-void test_rmtree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int selected(const char *name, int argc, char **argv)
 {

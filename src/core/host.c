@@ -182,7 +182,8 @@ int wp_domain_contains(const struct wp_domain_info *outer, const struct wp_domai
 		return 0;
 	switch (outer->kind) {
 	case WP_KIND_PSYS:
-		/* Intel SDM vol. 3B, 15.10.8: PSys covers the SoC and the rest
+		/* Intel SDM vol. 3B, "Power and Thermal Management", RAPL
+		 * section: PSys covers the SoC and the rest
 		 * of the platform, so every RAPL domain lies inside it. */
 		return inner->kind == WP_KIND_PACKAGE || inner->kind == WP_KIND_CORE ||
 		       inner->kind == WP_KIND_UNCORE || inner->kind == WP_KIND_DRAM;

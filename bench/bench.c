@@ -1,0 +1,227 @@
+/*
+ * bench.c - the benchmark harness (`make bench`).  Measures, on a simulated
+ * powercap tree in tmpfs (/dev/shm):
+ *
+ *   1. one begin/end region pair on 4 domains, against the floor of the same
+ *      number of raw pread() calls (8) on the same files;
+ *   2. the CPU time the sampler thread uses at 100 Hz, 1 kHz and 10 kHz;
+ *   3. the wall time `wattprof monitor -- true` adds over `true`.
+ *
+ * Figures go to stdout as Markdown rows for docs/BENCHMARKS.md.  Nothing
+ * here asserts a figure: a benchmark reports, tests check behaviour.
+ *
+ * Environment: BENCH_SAMPLER_S (default 10) seconds per sampler rate,
+ * BENCH_SPAWNS (default 300) runs of each command.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "sim.h"
+#include "test.h"
+
+extern char **environ;
+
+static const struct sim_zone four[] = {
+	{ "intel-rapl:0", "package-0", 262143328850, 0, 0, 0, 150000000, 1000 },
+	{ "intel-rapl:0:0", "core", 262143328850, 0, 0, 0, 0, 2000 },
+	{ "intel-rapl:0:1", "uncore", 262143328850, 0, 0, 0, 0, 3000 },
+	{ "intel-rapl:0:2", "dram", 65712999613, 0, 0, 0, 0, 4000 },
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void machine(void)
+{
+	struct utsname u;
+	char line[256], model[256] = "unknown CPU";
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		if (strncmp(line, "model name", 10) == 0) {
+			char *c = strchr(line, ':');
+			snprintf(model, sizeof model, "%s", c ? c + 2 : line);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	uname(&u);
+	printf("machine: %s, %ld cores, Linux %s, %s\n\n", model, sysconf(_SC_NPROCESSORS_ONLN),
+	       u.release, u.machine);
+}
+
+/* ns per begin/end pair, and ns per 8 raw preads, medians of 15 rounds. */
+static void bench_regions(struct wp_host *h)
+{
+	enum { ROUNDS = 15, N = 20000 };
+	double pair[ROUNDS], floor_[ROUNDS];
+	struct wp_meter *m;
+	int fds[4];
+
+	if (wp_meter_open(&m, h, NULL, 0, NULL) < 0)
+		TEST_FAIL_("cannot open the meter");
+	for (size_t i = 0; i < 4; i++)
+		fds[i] = open(wp_meter_domain(m, i)->path, O_RDONLY);
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = wp_now_ns();
+		for (int k = 0; k < N; k++) {
+			wp_meter_begin(m, "region");
+			wp_meter_end(m);
+		}
+		pair[r] = (double)(wp_now_ns() - t0) / N;
+		wp_meter_clear_regions(m);
+
+		char buf[32];
+		t0 = wp_now_ns();
+		for (int k = 0; k < N; k++)
+			for (int i = 0; i < 8; i++)
+				if (pread(fds[i % 4], buf, sizeof buf, 0) <= 0)
+					TEST_FAIL_("pread: %s", strerror(errno));
+		floor_[r] = (double)(wp_now_ns() - t0) / N;
+	}
+	double p = median(pair, ROUNDS), f = median(floor_, ROUNDS);
+	printf("| begin/end pair, 4 domains | %.2f us | floor: 8 raw preads %.2f us | ratio "
+	       "%.3fx (target <= 1.2x) |\n",
+	       p / 1e3, f / 1e3, p / f);
+	for (size_t i = 0; i < 4; i++)
+		close(fds[i]);
+	wp_meter_close(m);
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * CPU share of a bare loop that only wakes on the same absolute schedule:
+ * the floor that any sampler at this rate pays on this machine (on a VM a
+ * timer wake-up can cost tens of microseconds).
+ */
+static double timer_floor(double hz, double seconds)
+{
+	uint64_t period = (uint64_t)(1e9 / hz), next = wp_now_ns(), end;
+	double c0 = cpu_s();
+	end = next + (uint64_t)(seconds * 1e9);
+	while (next < end) {
+		next += period;
+		struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	return 100 * (cpu_s() - c0) / seconds;
+}
+
+static void bench_sampler(struct wp_host *h, double seconds)
+{
+	static const double rates[] = { 100, 1000, 10000 };
+	struct wp_meter *m;
+	struct wp_sampler_stats st;
+
+	if (wp_meter_open(&m, h, NULL, 0, NULL) < 0)
+		TEST_FAIL_("cannot open the meter");
+	for (size_t i = 0; i < 3; i++) {
+		struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION,
+			                         .freq_hz = rates[i] };
+		double c0 = cpu_s();
+		uint64_t t0 = wp_now_ns();
+		wp_meter_start_sampler(m, &so);
+		struct timespec ts = { (time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9) };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		wp_meter_stop_sampler(m);
+		double wall = (double)(wp_now_ns() - t0) / 1e9, cpu = cpu_s() - c0;
+		wp_meter_sampler_stats(m, &st);
+		double floor_pct = timer_floor(rates[i], seconds);
+		printf("| sampler at %g Hz, 4 domains, %.0f s | %.3f%% of one core | bare timer "
+		       "loop at the same rate: %.3f%%; %" PRIu64 " samples, %" PRIu64
+		       " missed, max lateness %.0f us | %s |\n",
+		       rates[i], seconds, 100 * cpu / wall, floor_pct, st.samples, st.missed,
+		       (double)st.max_late_ns / 1e3,
+		       rates[i] == 1000 ? "target < 1% of one core" : "");
+	}
+	wp_meter_close(m);
+}
+
+/* Median wall time of running argv `n` times, in ms. */
+static double spawn_ms(char *const argv[], int n)
+{
+	double *t = calloc((size_t)n, sizeof *t);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	for (int i = 0; i < n; i++) {
+		pid_t pid;
+		int st;
+		uint64_t t0 = wp_now_ns();
+		if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+			TEST_FAIL_("cannot run '%s'", argv[0]);
+		waitpid(pid, &st, 0);
+		t[i] = (double)(wp_now_ns() - t0) / 1e6;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	double m = median(t, (size_t)n);
+	free(t);
+	return m;
+}
+
+static void bench_monitor(const char *root, int n)
+{
+	char *plain[] = { "/bin/true", NULL };
+	char *mon[] = { WATTPROF_BIN, "monitor", "--", "/bin/true", NULL };
+	setenv("WATTPROF_SYSFS_ROOT", root, 1);
+	spawn_ms(mon, 10); /* warm the page cache */
+	double a = spawn_ms(plain, n), b = spawn_ms(mon, n);
+	printf("| `wattprof monitor -- true` vs `true`, %d runs each | +%.2f ms (%.2f vs %.2f ms, "
+	       "medians) | report to /dev/null (stderr) | target < 3 ms |\n",
+	       n, b - a, b, a);
+}
+
+int main(void)
+{
+	struct sim s;
+	struct wp_host *h;
+	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+	const char *env = getenv("BENCH_SAMPLER_S");
+	double seconds = env ? atof(env) : 10;
+	env = getenv("BENCH_SPAWNS");
+	int spawns = env ? atoi(env) : 300;
+
+	if (access("/dev/shm", W_OK) == 0)
+		setenv("TMPDIR", "/dev/shm", 1);
+	sim_create(&s, four, 4);
+	o.sysfs_root = s.root;
+	if (wp_host_open(&h, &o) < 0 || wp_host_domain_count(h) != 4)
+		TEST_FAIL_("the simulated tree did not give 4 domains");
+	printf("wattprof %s benchmark, fake powercap tree in %s\n", wp_version(), s.root);
+	machine();
+	printf("| what | figure | detail | target |\n|---|---|---|---|\n");
+	bench_regions(h);
+	bench_sampler(h, seconds);
+	bench_monitor(s.root, spawns);
+	wp_host_close(h);
+	sim_destroy(&s);
+	return 0;
+}
