@@ -37,7 +37,7 @@ SHARED = $(BUILD)/libwattprof.so.$(VERSION)
 BIN = $(BUILD)/wattprof
 TESTBIN = $(BUILD)/run-tests
 
-.PHONY: all run deps test check test-plain test-asan test-tsan fuzz bench install \
+.PHONY: all run deps test check test-plain test-install test-asan test-tsan fuzz bench install \
         uninstall clean
 
 all: $(BIN) $(STATIC) $(SHARED)
@@ -83,6 +83,8 @@ check: $(TESTBIN)
 
 test-plain:
 	$(MAKE) check
+test-install: all
+	RESULTS=$(abspath $(BUILD))/results MAKE='$(MAKE)' sh tests/install_test.sh
 test-asan:
 	$(MAKE) BUILD=build/asan CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
@@ -107,6 +109,7 @@ test: deps
 	@sh scripts/deps.sh test
 	@rm -f build/results build/asan/results build/tsan/results
 	$(MAKE) test-plain
+	$(MAKE) test-install
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
 	$(MAKE) fuzz
