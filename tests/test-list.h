@@ -40,6 +40,8 @@
 	X(cli_monitor_stdout_stays_clean, 20)                \
 	X(cli_monitor_bad_arguments, 20)                     \
 	X(cli_monitor_without_sources, 20)                   \
+	X(cli_monitor_sensor_vanishes, 20)                   \
+	X(cli_monitor_report_write_fails, 20)                \
 	X(cli_monitor_formats, 20)                           \
 	X(cli_list_domains_and_fixes, 20)                    \
 	X(cli_version_and_help, 20)

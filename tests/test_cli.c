@@ -393,6 +393,57 @@ TEST(cli_monitor_without_sources)
 	return TEST_OK;
 }
 
+TEST(cli_monitor_sensor_vanishes)
+{
+	struct sim s;
+	struct run r;
+	char pkg[1024], script[2400];
+	sim_create(&s, steady, 2);
+	sim_path(&s, 0, "energy_uj", pkg, sizeof pkg);
+	/* Mid-run, the package counter stops holding a value. */
+	snprintf(script, sizeof script, "sleep 0.3; echo gone > '%s'; sleep 0.3", pkg);
+	char *argv[] = { "wattprof", "monitor", "--format", "json", "--", "sh", "-c", script,
+		         NULL };
+	run(&r, s.root, argv);
+	ASSERT_EQ(r.status, 0);
+	struct json *j = json_must_parse(r.err);
+	const struct json *d = member(j, "domains");
+	ASSERT_EQ(d->n, 2);
+	ASSERT_STR(member(&d->items[0], "name")->str, "package_0");
+	ASSERT_EQ(member(&d->items[0], "complete")->boolean, 0);
+	ASSERT_EQ(member(&d->items[1], "complete")->boolean, 1);
+	const struct json *w = member(j, "warnings");
+	ASSERT_EQ(w->n, 1);
+	ASSERT_HAS(w->items[0].str, "package_0 stopped answering");
+	ASSERT_HAS(w->items[0].str, pkg);
+	ASSERT_HAS(w->items[0].str, "file does not hold a number");
+	json_free(j);
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_report_write_fails)
+{
+	struct sim s;
+	struct run r;
+	if (access("/dev/full", W_OK) != 0)
+		SKIP_BECAUSE("/dev/full is missing, so a full disk cannot be simulated");
+	sim_create(&s, steady, 2);
+	char *argv[] = { "wattprof", "monitor", "-o", "/dev/full", "--", "sh", "-c", "exit 4",
+		         NULL };
+	run(&r, s.root, argv);
+	/* The command's status still wins; the report is not lost. */
+	ASSERT_EQ(r.status, 4);
+	ASSERT_HAS(r.err, "error: cannot write the report to '/dev/full'");
+	ASSERT_HAS(r.err, "hint: the report follows here instead");
+	ASSERT_HAS(r.err, "exited with status 4");
+	ASSERT_HAS(r.err, "package_0");
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
 TEST(cli_monitor_formats)
 {
 	struct sim s;

@@ -116,6 +116,7 @@ TEST(report_json_contract)
 	ASSERT_EQ(member(j, "domains", J_ARR)->n, 0);
 	ASSERT_EQ(member(j, "regions", J_ARR)->n, 0);
 	ASSERT_EQ(member(j, "command", J_ARR)->n, 0);
+	member(member(j, "sampling", J_OBJ), "freq_hz", J_NULL);
 	json_free(j);
 	free(text);
 	return TEST_OK;

@@ -149,7 +149,7 @@ static int write_json(const struct wp_report *r, FILE *f)
 	}
 	fputs(r->warning_count ? "\n  ],\n" : "],\n", f);
 	fputs("  \"sampling\": {\"freq_hz\": ", f);
-	put_num(f, r->sampler_freq_hz);
+	put_num(f, r->samples ? r->sampler_freq_hz : NAN); /* null: no sampler ran */
 	fprintf(f, ", \"samples\": %llu}\n}\n", (unsigned long long)r->samples);
 	return ferror(f) ? -EIO : 0;
 }
