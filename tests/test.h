@@ -114,5 +114,7 @@ void test_spit(const char *path, const char *text);
 /* A fresh empty directory under $TMPDIR (or /tmp); removed by test_rmtree. */
 void test_tmpdir(char *buf, size_t cap);
 void test_rmtree(const char *dir);
+/* Sleeps, resuming after signals. */
+void test_sleep_ms(long ms);
 
 #endif

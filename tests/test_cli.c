@@ -78,20 +78,13 @@ static void run_free(struct run *r)
 	test_rmtree(r->dir);
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Waits until a file exists (the child is ready), at most 10 s. */
 static void wait_for_file(const char *path)
 {
 	for (int i = 0; i < 1000; i++) {
 		if (access(path, F_OK) == 0)
 			return;
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	TEST_FAIL_("'%s' never appeared", path);
 }
@@ -217,7 +210,7 @@ TEST(cli_monitor_killed_command_still_reported)
 		         "sh", "-c", script, NULL };
 	run_start(&r, s.root, argv);
 	wait_for_file(pidfile);
-	sleep_ms(300);
+	test_sleep_ms(300);
 	char *pidtext = test_slurp(pidfile);
 	ASSERT(pidtext);
 	snprintf(buf, sizeof buf, "%s", pidtext);
@@ -277,7 +270,7 @@ TEST(cli_monitor_forwards_signals)
 	struct run r;
 	char *argv[] = { "wattprof", "monitor", "--", "sleep", "30", NULL };
 	run_start(&r, s.root, argv);
-	sleep_ms(300);
+	test_sleep_ms(300);
 	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
 	run_wait(&r);
 	ASSERT_EQ(r.status, 128 + SIGTERM);

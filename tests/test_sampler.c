@@ -25,13 +25,6 @@ static const struct sim_zone fast[] = {
 	{ "intel-rapl:0:1", "dram", 65712999613, 4, 1, 0.4, 0, 5 },
 };
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static void open_fast(struct sim *s, struct wp_host **h, struct wp_meter **m)
 {
 	struct wp_options o = { .version = WP_OPTIONS_VERSION };
@@ -57,9 +50,9 @@ TEST(sampler_matches_simulation_across_wraps)
 	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
 	wp_meter_snapshot(m, a);
 	ASSERT_EQ(wp_meter_begin(m, "first"), 0);
-	sleep_ms(900);
+	test_sleep_ms(900);
 	ASSERT_EQ(wp_meter_record(m, "second"), 0);
-	sleep_ms(1100);
+	test_sleep_ms(1100);
 	ASSERT_EQ(wp_meter_end(m), 0);
 	wp_meter_snapshot(m, b);
 	ASSERT_EQ(wp_meter_stop_sampler(m), 0);
@@ -100,7 +93,7 @@ TEST(sampler_catches_wraps_snapshots_miss)
 
 	/* Without a sampler, two snapshots 1 s apart see at most one wrap. */
 	wp_meter_snapshot(m, a);
-	sleep_ms(1000);
+	test_sleep_ms(1000);
 	wp_meter_snapshot(m, b);
 	double truth = sim_truth_j(&s, 0, wp_snapshot_time_ns(a), wp_snapshot_time_ns(b));
 	ASSERT_EQ(wp_energy_between(m, a, b, 0, &j), 0);
@@ -110,7 +103,7 @@ TEST(sampler_catches_wraps_snapshots_miss)
 	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 1 };
 	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
 	wp_meter_snapshot(m, a);
-	sleep_ms(1000);
+	test_sleep_ms(1000);
 	wp_meter_snapshot(m, b);
 	wp_meter_stop_sampler(m);
 	ASSERT_EQ(wp_energy_between(m, a, b, 0, &j), 0);
@@ -161,7 +154,7 @@ TEST(sampler_schedule_does_not_drift)
 		                         .on_sample = on_sample };
 	nticks = 0;
 	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
-	sleep_ms(2000);
+	test_sleep_ms(2000);
 	wp_meter_stop_sampler(m);
 	ASSERT_EQ(wp_meter_sampler_stats(m, &st), 0);
 	ASSERT_NEAR(st.freq_hz, hz, 1e-6);
@@ -241,7 +234,7 @@ TEST(sampler_stops_at_once)
 	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION,
 		                         .freq_hz = 0.5 };
 	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
-	sleep_ms(100);
+	test_sleep_ms(100);
 	uint64_t t0 = wp_now_ns();
 	ASSERT_EQ(wp_meter_stop_sampler(m), 0);
 	uint64_t took = wp_now_ns() - t0;
