@@ -316,7 +316,7 @@ TEST(cli_monitor_bad_arguments)
 	} cases[] = {
 		{ { "-d", "package_0,gpu_3" }, "error: unknown domain 'gpu_3'", "wattprof list" },
 		{ { "-d", "package_0,,dram_0" }, "error: empty domain name", "single commas" },
-		{ { "-d", "dram_0,dram_0" }, "'dram_0' given twice", NULL },
+		{ { "-d", "dram_0,dram_0" }, "error: domain 'dram_0' given twice", "name each" },
 		{ { "-f", "fast" }, "error: invalid sampling frequency 'fast'", "-f 100" },
 		{ { "-f", "0" }, "error: invalid sampling frequency '0'", NULL },
 		{ { "-f", "1e9" }, "error: invalid sampling frequency '1e9'", NULL },

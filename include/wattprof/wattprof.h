@@ -169,9 +169,10 @@ struct wp_snapshot;
 
 /*
  * Opens a meter on `count` domains named in `names`; names == NULL opens
- * every domain of the host.  Reads every domain once to set its baseline.
+ * every domain of the host.  Reads every domain once to set its baseline; a
+ * domain that cannot be read then is opened lost (wp_meter_domain_status).
  * Errors: WP_ENODOMAIN (an unknown name; *bad_name, if not NULL, points at
- * it), -EINVAL (a name given twice), -ENOMEM, or a read error.
+ * it), -EINVAL (a name given twice; *bad_name likewise), -ENOMEM.
  */
 int wp_meter_open(struct wp_meter **out, struct wp_host *host,
                   const char *const *names, size_t count, const char **bad_name);
@@ -355,8 +356,8 @@ int wp_report_warn(struct wp_report *report, const char *fmt, ...)
 void wp_report_free(struct wp_report *report);
 
 /*
- * Writes the report to `out` in the given format.  Returns 0, or -EIO when
- * the stream failed (errno from the stream is preserved where known).
+ * Writes the report to `out` in the given format and flushes it.  Returns 0,
+ * -EINVAL for a bad format, or -EIO when the stream failed.
  * The JSON members are documented in docs/REPORT.md.
  */
 int wp_report_write(const struct wp_report *report, enum wp_format format, FILE *out);

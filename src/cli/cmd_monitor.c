@@ -243,9 +243,14 @@ static void measure_setup(struct wp_host *host, struct wp_meter **meter,
 		*fail = 1;
 		return;
 	}
+	if (rc == -EINVAL && bad) {
+		cli_error("domain '%s' given twice", bad);
+		cli_hint("name each domain once in '--domains'");
+		*fail = 1;
+		return;
+	}
 	if (rc < 0) {
-		cli_error("cannot open the meter%s%s%s: %s", bad ? " ('" : "", bad ? bad : "",
-		          bad ? "' given twice)" : "", wp_strerror(rc));
+		cli_error("cannot open the meter: %s", wp_strerror(rc));
 		*fail = 1;
 		return;
 	}

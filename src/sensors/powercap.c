@@ -148,18 +148,15 @@ static const char *perm_fix(void)
 	       "/etc/sysfs.conf). To limit it to a group, use chgrp and g+r instead";
 }
 
+/* Opens zone z as domain `name`, or notes why it cannot be read. */
 static int add_zone(struct wp_host *host, const char *base, const struct zone *z,
-                    int *perm_denied)
+                    const char *name, int *perm_denied)
 {
-	char zdir[4096], path[4096], name[32];
+	char zdir[4096], path[4096];
 	uint64_t max_uj, raw;
 	int fd, rc;
 
 	snprintf(zdir, sizeof zdir, "%s/%s", base, z->dir);
-	if (z->kind == WP_KIND_PSYS)
-		snprintf(name, sizeof name, "psys");
-	else
-		snprintf(name, sizeof name, "%s_%d", kind_prefix(z->kind), z->socket);
 
 	snprintf(path, sizeof path, "%s/max_energy_range_uj", zdir);
 	rc = wp__read_u64(path, &max_uj);
@@ -305,7 +302,7 @@ static int probe(struct wp_host *host)
 			                   z->dir, name, host->domains[dup].path);
 			continue;
 		}
-		rc = add_zone(host, base, z, &perm_denied);
+		rc = add_zone(host, base, z, name, &perm_denied);
 	}
 	if (rc < 0)
 		goto out;
