@@ -114,7 +114,7 @@ test: deps
 	$(MAKE) test-tsan
 	$(MAKE) fuzz
 	@cat build/results build/asan/results build/tsan/results | \
-	  awk '{p+=$$1; f+=$$2; s+=$$3} END {printf "all builds: %d passed, %d failed, %d skipped\n", p, f, s; exit f > 0}'
+	  awk '{p+=$$1; f+=$$2; s+=$$3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s; exit f > 0}'
 
 bench: all
 	$(MAKE) -C . $(BUILD)/bench/bench
