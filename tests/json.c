@@ -3,6 +3,7 @@
  * no comments, strings must be valid with \u escapes and surrogate pairs.
  */
 #include <ctype.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,7 +222,11 @@ static int number(struct parser *ps, struct json *j)
 			p++;
 	}
 	j->type = J_NUM;
-	j->num = strtod(ps->p, NULL);
+	/* JSON numbers use '.', whatever the locale. */
+	static locale_t c_locale;
+	if (!c_locale)
+		c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	j->num = strtod_l(ps->p, NULL, c_locale);
 	ps->p = p;
 	return 0;
 }

@@ -32,6 +32,7 @@
 	X(report_json_contract, 10)                          \
 	X(report_total_counts_each_joule_once, 10)           \
 	X(report_json_escapes_any_bytes, 10)                 \
+	X(report_numbers_ignore_locale, 10)                  \
 	X(report_csv_and_text, 10)                           \
 	X(cli_monitor_matches_simulation, 40)                \
 	X(cli_monitor_exit_status, 20)                       \

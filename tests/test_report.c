@@ -3,6 +3,7 @@
  * program would: JSON through a strict parser, CSV by its columns.
  */
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 
 #include "core/internal.h"
@@ -144,6 +145,30 @@ static void measure_known(struct sim *s, struct wp_host *h, const char *const *n
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
 	wp_meter_close(m);
+}
+
+TEST(report_numbers_ignore_locale)
+{
+	struct wp_report r;
+	if (!setlocale(LC_NUMERIC, "de_DE.UTF-8") && !setlocale(LC_NUMERIC, "fr_FR.UTF-8"))
+		SKIP_BECAUSE("no comma-decimal locale installed (de_DE.UTF-8 or fr_FR.UTF-8; "
+		             "scripts/deps.sh test generates one)");
+	char probe[16];
+	snprintf(probe, sizeof probe, "%.1f", 10.5);
+	ASSERT_STR(probe, "10,5"); /* the locale really is in force */
+	sample_report(&r);
+	r.domains[0].energy_j = 10.5;
+	char *text = render(&r, WP_FORMAT_JSON);
+	struct json *j = json_must_parse(text);
+	ASSERT_NEAR(member(&member(j, "domains", J_ARR)->items[0], "energy_j", J_NUM)->num, 10.5,
+	            0);
+	json_free(j);
+	free(text);
+	text = render(&r, WP_FORMAT_CSV);
+	ASSERT_HAS(text, "\r\ndomain,,package_0,powercap,0,2,10.5,5,0,1\r\n");
+	free(text);
+	wp_report_free(&r);
+	return TEST_OK;
 }
 
 TEST(report_total_counts_each_joule_once)

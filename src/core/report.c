@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,9 +212,16 @@ int wp_report_write(const struct wp_report *r, enum wp_format format, FILE *out)
 {
 	if (!r || !out || (unsigned)format > WP_FORMAT_CSV)
 		return -EINVAL;
+	/* Numbers in the reports use '.' whatever LC_NUMERIC the program set. */
+	locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	locale_t prev = c ? uselocale(c) : (locale_t)0;
 	int rc = wp__sinks[format]->write(r, out);
 	if (rc == 0 && (fflush(out) != 0 || ferror(out)))
 		rc = -EIO;
+	if (c) {
+		uselocale(prev);
+		freelocale(c);
+	}
 	return rc;
 }
 
