@@ -22,9 +22,13 @@
 struct run {
 	pid_t pid;
 	int status; /* exit status, or 128+signal */
+	int signaled; /* wattprof itself ended by a signal */
 	char *out, *err;
 	char dir[512];
 };
+
+/* Signals the next runs start with ignored, as nohup or a shell would. */
+static sigset_t run_ignored;
 
 /* Starts wattprof with argv (argv[0] ignored) and WATTPROF_SYSFS_ROOT=root. */
 static void run_start(struct run *r, const char *root, char *const argv[])
@@ -39,6 +43,9 @@ static void run_start(struct run *r, const char *root, char *const argv[])
 	if (r->pid == 0) {
 		if (root)
 			setenv("WATTPROF_SYSFS_ROOT", root, 1);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sigismember(&run_ignored, sig) == 1)
+				signal(sig, SIG_IGN);
 		snprintf(path, sizeof path, "%s/stdout", r->dir);
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
@@ -58,6 +65,7 @@ static void run_wait(struct run *r)
 		if (errno != EINTR)
 			TEST_FAIL_("waitpid: %s", strerror(errno));
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->signaled = WIFSIGNALED(st);
 	ASSERT_INT(r->status, !=, 99); /* exec of the binary failed */
 	snprintf(path, sizeof path, "%s/stdout", r->dir);
 	r->out = test_slurp(path);
@@ -184,6 +192,23 @@ TEST(cli_monitor_exit_status)
 	snprintf(plain, sizeof plain, "%s/not-a-program", s.root);
 	test_spit(plain, "#!/bin/sh\n");
 	chmod(plain, 0644);
+	/* A parent that ignores SIGCHLD must not leave wattprof waiting. */
+	char *quick[] = { "wattprof", "monitor", "--", "sh", "-c", "exit 5", NULL };
+	sigemptyset(&run_ignored);
+	sigaddset(&run_ignored, SIGCHLD);
+	run(&r, s.root, quick);
+	sigemptyset(&run_ignored);
+	ASSERT_EQ(r.status, 5);
+	run_free(&r);
+
+	/* Status above 128 from exit() is a status, not a signal. */
+	char *big[] = { "wattprof", "monitor", "--", "sh", "-c", "exit 200", NULL };
+	run(&r, s.root, big);
+	ASSERT_EQ(r.status, 200);
+	ASSERT(!r.signaled);
+	ASSERT_HAS(r.err, "exited with status 200");
+	run_free(&r);
+
 	char *notexec[] = { "wattprof", "monitor", "--", plain, NULL };
 	run(&r, s.root, notexec);
 	ASSERT_EQ(r.status, 126);
@@ -221,6 +246,7 @@ TEST(cli_monitor_killed_command_still_reported)
 	char *text = test_slurp(out);
 	struct json *j = json_must_parse(text);
 	ASSERT_EQ(member(j, "exit_status")->num, 137);
+	ASSERT_EQ(member(j, "signal")->num, SIGKILL);
 	double dur = member(j, "duration_s")->num;
 	ASSERT_REL(member(&member(j, "domains")->items[0], "energy_j")->num, 20 * dur, 0.01);
 	json_free(j);
@@ -274,8 +300,43 @@ TEST(cli_monitor_forwards_signals)
 	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
 	run_wait(&r);
 	ASSERT_EQ(r.status, 128 + SIGTERM);
-	ASSERT_HAS(r.err, "was killed by signal 15");
+	ASSERT(r.signaled); /* wattprof ends as its command did, for the shell */
+	ASSERT_HAS(r.err, "was killed by SIGTERM (signal 15)");
 	run_free(&r);
+
+	/* Under nohup, SIGHUP stays ignored: by wattprof and by the command. */
+	char dir[512], ready[600], script[1400];
+	test_tmpdir(dir, sizeof dir);
+	snprintf(ready, sizeof ready, "%s/ready", dir);
+	snprintf(script, sizeof script,
+	         "grep SigIgn /proc/self/status > %s/sigign; touch %s; "
+	         "while :; do sleep 0.05; done", dir, ready);
+	char *nohup[] = { "wattprof", "monitor", "--format", "json", "--", "sh", "-c", script,
+		          NULL };
+	sigemptyset(&run_ignored);
+	sigaddset(&run_ignored, SIGHUP);
+	run_start(&r, s.root, nohup);
+	sigemptyset(&run_ignored);
+	wait_for_file(ready);
+	ASSERT_EQ(kill(r.pid, SIGHUP), 0);
+	test_sleep_ms(200);
+	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
+	run_wait(&r);
+	ASSERT_EQ(r.status, 128 + SIGTERM); /* the HUP did nothing */
+	struct json *j = json_must_parse(r.err);
+	ASSERT_EQ(member(j, "signal")->num, SIGTERM);
+	ASSERT_EQ(member(j, "warnings")->n, 1);
+	ASSERT_HAS(member(j, "warnings")->items[0].str, "received TERM");
+	json_free(j);
+	char path[700];
+	snprintf(path, sizeof path, "%s/sigign", dir);
+	char *ign = test_slurp(path);
+	ASSERT(ign);
+	unsigned long long mask = strtoull(strchr(ign, ':') + 1, NULL, 16);
+	ASSERT(mask & (1ull << (SIGHUP - 1)));
+	free(ign);
+	run_free(&r);
+	test_rmtree(dir);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -325,6 +386,7 @@ TEST(cli_monitor_bad_arguments)
 		  "error: cannot open '/nonexistent-dir/r.json' for the report",
 		  "directory exists" },
 		{ { "--bogus" }, "error: unknown option '--bogus'", "monitor --help" },
+		{ { "-Zd", "package_0" }, "error: unknown option '-Z'", "monitor --help" },
 		{ { "-f" }, "error: option '-f' needs a value", NULL },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -347,6 +409,34 @@ TEST(cli_monitor_bad_arguments)
 		ASSERT_INT(access(marker, F_OK), !=, 0);
 		run_free(&r);
 	}
+	/* A failed start leaves an existing report file as it was, and
+	 * creates none. */
+	char kept[700], fresh[700];
+	snprintf(kept, sizeof kept, "%s/kept.json", s.root);
+	snprintf(fresh, sizeof fresh, "%s/fresh.json", s.root);
+	test_spit(kept, "last week's run\n");
+	char *keep[] = { "wattprof", "monitor", "-d", "nope", "-o", kept, "--", "true", NULL };
+	run(&r, s.root, keep);
+	ASSERT_EQ(r.status, 125);
+	char *still = test_slurp(kept);
+	ASSERT_STR(still, "last week's run\n");
+	free(still);
+	run_free(&r);
+	char *none[] = { "wattprof", "monitor", "-d", "nope", "-o", fresh, "--", "true", NULL };
+	run(&r, s.root, none);
+	ASSERT_EQ(r.status, 125);
+	ASSERT_INT(access(fresh, F_OK), !=, 0);
+	run_free(&r);
+	/* ...and a run replaces the old contents whole. */
+	char *good[] = { "wattprof", "monitor", "--format", "json", "-o", kept, "--", "true",
+		         NULL };
+	run(&r, s.root, good);
+	ASSERT_EQ(r.status, 0);
+	still = test_slurp(kept);
+	json_free(json_must_parse(still));
+	free(still);
+	run_free(&r);
+
 	char *nocmd[] = { "wattprof", "monitor", "-f", "5", NULL };
 	run(&r, s.root, nocmd);
 	ASSERT_EQ(r.status, 125);

@@ -80,6 +80,7 @@ TEST(report_json_contract)
 	ASSERT_EQ(cmd->n, 4);
 	ASSERT_STR(cmd->items[1].str, "train.py");
 	ASSERT_NEAR(member(j, "exit_status", J_NUM)->num, 0, 0);
+	member(j, "signal", J_NULL);
 	ASSERT_STR(member(j, "start_time", J_STR)->str, "2026-11-21T00:00:00.123Z");
 	ASSERT_NEAR(member(j, "duration_s", J_NUM)->num, 2, 0);
 	const struct json *doms = member(j, "domains", J_ARR);
@@ -318,11 +319,16 @@ TEST(report_csv_and_text)
 	ASSERT_HAS(text, "epoch, \"one\"");
 	ASSERT_HAS(text, "warning: something to know: 42");
 	free(text);
+	r.exit_status = 200;
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_HAS(text, "exited with status 200");
+	free(text);
 	r.exit_status = 137;
+	r.term_signal = 9;
 	r.domains[0].energy_j = 0.0123;
 	r.domains[2].energy_j = 12345;
 	text = render(&r, WP_FORMAT_TEXT);
-	ASSERT_HAS(text, "was killed by signal 9");
+	ASSERT_HAS(text, "was killed by SIGKILL (signal 9)");
 	ASSERT_HAS(text, "12.3 mJ");
 	ASSERT_HAS(text, "12.35 kJ");
 	free(text);

@@ -145,7 +145,8 @@ struct wp_host;
 /*
  * Discovers every domain of every source.  A machine without any energy
  * source is not an error: the host then has no domain and a note per source
- * saying why.  opts may be NULL.  Returns 0, -ENOMEM or -EINVAL.
+ * saying why.  opts may be NULL.  Returns 0, -ENOMEM, -EINVAL, or
+ * -ENAMETOOLONG for a sysfs root longer than 2048 bytes.
  */
 int wp_host_open(struct wp_host **out, const struct wp_options *opts);
 /* Closes the host.  Every meter opened on it must be closed first. */
@@ -338,6 +339,7 @@ struct wp_report {
 	char **warnings;
 	double sampler_freq_hz; /* 0 when no sampler ran */
 	uint64_t samples;
+	int term_signal; /* the signal that killed the command, 0 if none */
 };
 
 void wp_report_init(struct wp_report *report);

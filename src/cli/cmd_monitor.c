@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,6 +92,17 @@ static int parse_freq(const char *s, double *out)
 	return 0;
 }
 
+/* The option getopt just refused: "-Z" from a cluster, or "--bogus". */
+static const char *option_name(char **argv, int opt)
+{
+	static char shortopt[3];
+	if (opt > 0 && opt < 256) {
+		snprintf(shortopt, sizeof shortopt, "-%c", opt);
+		return shortopt;
+	}
+	return argv[optind - 1];
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -133,11 +145,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			cli_usage("monitor");
 			return 1;
 		case ':':
-			cli_error("option '%s' needs a value", argv[optind - 1]);
+			cli_error("option '%s' needs a value", option_name(argv, optopt));
 			cli_hint("'wattprof monitor --help' lists the options");
 			return -1;
 		default:
-			cli_error("unknown option '%s'", argv[optind - 1]);
+			cli_error("unknown option '%s'", option_name(argv, optopt));
 			cli_hint("'wattprof monitor --help' lists the options; put '--' "
 			         "before the command");
 			return -1;
@@ -178,7 +190,10 @@ static int spawn(pid_t *pid, char **argv, const sigset_t *mask, const sigset_t *
 	return rc;
 }
 
-/* Waits for the child, forwarding signals; returns its wait status. */
+/*
+ * Waits for the child, forwarding signals; returns its wait status, or -1
+ * when it can no longer be known.
+ */
 static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r)
 {
 	int status = 0;
@@ -193,6 +208,8 @@ static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r)
 				;
 			if (got == pid)
 				return status;
+			if (got < 0)
+				return -1; /* reaped elsewhere: the status is lost */
 			continue;
 		}
 		if (si.si_code == SI_KERNEL && getpgid(pid) == getpgrp())
@@ -203,33 +220,104 @@ static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r)
 	}
 }
 
-static FILE *open_output(const char *path)
+struct output {
+	FILE *f;
+	const char *path; /* NULL: stderr */
+	int created;      /* wattprof created the file (removed if nothing ran) */
+};
+
+/*
+ * Opens the report's file before anything runs, so that a bad path fails
+ * early, but does not empty an existing file until the report is written.
+ */
+static int open_output(struct output *o, const char *path)
 {
-	if (!path)
-		return stderr;
-	if (strcmp(path, "-") == 0)
-		return stdout;
-	FILE *f = fopen(path, "we");
-	if (!f) {
+	o->path = path;
+	o->created = 0;
+	if (!path) {
+		o->f = stderr;
+		return 0;
+	}
+	if (strcmp(path, "-") == 0) {
+		o->f = stdout;
+		return 0;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd >= 0)
+		o->created = 1;
+	else if (errno == EEXIST)
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	o->f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!o->f) {
 		cli_error("cannot open '%s' for the report: %s", path, strerror(errno));
 		cli_hint("check that its directory exists and is writable, or leave out "
 		         "'-o' to get the report on stderr");
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	return f;
+	return 0;
 }
 
-static void write_report(const struct wp_report *r, const struct options *o, FILE *out)
+/* Closes an output that received no report. */
+static void abandon_output(struct output *o)
 {
-	int rc = wp_report_write(r, o->format, out);
-	if (out != stderr && out != stdout && fclose(out) != 0 && rc == 0)
+	if (!o->f || o->f == stderr || o->f == stdout)
+		return;
+	fclose(o->f);
+	if (o->created)
+		unlink(o->path);
+}
+
+static void write_report(const struct wp_report *r, const struct options *o,
+                         struct output *out)
+{
+	int rc = 0;
+	if (out->f != stderr && out->f != stdout && ftruncate(fileno(out->f), 0) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = wp_report_write(r, o->format, out->f);
+	if (out->f != stderr && out->f != stdout && fclose(out->f) != 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0) {
-		cli_error("cannot write the report to '%s': %s", o->output ? o->output : "stderr",
+		cli_error("cannot write the report to '%s': %s", out->path ? out->path : "stderr",
 		          wp_strerror(rc));
 		cli_hint("the report follows here instead; free space or choose another "
 		         "'-o' file");
 		wp_report_write(r, o->format, stderr);
 	}
+}
+
+/*
+ * The signals passed on to the command: SIGINT, SIGTERM and SIGHUP, except
+ * those wattprof was started with ignored (nohup, a background job): those
+ * stay ignored, for wattprof and for the command.
+ */
+static void forwarded_signals(sigset_t *fwd)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	sigemptyset(fwd);
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+			sigaddset(fwd, sigs[i]);
+}
+
+/*
+ * Ends wattprof the way the command ended, so that a shell sees "killed by
+ * SIGINT" and stops its loop, as it would without wattprof.  No core file:
+ * the command's crash is not wattprof's.
+ */
+static void die_like(int sig)
+{
+	struct rlimit no_core = { 0, 0 };
+	sigset_t one;
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
 }
 
 static void measure_setup(struct wp_host *host, struct wp_meter **meter,
@@ -284,7 +372,7 @@ int cmd_monitor(int argc, char **argv)
 	struct wp_snapshot *a = NULL, *b = NULL;
 	sigset_t set, old, deflt;
 	struct timespec wall;
-	int fail = 0, status = 0, rc;
+	int fail = 0, status = 0, term_signal = 0, rc;
 	pid_t pid;
 
 	wp_report_init(&r);
@@ -295,15 +383,14 @@ int cmd_monitor(int argc, char **argv)
 		return rc > 0 ? 0 : CLI_EXIT_FAILURE;
 	}
 	char **cmd = argv + optind;
-	FILE *out = open_output(o.output);
-	if (!out)
+	struct output out;
+	if (open_output(&out, o.output) < 0)
 		fail = 1;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	deflt = set;
+	/* A parent that ignored SIGCHLD would have the kernel reap CMD for us. */
+	signal(SIGCHLD, SIG_DFL);
+	forwarded_signals(&deflt);
+	set = deflt;
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &old);
 
@@ -344,15 +431,25 @@ int cmd_monitor(int argc, char **argv)
 	int ws = wait_child(pid, &set, &r);
 	wp_meter_snapshot(meter, b);
 	wp_meter_stop_sampler(meter);
-	status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-	r.exit_status = status;
+	if (ws < 0) {
+		status = CLI_EXIT_FAILURE;
+		wp_report_warn(&r, "the command's exit status is unknown: it was reaped "
+		                   "before wattprof could read it");
+	} else if (WIFSIGNALED(ws)) {
+		r.term_signal = WTERMSIG(ws);
+		status = 128 + r.term_signal;
+		r.exit_status = status;
+	} else {
+		status = WEXITSTATUS(ws);
+		r.exit_status = status;
+	}
+	term_signal = r.term_signal;
 	if (wp_report_measure(&r, meter, a, b) < 0)
 		cli_error("out of memory while building the report");
-	write_report(&r, &o, out);
-	out = NULL;
+	write_report(&r, &o, &out);
+	out.f = NULL;
 out:
-	if (out && out != stderr && out != stdout)
-		fclose(out);
+	abandon_output(&out);
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
 	wp_meter_close(meter);
@@ -361,5 +458,7 @@ out:
 	free(o.domains);
 	free(o.domains_buf);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (status > 128 && status - 128 == term_signal)
+		die_like(term_signal);
 	return status;
 }

@@ -101,6 +101,10 @@ static int write_json(const struct wp_report *r, FILE *f)
 		fprintf(f, "%d", r->exit_status);
 	else
 		fputs("null", f);
+	if (r->term_signal > 0)
+		fprintf(f, ",\n  \"signal\": %d", r->term_signal);
+	else
+		fputs(",\n  \"signal\": null", f);
 	wp__iso8601(r->start_unix_ns, when, sizeof when);
 	fputs(",\n  \"start_time\": ", f);
 	put_str(f, when);

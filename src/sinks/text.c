@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,8 +40,10 @@ static void headline(const struct wp_report *r, FILE *f)
 		for (size_t i = 0; r->command[i]; i++)
 			fprintf(f, "%s%s", i ? " " : "", r->command[i]);
 		fputc('\'', f);
-		if (r->exit_status > 128)
-			fprintf(f, " was killed by signal %d", r->exit_status - 128);
+		if (r->term_signal > 0)
+			fprintf(f, " was killed by SIG%s (signal %d)",
+			        sigabbrev_np(r->term_signal) ? sigabbrev_np(r->term_signal) : "?",
+			        r->term_signal);
 		else if (r->exit_status >= 0)
 			fprintf(f, " exited with status %d", r->exit_status);
 		else
