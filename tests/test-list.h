@@ -23,12 +23,14 @@
 	X(meter_region_state_errors, 10)                     \
 	X(meter_lost_domain_keeps_data, 10)                  \
 	X(meter_out_of_range_read_ignored, 10)               \
+	X(meter_without_domains, 10)                         \
 	X(sampler_matches_simulation_across_wraps, 30)       \
 	X(sampler_catches_wraps_snapshots_miss, 20)          \
 	X(sampler_schedule_does_not_drift, 20)               \
 	X(sampler_raises_frequency_for_wraps, 10)            \
 	X(sampler_stops_at_once, 10)                         \
 	X(sampler_rejects_bad_frequency, 10)                 \
+	X(sampler_caps_frequency_and_odd_ranges, 10)         \
 	X(report_json_contract, 10)                          \
 	X(report_total_counts_each_joule_once, 10)           \
 	X(report_json_escapes_any_bytes, 10)                 \

@@ -263,3 +263,41 @@ TEST(meter_out_of_range_read_ignored)
 	teardown(&f);
 	return TEST_OK;
 }
+
+TEST(meter_without_domains)
+{
+	char empty[512];
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_report r;
+	struct wp_region reg;
+	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+	test_tmpdir(empty, sizeof empty);
+	o.sysfs_root = empty;
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	ASSERT_EQ(wp_meter_domain_count(m), 0);
+	ASSERT_NEAR(wp_meter_min_freq_hz(m), 0, 0);
+	/* Regions still record their tags and times. */
+	ASSERT_EQ(wp_meter_begin(m, "a"), 0);
+	ASSERT_EQ(wp_meter_record(m, "b"), 0);
+	ASSERT_EQ(wp_meter_end(m), 0);
+	ASSERT_EQ(wp_meter_region_count(m), 2);
+	ASSERT_EQ(wp_meter_region(m, 1, &reg), 0);
+	ASSERT_STR(reg.tag, "b");
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+	wp_meter_snapshot(m, a);
+	wp_meter_snapshot(m, b);
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, m, a, b), 0);
+	ASSERT(isnan(r.total_energy_j));
+	ASSERT_EQ(r.region_count, 2);
+	ASSERT_EQ(wp_report_measure(&r, m, a, b), WP_ESTATE); /* no silent leak */
+	wp_report_free(&r);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_meter_close(m);
+	wp_host_close(h);
+	test_rmtree(empty);
+	return TEST_OK;
+}

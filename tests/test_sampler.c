@@ -270,3 +270,34 @@ TEST(sampler_rejects_bad_frequency)
 	sim_destroy(&s);
 	return TEST_OK;
 }
+
+TEST(sampler_caps_frequency_and_odd_ranges)
+{
+	static const struct sim_zone odd[] = {
+		/* wraps every microsecond at the assumed 1000 W: cannot be followed */
+		{ "intel-rapl:0", "package-0", 1000, 0, 0, 0, 0, 0 },
+		/* the largest range and a 1 uW limit: a wrap time beyond any clock */
+		{ "intel-rapl:1", "package-1", UINT64_MAX - 1, 0, 0, 0, 1, 0 },
+	};
+	struct sim s;
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_sampler_stats st;
+	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+	sim_create(&s, odd, 2);
+	o.sysfs_root = s.root;
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	ASSERT_EQ(wp_host_domain_count(h), 2);
+	ASSERT_U64(wp_host_domain(h, 0)->min_wrap_ns, ==, 1001); /* 1001 uJ at 1000 W */
+	ASSERT_U64(wp_host_domain(h, 1)->min_wrap_ns, ==, (uint64_t)1 << 62);
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	ASSERT(wp_meter_min_freq_hz(m) > 1e6);
+	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 10 };
+	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
+	ASSERT_EQ(wp_meter_sampler_stats(m, &st), 0);
+	ASSERT_NEAR(st.freq_hz, 100000, 1e-6);
+	wp_meter_close(m);
+	wp_host_close(h);
+	sim_destroy(&s);
+	return TEST_OK;
+}

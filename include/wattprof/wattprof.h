@@ -171,7 +171,8 @@ struct wp_snapshot;
 /*
  * Opens a meter on `count` domains named in `names`; names == NULL opens
  * every domain of the host.  Reads every domain once to set its baseline; a
- * domain that cannot be read then is opened lost (wp_meter_domain_status).
+ * domain that cannot be read then, or reads above its range, is opened lost
+ * (wp_meter_domain_status).
  * Errors: WP_ENODOMAIN (an unknown name; *bad_name, if not NULL, points at
  * it), -EINVAL (a name given twice; *bad_name likewise), -ENOMEM.
  */
@@ -259,7 +260,8 @@ void wp_meter_clear_regions(struct wp_meter *meter);
 
 struct wp_sampler_options {
 	unsigned version; /* WP_SAMPLER_OPTIONS_VERSION */
-	double freq_hz;   /* requested; raised to wp_meter_min_freq_hz() if below */
+	double freq_hz;   /* requested; raised to wp_meter_min_freq_hz() if below,
+	                     but never above 100 kHz */
 	/*
 	 * Called from the sampler thread after each sample, with the meter's
 	 * lock released.  May be NULL.  Must not call back into the meter's
@@ -346,7 +348,8 @@ void wp_report_init(struct wp_report *report);
 /*
  * Fills the domains, total, duration and regions from a meter between two of
  * its snapshots, and adds a warning for every domain that was lost or read
- * out-of-range values.  Returns 0 or -ENOMEM.
+ * out-of-range values.  Returns 0, -EINVAL, -ENOMEM, or WP_ESTATE when the
+ * report was measured already.
  */
 int wp_report_measure(struct wp_report *report, const struct wp_meter *meter,
                       const struct wp_snapshot *start, const struct wp_snapshot *end);

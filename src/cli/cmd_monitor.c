@@ -39,6 +39,7 @@
 extern char **environ;
 
 #define DEFAULT_FREQ_HZ 10.0
+#define MAX_SAMPLER_HZ 100000.0 /* the library's ceiling */
 
 struct options {
 	char **domains; /* NULL: all */
@@ -83,7 +84,7 @@ static int parse_freq(const char *s, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 100000) {
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > MAX_SAMPLER_HZ) {
 		cli_error("invalid sampling frequency '%s'", s);
 		cli_hint("give a number of Hz above 0 and at most 100000, e.g. '-f 100'");
 		return -EINVAL;
@@ -346,7 +347,13 @@ static void measure_setup(struct wp_host *host, struct wp_meter **meter,
 		explain_no_source(r, host);
 
 	double need = wp_meter_min_freq_hz(*meter);
-	if (o->freq_given && o->freq_hz < need)
+	if (need > MAX_SAMPLER_HZ)
+		wp_report_warn(r,
+		               "a counter can wrap faster than %.4g Hz sampling can follow "
+		               "(it would need %.4g Hz): energy may be under-counted; "
+		               "'wattprof list' shows each domain's wrap time",
+		               MAX_SAMPLER_HZ, need);
+	else if (o->freq_given && o->freq_hz < need)
 		wp_report_warn(r,
 		               "sampling at %.4g Hz instead of the %.4g Hz asked for, so that "
 		               "no counter wrap is missed",

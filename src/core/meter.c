@@ -242,7 +242,8 @@ static int close_region(struct wp_meter *m)
 
 	if (wp__grow((void **)&m->regions, &m->region_cap, m->region_count + 1,
 	             sizeof *m->regions) < 0 ||
-	    wp__grow((void **)&m->energies, &m->energy_cap, (m->region_count + 1) * m->count,
+	    wp__grow((void **)&m->energies, &m->energy_cap,
+	             (m->region_count + 1) * m->count + 1 /* never NULL */,
 	             sizeof *m->energies) < 0 ||
 	    wp__grow((void **)&m->tags, &m->tags_cap, m->tags_len + len, 1) < 0)
 		return -ENOMEM;

@@ -150,7 +150,8 @@ static int measure_regions(struct wp_report *r, const struct wp_meter *m,
 		o->energy_j = calloc(nd ? nd : 1, sizeof *o->energy_j);
 		if (!o->tag || !o->energy_j)
 			return -ENOMEM;
-		memcpy(o->energy_j, reg.energy_j, nd * sizeof *o->energy_j);
+		if (nd)
+			memcpy(o->energy_j, reg.energy_j, nd * sizeof *o->energy_j);
 		o->start_s = ((double)reg.start_ns - (double)wp_snapshot_time_ns(a)) / 1e9;
 		o->duration_s = (double)reg.duration_ns / 1e9;
 	}
@@ -164,6 +165,8 @@ int wp_report_measure(struct wp_report *r, const struct wp_meter *m,
 
 	if (!r || !m || !a || !b || wp_snapshot_time_ns(a) > wp_snapshot_time_ns(b))
 		return -EINVAL;
+	if (r->domains || r->regions)
+		return WP_ESTATE; /* measured already: wp_report_free() first */
 	r->duration_s = (double)(wp_snapshot_time_ns(b) - wp_snapshot_time_ns(a)) / 1e9;
 	if (wp_meter_sampler_stats(m, &st) == 0 && st.samples > 0) {
 		r->sampler_freq_hz = st.freq_hz;

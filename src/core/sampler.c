@@ -83,10 +83,10 @@ int wp_meter_start_sampler(struct wp_meter *m, const struct wp_sampler_options *
 	double hz = opts->freq_hz, need = wp_meter_min_freq_hz(m);
 	if (hz < need)
 		hz = need;
+	if (hz > MAX_FREQ_HZ)
+		hz = MAX_FREQ_HZ; /* a counter that wraps faster cannot be followed */
 	m->sopts = *opts;
 	m->period_ns = (uint64_t)(1e9 / hz);
-	if (m->period_ns < 1000)
-		m->period_ns = 1000;
 	pthread_mutex_lock(&m->lock);
 	m->stats = (struct wp_sampler_stats){ .freq_hz = 1e9 / (double)m->period_ns };
 	pthread_mutex_unlock(&m->lock);

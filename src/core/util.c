@@ -45,7 +45,7 @@ int wp__parse_u64(const char *buf, size_t len, uint64_t *out)
 
 int wp__pread_u64(int fd, uint64_t *out)
 {
-	char buf[32];
+	char buf[64];
 	ssize_t n;
 
 	do
@@ -53,6 +53,8 @@ int wp__pread_u64(int fd, uint64_t *out)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	if ((size_t)n == sizeof buf && !memchr(buf, '\n', sizeof buf))
+		return WP_EPARSE; /* no sysfs counter is this long */
 	return wp__parse_u64(buf, (size_t)n, out);
 }
 
