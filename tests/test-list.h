@@ -11,6 +11,7 @@
 	X(powercap_skips_mmio_duplicate, 10)                 \
 	X(powercap_uses_mmio_without_msr_zone, 10)           \
 	X(powercap_psys_and_orphans, 10)                     \
+	X(powercap_multi_die_packages, 10)                   \
 	X(powercap_wrap_time_from_constraints, 10)           \
 	X(powercap_missing_tree, 10)                         \
 	X(powercap_permission_denied, 10)                    \

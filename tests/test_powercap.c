@@ -64,6 +64,7 @@ TEST(powercap_discovers_sockets_by_name)
 	ends_with(domain(h, "core_0")->path, "/class/powercap/intel-rapl:1:0/energy_uj");
 	ends_with(domain(h, "dram_1")->path, "/class/powercap/intel-rapl:0:1/energy_uj");
 	ASSERT_EQ(domain(h, "core_1")->socket, 1);
+	ASSERT_EQ(domain(h, "core_1")->die, -1);
 	ASSERT_EQ(domain(h, "core_1")->kind, WP_KIND_CORE);
 	ASSERT_EQ(domain(h, "dram_0")->kind, WP_KIND_DRAM);
 	ASSERT_EQ(domain(h, "package_0")->kind, WP_KIND_PACKAGE);
@@ -132,6 +133,34 @@ TEST(powercap_psys_and_orphans)
 	/* Containment: psys holds the package; the package holds its cores. */
 	ASSERT(wp_domain_contains(domain(h, "psys"), domain(h, "package_0")));
 	ASSERT(!wp_domain_contains(domain(h, "package_0"), domain(h, "psys")));
+	wp_host_close(h);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(powercap_multi_die_packages)
+{
+	static const struct sim_zone zones[] = {
+		{ "intel-rapl:0", "package-0-die-1", 262143328850, 15, 0, 0, 0, 0 },
+		{ "intel-rapl:0:0", "core", 262143328850, 5, 0, 0, 0, 0 },
+		{ "intel-rapl:1", "package-0-die-0", 262143328850, 15, 0, 0, 0, 0 },
+		{ "intel-rapl:1:0", "core", 262143328850, 5, 0, 0, 0, 0 },
+		{ "intel-rapl:2", "package-0-die-x", 262143328850, 15, 0, 0, 0, 0 },
+	};
+	struct sim s;
+	sim_create(&s, zones, 5);
+	struct wp_host *h = open_host(s.root);
+	static const char *const order[] = { "package_0_die_0", "package_0_die_1",
+		                             "core_0_die_0", "core_0_die_1" };
+	ASSERT_EQ(wp_host_domain_count(h), 4);
+	for (size_t i = 0; i < 4; i++)
+		ASSERT_STR(wp_host_domain(h, i)->name, order[i]);
+	ends_with(domain(h, "core_0_die_1")->path, "/intel-rapl:0:0/energy_uj");
+	ASSERT_EQ(domain(h, "core_0_die_1")->socket, 0);
+	ASSERT_EQ(domain(h, "core_0_die_1")->die, 1);
+	ASSERT(wp_domain_contains(domain(h, "package_0_die_1"), domain(h, "core_0_die_1")));
+	ASSERT(!wp_domain_contains(domain(h, "package_0_die_0"), domain(h, "core_0_die_1")));
+	ASSERT(find_note(h, WP_NOTE_SKIPPED, "unknown zone name 'package-0-die-x'"));
 	wp_host_close(h);
 	sim_destroy(&s);
 	return TEST_OK;

@@ -90,7 +90,7 @@ enum wp_domain_kind {
  * than that may miss a whole wrap.
  */
 struct wp_domain_info {
-	const char *name;   /* "package_0", "dram_1", "psys", ... */
+	const char *name;   /* "package_0", "dram_1", "psys", "package_0_die_1" ... */
 	const char *source; /* "powercap" */
 	const char *path;   /* the file the counter is read from */
 	const char *unit;   /* unit of the figures reported: "J" */
@@ -101,6 +101,7 @@ struct wp_domain_info {
 	double joules_per_count;
 	double peak_power_w; /* assumed peak power: see docs/MEASUREMENT.md */
 	uint64_t min_wrap_ns;
+	int die; /* die within the socket on multi-die packages, else -1 */
 };
 
 /*

@@ -78,6 +78,8 @@ static int domain_order(const void *pa, const void *pb)
 		return (int)a->info.kind - (int)b->info.kind;
 	if (a->info.socket != b->info.socket)
 		return a->info.socket - b->info.socket;
+	if (a->info.die != b->info.die)
+		return a->info.die - b->info.die;
 	return strcmp(a->name, b->name);
 }
 
@@ -191,7 +193,7 @@ int wp_domain_contains(const struct wp_domain_info *outer, const struct wp_domai
 		/* PP0 (cores) and PP1 (uncore) are parts of the package; DRAM
 		 * is not. */
 		return (inner->kind == WP_KIND_CORE || inner->kind == WP_KIND_UNCORE) &&
-		       inner->socket == outer->socket;
+		       inner->socket == outer->socket && inner->die == outer->die;
 	default:
 		return 0;
 	}

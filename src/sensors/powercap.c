@@ -16,7 +16,9 @@
  * AMD CPUs (Zen and later, Linux 5.8+) appear under the same intel-rapl
  * control type.  Sockets are identified by the zone's name ("package-N"),
  * never by the directory index, which follows probe order; a sub-zone takes
- * its socket from its parent's name.  A zone of intel-rapl-mmio that names a
+ * its socket from its parent's name.  Multi-die packages are named
+ * "package-N-die-M" (drivers/powercap/intel_rapl_common.c, when a package
+ * has more than one die) and give domains package_N_die_M, core_N_die_M...  A zone of intel-rapl-mmio that names a
  * package already read through intel-rapl is the same counter seen through
  * MMIO and is skipped.  Files stay open and are re-read with pread().
  */
@@ -57,6 +59,7 @@ struct zone {
 	char zname[64];   /* contents of `name` */
 	enum wp_domain_kind kind;
 	int socket;       /* from the name (packages) or the parent (sub-zones) */
+	int die;          /* likewise; -1 on single-die packages */
 	int name_err;     /* error reading `name` */
 };
 
@@ -68,20 +71,33 @@ static int zone_order(const void *pa, const void *pb)
 	return strverscmp(a->dir, b->dir);
 }
 
-/* "package-12" -> 12; -1 when the name is not of that form. */
-static int package_index(const char *name)
+/*
+ * "package-12" -> socket 12, die -1; "package-1-die-3" -> 1, 3.  Returns -1
+ * when the name is of neither form.
+ */
+static int package_index(const char *name, int *die)
 {
-	uint64_t v;
+	uint64_t n, d;
+	const char *p = name + 8, *dash;
+
+	*die = -1;
 	if (strncmp(name, "package-", 8) != 0)
 		return -1;
-	if (wp__parse_u64(name + 8, strlen(name + 8), &v) < 0 || v > 4095)
+	dash = strstr(p, "-die-");
+	if (wp__parse_u64(p, dash ? (size_t)(dash - p) : strlen(p), &n) < 0 || n > 4095)
 		return -1;
-	return (int)v;
+	if (dash) {
+		if (wp__parse_u64(dash + 5, strlen(dash + 5), &d) < 0 || d > 4095)
+			return -1;
+		*die = (int)d;
+	}
+	return (int)n;
 }
 
 static enum wp_domain_kind kind_of(const char *name)
 {
-	if (package_index(name) >= 0)
+	int die;
+	if (package_index(name, &die) >= 0)
 		return WP_KIND_PACKAGE;
 	if (strcmp(name, "core") == 0)
 		return WP_KIND_CORE;
@@ -108,6 +124,17 @@ static const char *kind_prefix(enum wp_domain_kind k)
 	default:
 		return "psys";
 	}
+}
+
+/* "package_0", "core_1_die_2", "psys" */
+static void domain_name(char *buf, size_t cap, const struct zone *z)
+{
+	if (z->kind == WP_KIND_PSYS)
+		snprintf(buf, cap, "psys");
+	else if (z->die >= 0)
+		snprintf(buf, cap, "%s_%d_die_%d", kind_prefix(z->kind), z->socket, z->die);
+	else
+		snprintf(buf, cap, "%s_%d", kind_prefix(z->kind), z->socket);
 }
 
 static const struct zone *find_zone(const struct zone *z, size_t n, const char *dir)
@@ -194,6 +221,7 @@ static int add_zone(struct wp_host *host, const char *base, const struct zone *z
 		.unit = "J",
 		.kind = z->kind,
 		.socket = z->kind == WP_KIND_PSYS ? -1 : z->socket,
+		.die = z->kind == WP_KIND_PSYS ? -1 : z->die,
 		.estimated = 0,
 		.counter_max = max_uj,
 		.joules_per_count = 1e-6,
@@ -249,7 +277,7 @@ static int probe(struct wp_host *host)
 		snprintf(path, sizeof path, "%s/%s/name", base, z->dir);
 		z->name_err = wp__read_line(path, z->zname, sizeof z->zname);
 		z->kind = z->name_err ? WP_KIND_OTHER : kind_of(z->zname);
-		z->socket = package_index(z->zname);
+		z->socket = package_index(z->zname, &z->die);
 	}
 	if (nzones > 1)
 		qsort(zones, nzones, sizeof *zones, zone_order);
@@ -264,8 +292,10 @@ static int probe(struct wp_host *host)
 			continue;
 		*colon = '\0';
 		const struct zone *p = find_zone(zones, nzones, parent);
-		if (p && p->kind == WP_KIND_PACKAGE)
+		if (p && p->kind == WP_KIND_PACKAGE) {
 			z->socket = p->socket;
+			z->die = p->die;
+		}
 	}
 
 	size_t added_before = host->domain_count;
@@ -294,10 +324,7 @@ static int probe(struct wp_host *host)
 			                   z->dir, z->zname);
 			continue;
 		}
-		if (z->kind == WP_KIND_PSYS)
-			snprintf(name, sizeof name, "psys");
-		else
-			snprintf(name, sizeof name, "%s_%d", kind_prefix(z->kind), z->socket);
+		domain_name(name, sizeof name, z);
 		if (wp_host_find_domain(host, name, &dup) == 0) {
 			rc = wp__host_note(host, SOURCE, WP_NOTE_SKIPPED, 0, path, NULL,
 			                   "zone '%s' skipped: it duplicates %s, read from '%s'",
