@@ -8,10 +8,15 @@
 #include "sim.h"
 #include "test.h"
 
-/* A package and its DRAM, each wrapping after 1 J (999999 uJ). */
+/*
+ * A package and its DRAM, each wrapping after 1 J (999999 uJ).  The tests
+ * move counters by hand, joules within microseconds, so the zones declare
+ * 10 MW: no jump here is too fast to be a wrap.
+ */
+#define TEN_MW_UW 10000000000000ull
 static const struct sim_zone small[] = {
-	{ "intel-rapl:0", "package-0", 999999, 0, 0, 0, 0, 900000 },
-	{ "intel-rapl:0:0", "dram", 999999, 0, 0, 0, 0, 0 },
+	{ "intel-rapl:0", "package-0", 999999, 0, 0, 0, TEN_MW_UW, 900000 },
+	{ "intel-rapl:0:0", "dram", 999999, 0, 0, 0, TEN_MW_UW, 0 },
 };
 
 struct fixture {
@@ -299,5 +304,53 @@ TEST(meter_without_domains)
 	wp_meter_close(m);
 	wp_host_close(h);
 	test_rmtree(empty);
+	return TEST_OK;
+}
+
+TEST(meter_counter_restart_is_not_a_wrap)
+{
+	static const struct sim_zone real[] = {
+		/* an Intel range, 150 W declared: a wrap takes at least 14 min */
+		{ "intel-rapl:0", "package-0", 262143328850, 0, 0, 0, 150000000, 900 },
+	};
+	struct sim s;
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+	uint64_t bad = 0;
+	double j;
+	sim_create(&s, real, 1);
+	o.sysfs_root = s.root;
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+	wp_meter_snapshot(m, a);
+	sim_set(&s, 0, 5000000);
+	wp_meter_snapshot(m, b);
+	ASSERT_EQ(wp_energy_between(m, a, b, 0, &j), 0);
+	ASSERT_NEAR(j, 4.9991, 1e-9);
+	/* The counter restarts lower: not 262 kJ of wrap. */
+	sim_set(&s, 0, 4000);
+	wp_meter_snapshot(m, b);
+	ASSERT_EQ(wp_energy_between(m, a, b, 0, &j), 0);
+	ASSERT_NEAR(j, 4.9991, 1e-9);
+	ASSERT_EQ(wp_meter_domain_status(m, 0, NULL, &bad), 0);
+	ASSERT_U64(bad, ==, 1);
+	/* Counting goes on from the new value. */
+	sim_set(&s, 0, 6000);
+	wp_meter_snapshot(m, b);
+	ASSERT_EQ(wp_energy_between(m, a, b, 0, &j), 0);
+	ASSERT_NEAR(j, 4.9991 + 0.002, 1e-9);
+	struct wp_report r;
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, m, a, b), 0);
+	ASSERT_EQ(r.warning_count, 1);
+	ASSERT_HAS(r.warnings[0], "a counter restart");
+	wp_report_free(&r);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_meter_close(m);
+	wp_host_close(h);
+	sim_destroy(&s);
 	return TEST_OK;
 }

@@ -189,8 +189,10 @@ const struct wp_domain_info *wp_meter_domain(const struct wp_meter *meter, size_
  * State of domain i: 0 while it answers, else the error with which it
  * stopped (WP_ELOST's cause); *lost_ns (may be NULL) is then the
  * CLOCK_MONOTONIC time of the last good read.  Energy up to that read stays
- * counted.  *bad_reads (may be NULL) counts reads that returned a value
- * outside the counter's range and were ignored.
+ * counted.  *bad_reads (may be NULL) counts reads that added nothing: a
+ * value above the counter's range (ignored), or a value lower than the last
+ * one where no wrap was possible in the time since at peak power (a restart:
+ * counting goes on from the new value).
  */
 int wp_meter_domain_status(const struct wp_meter *meter, size_t i,
                            uint64_t *lost_ns, uint64_t *bad_reads);

@@ -24,6 +24,21 @@ uint64_t wp_counter_delta(uint64_t prev, uint64_t next, uint64_t counter_max)
 	return counter_max - prev + next + 1;
 }
 
+/*
+ * Could the counter have wrapped from prev to next in elapsed_ns?  A wrap
+ * means at least counter_max - prev + next + 1 counts; more than the domain's
+ * peak power could deliver in that time (with a factor 2 to spare) means a
+ * restart instead.  Without this, a counter reset would add most of a wrap
+ * range, hundreds of kJ, to the total.
+ */
+static int wrap_possible(const struct wp__domain *d, uint64_t prev, uint64_t next,
+                         uint64_t elapsed_ns)
+{
+	double joules = (double)wp_counter_delta(prev, next, d->info.counter_max) *
+	                d->info.joules_per_count;
+	return joules <= 2 * d->info.peak_power_w * (double)elapsed_ns / 1e9;
+}
+
 void wp__meter_read_locked(struct wp_meter *m, struct wp_snapshot *snap)
 {
 	uint64_t ts = wp_now_ns();
@@ -39,6 +54,14 @@ void wp__meter_read_locked(struct wp_meter *m, struct wp_snapshot *snap)
 				m->status[i] = rc;
 			} else if (raw > d->info.counter_max) {
 				m->bad_reads[i]++;
+			} else if (raw < m->last_raw[i] &&
+			           !wrap_possible(d, m->last_raw[i], raw, ts - m->last_ok_ns[i])) {
+				/* The counter went back: it restarted (driver reload,
+				 * firmware), it did not wrap.  Count nothing for this
+				 * step and carry on from the new value. */
+				m->bad_reads[i]++;
+				m->last_raw[i] = raw;
+				m->last_ok_ns[i] = ts;
 			} else {
 				m->total[i] += wp_counter_delta(m->last_raw[i], raw,
 				                                d->info.counter_max);

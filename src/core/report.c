@@ -116,8 +116,9 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 				return rc;
 		}
 		if (bad > 0 && wp_report_warn(r,
-		                              "%s: %" PRIu64 " read%s above the counter's range "
-		                              "(%s) were ignored",
+		                              "%s: %" PRIu64 " read%s of '%s' above the "
+		                              "counter's range, or going back (a counter "
+		                              "restart), added nothing",
 		                              info->name, bad, bad == 1 ? "" : "s",
 		                              info->path) < 0)
 			return -ENOMEM;
