@@ -199,3 +199,20 @@ void sim_destroy(struct sim *s)
 	sim_stop(s);
 	test_rmtree(s->root);
 }
+
+void sim_open(struct sim *s, const struct sim_zone *zones, size_t count, struct wp_host **h,
+              struct wp_meter **m)
+{
+	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+	sim_create(s, zones, count);
+	o.sysfs_root = s->root;
+	ASSERT_EQ(wp_host_open(h, &o), 0);
+	ASSERT_EQ(wp_meter_open(m, *h, NULL, 0, NULL), 0);
+}
+
+void sim_close(struct sim *s, struct wp_host *h, struct wp_meter *m)
+{
+	wp_meter_close(m);
+	wp_host_close(h);
+	sim_destroy(s);
+}

@@ -18,6 +18,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "wattprof/wattprof.h"
+
 struct sim_zone {
 	const char *dir;       /* "intel-rapl:0", "intel-rapl:0:1", "intel-rapl-mmio:0" */
 	const char *name;      /* contents of `name`: "package-0", "core", "psys" */
@@ -58,6 +60,12 @@ void sim_set(struct sim *s, size_t z, uint64_t unwrapped_uj);
 void sim_write_file(struct sim *s, size_t z, const char *file, const char *text);
 /* Path of a file of zone z, through the class/powercap link. */
 void sim_path(const struct sim *s, size_t z, const char *file, char *buf, size_t cap);
+
+/* sim_create, then a host on the tree and a meter on all its domains. */
+void sim_open(struct sim *s, const struct sim_zone *zones, size_t count, struct wp_host **h,
+              struct wp_meter **m);
+/* Closes the meter and host and destroys the tree. */
+void sim_close(struct sim *s, struct wp_host *h, struct wp_meter *m);
 
 void sim_start(struct sim *s, uint64_t tick_ns);
 void sim_stop(struct sim *s);

@@ -27,19 +27,17 @@ struct fixture {
 
 static void setup(struct fixture *f, const char *const *names, size_t n)
 {
-	struct wp_options o = { .version = WP_OPTIONS_VERSION };
-	sim_create(&f->sim, small, 2);
-	o.sysfs_root = f->sim.root;
-	ASSERT_EQ(wp_host_open(&f->host, &o), 0);
+	sim_open(&f->sim, small, 2, &f->host, &f->meter);
 	ASSERT_EQ(wp_host_domain_count(f->host), 2);
-	ASSERT_EQ(wp_meter_open(&f->meter, f->host, names, n, NULL), 0);
+	if (names) {
+		wp_meter_close(f->meter);
+		ASSERT_EQ(wp_meter_open(&f->meter, f->host, names, n, NULL), 0);
+	}
 }
 
 static void teardown(struct fixture *f)
 {
-	wp_meter_close(f->meter);
-	wp_host_close(f->host);
-	sim_destroy(&f->sim);
+	sim_close(&f->sim, f->host, f->meter);
 }
 
 static double energy(struct fixture *f, struct wp_snapshot *a, struct wp_snapshot *b, size_t i)
@@ -316,13 +314,9 @@ TEST(meter_counter_restart_is_not_a_wrap)
 	struct sim s;
 	struct wp_host *h;
 	struct wp_meter *m;
-	struct wp_options o = { .version = WP_OPTIONS_VERSION };
 	uint64_t bad = 0;
 	double j;
-	sim_create(&s, real, 1);
-	o.sysfs_root = s.root;
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	sim_open(&s, real, 1, &h, &m);
 	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
 	wp_meter_snapshot(m, a);
 	sim_set(&s, 0, 5000000);
@@ -349,8 +343,6 @@ TEST(meter_counter_restart_is_not_a_wrap)
 	wp_report_free(&r);
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
-	wp_meter_close(m);
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m);
 	return TEST_OK;
 }

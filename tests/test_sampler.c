@@ -27,13 +27,9 @@ static const struct sim_zone fast[] = {
 
 static void open_fast(struct sim *s, struct wp_host **h, struct wp_meter **m)
 {
-	struct wp_options o = { .version = WP_OPTIONS_VERSION };
-	sim_create(s, fast, 3);
+	sim_open(s, fast, 3, h, m);
 	sim_start(s, 500000);
-	o.sysfs_root = s->root;
-	ASSERT_EQ(wp_host_open(h, &o), 0);
-	ASSERT_EQ(wp_host_domain_count(*h), 3);
-	ASSERT_EQ(wp_meter_open(m, *h, NULL, 0, NULL), 0);
+	ASSERT_EQ(wp_meter_domain_count(*m), 3);
 }
 
 /* Meter domain i -> simulator zone (the meter sorts package, core, dram). */
@@ -76,9 +72,7 @@ TEST(sampler_matches_simulation_across_wraps)
 	}
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
-	wp_meter_close(m);
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m);
 	return TEST_OK;
 }
 
@@ -111,9 +105,7 @@ TEST(sampler_catches_wraps_snapshots_miss)
 	           TOLERANCE);
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
-	wp_meter_close(m);
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m);
 	return TEST_OK;
 }
 
@@ -188,9 +180,7 @@ TEST(sampler_schedule_does_not_drift)
 	if (drift < 0)
 		drift = -drift;
 	ASSERT_INT(drift, <, 1000000); /* 1 ms over 2 s */
-	wp_meter_close(m);
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m);
 	return TEST_OK;
 }
 
@@ -211,9 +201,7 @@ TEST(sampler_raises_frequency_for_wraps)
 	ASSERT(st.freq_hz >= need * 0.999);
 	wp_meter_stop_sampler(m);
 	ASSERT_EQ(wp_meter_stop_sampler(m), 0); /* stopping twice is fine */
-	wp_meter_close(m);
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m);
 	return TEST_OK;
 }
 
@@ -226,11 +214,7 @@ TEST(sampler_stops_at_once)
 	struct wp_host *h;
 	struct wp_meter *m;
 	struct wp_sampler_stats st;
-	struct wp_options o = { .version = WP_OPTIONS_VERSION };
-	sim_create(&s, slow, 1);
-	o.sysfs_root = s.root;
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	sim_open(&s, slow, 1, &h, &m);
 	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION,
 		                         .freq_hz = 0.5 };
 	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
@@ -244,9 +228,7 @@ TEST(sampler_stops_at_once)
 	ASSERT_U64(st.samples, ==, 1);
 	/* It can be started again. */
 	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
-	wp_meter_close(m); /* closes a running sampler too */
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m); /* closes a running sampler too */
 	return TEST_OK;
 }
 
@@ -265,9 +247,7 @@ TEST(sampler_rejects_bad_frequency)
 	struct wp_sampler_options v0 = { .version = 0, .freq_hz = 10 };
 	ASSERT_EQ(wp_meter_start_sampler(m, &v0), -EINVAL);
 	ASSERT_EQ(wp_meter_start_sampler(m, NULL), -EINVAL);
-	wp_meter_close(m);
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m);
 	return TEST_OK;
 }
 
@@ -283,21 +263,15 @@ TEST(sampler_caps_frequency_and_odd_ranges)
 	struct wp_host *h;
 	struct wp_meter *m;
 	struct wp_sampler_stats st;
-	struct wp_options o = { .version = WP_OPTIONS_VERSION };
-	sim_create(&s, odd, 2);
-	o.sysfs_root = s.root;
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	sim_open(&s, odd, 2, &h, &m);
 	ASSERT_EQ(wp_host_domain_count(h), 2);
 	ASSERT_U64(wp_host_domain(h, 0)->min_wrap_ns, ==, 1001); /* 1001 uJ at 1000 W */
 	ASSERT_U64(wp_host_domain(h, 1)->min_wrap_ns, ==, (uint64_t)1 << 62);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
 	ASSERT(wp_meter_min_freq_hz(m) > 1e6);
 	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 10 };
 	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
 	ASSERT_EQ(wp_meter_sampler_stats(m, &st), 0);
 	ASSERT_NEAR(st.freq_hz, 100000, 1e-6);
-	wp_meter_close(m);
-	wp_host_close(h);
-	sim_destroy(&s);
+	sim_close(&s, h, m);
 	return TEST_OK;
 }
