@@ -260,11 +260,13 @@ void wp_meter_clear_regions(struct wp_meter *meter);
 /* ----------------------------------------------------------------- sampler */
 
 #define WP_SAMPLER_OPTIONS_VERSION 1
+/* The sampler's ceiling: no request or wrap time raises it above this. */
+#define WP_SAMPLER_MAX_HZ 100000.0
 
 struct wp_sampler_options {
 	unsigned version; /* WP_SAMPLER_OPTIONS_VERSION */
 	double freq_hz;   /* requested; raised to wp_meter_min_freq_hz() if below,
-	                     but never above 100 kHz */
+	                     but never above WP_SAMPLER_MAX_HZ */
 	/*
 	 * Called from the sampler thread after each sample, with the meter's
 	 * lock released.  May be NULL.  Must not call back into the meter's
@@ -284,7 +286,7 @@ double wp_meter_min_freq_hz(const struct wp_meter *meter);
  * Starts a thread that reads every domain on an absolute schedule
  * (clock_nanosleep with TIMER_ABSTIME: no drift) and accumulates the 64-bit
  * totals.  Returns -EBUSY if one runs, -EINVAL for a frequency that is not
- * positive and finite or above 100 kHz, or pthread_create's error.
+ * positive and finite or above WP_SAMPLER_MAX_HZ, or pthread_create's error.
  */
 int wp_meter_start_sampler(struct wp_meter *meter, const struct wp_sampler_options *opts);
 /* Stops the thread at once (not at the next tick); 0 if none ran. */

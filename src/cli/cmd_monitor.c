@@ -39,7 +39,6 @@
 extern char **environ;
 
 #define DEFAULT_FREQ_HZ 10.0
-#define MAX_SAMPLER_HZ 100000.0 /* the library's ceiling */
 
 struct options {
 	char **domains; /* NULL: all */
@@ -84,9 +83,10 @@ static int parse_freq(const char *s, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > MAX_SAMPLER_HZ) {
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > WP_SAMPLER_MAX_HZ) {
 		cli_error("invalid sampling frequency '%s'", s);
-		cli_hint("give a number of Hz above 0 and at most 100000, e.g. '-f 100'");
+		cli_hint("give a number of Hz above 0 and at most %g, e.g. '-f 100'",
+		         WP_SAMPLER_MAX_HZ);
 		return -EINVAL;
 	}
 	*out = v;
@@ -347,12 +347,12 @@ static void measure_setup(struct wp_host *host, struct wp_meter **meter,
 		explain_no_source(r, host);
 
 	double need = wp_meter_min_freq_hz(*meter);
-	if (need > MAX_SAMPLER_HZ)
+	if (need > WP_SAMPLER_MAX_HZ)
 		wp_report_warn(r,
 		               "a counter can wrap faster than %.4g Hz sampling can follow "
 		               "(it would need %.4g Hz): energy may be under-counted; "
 		               "'wattprof list' shows each domain's wrap time",
-		               MAX_SAMPLER_HZ, need);
+		               WP_SAMPLER_MAX_HZ, need);
 	else if (o->freq_given && o->freq_hz < need)
 		wp_report_warn(r,
 		               "sampling at %.4g Hz instead of the %.4g Hz asked for, so that "
@@ -465,7 +465,7 @@ out:
 	free(o.domains);
 	free(o.domains_buf);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (status > 128 && status - 128 == term_signal)
+	if (term_signal)
 		die_like(term_signal);
 	return status;
 }

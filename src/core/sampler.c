@@ -20,8 +20,6 @@
 
 #include "meter.h"
 
-#define MAX_FREQ_HZ 100000.0
-
 double wp_meter_min_freq_hz(const struct wp_meter *m)
 {
 	uint64_t shortest = 0;
@@ -76,15 +74,15 @@ int wp_meter_start_sampler(struct wp_meter *m, const struct wp_sampler_options *
 	int rc;
 
 	if (!m || !opts || opts->version < 1 || !isfinite(opts->freq_hz) ||
-	    opts->freq_hz <= 0 || opts->freq_hz > MAX_FREQ_HZ)
+	    opts->freq_hz <= 0 || opts->freq_hz > WP_SAMPLER_MAX_HZ)
 		return -EINVAL;
 	if (m->sampler_running)
 		return -EBUSY;
 	double hz = opts->freq_hz, need = wp_meter_min_freq_hz(m);
 	if (hz < need)
 		hz = need;
-	if (hz > MAX_FREQ_HZ)
-		hz = MAX_FREQ_HZ; /* a counter that wraps faster cannot be followed */
+	if (hz > WP_SAMPLER_MAX_HZ)
+		hz = WP_SAMPLER_MAX_HZ; /* a counter that wraps faster cannot be followed */
 	m->sopts = *opts;
 	m->period_ns = (uint64_t)(1e9 / hz);
 	pthread_mutex_lock(&m->lock);

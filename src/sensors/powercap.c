@@ -18,9 +18,9 @@
  * never by the directory index, which follows probe order; a sub-zone takes
  * its socket from its parent's name.  Multi-die packages are named
  * "package-N-die-M" (drivers/powercap/intel_rapl_common.c, when a package
- * has more than one die) and give domains package_N_die_M, core_N_die_M...  A zone of intel-rapl-mmio that names a
- * package already read through intel-rapl is the same counter seen through
- * MMIO and is skipped.  Files stay open and are re-read with pread().
+ * has more than one die) and give domains package_N_die_M, core_N_die_M...
+ * A zone of intel-rapl-mmio that names a package already read through
+ * intel-rapl is the same counter seen through MMIO and is skipped.  Files stay open and are re-read with pread().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -230,7 +230,9 @@ static int add_zone(struct wp_host *host, const char *base, const struct zone *z
 	/* (max + 1) uJ at peak W: (max + 1) * 1e-6 / peak s; kept within
 	 * [1 ns, 2^62 ns] whatever the files say. */
 	double wrap_ns = ((double)max_uj + 1.0) * 1e3 / peak;
-	info.min_wrap_ns = wrap_ns < 1 ? 1 : wrap_ns > 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)wrap_ns;
+	info.min_wrap_ns = wrap_ns < 1         ? 1
+	                   : wrap_ns > 0x1p62 ? (uint64_t)1 << 62
+	                                      : (uint64_t)wrap_ns;
 	return wp__host_add_domain(host, &wp__sensor_powercap, &info, fd);
 }
 
