@@ -49,4 +49,5 @@
 	X(cli_monitor_report_write_fails, 20)                \
 	X(cli_monitor_formats, 20)                           \
 	X(cli_list_domains_and_fixes, 20)                    \
-	X(cli_version_and_help, 20)
+	X(cli_version_and_help, 20)                          \
+	X(contract_every_source, 30)

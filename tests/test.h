@@ -116,5 +116,9 @@ void test_tmpdir(char *buf, size_t cap);
 void test_rmtree(const char *dir);
 /* Sleeps, resuming after signals. */
 void test_sleep_ms(long ms);
+/* mkdir -p; fails the test when it cannot. */
+void test_mkdirs(const char *path);
+/* test_spit with printf formatting (up to 8 KiB). */
+void test_spitf(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -2,7 +2,8 @@
  * wattprof.h - the one public header of libwattprof.
  *
  * libwattprof measures the energy that code consumes, from the counters the
- * hardware offers (RAPL through Linux powercap today; more sources later).
+ * hardware offers: RAPL through perf_event, powercap or MSRs, hwmon energy
+ * counters and power meters, and a labelled estimate where there is none.
  *
  * The objects, in the order a program meets them:
  *
@@ -62,7 +63,8 @@ const char *wp_version(void);
 #define WP_ELOST (-9005)     /* a domain stopped answering; data up to then kept */
 #define WP_ERANGE (-9006)    /* a counter read above its own wrap range */
 #define WP_EFORMAT (-9007)   /* unknown report format name */
-#define WP_ERR_LAST (-9007)
+#define WP_ESOURCE (-9008)   /* unknown source name */
+#define WP_ERR_LAST (-9008)
 
 /*
  * Names an error code: a WP_E* code, a negative errno, or 0.  Never NULL; the
@@ -78,7 +80,9 @@ enum wp_domain_kind {
 	WP_KIND_UNCORE,      /* the uncore/integrated GPU (inside the package) */
 	WP_KIND_DRAM,        /* the memory attached to a socket */
 	WP_KIND_PSYS,        /* the whole platform (contains all of the above) */
-	WP_KIND_OTHER
+	WP_KIND_OTHER,       /* a sensor whose coverage is unknown: never in a total */
+	WP_KIND_SYSTEM       /* a meter of the whole machine (ACPI power meter, BMC):
+	                        contains every other kind */
 };
 
 /*
@@ -102,6 +106,12 @@ struct wp_domain_info {
 	double peak_power_w; /* assumed peak power: see docs/MEASUREMENT.md */
 	uint64_t min_wrap_ns;
 	int die; /* die within the socket on multi-die packages, else -1 */
+	/*
+	 * 1 when the sensor gives power, not energy, and the energy is the
+	 * integral (trapezoidal rule) of the power readings taken at each read:
+	 * only as good as the sampling frequency.
+	 */
+	int integrated;
 };
 
 /*
@@ -114,17 +124,46 @@ int wp_domain_contains(const struct wp_domain_info *outer,
 
 /* -------------------------------------------------------------------- host */
 
-#define WP_OPTIONS_VERSION 1
+#define WP_OPTIONS_VERSION 2
 
+/* wp_options.flags */
+#define WP_OPEN_NO_CROSSCHECK 0x1u /* skip comparing two sources of one domain */
+
+/*
+ * Where to look and what to use.  A zeroed field takes its default; fields
+ * after `sysfs_root` are read only when version >= 2.
+ */
 struct wp_options {
 	unsigned version;       /* WP_OPTIONS_VERSION */
 	const char *sysfs_root; /* stands in for /sys; NULL: $WATTPROF_SYSFS_ROOT, else /sys */
+	/* version 2 */
+	const char *proc_root;  /* stands in for /proc; NULL: $WATTPROF_PROC_ROOT, else /proc */
+	const char *dev_root;   /* stands in for /dev; NULL: $WATTPROF_DEV_ROOT, else /dev */
+	/*
+	 * Comma-separated source names ("perf", "powercap,msr", "estimate"):
+	 * only these are probed, preferred in the order given.  NULL or "":
+	 * $WATTPROF_SOURCE, else every real source in the default order
+	 * (wp_source_name), and the estimate only when none of them works.
+	 */
+	const char *sources;
+	/* The estimate's TDP per socket in W; 0: $WATTPROF_TDP_W, else the
+	 * shipped table, else a per-core figure (docs/ESTIMATE.md). */
+	double tdp_w;
+	unsigned flags; /* WP_OPEN_* */
 };
+
+/*
+ * The sources in the default order of preference: 0 "perf", 1 "powercap",
+ * 2 "msr", 3 "hwmon", 4 "estimate"; NULL past the last.
+ */
+const char *wp_source_name(size_t i);
 
 enum wp_note_level {
 	WP_NOTE_FOUND = 0,   /* the source works; message says what it found */
 	WP_NOTE_SKIPPED,     /* one zone of a working source was left out, and why */
-	WP_NOTE_UNAVAILABLE  /* the source gives nothing here; message and fix say why */
+	WP_NOTE_UNAVAILABLE, /* the source gives nothing here; message and fix say why */
+	WP_NOTE_WARNING      /* the source works but something is off (two sources
+	                        disagree); reports repeat these */
 };
 
 /*
@@ -146,8 +185,17 @@ struct wp_host;
 /*
  * Discovers every domain of every source.  A machine without any energy
  * source is not an error: the host then has no domain and a note per source
- * saying why.  opts may be NULL.  Returns 0, -ENOMEM, -EINVAL, or
- * -ENAMETOOLONG for a sysfs root longer than 2048 bytes.
+ * saying why.  opts may be NULL.
+ *
+ * Sources are probed in order of preference; when two give the same domain
+ * (package_0 from perf and from powercap), the preferred one is kept, the
+ * other is noted as skipped, and unless WP_OPEN_NO_CROSSCHECK is set the two
+ * are first read over the same 20 ms and a WP_NOTE_WARNING is added when they
+ * disagree by more than 5%.  No domain is counted twice.  The estimate is
+ * used only when no real source gives any domain, or when named in sources.
+ *
+ * Returns 0, -ENOMEM, -EINVAL (a bad tdp_w), WP_ESOURCE (an unknown name in
+ * sources), or -ENAMETOOLONG for a root longer than 2048 bytes.
  */
 int wp_host_open(struct wp_host **out, const struct wp_options *opts);
 /* Closes the host.  Every meter opened on it must be closed first. */
@@ -163,6 +211,9 @@ size_t wp_host_note_count(const struct wp_host *host);
 const struct wp_source_note *wp_host_note(const struct wp_host *host, size_t i);
 /* The sysfs root that was used. */
 const char *wp_host_sysfs_root(const struct wp_host *host);
+/* The /proc and /dev roots that were used. */
+const char *wp_host_proc_root(const struct wp_host *host);
+const char *wp_host_dev_root(const struct wp_host *host);
 
 /* ------------------------------------------------------------------- meter */
 
@@ -315,8 +366,9 @@ struct wp_report_domain {
 	double energy_j;
 	double avg_power_w;
 	int estimated;
-	int in_total; /* not inside another reported domain */
+	int in_total; /* not inside another reported domain, nor of kind other */
 	int status;   /* 0, or the error with which the domain was lost */
+	int integrated; /* energy integrated from power readings */
 };
 
 struct wp_report_region {

@@ -32,6 +32,8 @@ const char *wp_strerror(int err)
 		return "value out of range";
 	case WP_EFORMAT:
 		return "unknown format";
+	case WP_ESOURCE:
+		return "unknown source";
 	}
 	if (err < 0 && err > -4096) {
 		/* strerrordesc_np is thread-safe and never NULL for a known

@@ -9,6 +9,7 @@
 #ifndef WATTPROF_INTERNAL_H
 #define WATTPROF_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,7 +22,7 @@ struct wp__domain;
  * says how many there are (SQLite's sqlite3_vfs does the same).
  */
 struct wp_sensor_ops {
-	unsigned version; /* 1 */
+	unsigned version; /* 2 */
 	const char *name;
 	/*
 	 * Finds this source's domains on the host and adds them with
@@ -32,9 +33,14 @@ struct wp_sensor_ops {
 	int (*probe)(struct wp_host *host);
 	/* Reads one domain's raw counter.  Must be safe to call from any thread. */
 	int (*read)(const struct wp__domain *d, uint64_t *raw);
-	/* Releases what probe opened for the domain (its fd). */
+	/* Releases what probe opened for the domain (its fd, its priv). */
 	void (*release)(struct wp__domain *d);
+	/* version 2 */
+	unsigned flags; /* WP__SENSOR_* */
 };
+
+/* Probed only when no other source gave a domain, or when named. */
+#define WP__SENSOR_FALLBACK 0x1u
 
 /* The table of every source, in order of preference (src/core/registry.c). */
 extern const struct wp_sensor_ops *const wp__sensors[];
@@ -45,6 +51,7 @@ struct wp__domain {
 	int fd;
 	char *name;
 	char *path;
+	void *priv; /* the sensor's own state; freed by its release() */
 };
 
 /* Longest sysfs root accepted: leaves room in PATH_MAX buffers for the rest. */
@@ -52,6 +59,9 @@ struct wp__domain {
 
 struct wp_host {
 	char *sysfs_root;
+	char *proc_root;
+	char *dev_root;
+	double tdp_w; /* 0: not set by the caller */
 	struct wp__domain *domains;
 	size_t domain_count, domain_cap;
 	struct wp_source_note *notes;
@@ -64,6 +74,13 @@ struct wp_host {
  */
 int wp__host_add_domain(struct wp_host *host, const struct wp_sensor_ops *ops,
                         const struct wp_domain_info *info, int fd);
+/*
+ * The same with sensor state: on success the domain owns `priv` (its
+ * release() frees it); on failure the fd is closed and priv is left to the
+ * caller.
+ */
+int wp__host_add_domain_priv(struct wp_host *host, const struct wp_sensor_ops *ops,
+                             const struct wp_domain_info *info, int fd, void *priv);
 
 /* Records a note; strings are copied, path and fix may be NULL. */
 int wp__host_note(struct wp_host *host, const char *source, enum wp_note_level level,
@@ -96,5 +113,61 @@ char *wp__strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Grows *arr (of *cap elements of `size` bytes) to hold at least `need`. */
 int wp__grow(void **arr, size_t *cap, size_t need, size_t size);
+
+/* Parses a decimal or "0x" hex unsigned value (a whole string). */
+int wp__parse_uint_any(const char *s, uint64_t *out);
+
+/* Parses a finite double (a whole string, C locale, surrounding blanks ok). */
+int wp__parse_double(const char *s, double *out);
+
+/* ---------------------------------------------------------------- the CPU */
+
+/*
+ * Where logical CPU `cpu` sits, from <sysfs>/devices/system/cpu/cpuN/
+ * topology/{physical_package_id,die_id,core_id}.  *die is -1 and *core is
+ * -1 where those files are absent.  Returns 0 or a negative errno.
+ */
+int wp__cpu_topology(const struct wp_host *host, int cpu, int *package, int *die,
+                     int *core);
+
+/*
+ * The online CPUs, from <sysfs>/devices/system/cpu/online ("0-3,8"), as a
+ * malloc'ed array in *cpus.  Returns the count or a negative errno.
+ */
+int wp__online_cpus(const struct wp_host *host, int **cpus);
+
+/* Parses a CPU list ("0-3,8,10-11") into a malloc'ed array. */
+int wp__parse_cpulist(const char *list, int **cpus);
+
+/* The first processor's identity in <proc>/cpuinfo. */
+struct wp__cpuid {
+	char vendor[32];      /* "GenuineIntel", "AuthenticAMD", "HygonGenuine" */
+	unsigned family;      /* "cpu family" */
+	unsigned model;       /* "model" */
+	char model_name[128]; /* "model name" */
+};
+
+/* Returns 0, a negative errno, or WP_EPARSE when a field is missing. */
+int wp__read_cpuid(const struct wp_host *host, struct wp__cpuid *out);
+
+/* -------------------------------------------------- power into energy */
+
+/*
+ * Turns power readings into a monotonic energy counter (for sensors that
+ * give watts): each reading adds the trapezoid between it and the one
+ * before.  Thread-safe.  The counter is in microjoules.
+ */
+struct wp__integrator {
+	pthread_mutex_t lock;
+	int started;
+	uint64_t last_ns;
+	double last_w;
+	double joules;
+};
+
+void wp__integrator_init(struct wp__integrator *ig);
+void wp__integrator_destroy(struct wp__integrator *ig);
+/* Adds a reading of `watts` at `now_ns` and returns the energy so far in uJ. */
+uint64_t wp__integrator_add(struct wp__integrator *ig, uint64_t now_ns, double watts);
 
 #endif

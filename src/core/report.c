@@ -98,7 +98,10 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 		d->energy_j = j;
 		d->avg_power_w = r->duration_s > 0 ? j / r->duration_s : 0;
 		d->estimated = info->estimated;
-		d->in_total = 1;
+		d->integrated = info->integrated;
+		/* A sensor of unknown coverage may overlap anything: shown,
+		 * never summed. */
+		d->in_total = info->kind != WP_KIND_OTHER;
 		for (size_t k = 0; k < n; k++)
 			if (wp_domain_contains(wp_meter_domain(m, k), info))
 				d->in_total = 0;

@@ -5,6 +5,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,4 +119,98 @@ int wp__grow(void **arr, size_t *cap, size_t need, size_t size)
 	*arr = p;
 	*cap = n;
 	return 0;
+}
+
+int wp__parse_uint_any(const char *s, uint64_t *out)
+{
+	int base = 10;
+	uint64_t v = 0;
+	int any = 0;
+
+	if (!s)
+		return WP_EPARSE;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	for (; *s; s++, any = 1) {
+		unsigned d;
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = (unsigned)(*s - 'A' + 10);
+		else
+			return WP_EPARSE;
+		if (v > (UINT64_MAX - d) / (unsigned)base)
+			return WP_ERANGE;
+		v = v * (unsigned)base + d;
+	}
+	if (!any)
+		return WP_EPARSE;
+	*out = v;
+	return 0;
+}
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+int wp__parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	pthread_once(&c_locale_once, make_c_locale);
+	if (!s || !c_locale)
+		return WP_EPARSE;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!*s)
+		return WP_EPARSE;
+	errno = 0;
+	v = strtod_l(s, &end, c_locale);
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (*end || end == s)
+		return WP_EPARSE;
+	if (errno == ERANGE || !isfinite(v))
+		return WP_ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* ------------------------------------------------------------ integrator */
+
+void wp__integrator_init(struct wp__integrator *ig)
+{
+	memset(ig, 0, sizeof *ig);
+	pthread_mutex_init(&ig->lock, NULL);
+}
+
+void wp__integrator_destroy(struct wp__integrator *ig)
+{
+	pthread_mutex_destroy(&ig->lock);
+}
+
+uint64_t wp__integrator_add(struct wp__integrator *ig, uint64_t now_ns, double watts)
+{
+	uint64_t uj;
+
+	pthread_mutex_lock(&ig->lock);
+	if (ig->started && now_ns > ig->last_ns)
+		ig->joules += (ig->last_w + watts) / 2 * (double)(now_ns - ig->last_ns) / 1e9;
+	if (!ig->started || now_ns > ig->last_ns) {
+		ig->last_ns = now_ns;
+		ig->last_w = watts;
+	}
+	ig->started = 1;
+	uj = (uint64_t)(ig->joules * 1e6);
+	pthread_mutex_unlock(&ig->lock);
+	return uj;
 }

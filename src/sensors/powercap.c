@@ -20,7 +20,8 @@
  * "package-N-die-M" (drivers/powercap/intel_rapl_common.c, when a package
  * has more than one die) and give domains package_N_die_M, core_N_die_M...
  * A zone of intel-rapl-mmio that names a package already read through
- * intel-rapl is the same counter seen through MMIO and is skipped.  Files stay open and are re-read with pread().
+ * intel-rapl is the same counter seen through MMIO and is skipped.
+ * Files stay open and are re-read with pread().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -327,7 +328,8 @@ static int probe(struct wp_host *host)
 			continue;
 		}
 		domain_name(name, sizeof name, z);
-		if (wp_host_find_domain(host, name, &dup) == 0) {
+		if (wp_host_find_domain(host, name, &dup) == 0 &&
+		    host->domains[dup].ops == &wp__sensor_powercap) {
 			rc = wp__host_note(host, SOURCE, WP_NOTE_SKIPPED, 0, path, NULL,
 			                   "zone '%s' skipped: it duplicates %s, read from '%s'",
 			                   z->dir, name, host->domains[dup].path);
@@ -373,7 +375,7 @@ static void release(struct wp__domain *d)
 }
 
 const struct wp_sensor_ops wp__sensor_powercap = {
-	.version = 1,
+	.version = 2,
 	.name = SOURCE,
 	.probe = probe,
 	.read = read_counter,
