@@ -537,7 +537,7 @@ TEST(cli_monitor_formats)
 	run(&r, s.root, csv);
 	ASSERT_EQ(r.status, 0);
 	static const char header[] = "record,label,domain,source,start_s,duration_s,energy_j,"
-	                             "avg_power_w,estimated,in_total\r\n";
+	                             "avg_power_w,estimated,in_total,integrated\r\n";
 	ASSERT(strncmp(r.err, header, strlen(header)) == 0);
 	ASSERT_HAS(r.err, "\r\ndomain,,package_0,powercap,0,");
 	ASSERT_HAS(r.err, "\r\ndomain,,dram_0,powercap,0,");

@@ -94,6 +94,8 @@ TEST(report_json_contract)
 	ASSERT_EQ(member(&doms->items[2], "in_total", J_BOOL)->boolean, 1);
 	ASSERT_EQ(member(&doms->items[2], "complete", J_BOOL)->boolean, 1);
 	ASSERT_NEAR(member(j, "total_energy_j", J_NUM)->num, 12, 0);
+	ASSERT_EQ(member(j, "total_estimated", J_BOOL)->boolean, 0);
+	ASSERT_EQ(member(&doms->items[0], "integrated", J_BOOL)->boolean, 0);
 	const struct json *regs = member(j, "regions", J_ARR);
 	ASSERT_EQ(regs->n, 1);
 	ASSERT_STR(member(&regs->items[0], "tag", J_STR)->str, "epoch, \"one\"");
@@ -166,7 +168,7 @@ TEST(report_numbers_ignore_locale)
 	json_free(j);
 	free(text);
 	text = render(&r, WP_FORMAT_CSV);
-	ASSERT_HAS(text, "\r\ndomain,,package_0,powercap,0,2,10.5,5,0,1\r\n");
+	ASSERT_HAS(text, "\r\ndomain,,package_0,powercap,0,2,10.5,5,0,1,0\r\n");
 	free(text);
 	wp_report_free(&r);
 	return TEST_OK;
@@ -279,13 +281,14 @@ TEST(report_csv_and_text)
 	sample_report(&r);
 	char *csv = render(&r, WP_FORMAT_CSV);
 	const char *p = csv;
-	ASSERT_EQ(csv_record(&p, cells, 16), 10);
+	ASSERT_EQ(csv_record(&p, cells, 16), 11);
 	ASSERT_STR(cells[0], "record");
 	ASSERT_STR(cells[6], "energy_j");
 	ASSERT_STR(cells[9], "in_total");
+	ASSERT_STR(cells[10], "integrated");
 	size_t rows = 0, regions = 0, totals = 0, warnings = 0;
 	while (*p) {
-		ASSERT_EQ(csv_record(&p, cells, 16), 10);
+		ASSERT_EQ(csv_record(&p, cells, 16), 11);
 		rows++;
 		if (strcmp(cells[0], "region") == 0) {
 			regions++;

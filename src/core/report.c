@@ -240,3 +240,11 @@ void wp__iso8601(int64_t unix_ns, char *buf, size_t cap)
 	size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, cap - n, ".%03dZ", (int)(unix_ns % 1000000000 / 1000000));
 }
+
+int wp__total_estimated(const struct wp_report *r)
+{
+	for (size_t i = 0; i < r->domain_count; i++)
+		if (r->domains[i].in_total && r->domains[i].estimated)
+			return 1;
+	return 0;
+}

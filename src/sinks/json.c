@@ -121,13 +121,15 @@ static int write_json(const struct wp_report *r, FILE *f)
 		put_num(f, d->energy_j);
 		fputs(", \"avg_power_w\": ", f);
 		put_num(f, d->avg_power_w);
-		fprintf(f, ", \"estimated\": %s, \"in_total\": %s, \"complete\": %s}",
+		fprintf(f, ", \"estimated\": %s, \"in_total\": %s, \"complete\": %s, "
+		        "\"integrated\": %s}",
 		        d->estimated ? "true" : "false", d->in_total ? "true" : "false",
-		        d->status ? "false" : "true");
+		        d->status ? "false" : "true", d->integrated ? "true" : "false");
 	}
 	fputs(r->domain_count ? "\n  ],\n  \"total_energy_j\": " : "],\n  \"total_energy_j\": ",
 	      f);
 	put_num(f, r->total_energy_j);
+	fprintf(f, ",\n  \"total_estimated\": %s", wp__total_estimated(r) ? "true" : "false");
 	fputs(",\n  \"regions\": [", f);
 	for (size_t i = 0; i < r->region_count; i++) {
 		const struct wp_report_region *g = &r->regions[i];

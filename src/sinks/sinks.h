@@ -22,4 +22,7 @@ extern const struct wp_sink_ops *const wp__sinks[];
 /* "2026-11-21T14:03:07.125Z" from Unix ns; buf holds at least 32 bytes. */
 void wp__iso8601(int64_t unix_ns, char *buf, size_t cap);
 
+/* Nonzero when an estimated domain counts towards the total. */
+int wp__total_estimated(const struct wp_report *r);
+
 #endif

@@ -75,16 +75,19 @@ static int write_text(const struct wp_report *r, FILE *f)
 			        scaled(p, sizeof p, d->avg_power_w, "W"));
 			if (d->estimated)
 				fputs("  estimated", f);
+			if (d->integrated)
+				fputs("  integrated from power readings", f);
 			if (d->status)
 				fputs("  incomplete", f);
 			if (!d->in_total)
 				fputs("  (inside another domain; not in total)", f);
 			fputc('\n', f);
 		}
-		fprintf(f, "  %-*s  %-9s %12s %12s\n", (int)w, "total", "",
+		fprintf(f, "  %-*s  %-9s %12s %12s%s\n", (int)w, "total", "",
 		        scaled(e, sizeof e, r->total_energy_j, "J"),
 		        scaled(p, sizeof p, r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN,
-		               "W"));
+		               "W"),
+		        wp__total_estimated(r) ? "  estimated" : "");
 	}
 	if (r->region_count) {
 		fputs("regions:\n", f);
@@ -94,8 +97,9 @@ static int write_text(const struct wp_report *r, FILE *f)
 			for (size_t k = 0; k < r->domain_count; k++)
 				if (r->domains[k].in_total)
 					sum += g->energy_j[k];
-			fprintf(f, "  %-16s at %8.3f s for %8.3f s  %12s\n", g->tag, g->start_s,
-			        g->duration_s, scaled(e, sizeof e, sum, "J"));
+			fprintf(f, "  %-16s at %8.3f s for %8.3f s  %12s%s\n", g->tag, g->start_s,
+			        g->duration_s, scaled(e, sizeof e, sum, "J"),
+			        wp__total_estimated(r) ? "  estimated" : "");
 		}
 	}
 	for (size_t i = 0; i < r->warning_count; i++)
