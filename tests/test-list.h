@@ -45,9 +45,15 @@
 	X(cli_monitor_stdout_stays_clean, 20)                \
 	X(cli_monitor_bad_arguments, 20)                     \
 	X(cli_monitor_without_sources, 20)                   \
+	X(cli_monitor_estimate_when_no_counter, 20)          \
 	X(cli_monitor_sensor_vanishes, 20)                   \
 	X(cli_monitor_report_write_fails, 20)                \
 	X(cli_monitor_formats, 20)                           \
 	X(cli_list_domains_and_fixes, 20)                    \
 	X(cli_version_and_help, 20)                          \
+	X(estimate_closed_form_two_sockets, 10)              \
+	X(estimate_tdp_given_table_or_per_core, 10)          \
+	X(estimate_only_where_no_counter_answers, 10)        \
+	X(estimate_offline_cpu_takes_nothing_back, 10)       \
+	X(estimate_without_topology_or_proc, 10)             \
 	X(contract_every_source, 30)

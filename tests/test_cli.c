@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "wattprof/wattprof.h"
+#include "fakecpu.h"
 #include "sim.h"
 #include "test.h"
 
@@ -473,6 +474,98 @@ TEST(cli_monitor_without_sources)
 	ASSERT_HAS(r.err, "warning: no energy source found on this machine");
 	run_free(&r);
 	test_rmtree(empty);
+	return TEST_OK;
+}
+
+/* A machine with no counter: fake CPUs only; the runs see its /proc. */
+TEST(cli_monitor_estimate_when_no_counter)
+{
+	char root[512], sys[600], proc[600];
+	struct fake_cpus cpus;
+	struct run r;
+	test_tmpdir(root, sizeof root);
+	snprintf(sys, sizeof sys, "%s/sys", root);
+	snprintf(proc, sizeof proc, "%s/proc", root);
+	test_mkdirs(sys);
+	fake_cpus_create(&cpus, sys, proc, 4, 1, 2, "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz",
+	                 1);
+	setenv("WATTPROF_PROC_ROOT", proc, 1);
+
+	/* The idle part alone, with no CPU time, is 20% of the TDP. */
+	char *json[] = { "wattprof", "monitor", "--format", "json", "--", "sleep", "0.3", NULL };
+	run(&r, sys, json);
+	ASSERT_EQ(r.status, 0);
+	struct json *j = json_must_parse(r.err);
+	const struct json *d = member(j, "domains");
+	ASSERT_EQ(d->n, 1);
+	ASSERT_STR(member(&d->items[0], "name")->str, "package_0");
+	ASSERT_STR(member(&d->items[0], "source")->str, "estimate");
+	ASSERT_EQ(member(&d->items[0], "estimated")->boolean, 1);
+	ASSERT_EQ(member(j, "total_estimated")->boolean, 1);
+	double dur = member(j, "duration_s")->num;
+	ASSERT_REL(member(&d->items[0], "energy_j")->num, 150 * 0.2 * dur, 0.02);
+	const struct json *w = member(j, "warnings");
+	ASSERT_INT(w->n, >=, 3);
+	ASSERT_HAS(w->items[0].str, "package_0: estimated from CPU time and the TDP, because no "
+	                            "energy counter answers");
+	ASSERT_HAS(w->items[1].str, "powercap: cannot open");
+	json_free(j);
+	run_free(&r);
+
+	char *text[] = { "wattprof", "monitor", "--", "true", NULL };
+	run(&r, sys, text);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.err, "package_0  estimate");
+	ASSERT_HAS(r.err, "W  estimated\n  total");
+	ASSERT_HAS(r.err, "W  estimated\nwarning: ");
+	run_free(&r);
+
+	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--tdp", "40", "--", "true", NULL };
+	run(&r, sys, csv);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.err, "\r\ndomain,,package_0,estimate,0,");
+	ASSERT_HAS(r.err, ",1,1,0\r\ntotal,,,,0,");
+	ASSERT_HAS(r.err, ",1,,\r\nwarning,");
+	ASSERT_HAS(r.err, "TDP 40 W (given)");
+	run_free(&r);
+
+	/* list says why there is no counter, and what the estimate rests on. */
+	char *list[] = { "wattprof", "list", NULL };
+	run(&r, sys, list);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.out, "package_0  estimate  never");
+	ASSERT_HAS(r.out, "(estimated)");
+	ASSERT_HAS(r.out, "powercap  unavailable: cannot open");
+	ASSERT_HAS(r.out, "fix: load the RAPL driver");
+	ASSERT_HAS(r.out, "estimate  found: package_0 estimated from CPU time: TDP 150 W");
+	run_free(&r);
+
+	/* A source asked for by name that gives nothing is an error. */
+	char *forced[] = { "wattprof", "monitor", "--source", "powercap", "--", "true", NULL };
+	run(&r, sys, forced);
+	ASSERT_EQ(r.status, 125);
+	ASSERT_HAS(r.err, "error: no energy domain from '--source powercap'");
+	ASSERT_HAS(r.err, "hint: powercap: cannot open");
+	run_free(&r);
+	char *bad[] = { "wattprof", "monitor", "-s", "powercap,rapl", "--", "true", NULL };
+	run(&r, sys, bad);
+	ASSERT_EQ(r.status, 125);
+	ASSERT_HAS(r.err, "error: unknown source 'rapl' in '--source powercap,rapl'");
+	ASSERT_HAS(r.err, "hint: give one or more of: ");
+	ASSERT_HAS(r.err, "estimate");
+	run_free(&r);
+	char *badtdp[] = { "wattprof", "monitor", "--tdp", "0", "--", "true", NULL };
+	run(&r, sys, badtdp);
+	ASSERT_EQ(r.status, 125);
+	ASSERT_HAS(r.err, "error: invalid TDP '0'");
+	run_free(&r);
+	setenv("WATTPROF_TDP_W", "lots", 1);
+	run(&r, sys, list);
+	unsetenv("WATTPROF_TDP_W");
+	ASSERT_EQ(r.status, 1);
+	ASSERT_HAS(r.err, "error: invalid WATTPROF_TDP_W 'lots'");
+	run_free(&r);
+	test_rmtree(root);
 	return TEST_OK;
 }
 

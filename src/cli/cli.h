@@ -27,6 +27,21 @@ void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a command's --help text to stdout. */
 void cli_usage(const char *name);
 
+struct wp_host;
+struct wp_report;
+
+/* --source LIST: checks every name; prints the error.  0 or -EINVAL. */
+int cli_parse_sources(const char *list, const char **out);
+/* --tdp W: a positive number of watts; prints the error.  0 or -EINVAL. */
+int cli_parse_tdp(const char *s, double *out);
+/* Opens the host with these sources (NULL: the default) and TDP (0: the
+ * default); prints the error.  Returns wp_host_open's code. */
+int cli_open_host(struct wp_host **host, const char *sources, double tdp_w);
+/* Repeats in a report what it must say about sources: disagreements found at
+ * start, and that figures are estimates and why.  0 or -ENOMEM. */
+int cli_report_source_notes(struct wp_report *r, const struct wp_host *host,
+                            const char *sources);
+
 int cmd_monitor(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 

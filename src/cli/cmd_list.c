@@ -2,6 +2,8 @@
  * cmd_list.c - `wattprof list`: every domain found, then what each source
  * found, skipped or missed, with the fix for what is missing.
  */
+#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +17,8 @@ static const char *level_word(enum wp_note_level l)
 		return "found";
 	case WP_NOTE_SKIPPED:
 		return "skipped";
+	case WP_NOTE_WARNING:
+		return "warning";
 	default:
 		return "unavailable";
 	}
@@ -33,27 +37,54 @@ static void duration(char *buf, size_t cap, double s)
 
 int cmd_list(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "tdp", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sources = NULL;
+	double tdp_w = 0;
 	struct wp_host *host;
-	int rc;
+	int c;
 
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		cli_usage("list");
-		return 0;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (cli_parse_sources(optarg, &sources) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'T':
+			if (cli_parse_tdp(optarg, &tdp_w) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'h':
+			cli_usage("list");
+			return 0;
+		case ':':
+			cli_error("option '%s' needs a value", argv[optind - 1]);
+			cli_hint("'wattprof list --help' shows the usage");
+			return CLI_EXIT_USAGE;
+		default:
+			cli_error("unknown option '%s'", argv[optind - 1]);
+			cli_hint("'wattprof list --help' shows the usage");
+			return CLI_EXIT_USAGE;
+		}
 	}
-	if (argc > 1) {
-		cli_error("unexpected argument '%s'", argv[1]);
+	if (optind < argc) {
+		cli_error("unexpected argument '%s'", argv[optind]);
 		cli_hint("'wattprof list --help' shows the usage");
 		return CLI_EXIT_USAGE;
 	}
-	rc = wp_host_open(&host, NULL);
-	if (rc < 0) {
-		cli_error("cannot look for energy sources: %s", wp_strerror(rc));
+	if (cli_open_host(&host, sources, tdp_w) < 0)
 		return 1;
-	}
 
 	size_t n = wp_host_domain_count(host);
 	if (n == 0) {
-		printf("no energy domain found (sysfs root '%s')\n", wp_host_sysfs_root(host));
+		printf("no energy domain found (roots: sysfs '%s', proc '%s', dev '%s')\n",
+		       wp_host_sysfs_root(host), wp_host_proc_root(host), wp_host_dev_root(host));
 	} else {
 		size_t w = 6;
 		for (size_t i = 0; i < n; i++)
@@ -66,18 +97,29 @@ int cmd_list(int argc, char **argv)
 			char wrap[32];
 			duration(wrap, sizeof wrap, (double)d->min_wrap_ns / 1e9);
 			char col[48];
-			snprintf(col, sizeof col, "%s at %.0f W", wrap, d->peak_power_w);
-			printf("%-*s  %-9s %-22s %s%s\n", (int)w, d->name, d->source, col, d->path,
-			       d->estimated ? "  (estimated)" : "");
+			/* A 64-bit count wraps after centuries: say never. */
+			if (d->min_wrap_ns >= (uint64_t)1 << 62)
+				snprintf(col, sizeof col, "never");
+			else
+				snprintf(col, sizeof col, "%s at %.0f W", wrap, d->peak_power_w);
+			printf("%-*s  %-9s %-22s %s%s%s\n", (int)w, d->name, d->source, col, d->path,
+			       d->estimated ? "  (estimated)" : "",
+			       d->integrated ? "  (power, integrated)" : "");
 		}
 	}
 
-	printf("\nsources:\n");
-	for (size_t i = 0; i < wp_host_note_count(host); i++) {
-		const struct wp_source_note *note = wp_host_note(host, i);
-		printf("  %-9s %s: %s\n", note->source, level_word(note->level), note->message);
-		if (note->fix)
-			printf("  %-9s fix: %s\n", "", note->fix);
+	/* Source by source, in order of preference. */
+	printf("\nsources, in order of preference:\n");
+	for (size_t k = 0; wp_source_name(k); k++) {
+		for (size_t i = 0; i < wp_host_note_count(host); i++) {
+			const struct wp_source_note *note = wp_host_note(host, i);
+			if (strcmp(note->source, wp_source_name(k)) != 0)
+				continue;
+			printf("  %-9s %s: %s\n", note->source, level_word(note->level),
+			       note->message);
+			if (note->fix)
+				printf("  %-9s fix: %s\n", "", note->fix);
+		}
 	}
 	wp_host_close(host);
 	return 0;

@@ -48,6 +48,8 @@ struct options {
 	int freq_given;
 	enum wp_format format;
 	const char *output;
+	const char *sources; /* NULL: the default order */
+	double tdp_w;        /* 0: the default */
 };
 
 /* Splits "a,b" into o->domains; an empty name is an error. */
@@ -111,6 +113,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "freq", required_argument, NULL, 'f' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "source", required_argument, NULL, 's' },
+		{ "tdp", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -121,8 +125,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 	opterr = 0;
 	optind = 1;
 	/* '+': stop at CMD, whose own options are not ours. */
-	while ((c = getopt_long(argc, argv, "+:d:f:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:d:f:o:s:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 's':
+			if (cli_parse_sources(optarg, &o->sources) < 0)
+				return -1;
+			break;
+		case 'T':
+			if (cli_parse_tdp(optarg, &o->tdp_w) < 0)
+				return -1;
+			break;
 		case 'd':
 			if (parse_domains(o, optarg) < 0)
 				return -1;
@@ -401,12 +413,25 @@ int cmd_monitor(int argc, char **argv)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &old);
 
-	if (!fail) {
-		rc = wp_host_open(&host, NULL);
-		if (rc < 0) {
-			cli_error("cannot look for energy sources: %s", wp_strerror(rc));
-			fail = 1;
+	if (!fail && cli_open_host(&host, o.sources, o.tdp_w) < 0)
+		fail = 1;
+	if (!fail && o.sources && wp_host_domain_count(host) == 0) {
+		/* Asked for by name and absent: measuring nothing would hide it. */
+		cli_error("no energy domain from '--source %s'", o.sources);
+		for (size_t i = 0; i < wp_host_note_count(host); i++) {
+			const struct wp_source_note *n = wp_host_note(host, i);
+			if (n->level == WP_NOTE_UNAVAILABLE && n->error != WP_ENOSOURCE)
+				cli_hint("%s: %s%s%s", n->source, n->message, n->fix ? "; fix: " : "",
+				         n->fix ? n->fix : "");
+			else if (n->level == WP_NOTE_UNAVAILABLE && !strstr(n->message, "not tried"))
+				cli_hint("%s: %s", n->source, n->message);
 		}
+		cli_hint("'wattprof list' shows what every source found");
+		fail = 1;
+	}
+	if (!fail && cli_report_source_notes(&r, host, o.sources) < 0) {
+		cli_error("out of memory");
+		fail = 1;
 	}
 	if (!fail)
 		measure_setup(host, &meter, &o, &r, &fail);

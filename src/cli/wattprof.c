@@ -31,17 +31,32 @@ static const struct cli_command commands[] = {
 	  "      --format FMT    report format: text, json or csv (default text)\n"
 	  "  -o, --output FILE   write the report to FILE ('-' for stdout) instead of\n"
 	  "                      stderr, which keeps CMD's own stdout clean\n"
-	  "  -h, --help          show this help\n" },
+	  "  -s, --source LIST   use only these sources, preferred in this order:\n"
+	  "                      perf, powercap, msr, hwmon, estimate (default: the\n"
+	  "                      real ones in that order; the estimate only when\n"
+	  "                      none works)\n"
+	  "      --tdp W         the estimate's CPU TDP per socket in watts (default:\n"
+	  "                      from its table, else 6 W per core)\n"
+	  "  -h, --help          show this help\n"
+	  "\n"
+	  "environment: WATTPROF_SOURCE and WATTPROF_TDP_W stand for --source and\n"
+	  "--tdp; WATTPROF_SYSFS_ROOT, WATTPROF_PROC_ROOT and WATTPROF_DEV_ROOT for\n"
+	  "/sys, /proc and /dev.\n" },
 	{ "list", cmd_list, "show the energy domains found, and why sources are missing",
-	  "usage: wattprof list\n"
+	  "usage: wattprof list [options]\n"
 	  "\n"
 	  "Shows every energy domain found on this machine with its source, the file\n"
-	  "it is read from and how soon its counter can wrap; then, for every source,\n"
-	  "what it found, what it skipped, or why it gives nothing here and how to\n"
-	  "fix that.  WATTPROF_SYSFS_ROOT stands in for /sys.\n"
+	  "it is read from and how soon its counter can wrap; then, for every source\n"
+	  "(perf, powercap, msr, hwmon, estimate), what it found, what it skipped, or\n"
+	  "why it gives nothing here and the exact fix.\n"
 	  "\n"
 	  "options:\n"
-	  "  -h, --help  show this help\n" },
+	  "  -s, --source LIST  look only at these sources, as monitor does\n"
+	  "      --tdp W        the estimate's CPU TDP per socket in watts\n"
+	  "  -h, --help         show this help\n"
+	  "\n"
+	  "environment: as for monitor (WATTPROF_SOURCE, WATTPROF_TDP_W,\n"
+	  "WATTPROF_SYSFS_ROOT, WATTPROF_PROC_ROOT, WATTPROF_DEV_ROOT).\n" },
 	{ "help", cmd_help, "show help for wattprof or one of its commands",
 	  "usage: wattprof help [COMMAND]\n" },
 };

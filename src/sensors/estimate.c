@@ -292,7 +292,9 @@ static int list_cpus(struct wp_host *host, const char *stat_path, struct cpu_pla
 			return -errno;
 		while (fgets(line, sizeof line, f)) {
 			int c;
-			if (sscanf(line, "cpu%d ", &c) == 1 && c >= 0) {
+			/* "cpuN ...", not the "cpu  ..." sum line */
+			if (line[3] >= '0' && line[3] <= '9' && sscanf(line, "cpu%d ", &c) == 1 &&
+			    c >= 0) {
 				if (wp__grow((void **)&cpus, &cap, (size_t)n + 1, sizeof *cpus) < 0) {
 					fclose(f);
 					free(cpus);
