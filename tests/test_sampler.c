@@ -126,10 +126,10 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int64_t median(int64_t *v, size_t n)
+static int64_t lowest(int64_t *v, size_t n)
 {
 	qsort(v, n, sizeof *v, cmp_i64);
-	return v[n / 2];
+	return v[0];
 }
 
 TEST(sampler_schedule_does_not_drift)
@@ -176,7 +176,9 @@ TEST(sampler_schedule_does_not_drift)
 		head[i] = off[i];
 		tail[i] = off[nticks - 25 + i];
 	}
-	int64_t drift = median(tail, 25) - median(head, 25);
+	/* The earliest wake-up of each end: a busy machine only makes wake-ups
+	 * late, never early, so the earliest shows the schedule itself. */
+	int64_t drift = lowest(tail, 25) - lowest(head, 25);
 	if (drift < 0)
 		drift = -drift;
 	ASSERT_INT(drift, <, 1000000); /* 1 ms over 2 s */
