@@ -48,11 +48,11 @@ expect="$(sed -n 's/^#define WP_VERSION_STRING "\(.*\)"/\1/p' include/wattprof/w
 check "builds against the shared library with pkg-config" sh -c \
 	"cc \$(pkg-config --cflags wattprof) '$prefix/use.c' -o '$prefix/use-shared' \$(pkg-config --libs wattprof)"
 check "runs with the shared library" sh -c \
-	"[ \"\$(WATTPROF_SYSFS_ROOT=/nonexistent LD_LIBRARY_PATH='$prefix/usr/lib' '$prefix/use-shared')\" = '$expect' ]"
+	"[ \"\$(WATTPROF_SYSFS_ROOT=/nonexistent WATTPROF_PROC_ROOT=/nonexistent WATTPROF_DEV_ROOT=/nonexistent LD_LIBRARY_PATH='$prefix/usr/lib' '$prefix/use-shared')\" = '$expect' ]"
 check "builds against the static library with pkg-config" sh -c \
 	"cc -static-libgcc \$(pkg-config --cflags wattprof) '$prefix/use.c' -o '$prefix/use-static' '$prefix/usr/lib/libwattprof.a' \$(pkg-config --libs-only-other --static wattprof) -lm"
 check "runs with the static library" sh -c \
-	"[ \"\$(WATTPROF_SYSFS_ROOT=/nonexistent '$prefix/use-static')\" = '$expect' ]"
+	"[ \"\$(WATTPROF_SYSFS_ROOT=/nonexistent WATTPROF_PROC_ROOT=/nonexistent WATTPROF_DEV_ROOT=/nonexistent '$prefix/use-static')\" = '$expect' ]"
 check "the shared library exports only wp_ names" sh -c \
 	"! nm -D --defined-only '$prefix/usr/lib/libwattprof.so' | awk '{print \$3}' | grep -v '^wp_[a-z]' | grep -v '^WATTPROF_0$' | grep -q ."
 echo "install: $pass passed, $fail failed"
