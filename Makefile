@@ -123,7 +123,7 @@ bench: all
 $(BUILD)/bench/bench: bench/bench.c $(STATIC) $(BIN) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests -DWATTPROF_BIN='"$(abspath $(BIN))"' \
-	  bench/bench.c tests/sim.c tests/testutil.c $(STATIC) -o $@ $(LDLIBS)
+	  bench/bench.c tests/sim.c tests/testutil.c tests/fakecpu.c $(STATIC) -o $@ $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \

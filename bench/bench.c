@@ -5,7 +5,10 @@
  *   1. one begin/end region pair on 4 domains, against the floor of the same
  *      number of raw pread() calls (8) on the same files;
  *   2. the CPU time the sampler thread uses at 100 Hz, 1 kHz and 10 kHz;
- *   3. the wall time `wattprof monitor -- true` adds over `true`.
+ *   3. the wall time `wattprof monitor -- true` adds over `true`;
+ *   4. one read of one domain, through each source that can be exercised
+ *      here: fakes in tmpfs for the counters, this machine's own /proc/stat
+ *      for the estimate, and the real perf PMU or MSRs where they answer.
  *
  * Figures go to stdout as Markdown rows for docs/BENCHMARKS.md.  Nothing
  * here asserts a figure: a benchmark reports, tests check behaviour.
@@ -26,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "fakecpu.h"
 #include "sim.h"
 #include "test.h"
 
@@ -187,6 +191,71 @@ static double spawn_ms(char *const argv[], int n)
 	return m;
 }
 
+/*
+ * Median time of one wp_meter_snapshot() on a meter of one domain of the
+ * host these options open, or a row saying why the source cannot be
+ * exercised here.
+ */
+static void bench_read(const char *what, const struct wp_options *o, const char *domain)
+{
+	enum { ROUNDS = 15, N = 20000 };
+	double t[ROUNDS];
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_snapshot *snap;
+
+	if (wp_host_open(&h, o) < 0 || wp_host_find_domain(h, domain, NULL) < 0) {
+		const struct wp_source_note *n = h && wp_host_note_count(h) ? wp_host_note(h, 0) : NULL;
+		printf("| read, %s | not exercised | %s | |\n", what,
+		       n ? n->message : "the host did not open");
+		wp_host_close(h);
+		return;
+	}
+	if (wp_meter_open(&m, h, &domain, 1, NULL) < 0 || !(snap = wp_snapshot_new(m)))
+		TEST_FAIL_("cannot open a meter on %s", domain);
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = wp_now_ns();
+		for (int k = 0; k < N; k++)
+			wp_meter_snapshot(m, snap);
+		t[r] = (double)(wp_now_ns() - t0) / N;
+	}
+	printf("| read, %s | %.2f us | one wp_meter_snapshot of %s, median of %d x %d | |\n",
+	       what, median(t, ROUNDS) / 1e3, domain, ROUNDS, N);
+	wp_snapshot_free(snap);
+	wp_meter_close(m);
+	wp_host_close(h);
+}
+
+static void bench_sources(const char *powercap_root)
+{
+	char root[512], sys[600], proc[600], dev[600];
+	struct fake_cpus cpus;
+	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+
+	test_tmpdir(root, sizeof root);
+	snprintf(sys, sizeof sys, "%s/sys", root);
+	snprintf(proc, sizeof proc, "%s/proc", root);
+	snprintf(dev, sizeof dev, "%s/dev", root);
+	test_mkdirs(sys);
+	test_mkdirs(dev);
+	fake_cpus_create(&cpus, sys, proc, 2, 1, 1, "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", 1);
+
+	o.sysfs_root = powercap_root;
+	o.sources = "powercap";
+	bench_read("powercap (fake tree in tmpfs)", &o, "package_0");
+
+	/* This machine's own /proc/stat: the estimate's real cost. */
+	o.sysfs_root = NULL;
+	o.proc_root = "/proc";
+	o.sources = "estimate";
+	bench_read("estimate (this machine's /proc/stat)", &o, "package_0");
+
+	/* The real PMU, where this machine has one. */
+	o.sources = "perf";
+	bench_read("perf (this machine's power PMU)", &o, "package_0");
+	test_rmtree(root);
+}
+
 static void bench_monitor(const char *root, int n)
 {
 	char *plain[] = { "/bin/true", NULL };
@@ -213,6 +282,7 @@ int main(void)
 		setenv("TMPDIR", "/dev/shm", 1);
 	sim_create(&s, four, 4);
 	o.sysfs_root = s.root;
+	o.sources = "powercap";
 	if (wp_host_open(&h, &o) < 0 || wp_host_domain_count(h) != 4)
 		TEST_FAIL_("the simulated tree did not give 4 domains");
 	printf("wattprof %s benchmark, fake powercap tree in %s\n", wp_version(), s.root);
@@ -221,6 +291,7 @@ int main(void)
 	bench_regions(h);
 	bench_sampler(h, seconds);
 	bench_monitor(s.root, spawns);
+	bench_sources(s.root);
 	wp_host_close(h);
 	sim_destroy(&s);
 	return 0;
