@@ -15,6 +15,8 @@
 
 static const struct contract_source *const sources[] = {
 	&contract_powercap,
+	&contract_hwmon_energy,
+	&contract_hwmon_power,
 };
 
 static void env_init(struct contract_env *env, const struct contract_source *cs)
