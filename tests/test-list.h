@@ -17,6 +17,20 @@
 	X(powercap_permission_denied, 10)                    \
 	X(powercap_bad_files, 10)                            \
 	X(powercap_sysfs_root_option_and_env, 10)            \
+	X(hwmon_amd_energy_sockets_and_cores, 10)            \
+	X(hwmon_amd_energy_numa_nodes, 10)                   \
+	X(hwmon_power_meter_integrates, 10)                  \
+	X(hwmon_power_average_preferred_and_limits, 10)      \
+	X(hwmon_labels_become_names, 10)                     \
+	X(hwmon_gpu_chips_left_to_gpu_source, 10)            \
+	X(hwmon_symlinks_device_dir_and_chip_order, 10)      \
+	X(hwmon_bad_files, 10)                               \
+	X(hwmon_vanishing_sensor_keeps_energy, 10)           \
+	X(hwmon_permission_denied, 10)                       \
+	X(hwmon_system_total_and_other, 10)                  \
+	X(hwmon_powercap_preferred_unless_named, 10)         \
+	X(hwmon_missing_tree_and_no_meters, 10)              \
+	X(hwmon_sampler_integrates_power, 10)                \
 	X(meter_energy_exact_across_wrap, 10)                \
 	X(meter_never_negative, 10)                          \
 	X(meter_select_domains, 10)                          \

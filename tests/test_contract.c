@@ -15,6 +15,8 @@
 
 static const struct contract_source *const sources[] = {
 	&contract_powercap,
+	&contract_hwmon_energy,
+	&contract_hwmon_power,
 	&contract_estimate,
 };
 
