@@ -11,9 +11,11 @@
 #include "../sinks/sinks.h"
 
 extern const struct wp_sensor_ops wp__sensor_powercap;
+extern const struct wp_sensor_ops wp__sensor_msr;
 
 const struct wp_sensor_ops *const wp__sensors[] = {
 	&wp__sensor_powercap,
+	&wp__sensor_msr,
 	NULL,
 };
 
