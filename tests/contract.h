@@ -48,5 +48,6 @@ struct contract_source {
 
 /* Each source's fixture, defined next to that source's own tests. */
 extern const struct contract_source contract_powercap;
+extern const struct contract_source contract_msr;
 
 #endif

@@ -15,6 +15,7 @@
 
 static const struct contract_source *const sources[] = {
 	&contract_powercap,
+	&contract_msr,
 };
 
 static void env_init(struct contract_env *env, const struct contract_source *cs)
