@@ -48,6 +48,7 @@ struct contract_source {
 
 /* Each source's fixture, defined next to that source's own tests. */
 extern const struct contract_source contract_powercap;
+extern const struct contract_source contract_msr;
 extern const struct contract_source contract_hwmon_energy;
 extern const struct contract_source contract_hwmon_power;
 extern const struct contract_source contract_estimate;

@@ -17,6 +17,18 @@
 	X(powercap_permission_denied, 10)                    \
 	X(powercap_bad_files, 10)                            \
 	X(powercap_sysfs_root_option_and_env, 10)            \
+	X(msr_unit_table, 10)                                \
+	X(msr_intel_client_domains, 10)                      \
+	X(msr_energy_exact_across_wrap, 10)                  \
+	X(msr_amd_and_hygon, 10)                             \
+	X(msr_unknown_or_old_cpu, 10)                        \
+	X(msr_one_cpu_per_socket, 10)                        \
+	X(msr_multi_die_packages, 10)                        \
+	X(msr_safe_fallback, 10)                             \
+	X(msr_missing_device, 10)                            \
+	X(msr_permission_denied, 10)                         \
+	X(msr_unreadable_registers_skipped, 10)              \
+	X(msr_powercap_preferred, 10)                        \
 	X(hwmon_amd_energy_sockets_and_cores, 10)            \
 	X(hwmon_amd_energy_numa_nodes, 10)                   \
 	X(hwmon_power_meter_integrates, 10)                  \

@@ -15,6 +15,7 @@
 
 static const struct contract_source *const sources[] = {
 	&contract_powercap,
+	&contract_msr,
 	&contract_hwmon_energy,
 	&contract_hwmon_power,
 	&contract_estimate,
