@@ -10,9 +10,11 @@
 #include "internal.h"
 #include "../sinks/sinks.h"
 
+extern const struct wp_sensor_ops wp__sensor_perf;
 extern const struct wp_sensor_ops wp__sensor_powercap;
 
 const struct wp_sensor_ops *const wp__sensors[] = {
+	&wp__sensor_perf,
 	&wp__sensor_powercap,
 	NULL,
 };
