@@ -47,6 +47,7 @@ struct contract_source {
 };
 
 /* Each source's fixture, defined next to that source's own tests. */
+extern const struct contract_source contract_perf;
 extern const struct contract_source contract_powercap;
 extern const struct contract_source contract_msr;
 extern const struct contract_source contract_hwmon_energy;

@@ -7,6 +7,19 @@
 	X(util_counter_delta, 5)                             \
 	X(util_strerror_names_every_code, 5)                 \
 	X(util_format_parse, 5)                              \
+	X(perf_discovers_two_sockets, 10)                    \
+	X(perf_open_attributes, 10)                          \
+	X(perf_energy_exact_from_counts, 10)                 \
+	X(perf_multi_die_names, 10)                          \
+	X(perf_bad_event_files, 10)                          \
+	X(perf_bad_pmu_files, 10)                            \
+	X(perf_permission_denied_names_paranoid, 10)         \
+	X(perf_open_errors_skip_events, 10)                  \
+	X(perf_missing_pmu, 10)                              \
+	X(perf_preferred_over_powercap, 10)                  \
+	X(perf_crosscheck_warns_on_disagreement, 10)         \
+	X(perf_crosscheck_quiet_when_agreeing, 10)           \
+	X(perf_real_syscalls_contract, 10)                   \
 	X(powercap_discovers_sockets_by_name, 10)            \
 	X(powercap_skips_mmio_duplicate, 10)                 \
 	X(powercap_uses_mmio_without_msr_zone, 10)           \

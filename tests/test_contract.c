@@ -14,6 +14,7 @@
 #include "test.h"
 
 static const struct contract_source *const sources[] = {
+	&contract_perf,
 	&contract_powercap,
 	&contract_msr,
 	&contract_hwmon_energy,

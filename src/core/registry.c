@@ -10,12 +10,14 @@
 #include "internal.h"
 #include "../sinks/sinks.h"
 
+extern const struct wp_sensor_ops wp__sensor_perf;
 extern const struct wp_sensor_ops wp__sensor_powercap;
 extern const struct wp_sensor_ops wp__sensor_msr;
 extern const struct wp_sensor_ops wp__sensor_hwmon;
 extern const struct wp_sensor_ops wp__sensor_estimate;
 
 const struct wp_sensor_ops *const wp__sensors[] = {
+	&wp__sensor_perf,
 	&wp__sensor_powercap,
 	&wp__sensor_msr,
 	&wp__sensor_hwmon,
