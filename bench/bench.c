@@ -244,9 +244,45 @@ static void bench_sources(const char *powercap_root)
 	o.sources = "powercap";
 	bench_read("powercap (fake tree in tmpfs)", &o, "package_0");
 
+	/* MSRs: sparse files with each register at offset = its number. */
+	char path[800];
+	snprintf(path, sizeof path, "%s/cpu/0", dev);
+	test_mkdirs(path);
+	snprintf(path, sizeof path, "%s/cpu/0/msr", dev);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	uint64_t unit = 0xA0E03, pkg = 123456;
+	if (fd < 0 || pwrite(fd, &unit, 8, 0x606) != 8 || pwrite(fd, &pkg, 8, 0x611) != 8)
+		TEST_FAIL_("cannot write '%s'", path);
+	close(fd);
+	o.sysfs_root = sys;
+	o.proc_root = proc;
+	o.dev_root = dev;
+	o.sources = "msr";
+	bench_read("msr (fake device file in tmpfs)", &o, "package_0");
+
+	/* hwmon: an energy counter and a power meter. */
+	snprintf(path, sizeof path, "%s/class/hwmon/hwmon0", sys);
+	test_mkdirs(path);
+	snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/name", sys);
+	test_spit(path, "amd_energy\n");
+	snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy1_label", sys);
+	test_spit(path, "Esocket0\n");
+	snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/energy1_input", sys);
+	test_spit(path, "123456789\n");
+	snprintf(path, sizeof path, "%s/class/hwmon/hwmon1", sys);
+	test_mkdirs(path);
+	snprintf(path, sizeof path, "%s/class/hwmon/hwmon1/name", sys);
+	test_spit(path, "power_meter\n");
+	snprintf(path, sizeof path, "%s/class/hwmon/hwmon1/power1_average", sys);
+	test_spit(path, "250000000\n");
+	o.sources = "hwmon";
+	bench_read("hwmon energy counter (fake tree in tmpfs)", &o, "package_0");
+	bench_read("hwmon power meter, integrated (fake tree in tmpfs)", &o, "system");
+
 	/* This machine's own /proc/stat: the estimate's real cost. */
-	o.sysfs_root = NULL;
+	o.sysfs_root = "/sys";
 	o.proc_root = "/proc";
+	o.dev_root = "/dev";
 	o.sources = "estimate";
 	bench_read("estimate (this machine's /proc/stat)", &o, "package_0");
 
