@@ -448,6 +448,24 @@ const char *wp_host_dev_root(const struct wp_host *host)
 	return host ? host->dev_root : NULL;
 }
 
+void wp__rapl_domain_name(char *buf, size_t cap, enum wp_domain_kind kind, int socket, int die)
+{
+	static const char *const prefix[] = {
+		[WP_KIND_PACKAGE] = "package", [WP_KIND_CORE] = "core",
+		[WP_KIND_UNCORE] = "uncore",   [WP_KIND_DRAM] = "dram",
+	};
+	const char *pre = (unsigned)kind < sizeof prefix / sizeof *prefix && prefix[kind]
+	                          ? prefix[kind]
+	                          : "other";
+
+	if (kind == WP_KIND_PSYS)
+		snprintf(buf, cap, "psys");
+	else if (die >= 0)
+		snprintf(buf, cap, "%s_%d_die_%d", pre, socket, die);
+	else
+		snprintf(buf, cap, "%s_%d", pre, socket);
+}
+
 int wp_domain_contains(const struct wp_domain_info *outer, const struct wp_domain_info *inner)
 {
 	if (!outer || !inner || outer == inner)

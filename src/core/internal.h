@@ -120,6 +120,15 @@ int wp__parse_uint_any(const char *s, uint64_t *out);
 /* Parses a finite double (a whole string, C locale, surrounding blanks ok). */
 int wp__parse_double(const char *s, double *out);
 
+/*
+ * The name every RAPL source gives a domain, so that the host can tell two
+ * sources of one domain apart from two domains: "package_0", "core_1",
+ * "dram_0_die_1" (die >= 0 on multi-die packages), "psys".  Kinds other
+ * than package, core, uncore, dram and psys get "other_N".
+ */
+void wp__rapl_domain_name(char *buf, size_t cap, enum wp_domain_kind kind, int socket,
+                          int die);
+
 /* ---------------------------------------------------------------- the CPU */
 
 /*

@@ -411,33 +411,6 @@ struct msr_priv {
 	uint32_t reg;
 };
 
-static const char *kind_prefix(enum wp_domain_kind k)
-{
-	switch (k) {
-	case WP_KIND_PACKAGE:
-		return "package";
-	case WP_KIND_CORE:
-		return "core";
-	case WP_KIND_UNCORE:
-		return "uncore";
-	case WP_KIND_DRAM:
-		return "dram";
-	default:
-		return "psys";
-	}
-}
-
-/* "package_0", "core_1_die_2", "psys": powercap.c's names. */
-static void domain_name(char *buf, size_t cap, enum wp_domain_kind kind, const struct place *p)
-{
-	if (kind == WP_KIND_PSYS)
-		snprintf(buf, cap, "psys");
-	else if (p->die >= 0)
-		snprintf(buf, cap, "%s_%d_die_%d", kind_prefix(kind), p->package, p->die);
-	else
-		snprintf(buf, cap, "%s_%d", kind_prefix(kind), p->package);
-}
-
 /* Per probe: what the notes and the closing summary need. */
 struct scan {
 	const struct vendor *v;
@@ -455,7 +428,7 @@ static int add_domain(struct wp_host *host, struct scan *s, const struct place *
 	uint64_t raw;
 	int rc;
 
-	domain_name(name, sizeof name, rd->kind, p);
+	wp__rapl_domain_name(name, sizeof name, rd->kind, p->package, p->die);
 	rc = read_reg(fd, rd->reg, &raw);
 	if (rc < 0) {
 		const char *why = rc == -EIO ? ": the CPU has no such register" : "";

@@ -114,17 +114,16 @@ static const char NO_PMU_FIX[] =
 
 struct event {
 	const char *file; /* under events/ */
-	enum wp_domain_kind kind;
-	const char *prefix; /* of the domain name */
+	enum wp_domain_kind kind; /* names the domain (wp__rapl_domain_name) */
 };
 
 /* rapl.c's events, in its order of event codes 1 to 5. */
 static const struct event events[] = {
-	{ "energy-cores", WP_KIND_CORE, "core" },
-	{ "energy-pkg", WP_KIND_PACKAGE, "package" },
-	{ "energy-ram", WP_KIND_DRAM, "dram" },
-	{ "energy-gpu", WP_KIND_UNCORE, "uncore" },
-	{ "energy-psys", WP_KIND_PSYS, "psys" },
+	{ "energy-cores", WP_KIND_CORE },
+	{ "energy-pkg", WP_KIND_PACKAGE },
+	{ "energy-ram", WP_KIND_DRAM },
+	{ "energy-gpu", WP_KIND_UNCORE },
+	{ "energy-psys", WP_KIND_PSYS },
 };
 
 /* One CPU of the mask and where it sits. */
@@ -339,12 +338,7 @@ static int add_domain(struct wp_host *host, const struct event *ev, const struct
 	int socket = ev->kind == WP_KIND_PSYS ? -1 : site->package;
 	int die = ev->kind == WP_KIND_PSYS || !multi_die ? -1 : site->die;
 
-	if (ev->kind == WP_KIND_PSYS)
-		snprintf(name, sizeof name, "psys");
-	else if (die >= 0)
-		snprintf(name, sizeof name, "%s_%d_die_%d", ev->prefix, socket, die);
-	else
-		snprintf(name, sizeof name, "%s_%d", ev->prefix, socket);
+	wp__rapl_domain_name(name, sizeof name, ev->kind, socket, die);
 
 	struct wp_domain_info info = {
 		.name = name,

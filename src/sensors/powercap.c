@@ -111,33 +111,6 @@ static enum wp_domain_kind kind_of(const char *name)
 	return WP_KIND_OTHER;
 }
 
-static const char *kind_prefix(enum wp_domain_kind k)
-{
-	switch (k) {
-	case WP_KIND_PACKAGE:
-		return "package";
-	case WP_KIND_CORE:
-		return "core";
-	case WP_KIND_UNCORE:
-		return "uncore";
-	case WP_KIND_DRAM:
-		return "dram";
-	default:
-		return "psys";
-	}
-}
-
-/* "package_0", "core_1_die_2", "psys" */
-static void domain_name(char *buf, size_t cap, const struct zone *z)
-{
-	if (z->kind == WP_KIND_PSYS)
-		snprintf(buf, cap, "psys");
-	else if (z->die >= 0)
-		snprintf(buf, cap, "%s_%d_die_%d", kind_prefix(z->kind), z->socket, z->die);
-	else
-		snprintf(buf, cap, "%s_%d", kind_prefix(z->kind), z->socket);
-}
-
 static const struct zone *find_zone(const struct zone *z, size_t n, const char *dir)
 {
 	for (size_t i = 0; i < n; i++)
@@ -327,7 +300,7 @@ static int probe(struct wp_host *host)
 			                   z->dir, z->zname);
 			continue;
 		}
-		domain_name(name, sizeof name, z);
+		wp__rapl_domain_name(name, sizeof name, z->kind, z->socket, z->die);
 		if (wp_host_find_domain(host, name, &dup) == 0 &&
 		    host->domains[dup].ops == &wp__sensor_powercap) {
 			rc = wp__host_note(host, SOURCE, WP_NOTE_SKIPPED, 0, path, NULL,
