@@ -20,6 +20,17 @@ int wp__host_add_domain(struct wp_host *host, const struct wp_sensor_ops *ops,
 	return wp__host_add_domain_priv(host, ops, info, fd, NULL);
 }
 
+/*
+ * The shortest time in which a counter can wrap: counter_max + 1 counts at
+ * peak power, in ns, kept within [1 ns, 2^62 ns] whatever the sensor read.
+ */
+static uint64_t min_wrap_ns(const struct wp_domain_info *info)
+{
+	double ns = ((double)info->counter_max + 1.0) * (info->joules_per_count * 1e9) /
+	            info->peak_power_w;
+	return !(ns >= 1) ? 1 : ns > 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)ns;
+}
+
 int wp__host_add_domain_priv(struct wp_host *host, const struct wp_sensor_ops *ops,
                              const struct wp_domain_info *info, int fd, void *priv)
 {
@@ -38,6 +49,7 @@ int wp__host_add_domain_priv(struct wp_host *host, const struct wp_sensor_ops *o
 	d->info = *info;
 	d->info.name = d->name;
 	d->info.path = d->path;
+	d->info.min_wrap_ns = min_wrap_ns(info);
 	d->ops = ops;
 	d->fd = fd;
 	d->priv = priv;
@@ -227,6 +239,8 @@ static void release_domain(struct wp__domain *d)
 {
 	if (d->ops->release)
 		d->ops->release(d);
+	if (d->fd >= 0)
+		close(d->fd);
 	free(d->name);
 	free(d->path);
 }

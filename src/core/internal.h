@@ -33,7 +33,7 @@ struct wp_sensor_ops {
 	int (*probe)(struct wp_host *host);
 	/* Reads one domain's raw counter.  Must be safe to call from any thread. */
 	int (*read)(const struct wp__domain *d, uint64_t *raw);
-	/* Releases what probe opened for the domain (its fd, its priv). */
+	/* Frees the domain's priv; may be NULL.  The host closes the fd. */
 	void (*release)(struct wp__domain *d);
 	/* version 2 */
 	unsigned flags; /* WP__SENSOR_* */
@@ -69,8 +69,10 @@ struct wp_host {
 };
 
 /*
- * Appends a domain; takes ownership of `fd`.  `name` and `path` are copied.
- * Returns 0 or -ENOMEM (the fd is then closed).
+ * Appends a domain; takes ownership of `fd` (closed with the host).  `name`
+ * and `path` are copied.  The sensor fills counter_max, joules_per_count and
+ * peak_power_w; the host derives min_wrap_ns from them.  Returns 0 or
+ * -ENOMEM (the fd is then closed).
  */
 int wp__host_add_domain(struct wp_host *host, const struct wp_sensor_ops *ops,
                         const struct wp_domain_info *info, int fd);

@@ -374,7 +374,6 @@ static int add_socket(struct wp_host *host, const struct cpu_place *all, size_t 
 		.counter_max = UINT64_MAX,
 		.joules_per_count = 1e-6,
 		.peak_power_w = tdp_w,
-		.min_wrap_ns = (uint64_t)1 << 62, /* a 64-bit uJ count never wraps */
 	};
 	rc = wp__host_add_domain_priv(host, &wp__sensor_estimate, &info, -1, e);
 	if (rc < 0)

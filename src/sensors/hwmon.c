@@ -427,9 +427,6 @@ static int add_channel(struct wp_host *host, struct tally *t, const struct chip 
 		.peak_power_w = peak,
 		.integrated = ch->power,
 	};
-	/* 2^64 uJ at peak W, in ns; kept within [1 ns, 2^62 ns] as powercap does. */
-	double wrap_ns = 0x1p64 * 1e3 / peak;
-	info.min_wrap_ns = wrap_ns < 1 ? 1 : wrap_ns > 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)wrap_ns;
 
 	if (!ch->power) {
 		rc = wp__host_add_domain(host, &wp__sensor_hwmon, &info, fd);
@@ -607,9 +604,6 @@ static int read_counter(const struct wp__domain *d, uint64_t *raw)
 
 static void release(struct wp__domain *d)
 {
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
 	if (d->priv) {
 		wp__integrator_destroy(d->priv);
 		free(d->priv);

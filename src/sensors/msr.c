@@ -473,9 +473,6 @@ static int add_domain(struct wp_host *host, struct scan *s, const struct place *
 		.joules_per_count = jpc,
 		.peak_power_w = peak,
 	};
-	/* 2^32 counts at peak W; kept within [1 ns, 2^62 ns]. */
-	double wrap_ns = 4294967296.0 * jpc / peak * 1e9;
-	info.min_wrap_ns = wrap_ns < 1 ? 1 : wrap_ns > 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)wrap_ns;
 
 	struct msr_priv *priv = malloc(sizeof *priv);
 	if (!priv)
@@ -711,9 +708,6 @@ static int read_counter(const struct wp__domain *d, uint64_t *raw)
 
 static void release(struct wp__domain *d)
 {
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
 	free(d->priv);
 	d->priv = NULL;
 }

@@ -354,12 +354,6 @@ static int add_domain(struct wp_host *host, const struct event *ev, const struct
 		.joules_per_count = scale,
 		.peak_power_w = DEFAULT_PEAK_W,
 	};
-	/* 2^64 counts of `scale` J at peak W, in ns: 2^32 J, about 50 days at
-	 * 1000 W; kept within [1 ns, 2^62 ns] as powercap does. */
-	double wrap_ns = 0x1p64 * scale * 1e9 / DEFAULT_PEAK_W;
-	info.min_wrap_ns = wrap_ns < 1         ? 1
-	                   : wrap_ns > 0x1p62 ? (uint64_t)1 << 62
-	                                      : (uint64_t)wrap_ns;
 	return wp__host_add_domain(host, &wp__sensor_perf, &info, fd);
 }
 
@@ -562,17 +556,9 @@ static int read_counter(const struct wp__domain *d, uint64_t *raw)
 	return wp__perf_sys->read(d->fd, raw);
 }
 
-static void release(struct wp__domain *d)
-{
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
-}
-
 const struct wp_sensor_ops wp__sensor_perf = {
 	.version = 2,
 	.name = SOURCE,
 	.probe = probe,
 	.read = read_counter,
-	.release = release,
 };

@@ -201,12 +201,6 @@ static int add_zone(struct wp_host *host, const char *base, const struct zone *z
 		.joules_per_count = 1e-6,
 		.peak_power_w = peak,
 	};
-	/* (max + 1) uJ at peak W: (max + 1) * 1e-6 / peak s; kept within
-	 * [1 ns, 2^62 ns] whatever the files say. */
-	double wrap_ns = ((double)max_uj + 1.0) * 1e3 / peak;
-	info.min_wrap_ns = wrap_ns < 1         ? 1
-	                   : wrap_ns > 0x1p62 ? (uint64_t)1 << 62
-	                                      : (uint64_t)wrap_ns;
 	return wp__host_add_domain(host, &wp__sensor_powercap, &info, fd);
 }
 
@@ -340,17 +334,9 @@ static int read_counter(const struct wp__domain *d, uint64_t *raw)
 	return wp__pread_u64(d->fd, raw);
 }
 
-static void release(struct wp__domain *d)
-{
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
-}
-
 const struct wp_sensor_ops wp__sensor_powercap = {
 	.version = 2,
 	.name = SOURCE,
 	.probe = probe,
 	.read = read_counter,
-	.release = release,
 };
