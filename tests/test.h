@@ -116,6 +116,14 @@ void test_tmpdir(char *buf, size_t cap);
 void test_rmtree(const char *dir);
 /* Sleeps, resuming after signals. */
 void test_sleep_ms(long ms);
+struct wp_host;
+struct wp_source_note;
+/*
+ * The host's first note at `level` whose message contains `text`, from
+ * `source` (NULL: any source); NULL when there is none.
+ */
+const struct wp_source_note *test_find_note(const struct wp_host *h, const char *source,
+                                            int level, const char *text);
 /* mkdir -p; fails the test when it cannot. */
 void test_mkdirs(const char *path);
 /* test_spit with printf formatting (up to 8 KiB). */

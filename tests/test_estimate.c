@@ -51,11 +51,10 @@ static double hz(void)
 static const struct wp_source_note *note_of(const struct wp_host *h, const char *source,
                                             enum wp_note_level level)
 {
-	for (size_t i = 0; i < wp_host_note_count(h); i++)
-		if (strcmp(wp_host_note(h, i)->source, source) == 0 &&
-		    wp_host_note(h, i)->level == level)
-			return wp_host_note(h, i);
-	TEST_FAIL_("no %d note from %s", level, source);
+	const struct wp_source_note *n = test_find_note(h, source, (int)level, "");
+	if (!n)
+		TEST_FAIL_("no %d note from %s", level, source);
+	return n;
 }
 
 static double energy(struct wp_meter *m, struct wp_snapshot *a, struct wp_snapshot *b, size_t i)

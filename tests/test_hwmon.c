@@ -67,17 +67,6 @@ static struct wp_host *open_host(const char *root)
 	return open_sources(root, "hwmon");
 }
 
-static const struct wp_source_note *find_note(const struct wp_host *h, enum wp_note_level l,
-                                              const char *text)
-{
-	for (size_t i = 0; i < wp_host_note_count(h); i++) {
-		const struct wp_source_note *n = wp_host_note(h, i);
-		if (n->level == l && strstr(n->message, text))
-			return n;
-	}
-	return NULL;
-}
-
 static size_t count_notes(const struct wp_host *h, enum wp_note_level l, const char *text)
 {
 	size_t k = 0;
@@ -212,11 +201,11 @@ TEST(hwmon_amd_energy_sockets_and_cores)
 	ends_with(domain(h, "package_0")->path, "/class/hwmon/hwmon1/energy5_input");
 	ends_with(domain(h, "package_1")->path, "/class/hwmon/hwmon1/energy6_input");
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_SKIPPED, "4 per-core counters of chip 'hwmon1'");
+		test_find_note(h, NULL, WP_NOTE_SKIPPED, "4 per-core counters of chip 'hwmon1'");
 	ASSERT(n);
 	ASSERT_HAS(n->message, "inside its package");
 	ASSERT_EQ(count_notes(h, WP_NOTE_SKIPPED, "per-core"), 1);
-	ASSERT(find_note(h, WP_NOTE_FOUND, "2 domains from 1 chip (0 integrated from power)"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "2 domains from 1 chip (0 integrated from power)"));
 
 	/* Energy is the counter's difference, to the microjoule. */
 	struct wp_meter *m;
@@ -265,12 +254,12 @@ TEST(hwmon_amd_energy_numa_nodes)
 	ends_with(domain(h, "package_0")->path, "/hwmon0/energy1_input");
 	ends_with(domain(h, "package_1")->path, "/hwmon0/energy3_input");
 	ASSERT_EQ(domain(h, "package_1")->socket, 1);
-	const struct wp_source_note *n = find_note(h, WP_NOTE_SKIPPED, "energy2 (Esocket1)");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "energy2 (Esocket1)");
 	ASSERT(n);
 	ASSERT_HAS(n->message, "package_0 is already read from");
 	ASSERT_HAS(n->message, "two NUMA nodes on one socket");
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "energy4 (Esocket3)"));
-	n = find_note(h, WP_NOTE_SKIPPED, "energy5 (Esocket4)");
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "energy4 (Esocket3)"));
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "energy5 (Esocket4)");
 	ASSERT(n);
 	ASSERT_HAS(n->message, "NUMA node 4 has no online CPU");
 	ASSERT_EQ(n->error, -ENODEV);
@@ -297,7 +286,7 @@ TEST(hwmon_power_meter_integrates)
 	ASSERT_NEAR(d->joules_per_count, 1e-6, 0);
 	ASSERT_NEAR(d->peak_power_w, 10000, 0); /* no cap declared */
 	ends_with(d->path, "/class/hwmon/hwmon0/device/power1_average");
-	ASSERT(find_note(h, WP_NOTE_FOUND, "1 domain from 1 chip (1 integrated from power)"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "1 domain from 1 chip (1 integrated from power)"));
 
 	struct wp_meter *m;
 	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
@@ -417,7 +406,7 @@ TEST(hwmon_labels_become_names)
 	ASSERT_EQ(d->integrated, 0);
 	ends_with(domain(h, "hwmon_ina3221_vdd_in_hwmon2")->path, "/hwmon2/power1_input");
 	ASSERT_EQ(domain(h, "hwmon_amd_energy_energy1")->kind, WP_KIND_OTHER);
-	ASSERT(find_note(h, WP_NOTE_FOUND, "5 domains from 4 chips (3 integrated from power)"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "5 domains from 4 chips (3 integrated from power)"));
 	wp_host_close(h);
 	test_rmtree(root);
 	return TEST_OK;
@@ -438,8 +427,8 @@ TEST(hwmon_gpu_chips_left_to_gpu_source)
 	struct wp_host *h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
 	ASSERT_EQ(count_notes(h, WP_NOTE_SKIPPED, "read by the GPU source"), 5);
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "chip 'hwmon4' (xe) skipped: read by the GPU source"));
-	const struct wp_source_note *n = find_note(h, WP_NOTE_UNAVAILABLE, "no energy or power");
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "chip 'hwmon4' (xe) skipped: read by the GPU source"));
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "no energy or power");
 	ASSERT(n);
 	ASSERT_HAS(n->message, "on 5 hwmon chips (GPU chips are left to the GPU source)");
 	ASSERT_EQ(n->error, WP_ENOSOURCE);
@@ -507,27 +496,27 @@ TEST(hwmon_bad_files)
 
 	ASSERT_EQ(wp_host_domain_count(h), 1);
 	ASSERT_STR(wp_host_domain(h, 0)->name, "package_1");
-	const struct wp_source_note *n = find_note(h, WP_NOTE_SKIPPED, "power1 of chip 'hwmon0'");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "power1 of chip 'hwmon0'");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_EPARSE);
 	ASSERT_HAS(n->message, "/class/hwmon/hwmon0/device/power1_average'");
 	ASSERT_HAS(n->message, "file does not hold a number");
 	ends_with(n->path, "/hwmon0/device/power1_average");
-	n = find_note(h, WP_NOTE_SKIPPED, "energy1 (Esocket0) of chip 'hwmon1'");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "energy1 (Esocket0) of chip 'hwmon1'");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_ERANGE);
 	ASSERT_HAS(n->message, "/class/hwmon/hwmon1/energy1_input'");
-	n = find_note(h, WP_NOTE_SKIPPED, "chip 'hwmon2' skipped: cannot read its name");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "chip 'hwmon2' skipped: cannot read its name");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -ENOENT);
-	ASSERT(find_note(h, WP_NOTE_FOUND, "1 domain from 3 chips"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "1 domain from 3 chips"));
 	wp_host_close(h);
 
 	/* Nothing usable at all: one summary. */
 	set_file(root, "class/hwmon/hwmon1/energy2_input", "-5\n");
 	h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
-	n = find_note(h, WP_NOTE_UNAVAILABLE, "4 energy or power sensors found on 3 chips but "
+	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "4 energy or power sensors found on 3 chips but "
 	                                      "none could be used");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_ENOSOURCE);
@@ -583,7 +572,7 @@ static int check_denied(const char *root)
 	struct wp_host *h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_SKIPPED, "energy1 (Esocket0) of chip 'hwmon1' (amd_energy) "
+		test_find_note(h, NULL, WP_NOTE_SKIPPED, "energy1 (Esocket0) of chip 'hwmon1' (amd_energy) "
 		                              "skipped: cannot read");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EACCES);
@@ -595,12 +584,12 @@ static int check_denied(const char *root)
 	ASSERT_HAS(n->fix, "RUN+=\"/bin/chmod o+r /sys%p/energy1_input\"");
 	ASSERT_HAS(n->fix, "/etc/udev/rules.d/");
 	ASSERT_HAS(n->fix, "CVE-2020-12912");
-	n = find_note(h, WP_NOTE_SKIPPED, "power1 of chip 'hwmon0' (power_meter)");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "power1 of chip 'hwmon0' (power_meter)");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EACCES);
 	ASSERT_HAS(n->fix, "/sys%p/device/power1_average");
 	ASSERT_HAS(n->fix, "root-only by design");
-	n = find_note(h, WP_NOTE_UNAVAILABLE, "none could be used: permission denied");
+	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "none could be used: permission denied");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EACCES);
 	ASSERT_HAS(n->fix, "udev rule");
@@ -729,7 +718,7 @@ TEST(hwmon_powercap_preferred_unless_named)
 	ASSERT_EQ(wp_host_domain_count(h), 1);
 	ASSERT_STR(domain(h, "package_0")->source, "powercap");
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_SKIPPED, "package_0 skipped: powercap gives it too");
+		test_find_note(h, NULL, WP_NOTE_SKIPPED, "package_0 skipped: powercap gives it too");
 	ASSERT(n);
 	ASSERT_STR(n->source, "hwmon");
 	ends_with(n->path, "/class/hwmon/hwmon0/energy3_input");
@@ -759,7 +748,7 @@ TEST(hwmon_missing_tree_and_no_meters)
 	char root[512];
 	test_tmpdir(root, sizeof root);
 	struct wp_host *h = open_host(root);
-	const struct wp_source_note *n = find_note(h, WP_NOTE_UNAVAILABLE, "cannot open");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "cannot open");
 	ASSERT(n);
 	ASSERT_STR(n->source, "hwmon");
 	ASSERT_EQ(n->error, -ENOENT);
@@ -775,7 +764,7 @@ TEST(hwmon_missing_tree_and_no_meters)
 	put(root, "class/hwmon/hwmon1/device/name", "nct6775\n");
 	h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
-	n = find_note(h, WP_NOTE_UNAVAILABLE, "no energy or power sensor on 2 hwmon chips");
+	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "no energy or power sensor on 2 hwmon chips");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_ENOSOURCE);
 	ASSERT_HAS(n->fix, "acpi_power_meter");

@@ -154,18 +154,6 @@ static struct wp_host *fake_open(const struct fake *f, const char *sources)
 	return h;
 }
 
-/* The first note of a level whose message contains `text`, or NULL. */
-static const struct wp_source_note *find_note(const struct wp_host *h, enum wp_note_level l,
-                                              const char *text)
-{
-	for (size_t i = 0; i < wp_host_note_count(h); i++) {
-		const struct wp_source_note *n = wp_host_note(h, i);
-		if (n->level == l && strstr(n->message, text))
-			return n;
-	}
-	return NULL;
-}
-
 static void dump_notes(const struct wp_host *h)
 {
 	for (size_t i = 0; i < wp_host_note_count(h); i++)
@@ -320,11 +308,11 @@ TEST(msr_intel_client_domains)
 	wp_meter_close(m);
 
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_SKIPPED, "dram_0 skipped: MSR_DRAM_ENERGY_STATUS (0x619) "
+		test_find_note(h, NULL, WP_NOTE_SKIPPED, "dram_0 skipped: MSR_DRAM_ENERGY_STATUS (0x619) "
 		                              "reads 0 on cpu 0");
 	ASSERT(n);
 	ASSERT_STR(n->source, "msr");
-	n = find_note(h, WP_NOTE_FOUND, "4 domains on 1 package through msr");
+	n = test_find_note(h, NULL, WP_NOTE_FOUND, "4 domains on 1 package through msr");
 	ASSERT(n);
 	ASSERT_HAS(n->message, "GenuineIntel family 6h model 8Ch");
 	ends_with(n->path, "/dev/cpu");
@@ -418,12 +406,12 @@ TEST(msr_amd_and_hygon)
 		ASSERT_NEAR((double)d->min_wrap_ns, 65.536e9, 1e3);
 		ends_with(d->path, "/dev/cpu/0/msr");
 		const struct wp_source_note *n =
-			find_note(h, WP_NOTE_SKIPPED, "core energy skipped");
+			test_find_note(h, NULL, WP_NOTE_SKIPPED, "core energy skipped");
 		ASSERT(n);
 		ASSERT_HAS(n->message, "0xC001029A");
 		ASSERT_HAS(n->message, "cannot be unwrapped");
 		snprintf(want, sizeof want, "%s family %xh", cpus[c].vendor, cpus[c].family);
-		n = find_note(h, WP_NOTE_FOUND, "1 domain on 1 package through msr");
+		n = test_find_note(h, NULL, WP_NOTE_FOUND, "1 domain on 1 package through msr");
 		ASSERT(n);
 		ASSERT_HAS(n->message, want);
 
@@ -462,7 +450,7 @@ TEST(msr_unknown_or_old_cpu)
 		amd_regs(&f, 0, UNIT_ESU16, 1);
 		struct wp_host *h = fake_open(&f, "msr");
 		ASSERT_EQ(wp_host_domain_count(h), 0);
-		const struct wp_source_note *n = find_note(h, WP_NOTE_UNAVAILABLE, cpus[c].why);
+		const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, cpus[c].why);
 		if (!n)
 			dump_notes(h);
 		ASSERT(n);
@@ -480,7 +468,7 @@ TEST(msr_unknown_or_old_cpu)
 	ASSERT_EQ(unlink(path), 0);
 	struct wp_host *h = fake_open(&f, "msr");
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_UNAVAILABLE, "cannot tell the CPU's vendor and model");
+		test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "cannot tell the CPU's vendor and model");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -ENOENT);
 	ASSERT_STR(n->path, path);
@@ -522,10 +510,10 @@ TEST(msr_one_cpu_per_socket)
 	/* psys once, from the first package. */
 	ends_with(domain(h, "psys")->path, "/dev/cpu/2/msr");
 	ASSERT_EQ(domain(h, "psys")->socket, -1);
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "uncore_0 skipped"));
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "uncore_1 skipped"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "uncore_0 skipped"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "uncore_1 skipped"));
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_FOUND, "7 domains on 2 packages through msr");
+		test_find_note(h, NULL, WP_NOTE_FOUND, "7 domains on 2 packages through msr");
 	ASSERT(n);
 	ASSERT_HAS(n->message, "Skylake-SP");
 
@@ -547,10 +535,10 @@ TEST(msr_one_cpu_per_socket)
 	ASSERT_EQ(unlink(path), 0);
 	h = fake_open(&f, "msr");
 	ASSERT_EQ(wp_host_domain_count(h), 4);
-	n = find_note(h, WP_NOTE_SKIPPED, "package 1 skipped: cannot open");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "package 1 skipped: cannot open");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -ENOENT);
-	ASSERT(find_note(h, WP_NOTE_FOUND, "4 domains on 1 package through msr"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "4 domains on 1 package through msr"));
 	wp_host_close(h);
 	test_rmtree(f.root);
 	return TEST_OK;
@@ -581,7 +569,7 @@ TEST(msr_multi_die_packages)
 	ASSERT_EQ(domain(h, "core_0_die_1")->die, 1);
 	ASSERT(wp_domain_contains(domain(h, "package_0_die_1"), domain(h, "core_0_die_1")));
 	ASSERT(!wp_domain_contains(domain(h, "package_0_die_0"), domain(h, "core_0_die_1")));
-	ASSERT(find_note(h, WP_NOTE_FOUND, "4 domains on 2 dies through msr"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "4 domains on 2 dies through msr"));
 	wp_host_close(h);
 	test_rmtree(f.root);
 	return TEST_OK;
@@ -601,9 +589,9 @@ TEST(msr_safe_fallback)
 	ASSERT_EQ(wp_host_domain_count(h), 2);
 	ends_with(domain(h, "package_0")->path, "/dev/cpu/0/msr_safe");
 	ASSERT_NEAR(domain(h, "dram_0")->joules_per_count, J14, 0);
-	ASSERT(find_note(h, WP_NOTE_FOUND, "2 domains on 1 package through msr_safe"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "2 domains on 1 package through msr_safe"));
 	/* psys lies past the end of the file: skipped, as the CPU lacks it. */
-	const struct wp_source_note *n = find_note(h, WP_NOTE_SKIPPED, "psys skipped");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "psys skipped");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EIO);
 	ASSERT_HAS(n->message, "the CPU has no such register");
@@ -626,7 +614,7 @@ TEST(msr_missing_device)
 	write_topology(f.sys, 0, 0, -1);
 	struct wp_host *h = fake_open(&f, "msr");
 	ASSERT_EQ(wp_host_domain_count(h), 0);
-	const struct wp_source_note *n = find_note(h, WP_NOTE_UNAVAILABLE, "cannot open");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "cannot open");
 	ASSERT(n);
 	ASSERT_STR(n->source, "msr");
 	ASSERT_EQ(n->error, -ENOENT);
@@ -647,7 +635,7 @@ TEST(msr_missing_device)
 	snprintf(path, sizeof path, "%s/devices/system/cpu/online", f.sys);
 	ASSERT_EQ(unlink(path), 0);
 	h = fake_open(&f, "msr");
-	n = find_note(h, WP_NOTE_UNAVAILABLE, "cannot tell which CPU to read");
+	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "cannot tell which CPU to read");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -ENOENT);
 	ASSERT_STR(n->path, path);
@@ -667,7 +655,7 @@ static int check_denied(const struct fake *f, int safe)
 		return TEST_OK;
 	}
 	ASSERT_EQ(wp_host_domain_count(h), 0);
-	const struct wp_source_note *n = find_note(h, WP_NOTE_UNAVAILABLE, "cannot open");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "cannot open");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EACCES);
 	ASSERT_HAS(n->message, "Permission denied");
@@ -738,15 +726,15 @@ TEST(msr_unreadable_registers_skipped)
 	ASSERT_EQ(wp_host_domain_count(h), 2);
 	domain(h, "package_0");
 	domain(h, "core_0");
-	const struct wp_source_note *n = find_note(h, WP_NOTE_SKIPPED, "uncore_0 skipped");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "uncore_0 skipped");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EIO);
 	ASSERT_HAS(n->message, "cannot read MSR_PP1_ENERGY_STATUS (0x641) on cpu 0");
 	ASSERT_HAS(n->message, "the CPU has no such register");
-	n = find_note(h, WP_NOTE_SKIPPED, "psys skipped");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "psys skipped");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EIO);
-	n = find_note(h, WP_NOTE_SKIPPED, "dram_0 skipped");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "dram_0 skipped");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -ENODEV);
 	ASSERT_HAS(n->message, "reads 0");
@@ -756,10 +744,10 @@ TEST(msr_unreadable_registers_skipped)
 	fake_reg(&f, 0, UNIT_REG, 0);
 	h = fake_open(&f, "msr");
 	ASSERT_EQ(wp_host_domain_count(h), 0);
-	n = find_note(h, WP_NOTE_SKIPPED, "package 0 skipped: MSR_RAPL_POWER_UNIT (0x606) "
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "package 0 skipped: MSR_RAPL_POWER_UNIT (0x606) "
 	                                  "reads 0 on cpu 0: no RAPL here");
 	ASSERT(n);
-	n = find_note(h, WP_NOTE_UNAVAILABLE, "no RAPL register could be read");
+	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "no RAPL register could be read");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_ENOSOURCE);
 	wp_host_close(h);
@@ -769,10 +757,10 @@ TEST(msr_unreadable_registers_skipped)
 	ASSERT_EQ(truncate(path, 0x600), 0);
 	h = fake_open(&f, "msr");
 	ASSERT_EQ(wp_host_domain_count(h), 0);
-	n = find_note(h, WP_NOTE_SKIPPED, "package 0 skipped: cannot read MSR_RAPL_POWER_UNIT");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "package 0 skipped: cannot read MSR_RAPL_POWER_UNIT");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EIO);
-	ASSERT(find_note(h, WP_NOTE_UNAVAILABLE, "no RAPL register could be read"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "no RAPL register could be read"));
 	wp_host_close(h);
 	test_rmtree(f.root);
 	return TEST_OK;
@@ -802,7 +790,7 @@ TEST(msr_powercap_preferred)
 	ASSERT_STR(domain(h, "uncore_0")->source, "msr");
 	ASSERT_STR(domain(h, "psys")->source, "msr");
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_SKIPPED, "package_0 skipped: powercap gives it too");
+		test_find_note(h, NULL, WP_NOTE_SKIPPED, "package_0 skipped: powercap gives it too");
 	ASSERT(n);
 	ASSERT_STR(n->source, "msr");
 	wp_host_close(h);
@@ -815,7 +803,7 @@ TEST(msr_powercap_preferred)
 	wp_host_close(h);
 	h = fake_open(&f, "msr,powercap");
 	ASSERT_STR(domain(h, "package_0")->source, "msr");
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "package_0 skipped: msr gives it too"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "package_0 skipped: msr gives it too"));
 	wp_host_close(h);
 	test_rmtree(f.root);
 	sim_destroy(&s);

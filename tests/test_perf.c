@@ -270,22 +270,10 @@ static struct wp_host *open_host(const struct tree *t, const char *sources)
 
 /* ------------------------------------------------------------- look-ups */
 
-/* The first note of `source` at `level` whose message contains `text`. */
-static const struct wp_source_note *find_note(const struct wp_host *h, const char *source,
-                                              enum wp_note_level l, const char *text)
-{
-	for (size_t i = 0; i < wp_host_note_count(h); i++) {
-		const struct wp_source_note *n = wp_host_note(h, i);
-		if (n->level == l && strcmp(n->source, source) == 0 && strstr(n->message, text))
-			return n;
-	}
-	return NULL;
-}
-
 static const struct wp_source_note *must_note(const struct wp_host *h, const char *source,
                                               enum wp_note_level l, const char *text)
 {
-	const struct wp_source_note *n = find_note(h, source, l, text);
+	const struct wp_source_note *n = test_find_note(h, source, l, text);
 	if (!n) {
 		for (size_t i = 0; i < wp_host_note_count(h); i++)
 			fprintf(stderr, "  note: %s %d: %s\n", wp_host_note(h, i)->source,

@@ -20,18 +20,6 @@ static struct wp_host *open_host(const char *root)
 	return h;
 }
 
-/* The first note of a level whose message contains `text`, or NULL. */
-static const struct wp_source_note *find_note(const struct wp_host *h, enum wp_note_level l,
-                                              const char *text)
-{
-	for (size_t i = 0; i < wp_host_note_count(h); i++) {
-		const struct wp_source_note *n = wp_host_note(h, i);
-		if (n->level == l && strstr(n->message, text))
-			return n;
-	}
-	return NULL;
-}
-
 static const struct wp_domain_info *domain(const struct wp_host *h, const char *name)
 {
 	size_t i;
@@ -76,7 +64,7 @@ TEST(powercap_discovers_sockets_by_name)
 		ASSERT_NEAR(d->joules_per_count, 1e-6, 0);
 	}
 	ASSERT_U64(domain(h, "dram_0")->counter_max, ==, 65712999613u);
-	ASSERT(find_note(h, WP_NOTE_FOUND, "6 domains from 7 zones"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "6 domains from 7 zones"));
 	ASSERT_EQ(wp_host_find_domain(h, "package_2", NULL), WP_ENODOMAIN);
 	wp_host_close(h);
 	sim_destroy(&s);
@@ -89,7 +77,7 @@ TEST(powercap_skips_mmio_duplicate)
 	sim_create(&s, sim_server, sim_server_count);
 	struct wp_host *h = open_host(s.root);
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_SKIPPED, "zone 'intel-rapl-mmio:0' skipped");
+		test_find_note(h, NULL, WP_NOTE_SKIPPED, "zone 'intel-rapl-mmio:0' skipped");
 	ASSERT(n);
 	ASSERT_HAS(n->message, "duplicates package_0");
 	ASSERT_LACKS(domain(h, "package_0")->path, "mmio");
@@ -127,9 +115,9 @@ TEST(powercap_psys_and_orphans)
 	ASSERT_EQ(wp_host_domain_count(h), 2);
 	ASSERT_EQ(domain(h, "psys")->socket, -1);
 	ASSERT_EQ(domain(h, "psys")->kind, WP_KIND_PSYS);
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "zone 'intel-rapl:2' (dram) skipped: it lies under "
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "zone 'intel-rapl:2' (dram) skipped: it lies under "
 	                                     "no package zone"));
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "unknown zone name 'gizmo'"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "unknown zone name 'gizmo'"));
 	/* Containment: psys holds the package; the package holds its cores. */
 	ASSERT(wp_domain_contains(domain(h, "psys"), domain(h, "package_0")));
 	ASSERT(!wp_domain_contains(domain(h, "package_0"), domain(h, "psys")));
@@ -160,7 +148,7 @@ TEST(powercap_multi_die_packages)
 	ASSERT_EQ(domain(h, "core_0_die_1")->die, 1);
 	ASSERT(wp_domain_contains(domain(h, "package_0_die_1"), domain(h, "core_0_die_1")));
 	ASSERT(!wp_domain_contains(domain(h, "package_0_die_0"), domain(h, "core_0_die_1")));
-	ASSERT(find_note(h, WP_NOTE_SKIPPED, "unknown zone name 'package-0-die-x'"));
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "unknown zone name 'package-0-die-x'"));
 	wp_host_close(h);
 	sim_destroy(&s);
 	return TEST_OK;
@@ -194,7 +182,7 @@ TEST(powercap_missing_tree)
 	struct wp_host *h = open_host(dir);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
 	/* Not just "cannot open": the perf source, probed first, says that too. */
-	const struct wp_source_note *n = find_note(h, WP_NOTE_UNAVAILABLE, "/class/powercap': ");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "/class/powercap': ");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -ENOENT);
 	ASSERT_STR(n->source, "powercap");
@@ -207,7 +195,7 @@ TEST(powercap_missing_tree)
 	snprintf(sub, sizeof sub, "%s/class/powercap", dir);
 	mkdir(sub, 0755);
 	h = open_host(dir);
-	n = find_note(h, WP_NOTE_UNAVAILABLE, "no RAPL zone under");
+	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "no RAPL zone under");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_ENOSOURCE);
 	ASSERT_HAS(n->fix, "Virtual machines");
@@ -222,7 +210,7 @@ static int check_denied(const char *root)
 	struct wp_host *h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
 	const struct wp_source_note *n =
-		find_note(h, WP_NOTE_SKIPPED, "zone 'intel-rapl:0' (package-0) skipped: cannot read");
+		test_find_note(h, NULL, WP_NOTE_SKIPPED, "zone 'intel-rapl:0' (package-0) skipped: cannot read");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EACCES);
 	ASSERT_HAS(n->message, "Permission denied");
@@ -230,7 +218,7 @@ static int check_denied(const char *root)
 	ASSERT_HAS(n->fix, "chmod o+r /sys/class/powercap/intel-rapl*/energy_uj");
 	ASSERT_HAS(n->fix, "SUBSYSTEM==\"powercap\"");
 	ASSERT_HAS(n->fix, "/etc/sysfs.conf");
-	n = find_note(h, WP_NOTE_UNAVAILABLE, "none could be read: permission denied");
+	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "none could be read: permission denied");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -EACCES);
 	wp_host_close(h);
@@ -291,15 +279,15 @@ TEST(powercap_bad_files)
 	struct wp_host *h = open_host(s.root);
 	ASSERT_EQ(wp_host_domain_count(h), 1);
 	ASSERT_STR(wp_host_domain(h, 0)->name, "package_3");
-	const struct wp_source_note *n = find_note(h, WP_NOTE_SKIPPED, "'intel-rapl:0'");
+	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "'intel-rapl:0'");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_EPARSE);
 	ASSERT_HAS(n->message, "file does not hold a number");
-	n = find_note(h, WP_NOTE_SKIPPED, "'intel-rapl:1'");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "'intel-rapl:1'");
 	ASSERT(n);
 	ASSERT_EQ(n->error, -ENOENT);
 	ASSERT_HAS(n->message, "wrap range");
-	n = find_note(h, WP_NOTE_SKIPPED, "'intel-rapl:2'");
+	n = test_find_note(h, NULL, WP_NOTE_SKIPPED, "'intel-rapl:2'");
 	ASSERT(n);
 	ASSERT_EQ(n->error, WP_ERANGE);
 	wp_host_close(h);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "wattprof/wattprof.h"
 
 char *test_slurp(const char *path)
 {
@@ -99,4 +100,16 @@ void test_spitf(const char *path, const char *fmt, ...)
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	test_spit(path, text);
+}
+
+const struct wp_source_note *test_find_note(const struct wp_host *h, const char *source,
+                                            int level, const char *text)
+{
+	for (size_t i = 0; i < wp_host_note_count(h); i++) {
+		const struct wp_source_note *n = wp_host_note(h, i);
+		if ((int)n->level == level && (!source || strcmp(n->source, source) == 0) &&
+		    strstr(n->message, text))
+			return n;
+	}
+	return NULL;
 }
