@@ -420,11 +420,9 @@ int cmd_monitor(int argc, char **argv)
 		cli_error("no energy domain from '--source %s'", o.sources);
 		for (size_t i = 0; i < wp_host_note_count(host); i++) {
 			const struct wp_source_note *n = wp_host_note(host, i);
-			if (n->level == WP_NOTE_UNAVAILABLE && n->error != WP_ENOSOURCE)
+			if (n->level == WP_NOTE_UNAVAILABLE && !strstr(n->message, "not tried"))
 				cli_hint("%s: %s%s%s", n->source, n->message, n->fix ? "; fix: " : "",
 				         n->fix ? n->fix : "");
-			else if (n->level == WP_NOTE_UNAVAILABLE && !strstr(n->message, "not tried"))
-				cli_hint("%s: %s", n->source, n->message);
 		}
 		cli_hint("'wattprof list' shows what every source found");
 		fail = 1;

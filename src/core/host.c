@@ -257,12 +257,9 @@ static int drop_duplicates(struct wp_host *host, unsigned flags)
 
 	for (size_t i = 0; i < host->domain_count; i++) {
 		for (size_t k = 0; k < i; k++) {
+			/* The first k of this name is the one kept: it was
+			 * found first, so it is never itself dropped. */
 			if (strcmp(host->domains[k].name, host->domains[i].name) != 0)
-				continue;
-			int dropped_already = 0;
-			for (size_t j = 0; j < n; j++)
-				dropped_already |= dups[j].drop == k;
-			if (dropped_already)
 				continue;
 			if (wp__grow((void **)&dups, &cap, n + 1, sizeof *dups) < 0) {
 				free(dups);
