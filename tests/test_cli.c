@@ -527,8 +527,8 @@ TEST(cli_monitor_estimate_when_no_counter)
 	run(&r, sys, csv);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "\r\ndomain,,package_0,estimate,0,");
-	ASSERT_HAS(r.err, ",1,1,0\r\ntotal,,,,0,");
-	ASSERT_HAS(r.err, ",1,,\r\nwarning,");
+	ASSERT_HAS(r.err, ",1,1,0,estimate\r\ntotal,,,,0,");
+	ASSERT_HAS(r.err, ",1,,,\r\nwarning,");
 	ASSERT_HAS(r.err, "TDP 40 W (given)");
 	run_free(&r);
 
@@ -633,7 +633,7 @@ TEST(cli_monitor_formats)
 	run(&r, s.root, csv);
 	ASSERT_EQ(r.status, 0);
 	static const char header[] = "record,label,domain,source,start_s,duration_s,energy_j,"
-	                             "avg_power_w,estimated,in_total,integrated\r\n";
+	                             "avg_power_w,estimated,in_total,integrated,method\r\n";
 	ASSERT(strncmp(r.err, header, strlen(header)) == 0);
 	ASSERT_HAS(r.err, "\r\ndomain,,package_0,powercap,0,");
 	ASSERT_HAS(r.err, "\r\ndomain,,dram_0,powercap,0,");

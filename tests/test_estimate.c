@@ -179,7 +179,7 @@ TEST(estimate_only_where_no_counter_answers)
 	ASSERT_EQ(wp_host_domain_count(h), 1);
 	ASSERT_STR(wp_host_domain(h, 0)->source, "powercap");
 	const struct wp_source_note *n = note_of(h, "estimate", WP_NOTE_UNAVAILABLE);
-	ASSERT_HAS(n->message, "a real energy counter works here");
+	ASSERT_HAS(n->message, "a real counter measures the processor here");
 	ASSERT_HAS(n->fix, "--source estimate");
 	wp_host_close(h);
 

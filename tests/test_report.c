@@ -168,7 +168,7 @@ TEST(report_numbers_ignore_locale)
 	json_free(j);
 	free(text);
 	text = render(&r, WP_FORMAT_CSV);
-	ASSERT_HAS(text, "\r\ndomain,,package_0,powercap,0,2,10.5,5,0,1,0\r\n");
+	ASSERT_HAS(text, "\r\ndomain,,package_0,powercap,0,2,10.5,5,0,1,0,energy_counter\r\n");
 	free(text);
 	wp_report_free(&r);
 	return TEST_OK;
@@ -281,14 +281,15 @@ TEST(report_csv_and_text)
 	sample_report(&r);
 	char *csv = render(&r, WP_FORMAT_CSV);
 	const char *p = csv;
-	ASSERT_EQ(csv_record(&p, cells, 16), 11);
+	ASSERT_EQ(csv_record(&p, cells, 16), 12);
 	ASSERT_STR(cells[0], "record");
 	ASSERT_STR(cells[6], "energy_j");
 	ASSERT_STR(cells[9], "in_total");
 	ASSERT_STR(cells[10], "integrated");
+	ASSERT_STR(cells[11], "method");
 	size_t rows = 0, regions = 0, totals = 0, warnings = 0;
 	while (*p) {
-		ASSERT_EQ(csv_record(&p, cells, 16), 11);
+		ASSERT_EQ(csv_record(&p, cells, 16), 12);
 		rows++;
 		if (strcmp(cells[0], "region") == 0) {
 			regions++;

@@ -81,9 +81,24 @@ enum wp_domain_kind {
 	WP_KIND_DRAM,        /* the memory attached to a socket */
 	WP_KIND_PSYS,        /* the whole platform (contains all of the above) */
 	WP_KIND_OTHER,       /* a sensor whose coverage is unknown: never in a total */
-	WP_KIND_SYSTEM       /* a meter of the whole machine (ACPI power meter, BMC):
+	WP_KIND_SYSTEM,      /* a meter of the whole machine (ACPI power meter, BMC):
 	                        contains every other kind */
+	WP_KIND_GPU          /* one discrete GPU board (nvidia_gpu_N, amd_gpu_N) */
 };
+
+/*
+ * How a domain's energy is obtained (wp_domain_info.method, and the
+ * reports' "method"):
+ *   "energy_counter"  a hardware energy counter, read as is
+ *   "power_instant"   instantaneous power readings, integrated (trapezoid)
+ *   "power_average"   the device's own running average of power, integrated;
+ *                     lags the load by about its averaging window
+ *   "estimate"        a model, not a measurement (docs/ESTIMATE.md)
+ */
+#define WP_METHOD_COUNTER "energy_counter"
+#define WP_METHOD_POWER_INSTANT "power_instant"
+#define WP_METHOD_POWER_AVERAGE "power_average"
+#define WP_METHOD_ESTIMATE "estimate"
 
 /*
  * One measured quantity.  Strings live as long as the host.
@@ -112,6 +127,24 @@ struct wp_domain_info {
 	 * only as good as the sampling frequency.
 	 */
 	int integrated;
+	/* One of the WP_METHOD_* strings above; never NULL. */
+	const char *method;
+	/*
+	 * For an integrated domain, how often the power reading changes (ns),
+	 * measured or declared by the source: a sampler reads at least twice
+	 * per period (wp_meter_min_freq_hz).  0 when unknown or a counter.
+	 */
+	uint64_t update_ns;
+	/* The device's model and its stable identity, for GPUs: "NVIDIA H100
+	 * 80GB HBM3" and "GPU-2b4c...", or the PCI address; NULL otherwise. */
+	const char *device_name;
+	const char *device_id;
+	/*
+	 * 1 when the domain is left out of a meter opened on every domain
+	 * (names == NULL) and measured only when named: a GPU that
+	 * CUDA_VISIBLE_DEVICES hides from the program being measured.
+	 */
+	int opt_in;
 };
 
 /*
@@ -222,7 +255,7 @@ struct wp_snapshot;
 
 /*
  * Opens a meter on `count` domains named in `names`; names == NULL opens
- * every domain of the host.  Reads every domain once to set its baseline; a
+ * every domain of the host except those marked opt_in.  Reads every domain once to set its baseline; a
  * domain that cannot be read then, or reads above its range, is opened lost
  * (wp_meter_domain_status).
  * Errors: WP_ENODOMAIN (an unknown name; *bad_name, if not NULL, points at
@@ -280,6 +313,37 @@ int wp_energy_between(const struct wp_meter *meter, const struct wp_snapshot *a,
  */
 uint64_t wp_counter_delta(uint64_t prev, uint64_t next, uint64_t counter_max);
 
+/* --------------------------------------------------------- device readings */
+
+/*
+ * Readings that some devices (GPUs) offer beside energy.  A snapshot holds
+ * WP_METRIC_COUNT of them per domain, NaN where not read or not offered.
+ */
+enum wp_metric {
+	WP_METRIC_POWER_W = 0,    /* power drawn now, as the device reports it */
+	WP_METRIC_UTIL_PCT,       /* share of time the device was busy */
+	WP_METRIC_MEM_UTIL_PCT,   /* share of time its memory was read or written */
+	WP_METRIC_TEMP_C,         /* temperature, degrees Celsius */
+	WP_METRIC_MEM_USED_B,     /* device memory in use, bytes */
+	WP_METRIC_SM_CLOCK_MHZ,   /* shader (SM) clock */
+	WP_METRIC_POWER_LIMIT_W,  /* power limit in force */
+	WP_METRIC_COUNT
+};
+
+/* "power_w", "util_pct", ...; NULL past the last. */
+const char *wp_metric_name(enum wp_metric m);
+/* "W", "%", "C", "B", "MHz"; NULL past the last. */
+const char *wp_metric_unit(enum wp_metric m);
+
+/*
+ * Reads every domain's device readings into snap (a lost domain, or one
+ * without readings, gets NaN).  Does not touch the energy figures.  Safe to
+ * call beside the sampler.  Returns 0 or -EINVAL.
+ */
+int wp_meter_read_metrics(struct wp_meter *meter, struct wp_snapshot *snap);
+/* Reading m of domain i in snap; NaN when absent or out of range. */
+double wp_snapshot_metric(const struct wp_snapshot *snap, size_t i, enum wp_metric m);
+
 /* --------------------------------------------------------- tagged regions */
 
 /*
@@ -310,7 +374,9 @@ void wp_meter_clear_regions(struct wp_meter *meter);
 
 /* ----------------------------------------------------------------- sampler */
 
-#define WP_SAMPLER_OPTIONS_VERSION 1
+#define WP_SAMPLER_OPTIONS_VERSION 2
+/* wp_sampler_options.flags */
+#define WP_SAMPLE_METRICS 0x1u /* read device readings at every tick too */
 /* The sampler's ceiling: no request or wrap time raises it above this. */
 #define WP_SAMPLER_MAX_HZ 100000.0
 
@@ -325,11 +391,14 @@ struct wp_sampler_options {
 	 */
 	void (*on_sample)(void *user, const struct wp_snapshot *snap);
 	void *user;
+	/* version 2 */
+	unsigned flags; /* WP_SAMPLE_* */
 };
 
 /*
  * The lowest sampling frequency that reads every open domain at least twice
- * per its shortest possible wrap time (0 when the meter has no domain).
+ * per its shortest possible wrap time, and every integrated domain at least
+ * twice per update of its power reading (0 when the meter has no domain).
  */
 double wp_meter_min_freq_hz(const struct wp_meter *meter);
 
@@ -369,6 +438,9 @@ struct wp_report_domain {
 	int in_total; /* not inside another reported domain, nor of kind other */
 	int status;   /* 0, or the error with which the domain was lost */
 	int integrated; /* energy integrated from power readings */
+	char *method;   /* WP_METHOD_* */
+	char *device_name; /* NULL unless a device (GPU) */
+	char *device_id;
 };
 
 struct wp_report_region {

@@ -90,8 +90,8 @@ int cmd_list(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			if (strlen(wp_host_domain(host, i)->name) > w)
 				w = strlen(wp_host_domain(host, i)->name);
-		printf("%-*s  %-9s %-22s %s\n", (int)w, "domain", "source", "can wrap after",
-		       "file");
+		printf("%-*s  %-9s %-15s %-22s %s\n", (int)w, "domain", "source", "method",
+		       "can wrap after", "file");
 		for (size_t i = 0; i < n; i++) {
 			const struct wp_domain_info *d = wp_host_domain(host, i);
 			char wrap[32];
@@ -102,9 +102,19 @@ int cmd_list(int argc, char **argv)
 				snprintf(col, sizeof col, "never");
 			else
 				snprintf(col, sizeof col, "%s at %.0f W", wrap, d->peak_power_w);
-			printf("%-*s  %-9s %-22s %s%s%s\n", (int)w, d->name, d->source, col, d->path,
-			       d->estimated ? "  (estimated)" : "",
-			       d->integrated ? "  (power, integrated)" : "");
+			printf("%-*s  %-9s %-15s %-22s %s\n", (int)w, d->name, d->source, d->method,
+			       col, d->path);
+			if (d->device_name || d->device_id)
+				printf("%-*s  %s%s%s\n", (int)w, "", d->device_name ? d->device_name : "",
+				       d->device_name && d->device_id ? ", " : "",
+				       d->device_id ? d->device_id : "");
+			if (d->integrated && d->update_ns)
+				printf("%-*s  power updates every %.3g ms: sampled at %.4g Hz or more\n",
+				       (int)w, "", (double)d->update_ns / 1e6, 2e9 / (double)d->update_ns);
+			if (d->opt_in)
+				printf("%-*s  not measured unless named (--domains %s): see the %s "
+				       "note below\n",
+				       (int)w, "", d->name, d->source);
 		}
 	}
 

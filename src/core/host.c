@@ -41,14 +41,25 @@ int wp__host_add_domain_priv(struct wp_host *host, const struct wp_sensor_ops *o
 	memset(d, 0, sizeof *d);
 	d->name = strdup(info->name);
 	d->path = strdup(info->path ? info->path : "");
-	if (!d->name || !d->path) {
+	d->device_name = info->device_name ? strdup(info->device_name) : NULL;
+	d->device_id = info->device_id ? strdup(info->device_id) : NULL;
+	if (!d->name || !d->path || (info->device_name && !d->device_name) ||
+	    (info->device_id && !d->device_id)) {
 		free(d->name);
 		free(d->path);
+		free(d->device_name);
+		free(d->device_id);
 		goto oom;
 	}
 	d->info = *info;
 	d->info.name = d->name;
 	d->info.path = d->path;
+	d->info.device_name = d->device_name;
+	d->info.device_id = d->device_id;
+	if (!d->info.method)
+		d->info.method = info->estimated    ? WP_METHOD_ESTIMATE
+		                 : info->integrated ? WP_METHOD_POWER_INSTANT
+		                                    : WP_METHOD_COUNTER;
 	d->info.min_wrap_ns = min_wrap_ns(info);
 	d->ops = ops;
 	d->fd = fd;
@@ -100,7 +111,7 @@ static int domain_order(const void *pa, const void *pb)
 		return a->info.socket - b->info.socket;
 	if (a->info.die != b->info.die)
 		return a->info.die - b->info.die;
-	return strcmp(a->name, b->name);
+	return strverscmp(a->name, b->name); /* nvidia_gpu_2 before nvidia_gpu_10 */
 }
 
 /* The root option, else the environment variable, else the default. */
@@ -243,6 +254,8 @@ static void release_domain(struct wp__domain *d)
 		close(d->fd);
 	free(d->name);
 	free(d->path);
+	free(d->device_name);
+	free(d->device_id);
 }
 
 /*
@@ -313,11 +326,26 @@ static int note_left_out(struct wp_host *host, const struct wp_sensor_ops *const
 		else if (is_fallback(ops) && real_found)
 			rc = wp__host_note(host, ops->name, WP_NOTE_UNAVAILABLE, WP_ENOSOURCE,
 			                   NULL, "ask for it with '--source estimate'",
-			                   "not used: a real energy counter works here");
+			                   "not used: a real counter measures the processor here");
 		else
 			continue;
 		if (rc < 0)
 			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Does a real domain measure the processor side: a RAPL domain, or a meter
+ * of the whole machine?  GPUs do not, nor sensors of unknown coverage; a
+ * GPU server without RAPL still gets the CPU estimate beside its GPUs.
+ */
+static int covers_cpu(const struct wp_host *host)
+{
+	for (size_t i = 0; i < host->domain_count; i++) {
+		enum wp_domain_kind k = host->domains[i].info.kind;
+		if (k != WP_KIND_GPU && k != WP_KIND_OTHER)
+			return 1;
 	}
 	return 0;
 }
@@ -372,8 +400,9 @@ int wp_host_open(struct wp_host **out, const struct wp_options *opts)
 	rc = drop_duplicates(host, opts->version >= 2 ? opts->flags : 0);
 	if (rc < 0)
 		goto fail;
-	/* The estimate, only where nothing real answered. */
-	if ((!list || !*list) && host->domain_count == 0) {
+	/* The estimate, only where nothing real measures the CPU side. */
+	int cpu_found = covers_cpu(host);
+	if ((!list || !*list) && !cpu_found) {
 		for (size_t k = 0; wp__sensors[k]; k++) {
 			if (is_fallback(wp__sensors[k])) {
 				plan[n++] = wp__sensors[k];
@@ -382,7 +411,7 @@ int wp_host_open(struct wp_host **out, const struct wp_options *opts)
 			}
 		}
 	}
-	if ((rc = note_left_out(host, plan, (size_t)n, list, host->domain_count > 0)) < 0)
+	if ((rc = note_left_out(host, plan, (size_t)n, list, cpu_found)) < 0)
 		goto fail;
 	if (host->domain_count > 1)
 		qsort(host->domains, host->domain_count, sizeof *host->domains, domain_order);

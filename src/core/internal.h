@@ -22,7 +22,7 @@ struct wp__domain;
  * says how many there are (SQLite's sqlite3_vfs does the same).
  */
 struct wp_sensor_ops {
-	unsigned version; /* 2 */
+	unsigned version; /* 3 */
 	const char *name;
 	/*
 	 * Finds this source's domains on the host and adds them with
@@ -37,6 +37,12 @@ struct wp_sensor_ops {
 	void (*release)(struct wp__domain *d);
 	/* version 2 */
 	unsigned flags; /* WP__SENSOR_* */
+	/* version 3 */
+	/*
+	 * Fills values[WP_METRIC_COUNT] with the device's readings; leaves NaN
+	 * in those it does not offer.  May be NULL.  Any thread.
+	 */
+	int (*metrics)(const struct wp__domain *d, double *values);
 };
 
 /* Probed only when no other source gave a domain, or when named. */
@@ -51,6 +57,7 @@ struct wp__domain {
 	int fd;
 	char *name;
 	char *path;
+	char *device_name, *device_id;
 	void *priv; /* the sensor's own state; freed by its release() */
 };
 
@@ -69,8 +76,10 @@ struct wp_host {
 };
 
 /*
- * Appends a domain; takes ownership of `fd` (closed with the host).  `name`
- * and `path` are copied.  The sensor fills counter_max, joules_per_count and
+ * Appends a domain; takes ownership of `fd` (closed with the host).  `name`,
+ * `path`, `device_name` and `device_id` are copied; `method` must be a
+ * WP_METHOD_* string, and NULL takes the default from `estimated` and
+ * `integrated` (an integral is taken as of instantaneous power).  The sensor fills counter_max, joules_per_count and
  * peak_power_w; the host derives min_wrap_ns from them.  Returns 0 or
  * -ENOMEM (the fd is then closed).
  */

@@ -77,13 +77,17 @@ void wp__meter_read_locked(struct wp_meter *m, struct wp_snapshot *snap)
 
 struct wp_snapshot *wp_snapshot_new(const struct wp_meter *m)
 {
-	size_t n = m ? m->count : 0;
-	struct wp_snapshot *s = calloc(1, sizeof *s + 2 * (n ? n : 1) * sizeof(uint64_t));
+	size_t n = m ? m->count : 0, k = n ? n : 1;
+	struct wp_snapshot *s = calloc(1, sizeof *s + 2 * k * sizeof(uint64_t) +
+	                                          k * WP_METRIC_COUNT * sizeof(double));
 	if (!s)
 		return NULL;
 	s->count = n;
 	s->raw = (uint64_t *)(s + 1);
-	s->total = s->raw + n;
+	s->total = s->raw + k;
+	s->metrics = (double *)(s->total + k);
+	for (size_t i = 0; i < k * WP_METRIC_COUNT; i++)
+		s->metrics[i] = NAN;
 	return s;
 }
 
@@ -147,10 +151,12 @@ int wp_meter_open(struct wp_meter **out, struct wp_host *host, const char *const
                   size_t count, const char **bad_name)
 {
 	struct wp_meter *m;
-	size_t n = names ? count : wp_host_domain_count(host);
+	size_t n = names ? count : 0;
 
 	if (!out || !host)
 		return -EINVAL;
+	for (size_t i = 0; !names && i < host->domain_count; i++)
+		n += !host->domains[i].info.opt_in;
 	*out = NULL;
 	m = calloc(1, sizeof *m);
 	if (!m)
@@ -168,9 +174,13 @@ int wp_meter_open(struct wp_meter **out, struct wp_host *host, const char *const
 		meter_free(m);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		size_t idx = i;
-		if (names) {
+	for (size_t i = 0, next = 0; i < n; i++) {
+		size_t idx = next;
+		if (!names) {
+			while (host->domains[idx].info.opt_in)
+				idx++;
+			next = idx + 1;
+		} else {
 			int rc = wp_host_find_domain(host, names[i], &idx);
 			if (rc < 0) {
 				if (bad_name)
@@ -345,4 +355,56 @@ void wp_meter_clear_regions(struct wp_meter *m)
 		return;
 	m->region_count = 0;
 	m->tags_len = 0;
+}
+
+/* ------------------------------------------------------ device readings */
+
+static const char *const metric_names[WP_METRIC_COUNT][2] = {
+	[WP_METRIC_POWER_W] = { "power_w", "W" },
+	[WP_METRIC_UTIL_PCT] = { "util_pct", "%" },
+	[WP_METRIC_MEM_UTIL_PCT] = { "mem_util_pct", "%" },
+	[WP_METRIC_TEMP_C] = { "temp_c", "C" },
+	[WP_METRIC_MEM_USED_B] = { "mem_used_b", "B" },
+	[WP_METRIC_SM_CLOCK_MHZ] = { "sm_clock_mhz", "MHz" },
+	[WP_METRIC_POWER_LIMIT_W] = { "power_limit_w", "W" },
+};
+
+const char *wp_metric_name(enum wp_metric mt)
+{
+	return (unsigned)mt < WP_METRIC_COUNT ? metric_names[mt][0] : NULL;
+}
+
+const char *wp_metric_unit(enum wp_metric mt)
+{
+	return (unsigned)mt < WP_METRIC_COUNT ? metric_names[mt][1] : NULL;
+}
+
+/*
+ * Not under the meter's lock: device calls can be slow (milliseconds for
+ * some NVML queries) and the sensors' metrics() are thread-safe; the status
+ * is only peeked at, so a domain lost meanwhile gives one more failed try.
+ */
+int wp_meter_read_metrics(struct wp_meter *m, struct wp_snapshot *snap)
+{
+	if (!m || !snap || snap->count != m->count)
+		return -EINVAL;
+	for (size_t i = 0; i < m->count; i++) {
+		const struct wp__domain *d = m->dom[i];
+		double *v = snap->metrics + i * WP_METRIC_COUNT;
+		pthread_mutex_lock(&m->lock);
+		int lost = m->status[i] != 0;
+		pthread_mutex_unlock(&m->lock);
+		for (size_t k = 0; k < WP_METRIC_COUNT; k++)
+			v[k] = NAN;
+		if (!lost && d->ops->version >= 3 && d->ops->metrics)
+			d->ops->metrics(d, v);
+	}
+	return 0;
+}
+
+double wp_snapshot_metric(const struct wp_snapshot *snap, size_t i, enum wp_metric mt)
+{
+	if (!snap || i >= snap->count || (unsigned)mt >= WP_METRIC_COUNT)
+		return NAN;
+	return snap->metrics[i * WP_METRIC_COUNT + mt];
 }

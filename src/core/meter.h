@@ -14,6 +14,7 @@ struct wp_snapshot {
 	size_t count;
 	uint64_t *raw;
 	uint64_t *total;
+	double *metrics; /* count * WP_METRIC_COUNT, NaN until read */
 };
 
 struct region_rec {

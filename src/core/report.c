@@ -90,7 +90,11 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 
 		d->name = strdup(info->name);
 		d->source = strdup(info->source);
-		if (!d->name || !d->source)
+		d->method = strdup(info->method ? info->method : WP_METHOD_COUNTER);
+		d->device_name = info->device_name ? strdup(info->device_name) : NULL;
+		d->device_id = info->device_id ? strdup(info->device_id) : NULL;
+		if (!d->name || !d->source || !d->method ||
+		    (info->device_name && !d->device_name) || (info->device_id && !d->device_id))
 			return -ENOMEM;
 		int rc = wp_energy_between(m, a, b, i, &j);
 		if (rc < 0 && rc != WP_ELOST)
@@ -191,6 +195,9 @@ void wp_report_free(struct wp_report *r)
 	for (size_t i = 0; i < r->domain_count; i++) {
 		free(r->domains[i].name);
 		free(r->domains[i].source);
+		free(r->domains[i].method);
+		free(r->domains[i].device_name);
+		free(r->domains[i].device_id);
 	}
 	free(r->domains);
 	for (size_t i = 0; i < r->region_count; i++) {
@@ -247,4 +254,13 @@ int wp__total_estimated(const struct wp_report *r)
 		if (r->domains[i].in_total && r->domains[i].estimated)
 			return 1;
 	return 0;
+}
+
+const char *wp__report_method(const struct wp_report_domain *d)
+{
+	if (d->method)
+		return d->method;
+	return d->estimated ? WP_METHOD_ESTIMATE
+	       : d->integrated ? WP_METHOD_POWER_INSTANT
+	                       : WP_METHOD_COUNTER;
 }

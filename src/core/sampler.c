@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #include "meter.h"
@@ -24,11 +26,17 @@ double wp_meter_min_freq_hz(const struct wp_meter *m)
 {
 	uint64_t shortest = 0;
 	for (size_t i = 0; m && i < m->count; i++) {
-		uint64_t w = m->dom[i]->info.min_wrap_ns;
+		const struct wp_domain_info *in = &m->dom[i]->info;
+		uint64_t w = in->min_wrap_ns;
+		if (w && (!shortest || w < shortest))
+			shortest = w;
+		/* An integral misses what happens between two reads: read at
+		 * least twice per update of the power figure. */
+		w = in->integrated ? in->update_ns : 0;
 		if (w && (!shortest || w < shortest))
 			shortest = w;
 	}
-	/* Two reads per shortest wrap time. */
+	/* Two reads per shortest wrap time (or power update). */
 	return shortest ? 2e9 / (double)shortest : 0;
 }
 
@@ -61,6 +69,8 @@ static void *sampler_main(void *arg)
 		if (late > m->stats.max_late_ns)
 			m->stats.max_late_ns = late;
 		pthread_mutex_unlock(&m->lock);
+		if (m->sopts.version >= 2 && (m->sopts.flags & WP_SAMPLE_METRICS))
+			wp_meter_read_metrics(m, m->sample);
 		if (m->sopts.on_sample)
 			m->sopts.on_sample(m->sopts.user, m->sample);
 		next += m->period_ns;
@@ -83,7 +93,10 @@ int wp_meter_start_sampler(struct wp_meter *m, const struct wp_sampler_options *
 		hz = need;
 	if (hz > WP_SAMPLER_MAX_HZ)
 		hz = WP_SAMPLER_MAX_HZ; /* a counter that wraps faster cannot be followed */
-	m->sopts = *opts;
+	/* A version 1 caller's struct ends before `flags`. */
+	memset(&m->sopts, 0, sizeof m->sopts);
+	memcpy(&m->sopts, opts,
+	       opts->version >= 2 ? sizeof *opts : offsetof(struct wp_sampler_options, flags));
 	m->period_ns = (uint64_t)(1e9 / hz);
 	pthread_mutex_lock(&m->lock);
 	m->stats = (struct wp_sampler_stats){ .freq_hz = 1e9 / (double)m->period_ns };

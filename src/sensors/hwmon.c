@@ -426,6 +426,9 @@ static int add_channel(struct wp_host *host, struct tally *t, const struct chip 
 		.joules_per_count = 1e-6,
 		.peak_power_w = peak,
 		.integrated = ch->power,
+		.method = !ch->power         ? WP_METHOD_COUNTER
+		          : ch->has_average ? WP_METHOD_POWER_AVERAGE
+		                            : WP_METHOD_POWER_INSTANT,
 	};
 
 	if (!ch->power) {

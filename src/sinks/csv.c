@@ -2,7 +2,7 @@
  * csv.c - the CSV report: one row per measured figure, RFC 4180 quoting.
  *
  *   record,label,domain,source,start_s,duration_s,energy_j,avg_power_w,estimated,in_total,
- *   integrated
+ *   integrated,method
  *
  * record is "domain" (the whole run, one row per domain), "total",
  * "region" (label = the tag, one row per region and domain) or "warning"
@@ -41,7 +41,7 @@ static void put_num(FILE *f, double v)
 static int write_csv(const struct wp_report *r, FILE *f)
 {
 	fputs("record,label,domain,source,start_s,duration_s,energy_j,avg_power_w,estimated,"
-	      "in_total,integrated\r\n",
+	      "in_total,integrated,method\r\n",
 	      f);
 	for (size_t i = 0; i < r->domain_count; i++) {
 		const struct wp_report_domain *d = &r->domains[i];
@@ -55,7 +55,9 @@ static int write_csv(const struct wp_report *r, FILE *f)
 		put_num(f, d->energy_j);
 		fputc(',', f);
 		put_num(f, d->avg_power_w);
-		fprintf(f, ",%d,%d,%d\r\n", d->estimated, d->in_total, d->integrated);
+		fprintf(f, ",%d,%d,%d,", d->estimated, d->in_total, d->integrated);
+		put_field(f, wp__report_method(d));
+		fputs("\r\n", f);
 	}
 	if (isfinite(r->total_energy_j)) {
 		int est = wp__total_estimated(r);
@@ -65,7 +67,7 @@ static int write_csv(const struct wp_report *r, FILE *f)
 		put_num(f, r->total_energy_j);
 		fputc(',', f);
 		put_num(f, r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN);
-		fprintf(f, ",%d,,\r\n", est);
+		fprintf(f, ",%d,,,\r\n", est);
 	}
 	for (size_t i = 0; i < r->region_count; i++) {
 		const struct wp_report_region *g = &r->regions[i];
@@ -84,14 +86,16 @@ static int write_csv(const struct wp_report *r, FILE *f)
 			put_num(f, g->energy_j[k]);
 			fputc(',', f);
 			put_num(f, g->duration_s > 0 ? g->energy_j[k] / g->duration_s : NAN);
-			fprintf(f, ",%d,%d,%d\r\n", r->domains[k].estimated,
+			fprintf(f, ",%d,%d,%d,", r->domains[k].estimated,
 			        r->domains[k].in_total, r->domains[k].integrated);
+			put_field(f, wp__report_method(&r->domains[k]));
+			fputs("\r\n", f);
 		}
 	}
 	for (size_t i = 0; i < r->warning_count; i++) {
 		fputs("warning,", f);
 		put_field(f, r->warnings[i]);
-		fputs(",,,,,,,,,\r\n", f);
+		fputs(",,,,,,,,,,\r\n", f);
 	}
 	return ferror(f) ? -EIO : 0;
 }

@@ -74,6 +74,14 @@ static void put_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static void put_str_or_null(FILE *f, const char *s)
+{
+	if (s)
+		put_str(f, s);
+	else
+		fputs("null", f);
+}
+
 /* A number, or null where there is none (JSON has no NaN). */
 static void put_num(FILE *f, double v)
 {
@@ -122,9 +130,15 @@ static int write_json(const struct wp_report *r, FILE *f)
 		fputs(", \"avg_power_w\": ", f);
 		put_num(f, d->avg_power_w);
 		fprintf(f, ", \"estimated\": %s, \"in_total\": %s, \"complete\": %s, "
-		        "\"integrated\": %s}",
+		        "\"integrated\": %s, \"method\": ",
 		        d->estimated ? "true" : "false", d->in_total ? "true" : "false",
 		        d->status ? "false" : "true", d->integrated ? "true" : "false");
+		put_str(f, wp__report_method(d));
+		fputs(", \"device_name\": ", f);
+		put_str_or_null(f, d->device_name);
+		fputs(", \"device_id\": ", f);
+		put_str_or_null(f, d->device_id);
+		fputc('}', f);
 	}
 	fputs(r->domain_count ? "\n  ],\n  \"total_energy_j\": " : "],\n  \"total_energy_j\": ",
 	      f);

@@ -25,4 +25,10 @@ void wp__iso8601(int64_t unix_ns, char *buf, size_t cap);
 /* Nonzero when an estimated domain counts towards the total. */
 int wp__total_estimated(const struct wp_report *r);
 
+/*
+ * The domain's WP_METHOD_* string; for a report filled by hand without one,
+ * the method its estimated and integrated flags imply.
+ */
+const char *wp__report_method(const struct wp_report_domain *d);
+
 #endif

@@ -76,7 +76,11 @@ static int write_text(const struct wp_report *r, FILE *f)
 			if (d->estimated)
 				fputs("  estimated", f);
 			if (d->integrated)
-				fputs("  integrated from power readings", f);
+				fprintf(f, "  integrated from %s power readings",
+				        strcmp(wp__report_method(d), WP_METHOD_POWER_AVERAGE) == 0 ? "average"
+				                                                       : "instant");
+			if (d->device_name)
+				fprintf(f, "  %s", d->device_name);
 			if (d->status)
 				fputs("  incomplete", f);
 			if (!d->in_total)
