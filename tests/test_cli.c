@@ -536,7 +536,7 @@ TEST(cli_monitor_estimate_when_no_counter)
 	char *list[] = { "wattprof", "list", NULL };
 	run(&r, sys, list);
 	ASSERT_EQ(r.status, 0);
-	ASSERT_HAS(r.out, "package_0  estimate  never");
+	ASSERT_HAS(r.out, "package_0  estimate  estimate        never");
 	ASSERT_HAS(r.out, "(estimated)");
 	ASSERT_HAS(r.out, "powercap  unavailable: cannot open");
 	ASSERT_HAS(r.out, "fix: load the RAPL driver");
