@@ -7,6 +7,7 @@
 	X(util_counter_delta, 5)                             \
 	X(util_strerror_names_every_code, 5)                 \
 	X(util_format_parse, 5)                              \
+	X(util_detect_update_period, 5)                      \
 	X(perf_discovers_two_sockets, 10)                    \
 	X(perf_open_attributes, 10)                          \
 	X(perf_energy_exact_from_counts, 10)                 \

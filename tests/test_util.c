@@ -76,3 +76,47 @@ TEST(util_format_parse)
 	ASSERT_EQ(wp_format_parse(NULL, &f), WP_EFORMAT);
 	return TEST_OK;
 }
+
+/* A power reading held for `period_ns`, then stepping to a new value. */
+struct stepper {
+	uint64_t period_ns, t0;
+	int fail;
+};
+
+static int step_read(void *ctx, double *w)
+{
+	struct stepper *s = ctx;
+	if (s->fail)
+		return -EIO;
+	*w = (double)((wp_now_ns() - s->t0) / s->period_ns);
+	return 0;
+}
+
+TEST(util_detect_update_period)
+{
+	struct stepper s[3] = { { 20000000, 0, 0 }, { 7000000, 0, 0 }, { 1000000000, 0, 1 } };
+	void *ctx[3] = { &s[0], &s[1], &s[2] };
+	uint64_t got[3];
+	uint64_t t0 = wp_now_ns();
+	for (int i = 0; i < 3; i++)
+		s[i].t0 = t0;
+	wp__detect_update_ns(3, step_read, ctx, got, 1000000, 300000000);
+	/* Polled every 1 ms: each period is seen to within a poll or two
+	 * (more on a loaded machine, never less than a poll short). */
+	ASSERT_U64(got[0], >=, 19000000);
+	ASSERT_U64(got[0], <=, 40000000);
+	ASSERT_U64(got[1], >=, 6000000);
+	ASSERT_U64(got[1], <=, 20000000);
+	ASSERT_U64(got[2], ==, 0); /* a failing reading gives no period */
+	/* It stops once every reading changed three times, well before 300 ms. */
+	ASSERT_U64(wp_now_ns() - t0, <, 290000000);
+
+	/* A steady reading never changes: 0 after the time allowed. */
+	struct stepper steady = { UINT64_MAX / 2, t0, 0 };
+	void *one = &steady;
+	t0 = wp_now_ns();
+	wp__detect_update_ns(1, step_read, &one, got, 1000000, 30000000);
+	ASSERT_U64(got[0], ==, 0);
+	ASSERT_U64(wp_now_ns() - t0, >=, 30000000);
+	return TEST_OK;
+}

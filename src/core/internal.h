@@ -190,4 +190,16 @@ void wp__integrator_destroy(struct wp__integrator *ig);
 /* Adds a reading of `watts` at `now_ns` and returns the energy so far in uJ. */
 uint64_t wp__integrator_add(struct wp__integrator *ig, uint64_t now_ns, double watts);
 
+/*
+ * How often each of n power readings changes, measured by polling them
+ * together every poll_ns for at most max_ns: update_ns[i] is the shortest
+ * time between two changes seen (a reading that changes every period shows
+ * that period, polled finely enough), or 0 when reading i did not change
+ * twice in time (steady power, or too slow an update) or failed.  Stops as
+ * soon as every reading changed three times.  At most WP__DETECT_MAX.
+ */
+#define WP__DETECT_MAX 64
+void wp__detect_update_ns(size_t n, int (*read)(void *ctx, double *watts), void *const *ctx,
+                          uint64_t *update_ns, uint64_t poll_ns, uint64_t max_ns);
+
 #endif

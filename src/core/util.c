@@ -214,3 +214,52 @@ uint64_t wp__integrator_add(struct wp__integrator *ig, uint64_t now_ns, double w
 	pthread_mutex_unlock(&ig->lock);
 	return uj;
 }
+
+/* ------------------------------------------------ power update period */
+
+void wp__detect_update_ns(size_t n, int (*read)(void *ctx, double *watts), void *const *ctx,
+                          uint64_t *update_ns, uint64_t poll_ns, uint64_t max_ns)
+{
+	double last[WP__DETECT_MAX];
+	uint64_t changed_at[WP__DETECT_MAX];
+	unsigned changes[WP__DETECT_MAX];
+	int ok[WP__DETECT_MAX];
+	uint64_t start = wp_now_ns();
+	size_t waiting;
+
+	if (n > WP__DETECT_MAX)
+		n = WP__DETECT_MAX;
+	for (size_t i = 0; i < n; i++) {
+		update_ns[i] = 0;
+		changes[i] = 0;
+		changed_at[i] = start;
+		ok[i] = read(ctx[i], &last[i]) == 0;
+	}
+	do {
+		struct timespec ts = { (time_t)(poll_ns / 1000000000u),
+			               (long)(poll_ns % 1000000000u) };
+		nanosleep(&ts, NULL);
+		uint64_t now = wp_now_ns();
+		waiting = 0;
+		for (size_t i = 0; i < n; i++) {
+			double w;
+			if (!ok[i] || changes[i] >= 3)
+				continue;
+			if (read(ctx[i], &w) < 0) {
+				ok[i] = 0;
+				continue;
+			}
+			if (w != last[i]) {
+				/* The first change only starts the clock: the
+				 * reading may have been held for a while already. */
+				if (changes[i] > 0 &&
+				    (update_ns[i] == 0 || now - changed_at[i] < update_ns[i]))
+					update_ns[i] = now - changed_at[i];
+				changes[i]++;
+				changed_at[i] = now;
+				last[i] = w;
+			}
+			waiting += changes[i] < 3;
+		}
+	} while (waiting > 0 && wp_now_ns() - start < max_ns);
+}
