@@ -30,12 +30,14 @@ TEST_SRC = $(sort $(wildcard tests/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
-HEADERS = include/wattprof/wattprof.h $(wildcard src/*/*.h) $(wildcard tests/*.h)
+HEADERS = include/wattprof/wattprof.h $(wildcard src/*/*.h) $(wildcard tests/*.h) \
+          $(wildcard tests/fakenvml/*.h)
 
 STATIC = $(BUILD)/libwattprof.a
 SHARED = $(BUILD)/libwattprof.so.$(VERSION)
 BIN = $(BUILD)/wattprof
 TESTBIN = $(BUILD)/run-tests
+FAKENVML = $(BUILD)/fakenvml/libnvidia-ml.so.1
 
 .PHONY: all run deps test check test-plain test-install test-asan test-tsan fuzz bench install \
         uninstall clean
@@ -62,8 +64,17 @@ $(SHARED): $(LIB_OBJ) src/libwattprof.map
 $(BIN): $(CLI_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(LDLIBS)
 
-$(TESTBIN): $(TEST_OBJ) $(STATIC) $(BIN)
+$(TESTBIN): $(TEST_OBJ) $(STATIC) $(BIN) $(FAKENVML)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(STATIC) -o $@ $(LDLIBS)
+
+# The fake NVIDIA library that the NVML tests put first in LD_LIBRARY_PATH
+# (tests/fakenvml/fake_nvml.h); built with SAN like everything it is loaded into.
+$(FAKENVML): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC  $@"
+	@$(CC) -std=c11 -D_GNU_SOURCE -Isrc -fPIC -shared -pthread $(WARN) $(CFLAGS) $(SAN) \
+	  -Wl,-soname,libnvidia-ml.so.1 $< -o $@ -lm
+	@ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
 
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"'
 

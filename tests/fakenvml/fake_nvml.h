@@ -1,0 +1,123 @@
+/*
+ * fake_nvml.h - the ground truth of the fake NVML (fake_nvml.c), which the
+ * test suite builds as libnvidia-ml.so.1 and puts first in LD_LIBRARY_PATH,
+ * so that wattprof's NVML source (src/sensors/nvml.c) opens it as it would
+ * open NVIDIA's library.  Tests include this header to know, in closed
+ * form, what the fake reports; nothing here needs linking.
+ *
+ * Configuration: the environment variable FAKE_NVML, read at every
+ * nvmlInit_v2()/nvmlInit().  Unset or empty, init returns
+ * NVML_ERROR_DRIVER_NOT_LOADED (a machine without NVIDIA's driver), which
+ * keeps every other test hermetic.  Otherwise it is a list of key=value
+ * items separated by ';'.  Per-GPU keys end in .N, the GPU's index.  A key
+ * that is unknown, a value that does not parse or is out of range, or a .N
+ * at or beyond gpus makes init return NVML_ERROR_INVALID_ARGUMENT and print
+ * one line starting with "fake_nvml:" on stderr.
+ *
+ *   gpus=N            number of GPUs, 0..16 (1)
+ *   init=RC           init returns this nvmlReturn_t, 0..999 (0)
+ *   epoch_ns=T        CLOCK_MONOTONIC ns of the model's t = 0 (the first
+ *                     successful init of the process)
+ *   no=F1,F2          these functions return NVML_ERROR_FUNCTION_NOT_FOUND,
+ *                     as if an old driver lacked them (any function of
+ *                     WP_NVML_FUNCTIONS but nvmlInit*, nvmlShutdown and
+ *                     nvmlErrorString)
+ *   driver=S          nvmlSystemGetDriverVersion ("550.54.15")
+ *   root=0|1          0: nvmlDeviceSetPowerManagementLimit returns
+ *                     NVML_ERROR_NO_PERMISSION, as for a user who is not root (1)
+ *
+ *   name.N=S          ("NVIDIA H100 80GB HBM3")
+ *   uuid.N=S          ("GPU-5a5a000N-0000-4000-8000-00000000000N", N in hex)
+ *   arch.N=A          nvmlDeviceGetArchitecture (9, Hopper)
+ *   energy.N=0|1      0: the energy counter is NVML_ERROR_NOT_SUPPORTED (1)
+ *   instant.N=0|1     0: NVML_FI_DEV_POWER_INSTANT's per-field nvmlReturn is
+ *                     NOT_SUPPORTED; the call itself succeeds (1)
+ *   average.N=0|1     0: NVML_FI_DEV_POWER_AVERAGE likewise, and
+ *                     nvmlDeviceGetPowerUsage returns NOT_SUPPORTED (1)
+ *   base_w.N, amp_w.N, period_ms.N
+ *                     the power model below (100 + 50 N, 40, 1000); period > 0
+ *   update_ms.N       the power readings' refresh period (20); 0: continuous
+ *   lose_ms.N         from t >= lose_ms / 1000 s on, every call on the GPU
+ *                     returns NVML_ERROR_GPU_IS_LOST (never)
+ *   limit_w.N, min_limit_w.N, max_limit_w.N, default_limit_w.N
+ *                     power limits, W (700, 200, 700, 700); min <= max
+ *   util.N, mem_util.N      % (50, 30)
+ *   temp.N                  degrees C (45)
+ *   mem_used.N, mem_total.N bytes (1 GiB, 80 GiB); used <= total
+ *   sm_mhz.N                (1980)
+ *   procs.N=PID:SM:BYTES,...  processes on the GPU: SM utilisation % and
+ *                     memory; at most FAKE_NVML_MAX_PROCS (none)
+ *
+ * The power model, per GPU, t in seconds since epoch_ns (negative before):
+ *
+ *   P(t) = base + amp sin(2 pi t / period)                       W
+ *
+ * and what each reading reports at the time t of the call:
+ *
+ *   nvmlDeviceGetTotalEnergyConsumption   floor(1000 E(0, t)) mJ, exact at t
+ *                                         (no sample and hold); 0 for t < 0
+ *   NVML_FI_DEV_POWER_INSTANT             P(t_k), mW
+ *   NVML_FI_DEV_POWER_AVERAGE and         A(t_k), the trailing 1 s average
+ *   nvmlDeviceGetPowerUsage               over [t_k - 1, t_k], mW
+ *
+ * where t_k = floor(t / update) update is the last refresh (sample and
+ * hold; fake_nvml_held_s()) and powers are rounded to the nearest mW, and
+ * clamped at 0.  A field's timestamp is the CLOCK_REALTIME instant of t_k,
+ * in us since 1970.  Keep amp <= base: a negative power would make the
+ * energy counter run backwards.
+ *
+ * A power limit set with nvmlDeviceSetPowerManagementLimit() outlives
+ * nvmlShutdown(): like the driver's, it stays until the process ends or an
+ * init finds FAKE_NVML changed, which installs the new configuration.
+ */
+#ifndef WATTPROF_FAKE_NVML_H
+#define WATTPROF_FAKE_NVML_H
+
+#include <math.h>
+
+#define FAKE_NVML_MAX_GPUS 16
+#define FAKE_NVML_MAX_PROCS 32
+#define FAKE_NVML_PI 3.14159265358979323846
+
+/* P(t), W. */
+static inline double fake_nvml_power_w(double base_w, double amp_w, double period_s,
+                                       double t_s)
+{
+	return base_w + amp_w * sin(2 * FAKE_NVML_PI * t_s / period_s);
+}
+
+/*
+ * E(t0, t1), J: the integral of P over [t0, t1],
+ * base (t1 - t0) + amp period / (2 pi) (cos(2 pi t0 / period) - cos(2 pi t1 / period)).
+ */
+static inline double fake_nvml_energy_j(double base_w, double amp_w, double period_s,
+                                        double t0_s, double t1_s)
+{
+	double w = 2 * FAKE_NVML_PI / period_s;
+
+	return base_w * (t1_s - t0_s) + amp_w / w * (cos(w * t0_s) - cos(w * t1_s));
+}
+
+/* A(t), W: the average of P over [t - 1, t], E(t - 1, t) / 1 s. */
+static inline double fake_nvml_avg_power_w(double base_w, double amp_w, double period_s,
+                                           double t_s)
+{
+	return fake_nvml_energy_j(base_w, amp_w, period_s, t_s - 1, t_s);
+}
+
+/* t_k, s: the refresh that a power reading at t reports; update 0 holds nothing. */
+static inline double fake_nvml_held_s(double t_s, double update_s)
+{
+	return update_s > 0 ? floor(t_s / update_s) * update_s : t_s;
+}
+
+/*
+ * Not NVML: how many times the NVML function named `fn` has been called in
+ * this process, whatever it returned; -1 for a name the fake does not
+ * implement.  A test in the runner's process finds it with
+ * dlsym(dlopen("libnvidia-ml.so.1", RTLD_NOW), "fake_nvml_calls").
+ */
+int fake_nvml_calls(const char *fn);
+typedef int (*fake_nvml_calls_fn)(const char *fn);
+
+#endif
