@@ -76,7 +76,8 @@ $(FAKENVML): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 	  -Wl,-soname,libnvidia-ml.so.1 $< -o $@ -lm
 	@ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
 
-$(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"'
+$(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
+  -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"'
 
 deps:
 	@sh scripts/deps.sh build
@@ -101,7 +102,7 @@ test-asan:
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
 # The sampler thread, the meter it shares with the caller, and the CLI around it.
 test-tsan:
-	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' TESTS='sampler meter cli' check
+	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' TESTS='sampler meter cli nvml' check
 
 FUZZ_TIME ?= 20
 fuzz:

@@ -64,6 +64,28 @@ int main(int argc, char **argv)
 	const char *results = NULL;
 	int passed = 0, failed = 0, skipped = 0, n = 0;
 
+	/*
+	 * The NVML source opens libnvidia-ml.so.1 through the loader's search
+	 * path, as on a user's machine; the loader reads LD_LIBRARY_PATH only
+	 * at start-up, so the runner puts the fake's folder first and starts
+	 * itself again.  Tests that want a machine without NVML unset
+	 * FAKE_NVML (the fake then answers as a machine without the driver).
+	 */
+	const char *llp = getenv("LD_LIBRARY_PATH");
+	if (!llp || strncmp(llp, WATTPROF_FAKENVML_DIR ":", strlen(WATTPROF_FAKENVML_DIR) + 1) != 0) {
+		char *path = malloc(strlen(WATTPROF_FAKENVML_DIR) + (llp ? strlen(llp) : 0) + 2);
+		sprintf(path, "%s:%s", WATTPROF_FAKENVML_DIR, llp ? llp : "");
+		setenv("LD_LIBRARY_PATH", path, 1);
+		free(path);
+		execv("/proc/self/exe", argv);
+		perror("run-tests: cannot start again with the fake NVML in LD_LIBRARY_PATH");
+		return 2;
+	}
+	unsetenv("FAKE_NVML");
+	unsetenv("WATTPROF_NVML_LIB");
+	unsetenv("CUDA_VISIBLE_DEVICES");
+	unsetenv("CUDA_DEVICE_ORDER");
+
 	if (argc > 2 && strcmp(argv[1], "--results") == 0) {
 		results = argv[2];
 		argc -= 2;

@@ -57,6 +57,14 @@
 	X(hwmon_powercap_preferred_unless_named, 10)         \
 	X(hwmon_missing_tree_and_no_meters, 10)              \
 	X(hwmon_sampler_integrates_power, 10)                \
+	X(nvml_discovers_gpus_and_methods, 10)            \
+	X(nvml_energy_counter_matches_truth, 10)          \
+	X(nvml_integrated_power_matches_truth, 10)        \
+	X(nvml_cuda_visible_devices, 10)                  \
+	X(nvml_gpu_lost_mid_run, 10)                      \
+	X(nvml_unavailable_is_a_note, 10)                 \
+	X(nvml_device_readings, 10)                       \
+	X(nvml_cli_monitor_and_list, 20)                  \
 	X(meter_energy_exact_across_wrap, 10)                \
 	X(meter_never_negative, 10)                          \
 	X(meter_select_domains, 10)                          \

@@ -509,7 +509,7 @@ TEST(cli_monitor_estimate_when_no_counter)
 	const struct json *w = member(j, "warnings");
 	ASSERT_INT(w->n, >=, 3);
 	ASSERT_HAS(w->items[0].str, "package_0: estimated from CPU time and the TDP, because no "
-	                            "energy counter answers");
+	                            "energy counter measures the processor here");
 	ASSERT_HAS(w->items[1].str, "perf: no power PMU");
 	ASSERT_HAS(w->items[2].str, "powercap: cannot open");
 	json_free(j);

@@ -126,7 +126,7 @@ int cli_report_source_notes(struct wp_report *r, const struct wp_host *host,
 		                         "method and its error)",
 		                      names);
 	rc = wp_report_warn(r, "%s: estimated from CPU time and the TDP, because no energy "
-	                       "counter answers on this machine (docs/ESTIMATE.md gives the "
+	                       "counter measures the processor here (docs/ESTIMATE.md gives the "
 	                       "method and its error); 'wattprof list' says how to get one",
 	                    names);
 	for (size_t i = 0; i < wp_host_note_count(host) && rc == 0; i++) {

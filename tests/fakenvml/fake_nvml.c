@@ -961,3 +961,14 @@ int fake_nvml_calls(const char *fn)
 			return atomic_load(&calls[f]);
 	return -1;
 }
+
+void fake_nvml_lose_now(unsigned int gpu)
+{
+	pthread_mutex_lock(&lock);
+	if (gpu < FAKE_NVML_MAX_GPUS) {
+		int64_t t = now_ns(CLOCK_MONOTONIC) - cfg.epoch_ns;
+		if (t < cfg.gpu[gpu].lose_ns)
+			cfg.gpu[gpu].lose_ns = t;
+	}
+	pthread_mutex_unlock(&lock);
+}

@@ -120,4 +120,8 @@ static inline double fake_nvml_held_s(double t_s, double update_s)
 int fake_nvml_calls(const char *fn);
 typedef int (*fake_nvml_calls_fn)(const char *fn);
 
+/* Not NVML: GPU `gpu` is lost from now on (as lose_ms), found the same way. */
+void fake_nvml_lose_now(unsigned int gpu);
+typedef void (*fake_nvml_lose_now_fn)(unsigned int gpu);
+
 #endif
