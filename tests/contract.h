@@ -53,5 +53,7 @@ extern const struct contract_source contract_msr;
 extern const struct contract_source contract_hwmon_energy;
 extern const struct contract_source contract_hwmon_power;
 extern const struct contract_source contract_estimate;
+extern const struct contract_source contract_nvml_counter;
+extern const struct contract_source contract_nvml_power;
 
 #endif

@@ -20,6 +20,8 @@ static const struct contract_source *const sources[] = {
 	&contract_hwmon_energy,
 	&contract_hwmon_power,
 	&contract_estimate,
+	&contract_nvml_counter,
+	&contract_nvml_power,
 };
 
 static void env_init(struct contract_env *env, const struct contract_source *cs)
@@ -51,7 +53,11 @@ static void check_info(const struct contract_source *cs, const struct wp_domain_
 	ASSERT_EQ(stat(d->path, &st), 0); /* names a real file or device */
 	ASSERT_EQ(d->estimated, cs->estimated);
 	ASSERT_EQ(d->integrated, cs->integrated);
-	ASSERT(d->kind >= WP_KIND_PACKAGE && d->kind <= WP_KIND_SYSTEM);
+	ASSERT(d->kind >= WP_KIND_PACKAGE && d->kind <= WP_KIND_GPU);
+	ASSERT(d->method && *d->method);
+	/* A GPU's integral says how often its power changes, so that the
+	 * sampler can follow (a power meter may not know: 0). */
+	ASSERT(!d->integrated || d->kind != WP_KIND_GPU || d->update_ns > 0);
 	ASSERT(d->counter_max > 0);
 	ASSERT(d->joules_per_count > 0 && d->joules_per_count < 1);
 	ASSERT(d->peak_power_w > 0);

@@ -281,6 +281,8 @@ TEST(hwmon_power_meter_integrates)
 	ASSERT_EQ(d->socket, -1);
 	ASSERT_EQ(d->die, -1);
 	ASSERT_EQ(d->integrated, 1);
+	ASSERT_STR(d->method, WP_METHOD_POWER_AVERAGE);
+	ASSERT_U64(d->update_ns, ==, 1000000000); /* power1_average_interval */
 	ASSERT_EQ(d->estimated, 0);
 	ASSERT_U64(d->counter_max, ==, UINT64_MAX);
 	ASSERT_NEAR(d->joules_per_count, 1e-6, 0);
@@ -398,12 +400,15 @@ TEST(hwmon_labels_become_names)
 	const struct wp_domain_info *d = domain(h, "hwmon_ina3221_vdd_in");
 	ASSERT_EQ(d->kind, WP_KIND_OTHER);
 	ASSERT_EQ(d->integrated, 1);
+	ASSERT_STR(d->method, WP_METHOD_POWER_INSTANT);
+	ASSERT_U64(d->update_ns, ==, 0);
 	ASSERT_EQ(d->socket, -1);
 	ends_with(d->path, "/hwmon0/power1_input");
 	ends_with(domain(h, "hwmon_ina3221_vdd_cpu_gpu")->path, "/hwmon0/power2_input");
 	d = domain(h, "hwmon_mychip_energy1");
 	ASSERT_EQ(d->kind, WP_KIND_OTHER);
 	ASSERT_EQ(d->integrated, 0);
+	ASSERT_STR(d->method, WP_METHOD_COUNTER);
 	ends_with(domain(h, "hwmon_ina3221_vdd_in_hwmon2")->path, "/hwmon2/power1_input");
 	ASSERT_EQ(domain(h, "hwmon_amd_energy_energy1")->kind, WP_KIND_OTHER);
 	ASSERT(test_find_note(h, NULL, WP_NOTE_FOUND, "5 domains from 4 chips (3 integrated from power)"));

@@ -16,6 +16,7 @@
 
 #include "fakenvml/fake_nvml.h"
 #include "wattprof/wattprof.h"
+#include "contract.h"
 #include "json.h"
 #include "test.h"
 
@@ -559,3 +560,64 @@ TEST(nvml_cli_monitor_and_list)
 	test_rmtree(dir);
 	return TEST_OK;
 }
+
+/* ----------------------------------------------- the contract's fixtures */
+
+/* One GPU of the fake drawing the contract's constant power from t0. */
+static void nv_setup_with(struct contract_env *env, const char *extra)
+{
+	char cfg[256];
+	snprintf(cfg, sizeof cfg, "epoch_ns=%llu;gpus=1;amp_w.0=0;base_w.0=%.6f;%s",
+	         (unsigned long long)env->t0_ns, env->watts, extra);
+	setenv("FAKE_NVML", cfg, 1);
+}
+
+static void nv_setup_counter(struct contract_env *env)
+{
+	nv_setup_with(env, "");
+}
+
+static void nv_setup_power(struct contract_env *env)
+{
+	nv_setup_with(env, "energy.0=0");
+}
+
+/* The fake's power is a function of time: nothing to move by hand. */
+static void nv_tick(struct contract_env *env, uint64_t now_ns)
+{
+	(void)env;
+	(void)now_ns;
+}
+
+static void nv_vanish(struct contract_env *env)
+{
+	(void)env;
+	((fake_nvml_lose_now_fn)fake_symbol("fake_nvml_lose_now"))(0);
+}
+
+static void nv_teardown(struct contract_env *env)
+{
+	(void)env;
+	unsetenv("FAKE_NVML");
+}
+
+const struct contract_source contract_nvml_counter = {
+	.source = "nvml",
+	.domain = "nvidia_gpu_0",
+	.rel_tol = 0.01,
+	.setup = nv_setup_counter,
+	.tick = nv_tick,
+	.vanish = nv_vanish,
+	.teardown = nv_teardown,
+};
+
+const struct contract_source contract_nvml_power = {
+	.source = "nvml",
+	.domain = "nvidia_gpu_0",
+	.integrated = 1,
+	.rel_tol = 0.01,
+	.setup = nv_setup_power,
+	.tick = nv_tick,
+	.vanish = nv_vanish,
+	.teardown = nv_teardown,
+};

@@ -278,6 +278,24 @@ static double declared_power_w(const char *dir, unsigned k)
 	return best;
 }
 
+/*
+ * How often a power channel's reading changes, in ns: powerK_average_interval
+ * (ms; Documentation/hwmon/sysfs-interface.rst) for an average; else 0,
+ * unknown, and the sampler keeps the frequency it was asked for.
+ */
+static uint64_t update_interval_ns(const char *dir, const struct channel *ch)
+{
+	char path[4096];
+	uint64_t ms;
+
+	if (!ch->power || !ch->has_average)
+		return 0;
+	snprintf(path, sizeof path, "%s/power%u_average_interval", dir, ch->index);
+	if (wp__read_u64(path, &ms) < 0 || ms == 0 || ms > 3600000)
+		return 0;
+	return ms * 1000000;
+}
+
 static int is_perm(int rc)
 {
 	return rc == -EACCES || rc == -EPERM;
@@ -429,6 +447,7 @@ static int add_channel(struct wp_host *host, struct tally *t, const struct chip 
 		.method = !ch->power         ? WP_METHOD_COUNTER
 		          : ch->has_average ? WP_METHOD_POWER_AVERAGE
 		                            : WP_METHOD_POWER_INSTANT,
+		.update_ns = update_interval_ns(dir, ch),
 	};
 
 	if (!ch->power) {
