@@ -3,7 +3,8 @@
  *
  * libwattprof measures the energy that code consumes, from the counters the
  * hardware offers: RAPL through perf_event, powercap or MSRs, hwmon energy
- * counters and power meters, and a labelled estimate where there is none.
+ * counters and power meters, GPUs (NVML, opened at run time; amdgpu), and a
+ * labelled estimate where there is none.
  *
  * The objects, in the order a program meets them:
  *
@@ -186,8 +187,9 @@ struct wp_options {
 };
 
 /*
- * The sources in the default order of preference: 0 "perf", 1 "powercap",
- * 2 "msr", 3 "hwmon", 4 "estimate"; NULL past the last.
+ * The sources in the default order of preference: "perf", "powercap",
+ * "msr", "hwmon", "nvml", then the GPU sources, and "estimate" last; NULL
+ * past the last.
  */
 const char *wp_source_name(size_t i);
 
@@ -225,7 +227,8 @@ struct wp_host;
  * other is noted as skipped, and unless WP_OPEN_NO_CROSSCHECK is set the two
  * are first read over the same 20 ms and a WP_NOTE_WARNING is added when they
  * disagree by more than 5%.  No domain is counted twice.  The estimate is
- * used only when no real source gives any domain, or when named in sources.
+ * used only when no real source measures the processor side (a RAPL domain
+ * or a whole-machine meter; GPUs alone do not), or when named in sources.
  *
  * Returns 0, -ENOMEM, -EINVAL (a bad tdp_w), WP_ESOURCE (an unknown name in
  * sources), or -ENAMETOOLONG for a root longer than 2048 bytes.
