@@ -289,6 +289,20 @@ static void bench_sources(const char *powercap_root)
 	/* The real PMU, where this machine has one. */
 	o.sources = "perf";
 	bench_read("perf (this machine's power PMU)", &o, "package_0");
+
+	/* The real NVIDIA driver, where this machine has one. */
+	o.sources = "nvml";
+	uint64_t t0 = wp_now_ns();
+	struct wp_host *h;
+	if (wp_host_open(&h, &o) == 0) {
+		if (wp_host_find_domain(h, "nvidia_gpu_0", NULL) == 0)
+			printf("| nvml start-up (dlopen, nvmlInit, %zu GPU%s probed) | %.1f ms | "
+			       "wp_host_open with sources=nvml | |\n",
+			       wp_host_domain_count(h), wp_host_domain_count(h) == 1 ? "" : "s",
+			       (double)(wp_now_ns() - t0) / 1e6);
+		wp_host_close(h);
+	}
+	bench_read("nvml (this machine's driver)", &o, "nvidia_gpu_0");
 	test_rmtree(root);
 }
 
