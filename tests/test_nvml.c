@@ -375,6 +375,13 @@ TEST(nvml_unavailable_is_a_note)
 	ASSERT(n && n->fix);
 	ASSERT_HAS(n->fix, "WATTPROF_NVML_LIB");
 	close_gpus(&g);
+
+	/* A library that is not NVML (or far too old a driver). */
+	setenv("WATTPROF_NVML_LIB", "libm.so.6", 1);
+	open_gpus(&g, "nvml");
+	ASSERT(test_find_note(g.host, "nvml", WP_NOTE_UNAVAILABLE,
+	                      "lacks nvmlInit, nvmlDeviceGetCount or nvmlDeviceGetHandleByIndex"));
+	close_gpus(&g);
 	unsetenv("WATTPROF_NVML_LIB");
 
 	/* Loaded and started, but no GPU. */

@@ -89,6 +89,7 @@ struct gpu {
 	nvmlDevice_t dev;
 	unsigned index;
 	enum method method;
+	uint64_t update_ns; /* how often the power read changes; 0 for a counter */
 	struct wp__integrator ig;
 };
 
@@ -222,6 +223,8 @@ static int read_power_mw(const struct gpu *g, enum method m, double *mw)
 
 	if (m == BY_INSTANT) {
 		nvmlFieldValue_t fv = { .fieldId = NVML_FI_DEV_POWER_INSTANT };
+		if (!l->nvmlDeviceGetFieldValues)
+			return -EOPNOTSUPP;
 		rc = l->nvmlDeviceGetFieldValues(g->dev, 1, &fv);
 		if (rc == NVML_SUCCESS)
 			rc = fv.nvmlReturn;
@@ -452,7 +455,7 @@ static int pick_method(struct gpu *g, nvmlReturn_t *why)
 		if (*why == NVML_SUCCESS)
 			return BY_COUNTER;
 	}
-	if (l->nvmlDeviceGetFieldValues && read_power_mw(g, BY_INSTANT, &mw) == 0)
+	if (read_power_mw(g, BY_INSTANT, &mw) == 0)
 		return BY_INSTANT;
 	if (read_power_mw(g, BY_USAGE, &mw) == 0)
 		return BY_USAGE;
@@ -500,13 +503,11 @@ static int add_domains(struct wp_host *host, struct gpu **gpus, const struct gpu
 			.peak_power_w = peak_power_w(g),
 			.integrated = g->method != BY_COUNTER,
 			.method = method_name(g->method),
-			.update_ns = g->method == BY_COUNTER ? 0 : g->ig.last_ns,
+			.update_ns = g->update_ns,
 			.device_name = ids[i].name,
 			.device_id = ids[i].uuid,
 			.opt_in = !visible[i],
 		};
-		/* The detected period was parked in ig.last_ns; clear it. */
-		g->ig.last_ns = 0;
 		pthread_mutex_lock(&g->lib->lock);
 		g->lib->refs++;
 		pthread_mutex_unlock(&g->lib->lock);
@@ -618,9 +619,7 @@ static int probe(struct wp_host *host)
 		wp__detect_update_ns(ndetect, detect_read, detect_ctx, periods, DETECT_POLL_NS,
 		                     DETECT_MAX_NS);
 		for (size_t k = 0; k < ndetect; k++)
-			/* Parked in ig.last_ns until add_domains (the
-			 * integrator starts from its first read anyway). */
-			detect_gpu[k]->ig.last_ns = periods[k] ? periods[k] : DEFAULT_UPDATE_NS;
+			detect_gpu[k]->update_ns = periods[k] ? periods[k] : DEFAULT_UPDATE_NS;
 	}
 	if ((rc = apply_cuda_visible(host, ids, n, visible)) < 0)
 		goto out;
@@ -644,9 +643,9 @@ static int probe(struct wp_host *host)
 			"every %.3g ms or faster (the reading %s every %.3g ms)",
 			i, ids[i].name,
 			g->method == BY_INSTANT ? "instant power" : "1 s average power",
-			(double)g->ig.last_ns / 2e6,
+			(double)g->update_ns / 2e6,
 			measured ? "was seen to change" : "did not change while watched; assumed",
-			(double)g->ig.last_ns / 1e6);
+			(double)g->update_ns / 1e6);
 		if (rc == 0 && part_time_power(ids[i].name))
 			rc = wp__host_note(
 				host, SOURCE, WP_NOTE_WARNING, 0, NULL,
