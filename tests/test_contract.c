@@ -19,6 +19,8 @@ static const struct contract_source *const sources[] = {
 	&contract_msr,
 	&contract_hwmon_energy,
 	&contract_hwmon_power,
+	&contract_amdgpu_power,
+	&contract_amdgpu_energy,
 	&contract_estimate,
 };
 
@@ -51,7 +53,7 @@ static void check_info(const struct contract_source *cs, const struct wp_domain_
 	ASSERT_EQ(stat(d->path, &st), 0); /* names a real file or device */
 	ASSERT_EQ(d->estimated, cs->estimated);
 	ASSERT_EQ(d->integrated, cs->integrated);
-	ASSERT(d->kind >= WP_KIND_PACKAGE && d->kind <= WP_KIND_SYSTEM);
+	ASSERT(d->kind >= WP_KIND_PACKAGE && d->kind <= WP_KIND_GPU);
 	ASSERT(d->counter_max > 0);
 	ASSERT(d->joules_per_count > 0 && d->joules_per_count < 1);
 	ASSERT(d->peak_power_w > 0);

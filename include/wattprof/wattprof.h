@@ -3,7 +3,8 @@
  *
  * libwattprof measures the energy that code consumes, from the counters the
  * hardware offers: RAPL through perf_event, powercap or MSRs, hwmon energy
- * counters and power meters, and a labelled estimate where there is none.
+ * counters and power meters, AMD GPUs through the amdgpu driver, and a
+ * labelled estimate where there is none.
  *
  * The objects, in the order a program meets them:
  *
@@ -142,7 +143,8 @@ struct wp_domain_info {
 	/*
 	 * 1 when the domain is left out of a meter opened on every domain
 	 * (names == NULL) and measured only when named: a GPU that
-	 * CUDA_VISIBLE_DEVICES hides from the program being measured.
+	 * CUDA_VISIBLE_DEVICES, or ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES,
+	 * hide from the program being measured.
 	 */
 	int opt_in;
 };
@@ -187,7 +189,7 @@ struct wp_options {
 
 /*
  * The sources in the default order of preference: 0 "perf", 1 "powercap",
- * 2 "msr", 3 "hwmon", 4 "estimate"; NULL past the last.
+ * 2 "msr", 3 "hwmon", 4 "amdgpu", 5 "estimate"; NULL past the last.
  */
 const char *wp_source_name(size_t i);
 
