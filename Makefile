@@ -100,9 +100,11 @@ test-install: all
 test-asan:
 	$(MAKE) BUILD=build/asan CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
-# The sampler thread, the meter it shares with the caller, and the CLI around it.
+# The sampler thread, the meter it shares with the caller, the CLI around it,
+# and the amdgpu source, read by the sampler and the caller together.
 test-tsan:
-	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' TESTS='sampler meter cli nvml' check
+	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' \
+	  TESTS='sampler meter cli nvml amdgpu' check
 
 FUZZ_TIME ?= 20
 fuzz:

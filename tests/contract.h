@@ -52,6 +52,8 @@ extern const struct contract_source contract_powercap;
 extern const struct contract_source contract_msr;
 extern const struct contract_source contract_hwmon_energy;
 extern const struct contract_source contract_hwmon_power;
+extern const struct contract_source contract_amdgpu_power;
+extern const struct contract_source contract_amdgpu_energy;
 extern const struct contract_source contract_estimate;
 extern const struct contract_source contract_nvml_counter;
 extern const struct contract_source contract_nvml_power;

@@ -101,6 +101,9 @@ int main(int argc, char **argv)
 	test_tmpdir(empty, sizeof empty);
 	setenv("WATTPROF_PROC_ROOT", empty, 0);
 	setenv("WATTPROF_DEV_ROOT", empty, 0);
+	/* Nor this shell's GPU selection (the amdgpu source reads it). */
+	unsetenv("ROCR_VISIBLE_DEVICES");
+	unsetenv("HIP_VISIBLE_DEVICES");
 	unsetenv("WATTPROF_SOURCE");
 	unsetenv("WATTPROF_TDP_W");
 	for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {

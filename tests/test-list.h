@@ -65,6 +65,17 @@
 	X(nvml_unavailable_is_a_note, 10)                 \
 	X(nvml_device_readings, 10)                       \
 	X(nvml_cli_monitor_and_list, 20)                  \
+	X(amdgpu_discovers_gpus_by_pci_address, 10)          \
+	X(amdgpu_energy_counter_exact, 10)                   \
+	X(amdgpu_integrates_held_power_against_truth, 10)    \
+	X(amdgpu_metrics_in_their_units, 10)                 \
+	X(amdgpu_visibility_rocr_and_hip, 10)                \
+	X(amdgpu_visibility_follows_kfd_order, 10)           \
+	X(amdgpu_apu_kept_out_of_total, 10)                  \
+	X(amdgpu_gpu_lost_mid_run_keeps_energy, 10)          \
+	X(amdgpu_unreadable_files, 10)                       \
+	X(amdgpu_absent_is_a_note_not_an_error, 10)          \
+	X(amdgpu_cli_monitor_and_list, 20)                   \
 	X(meter_energy_exact_across_wrap, 10)                \
 	X(meter_never_negative, 10)                          \
 	X(meter_select_domains, 10)                          \

@@ -19,6 +19,8 @@ static const struct contract_source *const sources[] = {
 	&contract_msr,
 	&contract_hwmon_energy,
 	&contract_hwmon_power,
+	&contract_amdgpu_power,
+	&contract_amdgpu_energy,
 	&contract_estimate,
 	&contract_nvml_counter,
 	&contract_nvml_power,

@@ -431,11 +431,15 @@ TEST(hwmon_gpu_chips_left_to_gpu_source)
 	}
 	struct wp_host *h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
-	ASSERT_EQ(count_notes(h, WP_NOTE_SKIPPED, "read by the GPU source"), 5);
-	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED, "chip 'hwmon4' (xe) skipped: read by the GPU source"));
+	ASSERT_EQ(count_notes(h, WP_NOTE_SKIPPED, "the amdgpu source reads it"), 1);
+	ASSERT(test_find_note(h, "hwmon", WP_NOTE_SKIPPED,
+	                      "chip 'hwmon0' (amdgpu) skipped: the amdgpu source reads it"));
+	ASSERT_EQ(count_notes(h, WP_NOTE_SKIPPED, "a GPU's, which no source reads yet"), 4);
+	ASSERT(test_find_note(h, NULL, WP_NOTE_SKIPPED,
+	                      "chip 'hwmon4' (xe) skipped: a GPU's, which no source reads yet"));
 	const struct wp_source_note *n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "no energy or power");
 	ASSERT(n);
-	ASSERT_HAS(n->message, "on 5 hwmon chips (GPU chips are left to the GPU source)");
+	ASSERT_HAS(n->message, "on 5 hwmon chips (GPU chips are not read here)");
 	ASSERT_EQ(n->error, WP_ENOSOURCE);
 	wp_host_close(h);
 	test_rmtree(root);
@@ -745,7 +749,7 @@ TEST(hwmon_powercap_preferred_unless_named)
 	size_t sources = 0;
 	while (wp_source_name(sources))
 		sources++;
-	ASSERT_EQ(not_tried, sources - 1); /* perf, powercap, msr, nvml, ... estimate */
+	ASSERT_EQ(not_tried, sources - 1); /* perf, powercap, msr, nvml, amdgpu, estimate */
 	wp_host_close(h);
 	sim_destroy(&s);
 	return TEST_OK;

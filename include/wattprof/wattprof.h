@@ -143,7 +143,8 @@ struct wp_domain_info {
 	/*
 	 * 1 when the domain is left out of a meter opened on every domain
 	 * (names == NULL) and measured only when named: a GPU that
-	 * CUDA_VISIBLE_DEVICES hides from the program being measured.
+	 * CUDA_VISIBLE_DEVICES, or ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES,
+	 * hide from the program being measured.
 	 */
 	int opt_in;
 };
@@ -187,9 +188,9 @@ struct wp_options {
 };
 
 /*
- * The sources in the default order of preference: "perf", "powercap",
- * "msr", "hwmon", "nvml", then the GPU sources, and "estimate" last; NULL
- * past the last.
+ * The sources in the default order of preference: 0 "perf", 1 "powercap",
+ * 2 "msr", 3 "hwmon", 4 "nvml", 5 "amdgpu", 6 "estimate"; NULL past the
+ * last.
  */
 const char *wp_source_name(size_t i);
 

@@ -15,6 +15,7 @@ extern const struct wp_sensor_ops wp__sensor_powercap;
 extern const struct wp_sensor_ops wp__sensor_msr;
 extern const struct wp_sensor_ops wp__sensor_hwmon;
 extern const struct wp_sensor_ops wp__sensor_nvml;
+extern const struct wp_sensor_ops wp__sensor_amdgpu;
 extern const struct wp_sensor_ops wp__sensor_estimate;
 
 const struct wp_sensor_ops *const wp__sensors[] = {
@@ -23,6 +24,7 @@ const struct wp_sensor_ops *const wp__sensors[] = {
 	&wp__sensor_msr,
 	&wp__sensor_hwmon,
 	&wp__sensor_nvml,
+	&wp__sensor_amdgpu,
 	&wp__sensor_estimate, /* last: only where nothing real answers */
 	NULL,
 };

@@ -26,7 +26,11 @@
  *   power_meter  (ACPI 4.0 power meter; Documentation/hwmon/
  *                acpi_power_meter.rst) -> system, system_1, ...: the
  *                machine's input, of kind WP_KIND_SYSTEM.
- *   amdgpu radeon nouveau i915 xe    left to the GPU source.
+ *   amdgpu       left to the amdgpu source (amdgpu.c), which knows the card
+ *                behind the chip.
+ *   radeon nouveau i915 xe    GPU chips too, left out: no source reads them
+ *                yet, and counted as hwmon_* they would pass for sensors of
+ *                unknown coverage when they are a GPU's.
  *   anything else with energy or power -> hwmon_<chip>_<label>, of kind
  *                WP_KIND_OTHER: shown, never added to a total, because what
  *                such a sensor covers is unknown.
@@ -58,7 +62,8 @@
 
 extern const struct wp_sensor_ops wp__sensor_hwmon;
 
-/* Chips that the GPU source reads, with their own notion of the card. */
+/* GPU chips: not read here.  The amdgpu source reads amdgpu's, with its
+ * own notion of the card; no source reads the others yet. */
 static const char *const GPU_CHIPS[] = { "amdgpu", "radeon", "nouveau", "i915", "xe" };
 
 /*
@@ -503,8 +508,11 @@ static int probe_chip(struct wp_host *host, struct tally *t, const char *base,
 	    in_list(c->name, GPU_CHIPS, sizeof GPU_CHIPS / sizeof *GPU_CHIPS)) {
 		t->gpu_chips++;
 		rc = wp__host_note(host, SOURCE, WP_NOTE_SKIPPED, 0, cdir, NULL,
-		                   "chip '%s' (%s) skipped: read by the GPU source", c->dir,
-		                   c->name);
+		                   strcmp(c->name, "amdgpu") == 0
+		                           ? "chip '%s' (%s) skipped: the amdgpu source reads it"
+		                           : "chip '%s' (%s) skipped: a GPU's, which no "
+		                             "source reads yet",
+		                   c->dir, c->name);
 		goto out;
 	}
 	t->meter_chips++;
@@ -579,7 +587,7 @@ static int probe(struct wp_host *host)
 		                   NO_METER_FIX,
 		                   "no energy or power sensor on %zu hwmon chip%s%s", t.chips,
 		                   t.chips == 1 ? "" : "s",
-		                   t.gpu_chips ? " (GPU chips are left to the GPU source)" : "");
+		                   t.gpu_chips ? " (GPU chips are not read here)" : "");
 	else
 		rc = wp__host_note(host, SOURCE, WP_NOTE_UNAVAILABLE,
 		                   t.perm_denied ? -EACCES : WP_ENOSOURCE, base,
