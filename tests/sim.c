@@ -66,15 +66,7 @@ void sim_write_file(struct sim *s, size_t z, const char *file, const char *text)
 {
 	char path[1024];
 	sim_path(s, z, file, path, sizeof path);
-	/* Overwrite in place, then trim: an open reader sees either the old
-	 * value or the new one followed by leftovers after its newline. */
-	int fd = open(path, O_WRONLY | O_CREAT, 0644);
-	if (fd < 0)
-		TEST_FAIL_("open '%s': %s", path, strerror(errno));
-	size_t len = strlen(text);
-	if (pwrite(fd, text, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
-		TEST_FAIL_("write '%s': %s", path, strerror(errno));
-	close(fd);
+	test_rewrite(path, text);
 }
 
 void sim_set(struct sim *s, size_t z, uint64_t unwrapped_uj)

@@ -107,6 +107,20 @@
 #define TEST_DECLARE_(name, secs) int test_##name(void);
 TEST_LIST(TEST_DECLARE_)
 
+/*
+ * Runs check(root) as uid 65534 in a child when the suite runs as root
+ * (root reads any file, so a permission test must drop it), else directly.
+ * Returns check's result, or TEST_SKIP (said why) when the uid cannot be
+ * taken.
+ */
+int test_denied_as_nobody(int (*check)(const char *root), const char *root);
+
+/*
+ * Rewrites a file in place (created if missing), so that a reader holding it
+ * open sees the new value, as with a sysfs attribute.
+ */
+void test_rewrite(const char *path, const char *text);
+
 /* Reads a whole file into a malloc'ed string (NULL if it cannot). */
 char *test_slurp(const char *path);
 /* Writes a string to a file, replacing it. */

@@ -617,26 +617,7 @@ TEST(hwmon_permission_denied)
 	ASSERT_EQ(chmod(path, 0400), 0);
 	snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/device/power1_average", root);
 	ASSERT_EQ(chmod(path, 0400), 0);
-	int rc;
-	if (geteuid() != 0) {
-		rc = check_denied(root);
-	} else {
-		/* Root reads anything: check as 'nobody' in a child. */
-		pid_t pid = fork();
-		if (pid == 0) {
-			if (setgid(65534) < 0 || setuid(65534) < 0)
-				_exit(TEST_SKIP);
-			_exit(check_denied(root));
-		}
-		int st;
-		waitpid(pid, &st, 0);
-		ASSERT(WIFEXITED(st));
-		rc = WEXITSTATUS(st);
-		if (rc == TEST_SKIP) {
-			test_rmtree(root);
-			SKIP_BECAUSE("running as root and cannot switch to uid 65534 to be denied");
-		}
-	}
+	int rc = test_denied_as_nobody(check_denied, root);
 	test_rmtree(root);
 	return rc;
 }

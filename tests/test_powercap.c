@@ -239,26 +239,7 @@ TEST(powercap_permission_denied)
 		sim_path(&s, z, "energy_uj", path, sizeof path);
 		ASSERT_EQ(chmod(path, 0400), 0);
 	}
-	int rc;
-	if (geteuid() != 0) {
-		rc = check_denied(s.root);
-	} else {
-		/* Root reads anything: check as 'nobody' in a child. */
-		pid_t pid = fork();
-		if (pid == 0) {
-			if (setgid(65534) < 0 || setuid(65534) < 0)
-				_exit(TEST_SKIP);
-			_exit(check_denied(s.root));
-		}
-		int st;
-		waitpid(pid, &st, 0);
-		ASSERT(WIFEXITED(st));
-		rc = WEXITSTATUS(st);
-		if (rc == TEST_SKIP) {
-			sim_destroy(&s);
-			SKIP_BECAUSE("running as root and cannot switch to uid 65534 to be denied");
-		}
-	}
+	int rc = test_denied_as_nobody(check_denied, s.root);
 	sim_destroy(&s);
 	return rc;
 }

@@ -3,12 +3,14 @@
  * test.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,4 +114,40 @@ const struct wp_source_note *test_find_note(const struct wp_host *h, const char 
 			return n;
 	}
 	return NULL;
+}
+
+int test_denied_as_nobody(int (*check)(const char *root), const char *root)
+{
+	if (geteuid() != 0)
+		return check(root);
+	/* Root reads anything: check as 'nobody' in a child. */
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(TEST_SKIP);
+		_exit(check(root));
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	if (!WIFEXITED(st))
+		TEST_FAIL_("the check as uid 65534 died of signal %d", WTERMSIG(st));
+	if (WEXITSTATUS(st) == TEST_SKIP)
+		fprintf(stderr, "  skipped: running as root and cannot switch to uid 65534 "
+		                "to be denied\n");
+	return WEXITSTATUS(st);
+}
+
+void test_rewrite(const char *path, const char *text)
+{
+	/* Overwrite in place, then trim: an open reader sees either the old
+	 * value or the new one followed by leftovers after its newline. */
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	if (fd < 0)
+		TEST_FAIL_("open '%s': %s", path, strerror(errno));
+	size_t len = strlen(text);
+	if (pwrite(fd, text, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
+		TEST_FAIL_("write '%s': %s", path, strerror(errno));
+	close(fd);
 }
