@@ -19,7 +19,7 @@ WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototype
 # Paths are built in PATH_MAX buffers from a sysfs root that wp_host_open()
 # limits to WP__ROOT_MAX bytes, so truncation cannot happen there.
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -fPIC -pthread $(WARN) $(CFLAGS) $(SAN)
-LDLIBS = -pthread -lm
+LDLIBS = -pthread -lm -ldl
 
 VERSION = 0.1.0
 SOMAJOR = 0

@@ -85,6 +85,7 @@
 	X(meter_out_of_range_read_ignored, 10)               \
 	X(meter_without_domains, 10)                         \
 	X(meter_counter_restart_is_not_a_wrap, 10)           \
+	X(meter_passing_failure_is_not_a_loss, 10)           \
 	X(sampler_matches_simulation_across_wraps, 30)       \
 	X(sampler_catches_wraps_snapshots_miss, 20)          \
 	X(sampler_schedule_does_not_drift, 20)               \

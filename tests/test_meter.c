@@ -346,3 +346,60 @@ TEST(meter_counter_restart_is_not_a_wrap)
 	sim_close(&s, h, m);
 	return TEST_OK;
 }
+
+/* A source whose reads follow a script: a value, or an error. */
+static const struct {
+	int rc;
+	uint64_t raw;
+} script[] = { { 0, 100 }, { 0, 150 }, { -EAGAIN, 0 }, { 0, 230 }, { -ENODEV, 0 }, { 0, 999 } };
+static size_t script_at;
+
+static int scripted_read(const struct wp__domain *d, uint64_t *raw)
+{
+	(void)d;
+	size_t k = script_at < 5 ? script_at++ : 5;
+	*raw = script[k].raw;
+	return script[k].rc;
+}
+
+TEST(meter_passing_failure_is_not_a_loss)
+{
+	static const struct wp_sensor_ops ops = { .version = 3, .name = "scripted",
+		                                  .read = scripted_read };
+	char root[512];
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sources = "estimate" };
+	struct wp_host *h;
+	struct wp_meter *m;
+	test_tmpdir(root, sizeof root);
+	o.sysfs_root = o.proc_root = o.dev_root = root;
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	struct wp_domain_info info = { .name = "gpu_x", .source = "scripted", .unit = "J",
+		                       .kind = WP_KIND_GPU, .socket = -1, .die = -1,
+		                       .counter_max = UINT64_MAX, .joules_per_count = 1,
+		                       .peak_power_w = 1e9 };
+	ASSERT_EQ(wp__host_add_domain(h, &ops, &info, -1), 0);
+	const char *name = "gpu_x";
+	ASSERT_EQ(wp_meter_open(&m, h, &name, 1, NULL), 0); /* reads 100 */
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+	ASSERT_EQ(wp_meter_snapshot(m, a), 0); /* 150 */
+	ASSERT_EQ(wp_meter_snapshot(m, b), 0); /* -EAGAIN: counted, not lost */
+	uint64_t bad;
+	ASSERT_EQ(wp_meter_domain_status(m, 0, NULL, &bad), 0);
+	ASSERT_U64(bad, ==, 1);
+	ASSERT_EQ(wp_meter_snapshot(m, b), 0); /* 230: counting goes on */
+	double j;
+	ASSERT_EQ(wp_energy_between(m, a, b, 0, &j), 0);
+	ASSERT_NEAR(j, 80, 0);
+	ASSERT_EQ(wp_meter_snapshot(m, b), 0); /* -ENODEV: lost for good */
+	ASSERT_EQ(wp_meter_domain_status(m, 0, NULL, NULL), -ENODEV);
+	ASSERT_EQ(wp_meter_snapshot(m, b), 0); /* not read again */
+	ASSERT_EQ(wp_energy_between(m, a, b, 0, &j), WP_ELOST);
+	ASSERT_NEAR(j, 80, 0);
+	ASSERT_EQ(script_at, 5);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_meter_close(m);
+	wp_host_close(h);
+	test_rmtree(root);
+	return TEST_OK;
+}

@@ -278,9 +278,10 @@ const struct wp_domain_info *wp_meter_domain(const struct wp_meter *meter, size_
  * stopped (WP_ELOST's cause); *lost_ns (may be NULL) is then the
  * CLOCK_MONOTONIC time of the last good read.  Energy up to that read stays
  * counted.  *bad_reads (may be NULL) counts reads that added nothing: a
- * value above the counter's range (ignored), or a value lower than the last
+ * value above the counter's range (ignored), a value lower than the last
  * one where no wrap was possible in the time since at peak power (a restart:
- * counting goes on from the new value).
+ * counting goes on from the new value), or a read that failed in passing (a
+ * timeout) and was tried again at the next read.
  */
 int wp_meter_domain_status(const struct wp_meter *meter, size_t i,
                            uint64_t *lost_ns, uint64_t *bad_reads);

@@ -368,7 +368,8 @@ static void measure_setup(struct wp_host *host, struct wp_meter **meter,
 	else if (o->freq_given && o->freq_hz < need)
 		wp_report_warn(r,
 		               "sampling at %.4g Hz instead of the %.4g Hz asked for, so that "
-		               "no counter wrap is missed",
+		               "no counter wrap, and no change of an integrated power reading, "
+		               "is missed",
 		               need, o->freq_hz);
 	if (wp_meter_domain_count(*meter) == 0)
 		return;

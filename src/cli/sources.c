@@ -13,7 +13,7 @@
 #include "wattprof/wattprof.h"
 #include "cli.h"
 
-/* "perf, powercap, msr, hwmon, amdgpu, estimate" */
+/* "perf, powercap, msr, hwmon, nvml, amdgpu, estimate" */
 static void source_names(char *buf, size_t cap)
 {
 	size_t n = 0;

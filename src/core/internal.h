@@ -31,7 +31,12 @@ struct wp_sensor_ops {
 	 * memory ran out.
 	 */
 	int (*probe)(struct wp_host *host);
-	/* Reads one domain's raw counter.  Must be safe to call from any thread. */
+	/*
+	 * Reads one domain's raw counter.  Must be safe to call from any
+	 * thread.  -EAGAIN says the failure passes (a timeout): the read is
+	 * counted as bad and the domain read again next time; any other error
+	 * loses the domain for good (its energy up to then is kept).
+	 */
 	int (*read)(const struct wp__domain *d, uint64_t *raw);
 	/* Frees the domain's priv; may be NULL.  The host closes the fd. */
 	void (*release)(struct wp__domain *d);
@@ -193,12 +198,16 @@ uint64_t wp__integrator_add(struct wp__integrator *ig, uint64_t now_ns, double w
 /*
  * How often each of n power readings changes, measured by polling them
  * together every poll_ns for at most max_ns: update_ns[i] is the shortest
- * time between two changes seen (a reading that changes every period shows
- * that period, polled finely enough), or 0 when reading i did not change
- * twice in time (steady power, or too slow an update) or failed.  Stops as
- * soon as every reading changed three times.  At most WP__DETECT_MAX.
+ * time between two changes seen, less one poll (a change is seen up to a
+ * poll late), or 0 when reading i did not change twice in time (steady
+ * power, or too slow an update) or failed.  A reading that changes faster
+ * than polling can tell, and any period below it, gets WP__MIN_UPDATE_NS:
+ * sampling an integral above 2 / WP__MIN_UPDATE_NS (400 Hz) costs more than
+ * it gains.  Stops as soon as every reading changed three times.  At most
+ * WP__DETECT_MAX readings.
  */
 #define WP__DETECT_MAX 64
+#define WP__MIN_UPDATE_NS 5000000u
 void wp__detect_update_ns(size_t n, int (*read)(void *ctx, double *watts), void *const *ctx,
                           uint64_t *update_ns, uint64_t poll_ns, uint64_t max_ns);
 

@@ -50,7 +50,12 @@ void wp__meter_read_locked(struct wp_meter *m, struct wp_snapshot *snap)
 
 		if (m->status[i] == 0) {
 			rc = d->ops->read(d, &raw);
-			if (rc < 0) {
+			if (rc == -EAGAIN) {
+				/* A passing failure (an NVML timeout, a GPU
+				 * waking up): this read adds nothing, the next
+				 * one carries on. */
+				m->bad_reads[i]++;
+			} else if (rc < 0) {
 				m->status[i] = rc;
 			} else if (raw > d->info.counter_max) {
 				m->bad_reads[i]++;

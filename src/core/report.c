@@ -73,6 +73,30 @@ int wp_report_set_command(struct wp_report *r, const char *const *argv)
 	return 0;
 }
 
+/*
+ * An integral of power is only as good as its reads: say so when the meter
+ * read a domain less than twice per change of its power figure (no sampler,
+ * too slow a one, or ticks missed).
+ */
+static int warn_undersampled(struct wp_report *r, const struct wp_meter *m,
+                             const struct wp_domain_info *info)
+{
+	struct wp_sampler_stats st = { 0 };
+	double need_hz = info->update_ns ? 2e9 / (double)info->update_ns : 0;
+
+	if (need_hz == 0 || r->duration_s * need_hz < 2)
+		return 0;
+	wp_meter_sampler_stats(m, &st);
+	double got_hz = r->duration_s > 0 ? (double)st.samples / r->duration_s : 0;
+	if (got_hz >= 0.9 * need_hz)
+		return 0;
+	return wp_report_warn(r,
+	                      "%s: power integrated from %.3g reads per second where its "
+	                      "reading changes %.3g times a second: changes between reads "
+	                      "are missed; run the sampler at %.4g Hz or more",
+	                      info->name, got_hz, need_hz / 2, need_hz);
+}
+
 static int measure_domains(struct wp_report *r, const struct wp_meter *m,
                            const struct wp_snapshot *a, const struct wp_snapshot *b)
 {
@@ -123,12 +147,15 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 				return rc;
 		}
 		if (bad > 0 && wp_report_warn(r,
-		                              "%s: %" PRIu64 " read%s of '%s' above the "
-		                              "counter's range, or going back (a counter "
-		                              "restart), added nothing",
+		                              "%s: %" PRIu64 " read%s of '%s' added nothing: "
+		                              "above the counter's range, going back (a "
+		                              "counter restart), or failed in passing and "
+		                              "retried",
 		                              info->name, bad, bad == 1 ? "" : "s",
 		                              info->path) < 0)
 			return -ENOMEM;
+		if (info->integrated && (rc = warn_undersampled(r, m, info)) < 0)
+			return rc;
 	}
 	if (n > 0) {
 		r->total_energy_j = 0;

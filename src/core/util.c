@@ -262,4 +262,20 @@ void wp__detect_update_ns(size_t n, int (*read)(void *ctx, double *watts), void 
 			waiting += changes[i] < 3;
 		}
 	} while (waiting > 0 && wp_now_ns() - start < max_ns);
+	/*
+	 * Each change is seen up to one poll late, so a measured interval may
+	 * run one poll long: take a poll off, so that sampling at twice the
+	 * result is fast enough.  A reading that changed at (nearly) every poll
+	 * changes faster than polling can tell: it gets the floor.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		if (update_ns[i] == 0)
+			continue;
+		if (update_ns[i] <= 2 * poll_ns)
+			update_ns[i] = WP__MIN_UPDATE_NS;
+		else
+			update_ns[i] -= poll_ns;
+		if (update_ns[i] < WP__MIN_UPDATE_NS)
+			update_ns[i] = WP__MIN_UPDATE_NS;
+	}
 }

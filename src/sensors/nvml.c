@@ -89,6 +89,7 @@ struct gpu {
 	nvmlDevice_t dev;
 	unsigned index;
 	enum method method;
+	int usage_is_average; /* BY_USAGE: the driver's 1 s average, not a sample */
 	uint64_t update_ns; /* how often the power read changes; 0 for a counter */
 	struct wp__integrator ig;
 };
@@ -121,6 +122,24 @@ static int to_errno(nvmlReturn_t rc)
 		return -ETIMEDOUT;
 	default:
 		return -EIO;
+	}
+}
+
+/*
+ * The error of a read at run time: a GPU gone ends its domain; anything
+ * else (a timeout, a driver hiccup) is taken as passing, and the meter
+ * tries again at the next read.
+ */
+static int read_errno(nvmlReturn_t rc)
+{
+	switch (rc) {
+	case NVML_ERROR_GPU_IS_LOST:
+	case NVML_ERROR_NOT_FOUND:
+		return -ENODEV;
+	case NVML_ERROR_UNINITIALIZED:
+		return -EIO;
+	default:
+		return -EAGAIN;
 	}
 }
 
@@ -229,7 +248,7 @@ static int read_power_mw(const struct gpu *g, enum method m, double *mw)
 		if (rc == NVML_SUCCESS)
 			rc = fv.nvmlReturn;
 		if (rc != NVML_SUCCESS)
-			return to_errno(rc);
+			return read_errno(rc);
 		switch (fv.valueType) {
 		case NVML_VALUE_TYPE_DOUBLE:
 			*mw = fv.value.dVal;
@@ -250,14 +269,14 @@ static int read_power_mw(const struct gpu *g, enum method m, double *mw)
 			*mw = fv.value.uiVal;
 			break;
 		}
-		return *mw >= 0 && isfinite(*mw) ? 0 : WP_ERANGE;
+		return *mw >= 0 && isfinite(*mw) ? 0 : -EAGAIN;
 	}
 	if (!l->nvmlDeviceGetPowerUsage)
 		return -EOPNOTSUPP;
 	unsigned int v;
 	rc = l->nvmlDeviceGetPowerUsage(g->dev, &v);
 	if (rc != NVML_SUCCESS)
-		return to_errno(rc);
+		return read_errno(rc);
 	*mw = v;
 	return 0;
 }
@@ -271,7 +290,7 @@ static int read_counter(const struct wp__domain *d, uint64_t *raw)
 		unsigned long long mj;
 		rc = g->lib->nvmlDeviceGetTotalEnergyConsumption(g->dev, &mj);
 		if (rc != NVML_SUCCESS)
-			return to_errno(rc);
+			return read_errno(rc);
 		*raw = mj;
 		return 0;
 	}
@@ -332,8 +351,34 @@ struct gpu_id {
 	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
 };
 
-/* The GPU that one CUDA_VISIBLE_DEVICES entry names, or -1. */
-static long match_entry(const char *e, size_t len, const struct gpu_id *ids, unsigned n)
+/* The GPU whose UUID is `u` or starts with it ("GPU-" optional), or -1. */
+static long match_uuid(const char *u, const struct gpu_id *ids, unsigned n)
+{
+	long found = -1;
+
+	if (strncmp(u, "GPU-", 4) == 0)
+		u += 4;
+	for (unsigned i = 0; *u && i < n; i++) {
+		const char *id = strncmp(ids[i].uuid, "GPU-", 4) == 0 ? ids[i].uuid + 4 : ids[i].uuid;
+		if (strncmp(id, u, strlen(u)) == 0) {
+			if (found >= 0)
+				return -1; /* ambiguous: CUDA refuses it too */
+			found = i;
+		}
+	}
+	return found;
+}
+
+/* A MIG instance whose board cannot be told. */
+#define MIG_UNMAPPED (-2)
+
+/*
+ * The GPU that one CUDA_VISIBLE_DEVICES entry names: an index, a UUID (or a
+ * unique prefix), or a MIG instance, which stands for its board; -1 when it
+ * names none.
+ */
+static long match_entry(const struct lib *l, struct gpu *const *gpus, const char *e,
+                        size_t len, const struct gpu_id *ids, unsigned n)
 {
 	char buf[128];
 	uint64_t idx;
@@ -344,27 +389,33 @@ static long match_entry(const char *e, size_t len, const struct gpu_id *ids, uns
 	buf[len] = '\0';
 	if (wp__parse_u64(buf, len, &idx) == 0)
 		return idx < n ? (long)idx : -1;
-	/* A UUID, whole or a unique prefix, with or without "GPU-". */
-	const char *u = strncmp(buf, "GPU-", 4) == 0 ? buf + 4 : buf;
-	long found = -1;
-	for (unsigned i = 0; i < n; i++) {
-		const char *id = strncmp(ids[i].uuid, "GPU-", 4) == 0 ? ids[i].uuid + 4 : ids[i].uuid;
-		if (*u && strncmp(id, u, strlen(u)) == 0) {
-			if (found >= 0)
-				return -1; /* ambiguous: CUDA refuses it too */
-			found = i;
-		}
+	if (strncmp(buf, "MIG-", 4) != 0)
+		return match_uuid(buf, ids, n);
+	/* The older form, MIG-GPU-<board uuid>/<gi>/<ci>, names its board. */
+	if (strncmp(buf + 4, "GPU-", 4) == 0) {
+		buf[strcspn(buf, "/")] = '\0';
+		return match_uuid(buf + 4, ids, n);
 	}
-	return found;
+	/* Now MIG-<uuid of the instance>: NVML knows its board. */
+	nvmlDevice_t mig, board;
+	if (l->nvmlDeviceGetHandleByUUID && l->nvmlDeviceGetDeviceHandleFromMigDeviceHandle &&
+	    l->nvmlDeviceGetHandleByUUID(buf, &mig) == NVML_SUCCESS &&
+	    l->nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mig, &board) == NVML_SUCCESS)
+		for (unsigned i = 0; i < n; i++)
+			if (gpus[i] && gpus[i]->dev == board)
+				return i;
+	return MIG_UNMAPPED;
 }
 
 /*
  * Marks the GPUs CUDA_VISIBLE_DEVICES lists in visible[]; all when it is
  * unset.  Notes what it did.  Returns 0 or -ENOMEM.
  */
-static int apply_cuda_visible(struct wp_host *host, const struct gpu_id *ids, unsigned n,
+static int apply_cuda_visible(struct wp_host *host, const struct lib *l,
+                              struct gpu *const *gpus, const struct gpu_id *ids, unsigned n,
                               int *visible)
 {
+	int mig = 0;
 	const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
 	const char *order = getenv("CUDA_DEVICE_ORDER");
 	int rc = 0, by_index = 0;
@@ -380,7 +431,20 @@ static int apply_cuda_visible(struct wp_host *host, const struct gpu_id *ids, un
 		size_t tl = len;
 		while (tl > 0 && p[tl - 1] == ' ')
 			tl--;
-		long g = match_entry(p, tl, ids, n);
+		long g = match_entry(l, gpus, p, tl, ids, n);
+		mig |= strncmp(p, "MIG-", 4) == 0;
+		if (g == MIG_UNMAPPED) {
+			/* Better one board too many than the one in use missed. */
+			for (unsigned i = 0; i < n; i++)
+				visible[i] = 1;
+			rc = wp__host_note(host, SOURCE, WP_NOTE_WARNING, 0, NULL,
+			                   "name the board with --domains nvidia_gpu_N",
+			                   "CUDA_VISIBLE_DEVICES entry '%.*s' is a MIG instance "
+			                   "whose GPU this driver does not say: every GPU is "
+			                   "measured",
+			                   (int)tl, p);
+			break;
+		}
 		if (g < 0) {
 			/* CUDA stops at the first entry it cannot use. */
 			rc = wp__host_note(host, SOURCE, WP_NOTE_WARNING, 0, NULL,
@@ -396,6 +460,10 @@ static int apply_cuda_visible(struct wp_host *host, const struct gpu_id *ids, un
 		if (*p == ',')
 			p++;
 	}
+	if (rc == 0 && mig)
+		rc = wp__host_note(host, SOURCE, WP_NOTE_FOUND, 0, NULL, NULL,
+		                   "CUDA_VISIBLE_DEVICES names MIG instances: each one's whole "
+		                   "GPU is measured, since NVML gives no energy per instance");
 	if (rc < 0)
 		return rc;
 	int mixed = 0;
@@ -435,11 +503,34 @@ static int detect_read(void *ctx, double *w)
 	return read_power_mw(g, g->method, w);
 }
 
-static const char *method_name(enum method m)
+static const char *method_name(const struct gpu *g)
 {
-	return m == BY_COUNTER ? WP_METHOD_COUNTER
-	       : m == BY_INSTANT ? WP_METHOD_POWER_INSTANT
-	                         : WP_METHOD_POWER_AVERAGE;
+	return g->method == BY_COUNTER                       ? WP_METHOD_COUNTER
+	       : g->method == BY_INSTANT || !g->usage_is_average ? WP_METHOD_POWER_INSTANT
+	                                                     : WP_METHOD_POWER_AVERAGE;
+}
+
+/*
+ * Is nvmlDeviceGetPowerUsage a running average on this GPU?  The NVML
+ * reference (nvmlDeviceGetPowerUsage): on Ampere (except GA100) and newer it
+ * is the average over a second; on GA100 and older it is a spot reading.
+ * Without nvmlDeviceGetArchitecture the driver is old and so, most likely,
+ * is the GPU; the average is assumed all the same, the safer label.
+ */
+static int usage_is_average(const struct gpu *g, const char *name)
+{
+	unsigned int arch;
+	static const char *const ga100[] = { "A100", "A800", "A30", "PG506" };
+
+	if (!g->lib->nvmlDeviceGetArchitecture ||
+	    g->lib->nvmlDeviceGetArchitecture(g->dev, &arch) != NVML_SUCCESS)
+		return 1;
+	if (arch < NVML_DEVICE_ARCH_AMPERE)
+		return 0;
+	for (size_t i = 0; arch == NVML_DEVICE_ARCH_AMPERE && i < 4; i++)
+		if (strstr(name, ga100[i]))
+			return 0;
+	return 1;
 }
 
 /* How GPU g's energy can be read, or -1 when it gives neither energy nor power. */
@@ -502,7 +593,7 @@ static int add_domains(struct wp_host *host, struct gpu **gpus, const struct gpu
 			.joules_per_count = g->method == BY_COUNTER ? 1e-3 : 1e-6,
 			.peak_power_w = peak_power_w(g),
 			.integrated = g->method != BY_COUNTER,
-			.method = method_name(g->method),
+			.method = method_name(g),
 			.update_ns = g->update_ns,
 			.device_name = ids[i].name,
 			.device_id = ids[i].uuid,
@@ -582,7 +673,7 @@ static int probe(struct wp_host *host)
 		if (nrc != NVML_SUCCESS) {
 			snprintf(ids[i].name, sizeof ids[i].name, "GPU %u", i);
 			rc = wp__host_note(host, SOURCE, WP_NOTE_SKIPPED, to_errno(nrc), NULL,
-			                   "'nvidia-smi -q -i N' shows the GPU's state",
+			                   "'nvidia-smi -q' shows the GPU's state",
 			                   "GPU %u skipped: NVML gives no handle for it: %s", i,
 			                   err_str(l, nrc));
 			wp__integrator_destroy(&g->ig);
@@ -608,6 +699,7 @@ static int probe(struct wp_host *host)
 			continue;
 		}
 		g->method = (enum method)m;
+		g->usage_is_average = g->method == BY_USAGE && usage_is_average(g, ids[i].name);
 		if (g->method != BY_COUNTER) {
 			detect_ctx[ndetect] = g;
 			detect_gpu[ndetect++] = g;
@@ -621,7 +713,7 @@ static int probe(struct wp_host *host)
 		for (size_t k = 0; k < ndetect; k++)
 			detect_gpu[k]->update_ns = periods[k] ? periods[k] : DEFAULT_UPDATE_NS;
 	}
-	if ((rc = apply_cuda_visible(host, ids, n, visible)) < 0)
+	if ((rc = apply_cuda_visible(host, l, gpus, ids, n, visible)) < 0)
 		goto out;
 
 	/* Notes before the domains take the gpus. */
@@ -642,7 +734,9 @@ static int probe(struct wp_host *host)
 			"nvidia_gpu_%u (%s) has no energy counter: its %s is integrated, read "
 			"every %.3g ms or faster (the reading %s every %.3g ms)",
 			i, ids[i].name,
-			g->method == BY_INSTANT ? "instant power" : "1 s average power",
+			g->method == BY_INSTANT ? "instant power (NVML_FI_DEV_POWER_INSTANT)"
+			: g->usage_is_average   ? "1 s average power (nvmlDeviceGetPowerUsage)"
+			                        : "power (nvmlDeviceGetPowerUsage)",
 			(double)g->update_ns / 2e6,
 			measured ? "was seen to change" : "did not change while watched; assumed",
 			(double)g->update_ns / 1e6);
@@ -656,7 +750,7 @@ static int probe(struct wp_host *host)
 				"part of each period (about 25 ms in 100 ms, Yang et al., SC 2024), "
 				"so short bursts of work can be missed or over-weighted",
 				i, ids[i].name);
-		if (rc == 0 && g->method == BY_USAGE)
+		if (rc == 0 && g->method == BY_USAGE && g->usage_is_average)
 			rc = wp__host_note(
 				host, SOURCE, WP_NOTE_WARNING, 0, NULL, NULL,
 				"nvidia_gpu_%u (%s): energy integrated from nvmlDeviceGetPowerUsage, "

@@ -135,6 +135,9 @@ typedef struct nvmlProcessInfo_st {
 	  (nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,                 \
 	   unsigned long long))                                                            \
 	X(nvmlReturn_t, nvmlDeviceGetComputeRunningProcesses_v3,                           \
-	  (nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *))
+	  (nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *))                             \
+	X(nvmlReturn_t, nvmlDeviceGetHandleByUUID, (const char *, nvmlDevice_t *))         \
+	X(nvmlReturn_t, nvmlDeviceGetDeviceHandleFromMigDeviceHandle,                      \
+	  (nvmlDevice_t, nvmlDevice_t *))
 
 #endif
