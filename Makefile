@@ -38,6 +38,7 @@ SHARED = $(BUILD)/libwattprof.so.$(VERSION)
 BIN = $(BUILD)/wattprof
 TESTBIN = $(BUILD)/run-tests
 FAKENVML = $(BUILD)/fakenvml/libnvidia-ml.so.1
+FAKENVML_OLD = $(BUILD)/fakenvml-old/libnvidia-ml.so.1
 
 .PHONY: all run deps test check test-plain test-install test-asan test-tsan fuzz bench install \
         uninstall clean
@@ -64,20 +65,29 @@ $(SHARED): $(LIB_OBJ) src/libwattprof.map
 $(BIN): $(CLI_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(LDLIBS)
 
-$(TESTBIN): $(TEST_OBJ) $(STATIC) $(BIN) $(FAKENVML)
+$(TESTBIN): $(TEST_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(STATIC) -o $@ $(LDLIBS)
 
 # The fake NVIDIA library that the NVML tests put first in LD_LIBRARY_PATH
 # (tests/fakenvml/fake_nvml.h); built with SAN like everything it is loaded into.
+FAKENVML_CC = $(CC) -std=c11 -D_GNU_SOURCE -Isrc -fPIC -shared -pthread $(WARN) $(CFLAGS) \
+  $(SAN) -Wl,-soname,libnvidia-ml.so.1
 $(FAKENVML): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC  $@"
-	@$(CC) -std=c11 -D_GNU_SOURCE -Isrc -fPIC -shared -pthread $(WARN) $(CFLAGS) $(SAN) \
-	  -Wl,-soname,libnvidia-ml.so.1 $< -o $@ -lm
+	@$(FAKENVML_CC) $< -o $@ -lm
 	@ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
 
+# The same fake as an old driver, without the optional symbols; tests open
+# it by full path through WATTPROF_NVML_LIB.
+$(FAKENVML_OLD): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC  $@"
+	@$(FAKENVML_CC) -DFAKE_NVML_OLD_DRIVER $< -o $@ -lm
+
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
-  -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"'
+  -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"' \
+  -DWATTPROF_FAKENVML_OLD='"$(abspath $(FAKENVML_OLD))"'
 
 deps:
 	@sh scripts/deps.sh build

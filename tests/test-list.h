@@ -65,6 +65,8 @@
 	X(nvml_unavailable_is_a_note, 10)                 \
 	X(nvml_device_readings, 10)                       \
 	X(nvml_cli_monitor_and_list, 20)                  \
+	X(nvml_old_driver_without_optional_symbols, 10)   \
+	X(nvml_old_driver_cli, 20)                        \
 	X(amdgpu_discovers_gpus_by_pci_address, 10)          \
 	X(amdgpu_energy_counter_exact, 10)                   \
 	X(amdgpu_integrates_held_power_against_truth, 10)    \

@@ -3,7 +3,9 @@
  * suite: wattprof's NVML source opens it with dlopen() and finds in it every
  * function of WP_NVML_FUNCTIONS (src/sensors/nvml_api.h).  Its GPUs follow
  * the configuration and the closed-form power model that fake_nvml.h
- * documents, so a test knows what each reading should be.
+ * documents, so a test knows what each reading should be.  Built a second
+ * time with -DFAKE_NVML_OLD_DRIVER it is an old driver that lacks the
+ * optional functions altogether (NEWER, below).
  *
  * Organisation: the configuration (parsed from FAKE_NVML at every init),
  * then the state shared by all threads, then the NVML functions in the
@@ -38,6 +40,22 @@
 #define DECLARE(ret, name, params) ret name params;
 WP_NVML_FUNCTIONS(DECLARE)
 #undef DECLARE
+
+/*
+ * FAKE_NVML_OLD_DRIVER builds "an old driver" (the Makefile's
+ * fakenvml-old/libnvidia-ml.so.1): the functions marked NEWER stay in the
+ * object but leave no dynamic symbol, so dlsym() finds them missing as in
+ * an old libnvidia-ml.so.1.  What is left: nvmlInit, nvmlShutdown,
+ * nvmlErrorString, nvmlDeviceGetCount, nvmlDeviceGetHandleByIndex,
+ * nvmlDeviceGetName, nvmlDeviceGetPowerUsage and the fake_nvml_* helpers.
+ * Hidden rather than left out, the code below needs no #ifdef, and a call
+ * count of 0 is still asked for by name.
+ */
+#ifdef FAKE_NVML_OLD_DRIVER
+#define NEWER __attribute__((visibility("hidden")))
+#else
+#define NEWER
+#endif
 
 /* One number per NVML function, for the call counts and for no=. */
 enum fn {
@@ -531,7 +549,7 @@ static nvmlReturn_t copy_string(char *buf, unsigned int length, const char *s)
 	return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlInit_v2(void)
+NEWER nvmlReturn_t nvmlInit_v2(void)
 {
 	return init(FN_nvmlInit_v2);
 }
@@ -588,7 +606,7 @@ const char *nvmlErrorString(nvmlReturn_t result)
 	}
 }
 
-nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
+NEWER nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
 {
 	nvmlReturn_t rc = enter(FN_nvmlSystemGetDriverVersion);
 
@@ -608,7 +626,7 @@ static nvmlReturn_t get_count(enum fn f, unsigned int *count)
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+NEWER nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
 {
 	return get_count(FN_nvmlDeviceGetCount_v2, count);
 }
@@ -632,7 +650,7 @@ static nvmlReturn_t get_handle(enum fn f, unsigned int index, nvmlDevice_t *devi
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
+NEWER nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
 {
 	return get_handle(FN_nvmlDeviceGetHandleByIndex_v2, index, device);
 }
@@ -653,7 +671,7 @@ nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int len
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
+NEWER nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -664,7 +682,7 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int len
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, unsigned int *arch)
+NEWER nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, unsigned int *arch)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -678,7 +696,8 @@ nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, unsigned int *arch)
 }
 
 /* mJ since the epoch, exact at the moment of the call: the counter is not held. */
-nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long *energy)
+NEWER nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
+                                                       unsigned long long *energy)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -728,8 +747,8 @@ static void field_value(const struct gpu_cfg *g, int64_t t_ns, long long rt_us,
 }
 
 /* Per-field results, as NVML: the call fails only as a whole (lost, bad handle). */
-nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount,
-                                      nvmlFieldValue_t *values)
+NEWER nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount,
+                                            nvmlFieldValue_t *values)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -764,7 +783,7 @@ nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power)
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int *limit)
+NEWER nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int *limit)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -777,9 +796,9 @@ nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int *
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t device,
-                                                          unsigned int *minLimit,
-                                                          unsigned int *maxLimit)
+NEWER nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t device,
+                                                                unsigned int *minLimit,
+                                                                unsigned int *maxLimit)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -795,8 +814,8 @@ nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t device,
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device,
-                                                      unsigned int *defaultLimit)
+NEWER nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device,
+                                                            unsigned int *defaultLimit)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -810,7 +829,7 @@ nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device,
 }
 
 /* limit in mW, within the constraints; needs root (root=1) as NVML's does. */
-nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int limit)
+NEWER nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int limit)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -825,7 +844,8 @@ nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization)
+NEWER nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
+                                                 nvmlUtilization_t *utilization)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -841,7 +861,7 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_
 }
 
 /* NVML knows one sensor, the GPU's; any other type is invalid. */
-nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensorType, unsigned int *temp)
+NEWER nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensorType, unsigned int *temp)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -854,7 +874,7 @@ nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensorType, unsig
 	return leave(rc);
 }
 
-nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
+NEWER nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -871,7 +891,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 }
 
 /* Only the SM clock is modelled; the others are NOT_SUPPORTED. */
-nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int *clock)
+NEWER nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int *clock)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -891,10 +911,10 @@ nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int 
  * samples, or too few, give INSUFFICIENT_SIZE and the count needed; no
  * sample newer than lastSeenTimeStamp gives NOT_FOUND.
  */
-nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
-                                             nvmlProcessUtilizationSample_t *utilization,
-                                             unsigned int *processSamplesCount,
-                                             unsigned long long lastSeenTimeStamp)
+NEWER nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+                                                   nvmlProcessUtilizationSample_t *utilization,
+                                                   unsigned int *processSamplesCount,
+                                                   unsigned long long lastSeenTimeStamp)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
@@ -922,9 +942,9 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
 }
 
 /* Too small a buffer (infos may be NULL with a count of 0) gets the count needed. */
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
-                                                     unsigned int *infoCount,
-                                                     nvmlProcessInfo_t *infos)
+NEWER nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
+                                                           unsigned int *infoCount,
+                                                           nvmlProcessInfo_t *infos)
 {
 	const struct gpu_cfg *g;
 	int64_t t;

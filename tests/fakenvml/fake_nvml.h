@@ -5,6 +5,13 @@
  * open NVIDIA's library.  Tests include this header to know, in closed
  * form, what the fake reports; nothing here needs linking.
  *
+ * A second build, fakenvml-old/libnvidia-ml.so.1 (WATTPROF_FAKENVML_OLD in
+ * the tests, opened through WATTPROF_NVML_LIB), is a driver too old to have
+ * anything but nvmlInit, nvmlShutdown, nvmlErrorString, nvmlDeviceGetCount,
+ * nvmlDeviceGetHandleByIndex, nvmlDeviceGetName and nvmlDeviceGetPowerUsage
+ * (and the fake_nvml_* helpers): the other symbols do not exist, which no=
+ * cannot show.  Its configuration is the same.
+ *
  * Configuration: the environment variable FAKE_NVML, read at every
  * nvmlInit_v2()/nvmlInit().  Unset or empty, init returns
  * NVML_ERROR_DRIVER_NOT_LOADED (a machine without NVIDIA's driver), which
