@@ -596,7 +596,7 @@ static int add_domains(struct wp_host *host, struct gpu **gpus, const struct gpu
 			.method = method_name(g),
 			.update_ns = g->update_ns,
 			.device_name = ids[i].name,
-			.device_id = ids[i].uuid,
+			.device_id = ids[i].uuid[0] ? ids[i].uuid : NULL,
 			.opt_in = !visible[i],
 		};
 		pthread_mutex_lock(&g->lib->lock);
