@@ -76,6 +76,9 @@
 	X(amdgpu_apu_kept_out_of_total, 10)                  \
 	X(amdgpu_gpu_lost_mid_run_keeps_energy, 10)          \
 	X(amdgpu_unreadable_files, 10)                       \
+	X(amdgpu_asleep_at_start_counts_zero, 10)            \
+	X(amdgpu_suspended_mid_run_adds_nothing, 10)         \
+	X(amdgpu_refused_reads_told_apart, 10)               \
 	X(amdgpu_absent_is_a_note_not_an_error, 10)          \
 	X(amdgpu_cli_monitor_and_list, 20)                   \
 	X(meter_energy_exact_across_wrap, 10)                \

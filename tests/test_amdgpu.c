@@ -5,7 +5,8 @@
  * of what a writer thread showed, the power update period, device readings
  * and their units, ROCR_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES, APUs, a GPU
  * that goes away mid-run, unreadable files, no GPU at all, and the command
- * end to end.  The contract fixtures (contract.h) sit at the end.
+ * end to end, and cards that sleep (runtime suspend) at start or mid-run.
+ * The contract fixtures (contract.h) sit at the end.
  *
  * Trees are laid out as the kernel does: the card is a PCI device directory
  * under devices/, its hwmon chip sits in <card>/hwmon/hwmonN with a `device`
@@ -93,6 +94,8 @@ static void card(const char *root, int hw, int port, const char *pci, unsigned d
 	put(root, path, "0x1002\n");
 	snprintf(path, sizeof path, "%s/device", dev);
 	put(root, path, "0x%04x\n", device);
+	snprintf(path, sizeof path, "%s/%s/power", root, dev); /* runtime PM, empty */
+	test_mkdirs(path);
 	snprintf(path, sizeof path, "%s/%s/hwmon/hwmon%d/device", root, dev, hw);
 	link_or_fail("../..", path);
 	snprintf(path, sizeof path, "%s/class/hwmon", root);
@@ -898,6 +901,9 @@ TEST(amdgpu_unreadable_files)
 	snprintf(path, sizeof path, "%s/class/hwmon/hwmon9", root);
 	test_rmtree(path);
 	gset(root, 0, "power1_input", "20000000\n");
+	/* Asleep or not: amdgpu refuses reads, never opens (kernfs checks the
+	 * mode at open), so a file that does not open is a permission. */
+	gput(root, 0, "device/power/runtime_status", "suspended\n");
 	snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_input", root);
 	ASSERT_EQ(chmod(path, 0400), 0);
 	snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/power1_average", root);
@@ -905,6 +911,346 @@ TEST(amdgpu_unreadable_files)
 	int rc = test_denied_as_nobody(check_denied, root);
 	test_rmtree(root);
 	return rc;
+}
+
+/* ------------------------------------------------------- runtime suspend */
+
+/*
+ * amdgpu (Linux >= 6.15) refuses to read a runtime-suspended card's files:
+ * they open, and every read fails with EPERM.  A regular file cannot fail a
+ * read once open, so these tests route the source's reads through
+ * wp__amdgpu_pread (its seam) and fail every read of a file under `dir`
+ * but power/runtime_status, as the kernel does.
+ */
+extern ssize_t (*wp__amdgpu_pread)(int fd, void *buf, size_t count, off_t offset);
+
+static char refused_dir[1024]; /* set before any read */
+static int refused_err;        /* __atomic: the errno, 0 for none */
+static int refused_left;       /* __atomic: refusals left, -1 for no end */
+
+static ssize_t refusing_pread(int fd, void *buf, size_t count, off_t offset)
+{
+	char link[64], path[1024];
+	size_t len = strlen(refused_dir);
+	int err = __atomic_load_n(&refused_err, __ATOMIC_ACQUIRE);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	if (err && n > 0) {
+		path[n] = '\0';
+		if (strncmp(path, refused_dir, len) == 0 && path[len] == '/' &&
+		    !strstr(path, "/power/runtime_status") &&
+		    __atomic_load_n(&refused_left, __ATOMIC_ACQUIRE) != 0) {
+			if (__atomic_load_n(&refused_left, __ATOMIC_ACQUIRE) > 0)
+				__atomic_sub_fetch(&refused_left, 1, __ATOMIC_ACQ_REL);
+			errno = err;
+			return -1;
+		}
+	}
+	return pread(fd, buf, count, offset);
+}
+
+/* Puts the seam in place for the cards under <root>/devices; before any read. */
+static void refuse_under(const char *root)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/devices", root);
+	if (!realpath(path, refused_dir))
+		TEST_FAIL_("realpath '%s': %s", path, strerror(errno));
+	wp__amdgpu_pread = refusing_pread;
+}
+
+/* From now, reads of every card's files fail with err, `times` times (-1: always). */
+static void refuse(int err, int times)
+{
+	__atomic_store_n(&refused_left, times, __ATOMIC_RELEASE);
+	__atomic_store_n(&refused_err, err, __ATOMIC_RELEASE);
+}
+
+static void refuse_no_more(void)
+{
+	__atomic_store_n(&refused_err, 0, __ATOMIC_RELEASE);
+}
+
+/* A card of hwmon<hw> as runtime PM shows it. */
+static void pm_status(const char *root, int hw, const char *status)
+{
+	gset(root, hw, "device/power/runtime_status", status);
+}
+
+/*
+ * A card asleep at start (its files refused, runtime_status "suspended") is
+ * added: the method from the files that exist, a note that says it sleeps,
+ * 0 W while it does, and the readings of an idle card.  Once it wakes it is
+ * measured as any other, and its counter does not bring in what it counted
+ * before the run.
+ */
+TEST(amdgpu_asleep_at_start_counts_zero)
+{
+	char root[512];
+	test_tmpdir(root, sizeof root);
+	card(root, 0, 1, "0000:03:00.0", 0x744c);
+	gput(root, 0, "power1_input", "50000000\n");
+	gput(root, 0, "power1_average", "40000000\n");
+	gput(root, 0, "power1_cap", "300000000\n");
+	gput(root, 0, "temp1_input", "40000\n");
+	gput(root, 0, "device/gpu_busy_percent", "0\n");
+	gput(root, 0, "device/power/runtime_status", "suspended\n");
+	card(root, 1, 2, "0000:43:00.0", 0x740f);
+	gput(root, 1, "energy1_input", "123000000\n");
+	gput(root, 1, "power1_input", "50000000\n");
+	gput(root, 1, "device/power/runtime_status", "suspending\n");
+	refuse_under(root);
+	refuse(EPERM, -1);
+	struct wp_host *h = open_host(root);
+
+	ASSERT_EQ(wp_host_domain_count(h), 2);
+	const struct wp_domain_info *g0 = domain(h, "amd_gpu_0"), *g1 = domain(h, "amd_gpu_1");
+	ASSERT_STR(g0->method, WP_METHOD_POWER_INSTANT);
+	ends_with(g0->path, "/class/hwmon/hwmon0/power1_input");
+	ASSERT_U64(g0->update_ns, ==, 100000000);
+	ASSERT_STR(g1->method, WP_METHOD_COUNTER);
+	ASSERT(!test_find_note(h, "amdgpu", WP_NOTE_SKIPPED, "skipped"));
+	const struct wp_source_note *n = note(h, WP_NOTE_FOUND, "2 GPUs");
+	ASSERT_HAS(n->message, "amd_gpu_0 (AMD GPU [1002:744c] at 0000:03:00.0, power_instant, "
+	                       "asleep at start (runtime-suspended: its files refuse reads until "
+	                       "it wakes), counted as 0 W while asleep; an update every 100 ms "
+	                       "assumed)");
+	ASSERT_HAS(n->message, "amd_gpu_1 (AMD GPU [1002:740f] at 0000:43:00.0, energy_counter, "
+	                       "asleep at start");
+
+	struct wp_meter *m;
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	size_t i0 = meter_index(m, "amd_gpu_0"), i1 = meter_index(m, "amd_gpu_1");
+	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 100 };
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m), *c = wp_snapshot_new(m);
+	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
+	wp_meter_snapshot(m, a);
+	test_sleep_ms(200);
+	wp_meter_snapshot(m, b);
+	/* Asleep: 0 W, measured, not lost. */
+	double j = -1;
+	ASSERT_EQ(wp_energy_between(m, a, b, i0, &j), 0);
+	ASSERT_NEAR(j, 0, 1e-6);
+	ASSERT_EQ(wp_energy_between(m, a, b, i1, &j), 0);
+	ASSERT_NEAR(j, 0, 0);
+	ASSERT_EQ(wp_meter_domain_status(m, i0, NULL, NULL), 0);
+	ASSERT_EQ(wp_meter_domain_status(m, i1, NULL, NULL), 0);
+	struct wp_snapshot *s = wp_snapshot_new(m);
+	ASSERT_EQ(wp_meter_read_metrics(m, s), 0);
+	ASSERT_NEAR(wp_snapshot_metric(s, i0, WP_METRIC_POWER_W), 0, 0);
+	ASSERT_NEAR(wp_snapshot_metric(s, i0, WP_METRIC_UTIL_PCT), 0, 0);
+	ASSERT(isnan(wp_snapshot_metric(s, i0, WP_METRIC_TEMP_C)));
+	ASSERT(isnan(wp_snapshot_metric(s, i0, WP_METRIC_POWER_LIMIT_W)));
+	ASSERT(isnan(wp_snapshot_metric(s, i0, WP_METRIC_MEM_UTIL_PCT))); /* no such file */
+
+	/* It wakes: 50 W from then on; the counter counts from where it was. */
+	uint64_t w0 = wp_now_ns();
+	refuse_no_more(); /* the reverse order would refuse a card awake */
+	pm_status(root, 0, "active\n");
+	pm_status(root, 1, "active\n");
+	uint64_t w1 = wp_now_ns();
+	test_sleep_ms(200);
+	gset(root, 1, "energy1_input", "125000000\n");
+	uint64_t c0 = wp_now_ns();
+	wp_meter_snapshot(m, c);
+	uint64_t c1 = wp_now_ns();
+	ASSERT_EQ(wp_meter_stop_sampler(m), 0);
+	ASSERT_EQ(wp_energy_between(m, b, c, i0, &j), 0);
+	/* From the last read asleep (0 W) to the first awake one the trapezoid
+	 * counts half: at most a sampler period (10 ms) and a late wake-up. */
+	ASSERT(j <= 50 * (double)(c1 - w0) / 1e9);
+	ASSERT(j >= 50 * ((double)(c0 - w1) / 1e9 - 0.03));
+	ASSERT_EQ(wp_energy_between(m, b, c, i1, &j), 0);
+	ASSERT_NEAR(j, 2, 1e-12);
+	ASSERT_EQ(wp_meter_read_metrics(m, s), 0);
+	ASSERT_NEAR(wp_snapshot_metric(s, i0, WP_METRIC_POWER_W), 50, 1e-9);
+	ASSERT_NEAR(wp_snapshot_metric(s, i0, WP_METRIC_TEMP_C), 40, 1e-9);
+	wp_snapshot_free(s);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_snapshot_free(c);
+	wp_meter_close(m);
+	wp_host_close(h);
+	test_rmtree(root);
+	return TEST_OK;
+}
+
+/*
+ * A card falls asleep mid-run: the domain is not lost, the energy adds
+ * nothing while it sleeps (the integrator is given 0 W, not the last busy
+ * reading), a counter keeps its value, and both carry on when it wakes.
+ */
+TEST(amdgpu_suspended_mid_run_adds_nothing)
+{
+	char root[512];
+	test_tmpdir(root, sizeof root);
+	card(root, 0, 1, "0000:03:00.0", 0x744c);
+	gput(root, 0, "power1_input", "50000000\n");
+	gput(root, 0, "device/gpu_busy_percent", "80\n");
+	gput(root, 0, "device/power/runtime_status", "active\n");
+	card(root, 1, 2, "0000:43:00.0", 0x740f);
+	gput(root, 1, "energy1_input", "1000000\n");
+	gput(root, 1, "device/power/runtime_status", "active\n");
+	refuse_under(root);
+	struct wp_host *h = open_host(root);
+	struct wp_meter *m;
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	size_t i0 = meter_index(m, "amd_gpu_0"), i1 = meter_index(m, "amd_gpu_1");
+	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 200 };
+	struct wp_snapshot *a = wp_snapshot_new(m), *mid = wp_snapshot_new(m),
+	                   *b = wp_snapshot_new(m), *c = wp_snapshot_new(m);
+	uint64_t a0 = wp_now_ns();
+	wp_meter_snapshot(m, a);
+	uint64_t a1 = wp_now_ns();
+	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
+	test_sleep_ms(150);
+	gset(root, 1, "energy1_input", "3000000\n");
+	test_sleep_ms(20);
+	/* Asleep: the state first, then the refusals, as the kernel does. */
+	uint64_t s0 = wp_now_ns();
+	pm_status(root, 0, "suspended\n");
+	pm_status(root, 1, "suspended\n");
+	refuse(EPERM, -1);
+	uint64_t s1 = wp_now_ns();
+	test_sleep_ms(20);
+	wp_meter_snapshot(m, mid);
+	test_sleep_ms(200);
+	wp_meter_snapshot(m, b);
+
+	ASSERT_EQ(wp_meter_domain_status(m, i0, NULL, NULL), 0);
+	ASSERT_EQ(wp_meter_domain_status(m, i1, NULL, NULL), 0);
+	double j = -1;
+	/* 50 W until it slept, and at most half a sampler period and a late
+	 * wake-up at 25 W from the last busy read to the first asleep one. */
+	ASSERT_EQ(wp_energy_between(m, a, mid, i0, &j), 0);
+	ASSERT(j <= 50 * (double)(s1 - a0) / 1e9 + 25 * 0.03);
+	ASSERT(j >= 50 * ((double)(s0 - a1) / 1e9 - 0.03));
+	/* Asleep: nothing at all. */
+	ASSERT_EQ(wp_energy_between(m, mid, b, i0, &j), 0);
+	ASSERT_NEAR(j, 0, 1e-6);
+	ASSERT_EQ(wp_energy_between(m, a, b, i1, &j), 0);
+	ASSERT_NEAR(j, 2, 1e-12);
+	struct wp_snapshot *s = wp_snapshot_new(m);
+	ASSERT_EQ(wp_meter_read_metrics(m, s), 0);
+	ASSERT_NEAR(wp_snapshot_metric(s, i0, WP_METRIC_POWER_W), 0, 0);
+	ASSERT_NEAR(wp_snapshot_metric(s, i0, WP_METRIC_UTIL_PCT), 0, 0);
+
+	/* Awake again: measured from there. */
+	gset(root, 1, "energy1_input", "3500000\n");
+	uint64_t w0 = wp_now_ns();
+	refuse_no_more(); /* the reverse order would refuse a card awake */
+	pm_status(root, 0, "active\n");
+	pm_status(root, 1, "active\n");
+	uint64_t w1 = wp_now_ns();
+	test_sleep_ms(150);
+	uint64_t c0 = wp_now_ns();
+	wp_meter_snapshot(m, c);
+	uint64_t c1 = wp_now_ns();
+	ASSERT_EQ(wp_meter_stop_sampler(m), 0);
+	ASSERT_EQ(wp_meter_domain_status(m, i0, NULL, NULL), 0);
+	ASSERT_EQ(wp_energy_between(m, b, c, i0, &j), 0);
+	ASSERT(j <= 50 * (double)(c1 - w0) / 1e9);
+	ASSERT(j >= 50 * ((double)(c0 - w1) / 1e9 - 0.03));
+	ASSERT_EQ(wp_energy_between(m, b, c, i1, &j), 0);
+	ASSERT_NEAR(j, 0.5, 1e-12);
+	ASSERT_EQ(wp_meter_read_metrics(m, s), 0);
+	ASSERT_NEAR(wp_snapshot_metric(s, i0, WP_METRIC_UTIL_PCT), 80, 0);
+
+	struct wp_report r;
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, m, a, c), 0);
+	ASSERT_EQ(r.domains[i0].status, 0);
+	ASSERT_EQ(r.warning_count, 0);
+	wp_report_free(&r);
+	wp_snapshot_free(s);
+	wp_snapshot_free(a);
+	wp_snapshot_free(mid);
+	wp_snapshot_free(b);
+	wp_snapshot_free(c);
+	wp_meter_close(m);
+	wp_host_close(h);
+	test_rmtree(root);
+	return TEST_OK;
+}
+
+/* What one read of amd_gpu_0 returns with reads refused by err and the card in `status`. */
+static int read_refused(struct wp_host *h, const char *root, int err, int times,
+                        const char *status)
+{
+	const struct wp__domain *d = &h->domains[0];
+	uint64_t raw;
+	pm_status(root, 0, status);
+	refuse(err, times);
+	int rc = d->ops->read(d, &raw);
+	refuse_no_more();
+	return rc;
+}
+
+/*
+ * A refused read is told apart by the card's runtime PM state: asleep is a
+ * reading, waking or busy passes (-EAGAIN), refused while awake is real;
+ * a card gone stays gone.  At start, a card refused while awake is skipped
+ * with the permission fix.
+ */
+TEST(amdgpu_refused_reads_told_apart)
+{
+	char root[512];
+	test_tmpdir(root, sizeof root);
+	card(root, 0, 1, "0000:03:00.0", 0x744c);
+	gput(root, 0, "power1_input", "50000000\n");
+	gput(root, 0, "device/power/runtime_status", "active\n");
+	refuse_under(root);
+	struct wp_host *h = open_host(root);
+	ASSERT_EQ(wp_host_domain_count(h), 1);
+
+	ASSERT_EQ(read_refused(h, root, EPERM, -1, "suspended\n"), 0);
+	ASSERT_EQ(read_refused(h, root, EACCES, -1, "suspending\n"), 0);
+	ASSERT_EQ(read_refused(h, root, EPERM, -1, "resuming\n"), -EAGAIN);
+	ASSERT_EQ(read_refused(h, root, EBUSY, -1, "active\n"), -EAGAIN);
+	ASSERT_EQ(read_refused(h, root, EAGAIN, -1, "active\n"), -EAGAIN);
+	/* Woken between the read and the look: read again. */
+	ASSERT_EQ(read_refused(h, root, EPERM, 1, "active\n"), 0);
+	ASSERT_EQ(read_refused(h, root, EPERM, -1, "active\n"), -EPERM);
+	ASSERT_EQ(read_refused(h, root, EPERM, -1, "error\n"), -EPERM);
+	ASSERT_EQ(read_refused(h, root, EPERM, -1, "unsupported\n"), -EPERM);
+	ASSERT_EQ(read_refused(h, root, ENODEV, -1, "suspended\n"), -ENODEV);
+	ASSERT_EQ(read_refused(h, root, ENOENT, -1, "active\n"), -ENOENT);
+	ASSERT_EQ(read_refused(h, root, ENXIO, -1, "active\n"), -ENXIO);
+	wp_host_close(h);
+
+	/* At start: refused while awake, or with no runtime PM to ask, is a
+	 * permission, with its fix; refused once, it is read again. */
+	char path[1024];
+	const char *states[] = { "active\n", NULL };
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(path, sizeof path, "%s/class/hwmon/hwmon0/device/power/runtime_status", root);
+		if (states[k])
+			pm_status(root, 0, states[k]);
+		else
+			ASSERT_EQ(unlink(path), 0);
+		refuse(EPERM, -1);
+		h = open_host(root);
+		refuse_no_more();
+		ASSERT_EQ(wp_host_domain_count(h), 0);
+		const struct wp_source_note *n = note(h, WP_NOTE_SKIPPED, "amd_gpu_0 (AMD GPU "
+		                                                         "[1002:744c] at "
+		                                                         "0000:03:00.0) skipped: "
+		                                                         "cannot read");
+		ASSERT_EQ(n->error, -EPERM);
+		ASSERT_HAS(n->fix, "sudo chmod o+r");
+		ASSERT_HAS(n->fix, "while the GPU resets");
+		ASSERT(!test_find_note(h, "amdgpu", WP_NOTE_FOUND, "asleep"));
+		wp_host_close(h);
+	}
+	pm_status(root, 0, "active\n");
+	refuse(EPERM, 1);
+	h = open_host(root);
+	refuse_no_more();
+	ASSERT_EQ(wp_host_domain_count(h), 1);
+	ASSERT_LACKS(note(h, WP_NOTE_FOUND, "1 GPU")->message, "asleep");
+	wp_host_close(h);
+	test_rmtree(root);
+	return TEST_OK;
 }
 
 TEST(amdgpu_absent_is_a_note_not_an_error)

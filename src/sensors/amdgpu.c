@@ -75,17 +75,49 @@
  * also holds NVIDIA GPUs the first is meant for those, and measuring a GPU
  * too many is the safer error.
  *
+ * Runtime suspend.  An idle discrete GPU is put to sleep by runtime power
+ * management (PCI D3), and from Linux 6.15 amdgpu refuses to read its
+ * hwmon files then rather than wake it: the files still open (kernfs checks
+ * their mode at open) but every read fails with EPERM
+ * (amdgpu_pm_get_access_if_active() in drivers/gpu/drm/amd/pm/amdgpu_pm.c;
+ * a reset is refused the same way).  So a read that fails with EPERM or
+ * EACCES is followed by a look at the card's <card>/power/runtime_status
+ * (Documentation/ABI/testing/sysfs-devices-power; drivers/base/power/
+ * sysfs.c shows "active", "suspended", "suspending", "resuming", "error" or
+ * "unsupported"), which reads the PM core's state and never wakes the card;
+ * power/control, which would, is never touched.
+ *   suspended, suspending  the card is asleep and draws next to nothing:
+ *                          the read succeeds as 0 W (fed to the integrator
+ *                          at that time, so the trapezoid does not carry the
+ *                          last busy reading over the sleep), a counter
+ *                          keeps its last value, and the readings are 0 W
+ *                          and 0 % busy, the rest NaN;
+ *   resuming               it is waking: a transient failure (-EAGAIN);
+ *   active                 read once more, in case it woke between the read
+ *                          and the look; a second refusal is a real one (a
+ *                          reset, or a permission), as is any other state or
+ *                          an unreadable runtime_status.
+ * At start a card asleep (or waking) is added all the same, with the method
+ * of the first file that exists, and the note says so; its power update
+ * period cannot be measured and is assumed.  A file that cannot even be
+ * opened is a permission problem whatever the card's state, and its note
+ * gives the chmod and udev fix.
+ *
  * Files stay open and are re-read with pread(), which keeps no offset, so
- * the sampler thread and the caller may read one GPU together.  A GPU that
- * goes away (hot unplug, driver unbind, or a reset: amdgpu then fails reads
- * with EPERM) fails its next read; the meter marks it lost and keeps what
- * was measured until then.
+ * the sampler thread and the caller may read one GPU together.  A failure
+ * that passes (the card waking, EBUSY or EAGAIN from the kernel) returns
+ * -EAGAIN: the meter counts a bad read and keeps the domain.  A GPU that
+ * goes away (hot unplug or driver unbind: ENODEV, ENOENT, ENXIO) or that
+ * keeps refusing while awake (a reset) fails its read with that error; the
+ * meter marks it lost and keeps what was measured until then.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +141,26 @@ extern const struct wp_sensor_ops wp__sensor_amdgpu;
 /* MI300A: an APU that shows no vddnb (see the header comment). */
 #define PCI_ID_MI300A 0x74a0
 
+/*
+ * Every read of an open file goes through this: pread(2), but for the tests
+ * (tests/test_amdgpu.c), which set it before opening a host to fail reads as
+ * amdgpu does while a card sleeps.  A regular file cannot fail a read of a
+ * file already open; a sysfs attribute can, and that is what they model.
+ */
+ssize_t (*wp__amdgpu_pread)(int fd, void *buf, size_t count, off_t offset) = pread;
+
+/* A card's runtime PM state, from its power/runtime_status. */
+enum pm_state {
+	PM_OTHER,  /* "error", "unsupported", unknown, or unreadable */
+	PM_ACTIVE,
+	PM_ASLEEP, /* "suspended" or "suspending" */
+	PM_WAKING, /* "resuming" */
+};
+
+/* What read_checked() returns beside 0 and a negative errno. */
+#define READ_ASLEEP 1
+#define READ_WAKING 2
+
 static const char NO_GPU_FIX[] =
 	"AMD GPUs are read through the amdgpu kernel driver: check that the card shows in "
 	"'lspci -d 1002:' and that 'lsmod | grep amdgpu' lists the driver (or 'sudo "
@@ -131,9 +183,15 @@ static const struct {
 struct gpu_priv {
 	struct wp__integrator ig;
 	int integrated;
+	int pm_fd; /* <card>/power/runtime_status, -1 when absent */
 	int fd[WP_METRIC_COUNT]; /* -1 where the card has no such file */
 	double scale[WP_METRIC_COUNT];
 	int is_signed[WP_METRIC_COUNT];
+	/* energy1_input as the domain's counter (see count()), under lock. */
+	pthread_mutex_t lock;
+	int counted;   /* a value was reported */
+	int have_file; /* a value was read from the file */
+	uint64_t offset, count;
 };
 
 /* One amdgpu chip, as the probe learns about it. */
@@ -149,6 +207,8 @@ struct gpu {
 	unsigned pci_device; /* PCI device id, 0 when unknown */
 	int src;             /* index in SOURCES[], -1 when none could be read */
 	int fd;
+	int pm_fd;           /* <card>/power/runtime_status, -1 when absent */
+	int asleep;          /* runtime-suspended at start: src could not be read */
 	int err;             /* why none could be read */
 	char err_path[4096];
 	double peak_w;
@@ -168,6 +228,69 @@ struct rocm_dev {
 static int is_perm(int rc)
 {
 	return rc == -EACCES || rc == -EPERM;
+}
+
+/* wp__pread_u64 through wp__amdgpu_pread. */
+static int pread_u64(int fd, uint64_t *out)
+{
+	char buf[64];
+	ssize_t n;
+
+	do
+		n = wp__amdgpu_pread(fd, buf, sizeof buf, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == sizeof buf && !memchr(buf, '\n', sizeof buf))
+		return WP_EPARSE;
+	return wp__parse_u64(buf, (size_t)n, out);
+}
+
+/* The card's runtime PM state.  Reading it never wakes the card. */
+static enum pm_state pm_state(int pm_fd)
+{
+	char buf[32];
+	ssize_t n;
+
+	if (pm_fd < 0)
+		return PM_OTHER;
+	do
+		n = wp__amdgpu_pread(pm_fd, buf, sizeof buf - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return PM_OTHER;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "active") == 0)
+		return PM_ACTIVE;
+	if (strcmp(buf, "suspended") == 0 || strcmp(buf, "suspending") == 0)
+		return PM_ASLEEP;
+	if (strcmp(buf, "resuming") == 0)
+		return PM_WAKING;
+	return PM_OTHER;
+}
+
+/*
+ * Reads an energy or power file, telling a card that sleeps from one that
+ * refuses (see the header comment): 0 with *v, READ_ASLEEP, READ_WAKING,
+ * or the read's negative errno.
+ */
+static int read_checked(int fd, int pm_fd, uint64_t *v)
+{
+	int rc = pread_u64(fd, v);
+	if (!is_perm(rc))
+		return rc;
+	switch (pm_state(pm_fd)) {
+	case PM_ASLEEP:
+		return READ_ASLEEP;
+	case PM_WAKING:
+		return READ_WAKING;
+	case PM_ACTIVE:
+		/* It may have woken between the read and the look. */
+		return pread_u64(fd, v);
+	default:
+		return rc;
+	}
 }
 
 /* printf at buf + *used, never past cap; *used stops at cap - 1. */
@@ -273,9 +396,17 @@ static int describe(struct gpu *g)
 	return 0;
 }
 
+static int open_metric(const char *dir, const char *rel)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 /*
- * Opens the first energy or power file that reads, or records why none
- * does (g->src is then -1).
+ * Opens the first energy or power file that reads, or, where the card is
+ * asleep, the first that opens and is refused (g->asleep is then set);
+ * else records why none does (g->src is then -1).
  */
 static void open_energy(struct gpu *g)
 {
@@ -283,15 +414,19 @@ static void open_energy(struct gpu *g)
 	g->src = -1;
 	g->fd = -1;
 	g->err = -ENOENT;
+	g->pm_fd = open_metric(g->dir, "device/power/runtime_status");
 	snprintf(g->err_path, sizeof g->err_path, "%s/power1_average", g->dir);
 	for (size_t k = 0; k < NSOURCES; k++) {
 		uint64_t v;
 		snprintf(path, sizeof path, "%s/%s", g->dir, SOURCES[k].file);
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		int rc = fd < 0 ? -errno : wp__pread_u64(fd, &v);
-		if (rc == 0) {
+		/* Only a read tells sleep: an open that is refused is a
+		 * permission, whatever the card's state. */
+		int rc = fd < 0 ? -errno : read_checked(fd, g->pm_fd, &v);
+		if (rc >= 0) {
 			g->src = (int)k;
 			g->fd = fd;
+			g->asleep = rc != 0;
 			return;
 		}
 		if (fd >= 0)
@@ -303,13 +438,6 @@ static void open_energy(struct gpu *g)
 			snprintf(g->err_path, sizeof g->err_path, "%s", path);
 		}
 	}
-}
-
-static int open_metric(const char *dir, const char *rel)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, rel);
-	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 /* "tempK_input" for the tempK labelled `label` (K from 1 to 9), else "". */
@@ -336,7 +464,9 @@ static struct gpu_priv *make_priv(const struct gpu *g)
 	if (!p)
 		return NULL;
 	wp__integrator_init(&p->ig);
+	pthread_mutex_init(&p->lock, NULL);
 	p->integrated = SOURCES[g->src].integrated;
+	p->pm_fd = -1;
 	for (size_t k = 0; k < WP_METRIC_COUNT; k++) {
 		p->fd[k] = -1;
 		p->scale[k] = 1;
@@ -373,7 +503,10 @@ static void free_priv(struct gpu_priv *p)
 	for (size_t k = 0; k < WP_METRIC_COUNT; k++)
 		if (p->fd[k] >= 0)
 			close(p->fd[k]);
+	if (p->pm_fd >= 0)
+		close(p->pm_fd);
 	wp__integrator_destroy(&p->ig);
+	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
@@ -707,7 +840,7 @@ static int apply_visibility(struct wp_host *host, struct gpu *gpus, size_t n)
 static int detect_read(void *ctx, double *watts)
 {
 	uint64_t uw;
-	int rc = wp__pread_u64(*(int *)ctx, &uw);
+	int rc = pread_u64(*(int *)ctx, &uw);
 	if (rc == 0)
 		*watts = (double)uw / 1e6;
 	return rc;
@@ -722,6 +855,11 @@ static void detect_updates(struct gpu *gpus, size_t n)
 
 	for (size_t i = 0; i <= n; i++) {
 		if (i < n && gpus[i].src >= 0 && SOURCES[gpus[i].src].integrated) {
+			if (gpus[i].asleep) {
+				/* No reading to watch: assumed, and said so. */
+				gpus[i].update_ns = DEFAULT_UPDATE_NS;
+				continue;
+			}
 			idx[k] = i;
 			ctx[k++] = &gpus[i].fd;
 		}
@@ -762,6 +900,8 @@ static int add_gpu(struct wp_host *host, struct gpu *g)
 	};
 	int fd = g->fd;
 	g->fd = -1; /* the host owns it from here, on success or not */
+	g->priv->pm_fd = g->pm_fd; /* the domain's state owns this one */
+	g->pm_fd = -1;
 	int rc = wp__host_add_domain_priv(host, &wp__sensor_amdgpu, &info, fd, g->priv);
 	if (rc == 0)
 		g->priv = NULL;
@@ -785,8 +925,14 @@ static int note_found(struct wp_host *host, const char *base, const struct gpu *
 			continue;
 		appendf(msg, cap, &used, "%s %s (%s at %s, %s", k++ ? "," : "", g->domain, g->name,
 		        g->pci, SOURCES[g->src].method);
+		if (g->asleep)
+			appendf(msg, cap, &used, ", asleep at start (runtime-suspended: its files refuse "
+			        "reads until it wakes), counted as 0 W while asleep");
 		if (SOURCES[g->src].integrated && g->detected)
 			appendf(msg, cap, &used, ", updates every %.3g ms", (double)g->update_ns / 1e6);
+		else if (SOURCES[g->src].integrated && g->asleep)
+			appendf(msg, cap, &used, "; an update every %.0f ms assumed",
+			        DEFAULT_UPDATE_NS / 1e6);
 		else if (SOURCES[g->src].integrated)
 			appendf(msg, cap, &used,
 			        ", no change seen in %.0f ms: an update every %.0f ms assumed",
@@ -814,7 +960,7 @@ static int note_unreadable(struct wp_host *host, const struct gpu *g)
 		         "o+r %s'; for good, the udev rule 'ACTION==\"add\", SUBSYSTEM==\"hwmon\", "
 		         "ATTRS{name}==\"amdgpu\", RUN+=\"/bin/chmod o+r /sys%%p/%s\"' in "
 		         "/etc/udev/rules.d/70-wattprof-amdgpu.rules. amdgpu also refuses reads "
-		         "(EPERM) while the GPU resets or sleeps: then try again",
+		         "(EPERM) while the GPU resets: then try again",
 		         g->err_path, file);
 	if (g->err == -ENOENT)
 		return wp__host_note(host, SOURCE, WP_NOTE_SKIPPED, -ENOENT, g->dir, NULL,
@@ -861,6 +1007,7 @@ static int probe(struct wp_host *host)
 		struct gpu *g = &gpus[n];
 		memset(g, 0, sizeof *g);
 		g->fd = -1;
+		g->pm_fd = -1;
 		g->src = -1;
 		snprintf(g->hwmon, sizeof g->hwmon, "%s", e->d_name);
 		snprintf(g->dir, sizeof g->dir, "%s", dirpath);
@@ -925,6 +1072,8 @@ out:
 	for (size_t i = 0; i < n; i++) {
 		if (gpus[i].fd >= 0)
 			close(gpus[i].fd);
+		if (gpus[i].pm_fd >= 0)
+			close(gpus[i].pm_fd);
 		free_priv(gpus[i].priv);
 	}
 	free(gpus);
@@ -935,19 +1084,55 @@ out:
 /* ------------------------------------------------------------ reading */
 
 /*
+ * energy1_input as the domain's counter, given the file's value v, or NULL
+ * while the card sleeps (the counter then keeps its last value).  Normally
+ * the file's value as is.  A card asleep at its first read has reported 0:
+ * the count then goes on from the first value read, so that what the card
+ * counted before is not added to the run.  The offset never exceeds the
+ * file's value, so a file that goes back (firmware restarted) still shows
+ * as going back and the meter's restart rule applies.
+ */
+static uint64_t count(struct gpu_priv *p, const uint64_t *v)
+{
+	uint64_t c;
+
+	pthread_mutex_lock(&p->lock);
+	if (v) {
+		if (!p->have_file && p->counted)
+			p->offset = *v - p->count;
+		else if (*v < p->offset)
+			p->offset = *v;
+		p->count = *v - p->offset;
+		p->have_file = 1;
+	}
+	p->counted = 1;
+	c = p->count;
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
+/*
  * A counter: the file's value.  Power: the integral so far of the readings
- * taken at each call, in uJ.  Thread-safe: pread() keeps no offset and the
- * integrator has its own lock.
+ * taken at each call, in uJ.  A card asleep reads as 0 W, or its counter
+ * as its last value.  Returns -EAGAIN for a failure that passes (the card
+ * waking, EBUSY or EAGAIN from the kernel): the meter counts a bad read and
+ * keeps the domain.  Any other error means the GPU is lost.  Thread-safe:
+ * pread() keeps no offset, and the integrator and the counter have locks.
  */
 static int read_counter(const struct wp__domain *d, uint64_t *raw)
 {
 	struct gpu_priv *p = d->priv;
 	uint64_t v;
-	int rc = wp__pread_u64(d->fd, &v);
+	int rc = read_checked(d->fd, p->pm_fd, &v);
 
+	if (rc == READ_WAKING || rc == -EBUSY || rc == -EAGAIN)
+		return -EAGAIN;
 	if (rc < 0)
 		return rc;
-	*raw = p->integrated ? wp__integrator_add(&p->ig, wp_now_ns(), (double)v / 1e6) : v;
+	if (p->integrated)
+		*raw = wp__integrator_add(&p->ig, wp_now_ns(), rc == READ_ASLEEP ? 0 : (double)v / 1e6);
+	else
+		*raw = count(p, rc == READ_ASLEEP ? NULL : &v);
 	return 0;
 }
 
@@ -959,13 +1144,13 @@ static int read_value(int fd, int is_signed, double *out)
 	uint64_t v;
 
 	if (!is_signed) {
-		int rc = wp__pread_u64(fd, &v);
+		int rc = pread_u64(fd, &v);
 		if (rc == 0)
 			*out = (double)v;
 		return rc;
 	}
 	do
-		n = pread(fd, buf, sizeof buf - 1, 0);
+		n = wp__amdgpu_pread(fd, buf, sizeof buf - 1, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -973,13 +1158,30 @@ static int read_value(int fd, int is_signed, double *out)
 	return wp__parse_double(buf, out);
 }
 
+/*
+ * The readings; a card asleep draws no power and is not busy, and gives
+ * nothing else (NaN), where it has the files.
+ */
 static int read_metrics(const struct wp__domain *d, double *values)
 {
 	const struct gpu_priv *p = d->priv;
 	for (size_t k = 0; k < WP_METRIC_COUNT; k++) {
 		double v;
-		if (p->fd[k] >= 0 && read_value(p->fd[k], p->is_signed[k], &v) == 0)
+		if (p->fd[k] < 0)
+			continue;
+		int rc = read_value(p->fd[k], p->is_signed[k], &v);
+		if (rc == 0) {
 			values[k] = v * p->scale[k];
+		} else if (is_perm(rc) && pm_state(p->pm_fd) == PM_ASLEEP) {
+			static const enum wp_metric idle[] = { WP_METRIC_POWER_W, WP_METRIC_UTIL_PCT,
+				                               WP_METRIC_MEM_UTIL_PCT };
+			for (size_t j = 0; j < WP_METRIC_COUNT; j++)
+				values[j] = NAN;
+			for (size_t j = 0; j < sizeof idle / sizeof *idle; j++)
+				if (p->fd[idle[j]] >= 0)
+					values[idle[j]] = 0;
+			return 0;
+		}
 	}
 	return 0;
 }
