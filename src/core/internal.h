@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wattprof/wattprof.h"
 
@@ -114,6 +115,8 @@ int wp__parse_u64(const char *buf, size_t len, uint64_t *out);
 
 /* pread()s fd from offset 0 and parses it with wp__parse_u64. */
 int wp__pread_u64(int fd, uint64_t *out);
+/* The same through another pread() (a source's test seam). */
+int wp__pread_u64_via(ssize_t (*rd)(int, void *, size_t, off_t), int fd, uint64_t *out);
 
 /*
  * Reads a whole small file (at most cap-1 bytes) as a string with the

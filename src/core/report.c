@@ -78,16 +78,14 @@ int wp_report_set_command(struct wp_report *r, const char *const *argv)
  * read a domain less than twice per change of its power figure (no sampler,
  * too slow a one, or ticks missed).
  */
-static int warn_undersampled(struct wp_report *r, const struct wp_meter *m,
-                             const struct wp_domain_info *info)
+static int warn_undersampled(struct wp_report *r, const struct wp_domain_info *info)
 {
-	struct wp_sampler_stats st = { 0 };
 	double need_hz = info->update_ns ? 2e9 / (double)info->update_ns : 0;
 
 	if (need_hz == 0 || r->duration_s * need_hz < 2)
 		return 0;
-	wp_meter_sampler_stats(m, &st);
-	double got_hz = r->duration_s > 0 ? (double)st.samples / r->duration_s : 0;
+	/* r->samples: the sampler's ticks, set before the domains are measured. */
+	double got_hz = r->duration_s > 0 ? (double)r->samples / r->duration_s : 0;
 	if (got_hz >= 0.9 * need_hz)
 		return 0;
 	return wp_report_warn(r,
@@ -154,7 +152,7 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 		                              info->name, bad, bad == 1 ? "" : "s",
 		                              info->path) < 0)
 			return -ENOMEM;
-		if (info->integrated && (rc = warn_undersampled(r, m, info)) < 0)
+		if (info->integrated && (rc = warn_undersampled(r, info)) < 0)
 			return rc;
 	}
 	if (n > 0) {

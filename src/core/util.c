@@ -48,11 +48,16 @@ int wp__parse_u64(const char *buf, size_t len, uint64_t *out)
 
 int wp__pread_u64(int fd, uint64_t *out)
 {
+	return wp__pread_u64_via(pread, fd, out);
+}
+
+int wp__pread_u64_via(ssize_t (*rd)(int, void *, size_t, off_t), int fd, uint64_t *out)
+{
 	char buf[64];
 	ssize_t n;
 
 	do
-		n = pread(fd, buf, sizeof buf, 0);
+		n = rd(fd, buf, sizeof buf, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

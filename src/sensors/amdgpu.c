@@ -233,17 +233,7 @@ static int is_perm(int rc)
 /* wp__pread_u64 through wp__amdgpu_pread. */
 static int pread_u64(int fd, uint64_t *out)
 {
-	char buf[64];
-	ssize_t n;
-
-	do
-		n = wp__amdgpu_pread(fd, buf, sizeof buf, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n == sizeof buf && !memchr(buf, '\n', sizeof buf))
-		return WP_EPARSE;
-	return wp__parse_u64(buf, (size_t)n, out);
+	return wp__pread_u64_via(wp__amdgpu_pread, fd, out);
 }
 
 /* The card's runtime PM state.  Reading it never wakes the card. */
