@@ -323,3 +323,11 @@ struct json *json_must_parse(const char *text)
 		TEST_FAIL_("not valid JSON (%s):\n%s", err, text ? text : "(null)");
 	return j;
 }
+
+const struct json *json_member(const struct json *obj, const char *key)
+{
+	const struct json *m = json_get(obj, key);
+	if (!m)
+		TEST_FAIL_("no member '%s'", key);
+	return m;
+}

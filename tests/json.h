@@ -24,6 +24,8 @@ struct json *json_parse(const char *text, char *err, size_t errcap);
 void json_free(struct json *j);
 /* Member of an object, or NULL. */
 const struct json *json_get(const struct json *obj, const char *key);
+/* Member of an object, or the test fails naming it. */
+const struct json *json_member(const struct json *obj, const char *key);
 /* Parses or fails the test with the reason and the text. */
 struct json *json_must_parse(const char *text);
 

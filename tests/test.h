@@ -121,6 +121,10 @@ int test_denied_as_nobody(int (*check)(const char *root), const char *root);
  */
 void test_rewrite(const char *path, const char *text);
 
+/* Writes <root>/<rel> (printf-style), creating its directories. */
+void test_putf(const char *root, const char *rel, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Reads a whole file into a malloc'ed string (NULL if it cannot). */
 char *test_slurp(const char *path);
 /* Writes a string to a file, replacing it. */

@@ -32,24 +32,6 @@
 #error "WATTPROF_BIN must name the wattprof binary under test"
 #endif
 
-/* Writes <root>/<rel>, creating its directories. */
-static void put(const char *root, const char *rel, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void put(const char *root, const char *rel, const char *fmt, ...)
-{
-	char path[1024], text[256];
-	va_list ap;
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	*strrchr(path, '/') = '\0';
-	test_mkdirs(path);
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	test_spit(path, text);
-}
-
 /* Writes class/hwmon/hwmon<hw>/<rel> (through the links). */
 static void gput(const char *root, int hw, const char *rel, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -89,11 +71,11 @@ static void card(const char *root, int hw, int port, const char *pci, unsigned d
 	char dev[512], path[1024], target[600];
 	snprintf(dev, sizeof dev, "devices/pci0000:00/0000:00:%02x.0/%s", port, pci);
 	snprintf(path, sizeof path, "%s/hwmon/hwmon%d/name", dev, hw);
-	put(root, path, "amdgpu\n");
+	test_putf(root, path, "amdgpu\n");
 	snprintf(path, sizeof path, "%s/vendor", dev);
-	put(root, path, "0x1002\n");
+	test_putf(root, path, "0x1002\n");
 	snprintf(path, sizeof path, "%s/device", dev);
-	put(root, path, "0x%04x\n", device);
+	test_putf(root, path, "0x%04x\n", device);
 	snprintf(path, sizeof path, "%s/%s/power", root, dev); /* runtime PM, empty */
 	test_mkdirs(path);
 	snprintf(path, sizeof path, "%s/%s/hwmon/hwmon%d/device", root, dev, hw);
@@ -183,8 +165,8 @@ static void three_cards(const char *root)
 	gput(root, 5, "device/product_name", "AMD Radeon RX 7900 XTX  \n");
 	gput(root, 5, "device/unique_id", "d0f0ae1a9c5e3dc3\n");
 	/* A chip of another driver is none of this source's business. */
-	put(root, "class/hwmon/hwmon1/name", "k10temp\n");
-	put(root, "class/hwmon/hwmon1/temp1_input", "41000\n");
+	test_putf(root, "class/hwmon/hwmon1/name", "k10temp\n");
+	test_putf(root, "class/hwmon/hwmon1/temp1_input", "41000\n");
 }
 
 TEST(amdgpu_discovers_gpus_by_pci_address)
@@ -670,7 +652,7 @@ static void kfd_node(const char *root, int node, unsigned simd, unsigned bus, ui
 	char rel[128];
 	snprintf(rel, sizeof rel, "class/kfd/kfd/topology/nodes/%d/properties", node);
 	/* As kfd_topology.c prints it, with the lines that matter here. */
-	put(root, rel,
+	test_putf(root, rel,
 	    "cpu_cores_count %u\nsimd_count %u\nmem_banks_count 1\nvendor_id %u\n"
 	    "location_id %u\ndomain 0\nunique_id %llu\nnum_xcc 1\n",
 	    simd ? 0 : 16, simd, simd ? 4098 : 0, (bus << 8) | (partition << 28),
@@ -878,7 +860,7 @@ TEST(amdgpu_unreadable_files)
 	card(root, 1, 2, "0000:43:00.0", 0x7410);
 	gput(root, 1, "temp1_input", "30000\n");
 	/* An amdgpu chip whose card link is broken. */
-	put(root, "class/hwmon/hwmon9/name", "amdgpu\n");
+	test_putf(root, "class/hwmon/hwmon9/name", "amdgpu\n");
 	struct wp_host *h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 1);
 	ASSERT_STR(domain(h, "amd_gpu_0")->method, WP_METHOD_POWER_AVERAGE);
@@ -1267,9 +1249,9 @@ TEST(amdgpu_absent_is_a_note_not_an_error)
 	wp_host_close(h);
 
 	/* Chips, none of them amdgpu; every source tried: still no error. */
-	put(root, "class/hwmon/hwmon0/name", "k10temp\n");
-	put(root, "class/hwmon/hwmon0/temp1_input", "41000\n");
-	put(root, "class/hwmon/hwmon1/name", "nvme\n");
+	test_putf(root, "class/hwmon/hwmon0/name", "k10temp\n");
+	test_putf(root, "class/hwmon/hwmon0/temp1_input", "41000\n");
+	test_putf(root, "class/hwmon/hwmon1/name", "nvme\n");
 	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = root };
 	h = NULL;
 	ASSERT_EQ(wp_host_open(&h, &o), 0);
@@ -1333,14 +1315,6 @@ static void run_free(struct run *r)
 	free(r->err);
 }
 
-static const struct json *member(const struct json *o, const char *key)
-{
-	const struct json *m = json_get(o, key);
-	if (!m)
-		TEST_FAIL_("no member '%s'", key);
-	return m;
-}
-
 TEST(amdgpu_cli_monitor_and_list)
 {
 	char root[512];
@@ -1357,24 +1331,24 @@ TEST(amdgpu_cli_monitor_and_list)
 	run(&r, root, json, NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
-	const struct json *ds = member(j, "domains"), *g = NULL;
+	const struct json *ds = json_member(j, "domains"), *g = NULL;
 	for (size_t i = 0; i < ds->n; i++)
-		if (strcmp(member(&ds->items[i], "name")->str, "amd_gpu_0") == 0)
+		if (strcmp(json_member(&ds->items[i], "name")->str, "amd_gpu_0") == 0)
 			g = &ds->items[i];
 	if (!g)
 		TEST_FAIL_("no amd_gpu_0 in the report:\n%s", r.err);
-	ASSERT_STR(member(g, "source")->str, "amdgpu");
-	ASSERT_STR(member(g, "method")->str, "power_instant");
-	ASSERT_EQ(member(g, "integrated")->boolean, 1);
-	ASSERT_EQ(member(g, "in_total")->boolean, 1);
-	ASSERT_EQ(member(g, "complete")->boolean, 1);
-	ASSERT_STR(member(g, "device_name")->str, "AMD Radeon RX 7900 XTX");
-	ASSERT_STR(member(g, "device_id")->str, "GPU-d0f0ae1a9c5e3dc3");
+	ASSERT_STR(json_member(g, "source")->str, "amdgpu");
+	ASSERT_STR(json_member(g, "method")->str, "power_instant");
+	ASSERT_EQ(json_member(g, "integrated")->boolean, 1);
+	ASSERT_EQ(json_member(g, "in_total")->boolean, 1);
+	ASSERT_EQ(json_member(g, "complete")->boolean, 1);
+	ASSERT_STR(json_member(g, "device_name")->str, "AMD Radeon RX 7900 XTX");
+	ASSERT_STR(json_member(g, "device_id")->str, "GPU-d0f0ae1a9c5e3dc3");
 	/* Steady 75 W: the trapezoid is exact but for the clock between the
 	 * report's duration and the two reads. */
-	ASSERT_REL(member(g, "energy_j")->num, 75 * member(j, "duration_s")->num, 0.02);
+	ASSERT_REL(json_member(g, "energy_j")->num, 75 * json_member(j, "duration_s")->num, 0.02);
 	/* The sampler ran at twice per assumed update (100 ms) or faster. */
-	ASSERT(member(member(j, "sampling"), "freq_hz")->num >= 20 * 0.999);
+	ASSERT(json_member(json_member(j, "sampling"), "freq_hz")->num >= 20 * 0.999);
 	json_free(j);
 	run_free(&r);
 

@@ -98,14 +98,6 @@ static void wait_for_file(const char *path)
 	TEST_FAIL_("'%s' never appeared", path);
 }
 
-static const struct json *member(const struct json *o, const char *key)
-{
-	const struct json *m = json_get(o, key);
-	if (!m)
-		TEST_FAIL_("no member '%s'", key);
-	return m;
-}
-
 /* Constant power, so the truth over any interval is power x duration. */
 static const struct sim_zone steady[] = {
 	/* 20 W, wraps every 0.25 s (5 J range); assumed peak 50 W. */
@@ -129,22 +121,22 @@ TEST(cli_monitor_matches_simulation)
 	ASSERT_STR(r.err, "");
 	char *text = test_slurp(out);
 	struct json *j = json_must_parse(text);
-	double dur = member(j, "duration_s")->num;
+	double dur = json_member(j, "duration_s")->num;
 	ASSERT(dur >= 1.5 && dur < 3);
-	const struct json *d = member(j, "domains");
+	const struct json *d = json_member(j, "domains");
 	ASSERT_EQ(d->n, 2);
-	ASSERT_STR(member(&d->items[0], "name")->str, "package_0");
-	ASSERT_STR(member(&d->items[1], "name")->str, "dram_0");
+	ASSERT_STR(json_member(&d->items[0], "name")->str, "package_0");
+	ASSERT_STR(json_member(&d->items[1], "name")->str, "dram_0");
 	/* 0.5% of the simulation's truth, across 6 or more wraps. */
-	ASSERT_REL(member(&d->items[0], "energy_j")->num, 20 * dur, 0.005);
-	ASSERT_REL(member(&d->items[1], "energy_j")->num, 3 * dur, 0.005);
-	ASSERT_REL(member(&d->items[0], "avg_power_w")->num, 20, 0.005);
-	ASSERT_REL(member(j, "total_energy_j")->num, 23 * dur, 0.005);
-	ASSERT_EQ(member(j, "exit_status")->num, 0);
-	ASSERT_EQ(member(j, "warnings")->n, 0);
-	ASSERT_STR(member(j, "command")->items[0].str, "sleep");
+	ASSERT_REL(json_member(&d->items[0], "energy_j")->num, 20 * dur, 0.005);
+	ASSERT_REL(json_member(&d->items[1], "energy_j")->num, 3 * dur, 0.005);
+	ASSERT_REL(json_member(&d->items[0], "avg_power_w")->num, 20, 0.005);
+	ASSERT_REL(json_member(j, "total_energy_j")->num, 23 * dur, 0.005);
+	ASSERT_EQ(json_member(j, "exit_status")->num, 0);
+	ASSERT_EQ(json_member(j, "warnings")->n, 0);
+	ASSERT_STR(json_member(j, "command")->items[0].str, "sleep");
 	/* The 5 J range at 50 W wraps in 0.1 s: sampled at 20 Hz or more. */
-	ASSERT(member(member(j, "sampling"), "freq_hz")->num >= 20 * 0.999);
+	ASSERT(json_member(json_member(j, "sampling"), "freq_hz")->num >= 20 * 0.999);
 	json_free(j);
 	free(text);
 	run_free(&r);
@@ -155,10 +147,10 @@ TEST(cli_monitor_matches_simulation)
 	run(&r, s.root, slow);
 	ASSERT_EQ(r.status, 0);
 	j = json_must_parse(r.err);
-	ASSERT_EQ(member(j, "domains")->n, 1);
-	ASSERT_REL(member(&member(j, "domains")->items[0], "energy_j")->num,
-	           20 * member(j, "duration_s")->num, 0.005);
-	ASSERT_HAS(member(j, "warnings")->items[0].str, "sampling at 20 Hz instead of the 1 Hz");
+	ASSERT_EQ(json_member(j, "domains")->n, 1);
+	ASSERT_REL(json_member(&json_member(j, "domains")->items[0], "energy_j")->num,
+	           20 * json_member(j, "duration_s")->num, 0.005);
+	ASSERT_HAS(json_member(j, "warnings")->items[0].str, "sampling at 20 Hz instead of the 1 Hz");
 	json_free(j);
 	run_free(&r);
 	sim_destroy(&s);
@@ -246,10 +238,10 @@ TEST(cli_monitor_killed_command_still_reported)
 	ASSERT_EQ(r.status, 128 + SIGKILL);
 	char *text = test_slurp(out);
 	struct json *j = json_must_parse(text);
-	ASSERT_EQ(member(j, "exit_status")->num, 137);
-	ASSERT_EQ(member(j, "signal")->num, SIGKILL);
-	double dur = member(j, "duration_s")->num;
-	ASSERT_REL(member(&member(j, "domains")->items[0], "energy_j")->num, 20 * dur, 0.01);
+	ASSERT_EQ(json_member(j, "exit_status")->num, 137);
+	ASSERT_EQ(json_member(j, "signal")->num, SIGKILL);
+	double dur = json_member(j, "duration_s")->num;
+	ASSERT_REL(json_member(&json_member(j, "domains")->items[0], "energy_j")->num, 20 * dur, 0.01);
 	json_free(j);
 	free(text);
 	run_free(&r);
@@ -325,9 +317,9 @@ TEST(cli_monitor_forwards_signals)
 	run_wait(&r);
 	ASSERT_EQ(r.status, 128 + SIGTERM); /* the HUP did nothing */
 	struct json *j = json_must_parse(r.err);
-	ASSERT_EQ(member(j, "signal")->num, SIGTERM);
-	ASSERT_EQ(member(j, "warnings")->n, 1);
-	ASSERT_HAS(member(j, "warnings")->items[0].str, "received TERM");
+	ASSERT_EQ(json_member(j, "signal")->num, SIGTERM);
+	ASSERT_EQ(json_member(j, "warnings")->n, 1);
+	ASSERT_HAS(json_member(j, "warnings")->items[0].str, "received TERM");
 	json_free(j);
 	char path[700];
 	snprintf(path, sizeof path, "%s/sigign", dir);
@@ -457,10 +449,10 @@ TEST(cli_monitor_without_sources)
 	run(&r, empty, argv);
 	ASSERT_EQ(r.status, 3);
 	struct json *j = json_must_parse(r.err);
-	ASSERT_EQ(member(j, "domains")->n, 0);
-	ASSERT_EQ(member(j, "total_energy_j")->type, J_NULL);
-	ASSERT_EQ(member(j, "exit_status")->num, 3);
-	const struct json *w = member(j, "warnings");
+	ASSERT_EQ(json_member(j, "domains")->n, 0);
+	ASSERT_EQ(json_member(j, "total_energy_j")->type, J_NULL);
+	ASSERT_EQ(json_member(j, "exit_status")->num, 3);
+	const struct json *w = json_member(j, "warnings");
 	ASSERT_INT(w->n, >=, 3);
 	ASSERT_HAS(w->items[0].str, "no energy source found");
 	/* One warning per source, in the order of preference. */
@@ -498,15 +490,15 @@ TEST(cli_monitor_estimate_when_no_counter)
 	run(&r, sys, json);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
-	const struct json *d = member(j, "domains");
+	const struct json *d = json_member(j, "domains");
 	ASSERT_EQ(d->n, 1);
-	ASSERT_STR(member(&d->items[0], "name")->str, "package_0");
-	ASSERT_STR(member(&d->items[0], "source")->str, "estimate");
-	ASSERT_EQ(member(&d->items[0], "estimated")->boolean, 1);
-	ASSERT_EQ(member(j, "total_estimated")->boolean, 1);
-	double dur = member(j, "duration_s")->num;
-	ASSERT_REL(member(&d->items[0], "energy_j")->num, 150 * 0.2 * dur, 0.02);
-	const struct json *w = member(j, "warnings");
+	ASSERT_STR(json_member(&d->items[0], "name")->str, "package_0");
+	ASSERT_STR(json_member(&d->items[0], "source")->str, "estimate");
+	ASSERT_EQ(json_member(&d->items[0], "estimated")->boolean, 1);
+	ASSERT_EQ(json_member(j, "total_estimated")->boolean, 1);
+	double dur = json_member(j, "duration_s")->num;
+	ASSERT_REL(json_member(&d->items[0], "energy_j")->num, 150 * 0.2 * dur, 0.02);
+	const struct json *w = json_member(j, "warnings");
 	ASSERT_INT(w->n, >=, 3);
 	ASSERT_HAS(w->items[0].str, "package_0: estimated from CPU time and the TDP, because no "
 	                            "energy counter measures the processor here");
@@ -585,12 +577,12 @@ TEST(cli_monitor_sensor_vanishes)
 	run(&r, s.root, argv);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
-	const struct json *d = member(j, "domains");
+	const struct json *d = json_member(j, "domains");
 	ASSERT_EQ(d->n, 2);
-	ASSERT_STR(member(&d->items[0], "name")->str, "package_0");
-	ASSERT_EQ(member(&d->items[0], "complete")->boolean, 0);
-	ASSERT_EQ(member(&d->items[1], "complete")->boolean, 1);
-	const struct json *w = member(j, "warnings");
+	ASSERT_STR(json_member(&d->items[0], "name")->str, "package_0");
+	ASSERT_EQ(json_member(&d->items[0], "complete")->boolean, 0);
+	ASSERT_EQ(json_member(&d->items[1], "complete")->boolean, 1);
+	const struct json *w = json_member(j, "warnings");
 	ASSERT_EQ(w->n, 1);
 	ASSERT_HAS(w->items[0].str, "package_0 stopped answering");
 	ASSERT_HAS(w->items[0].str, pkg);

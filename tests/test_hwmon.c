@@ -21,36 +21,12 @@
 #include "sim.h"
 #include "test.h"
 
-/* Writes <root>/<rel>, creating its directories. */
-static void put(const char *root, const char *rel, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void put(const char *root, const char *rel, const char *fmt, ...)
-{
-	char path[1024], text[256];
-	va_list ap;
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	*strrchr(path, '/') = '\0';
-	test_mkdirs(path);
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	test_spit(path, text);
-}
-
-/* Rewrites a file in place, so that an open reader keeps the same file. */
+/* Rewrites <root>/<rel> in place, so that an open reader keeps the same file. */
 static void set_file(const char *root, const char *rel, const char *text)
 {
 	char path[1024];
 	snprintf(path, sizeof path, "%s/%s", root, rel);
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		TEST_FAIL_("open '%s': %s", path, strerror(errno));
-	size_t len = strlen(text);
-	if (pwrite(fd, text, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
-		TEST_FAIL_("write '%s': %s", path, strerror(errno));
-	close(fd);
+	test_rewrite(path, text);
 }
 
 static struct wp_host *open_sources(const char *root, const char *sources)
@@ -102,15 +78,15 @@ static void amd_energy(const char *root, int hw, int cores, int sockets, uint64_
 {
 	char rel[128];
 	snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/name", hw);
-	put(root, rel, "amd_energy\n");
+	test_putf(root, rel, "amd_energy\n");
 	for (int i = 0; i < cores + sockets; i++) {
 		snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/energy%d_label", hw, i + 1);
 		if (i < cores)
-			put(root, rel, "Ecore%03d\n", i);
+			test_putf(root, rel, "Ecore%03d\n", i);
 		else
-			put(root, rel, "Esocket%d\n", i - cores);
+			test_putf(root, rel, "Esocket%d\n", i - cores);
 		snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/energy%d_input", hw, i + 1);
-		put(root, rel, "%" PRIu64 "\n", uj + (uint64_t)i);
+		test_putf(root, rel, "%" PRIu64 "\n", uj + (uint64_t)i);
 	}
 }
 
@@ -120,13 +96,13 @@ static void power_meter(const char *root, int hw, uint64_t uw)
 {
 	char rel[128];
 	snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/device/name", hw);
-	put(root, rel, "power_meter\n");
+	test_putf(root, rel, "power_meter\n");
 	snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/device/power1_average", hw);
-	put(root, rel, "%" PRIu64 "\n", uw);
+	test_putf(root, rel, "%" PRIu64 "\n", uw);
 	snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/device/power1_average_interval", hw);
-	put(root, rel, "1000\n");
+	test_putf(root, rel, "1000\n");
 	snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/device/power1_is_battery", hw);
-	put(root, rel, "0\n");
+	test_putf(root, rel, "0\n");
 }
 
 /* A snapshot with the clock read just before and after: every domain was
@@ -175,8 +151,8 @@ TEST(hwmon_amd_energy_sockets_and_cores)
 {
 	char root[512];
 	test_tmpdir(root, sizeof root);
-	put(root, "class/hwmon/hwmon0/name", "k10temp\n");
-	put(root, "class/hwmon/hwmon0/temp1_input", "41000\n");
+	test_putf(root, "class/hwmon/hwmon0/name", "k10temp\n");
+	test_putf(root, "class/hwmon/hwmon0/temp1_input", "41000\n");
 	amd_energy(root, 1, 4, 2, 1000000);
 	struct wp_host *h = open_host(root);
 
@@ -236,17 +212,17 @@ TEST(hwmon_amd_energy_numa_nodes)
 	/* Two sockets in NPS2: nodes 0 and 1 on socket 0, 2 and 3 on socket
 	 * 1; node 4 holds memory only.  The driver shows one "Esocket" per
 	 * node, read on that node's first CPU. */
-	put(root, "devices/system/cpu/online", "0-7\n");
+	test_putf(root, "devices/system/cpu/online", "0-7\n");
 	for (int cpu = 0; cpu < 8; cpu++) {
 		snprintf(rel, sizeof rel,
 		         "devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
-		put(root, rel, "%d\n", cpu / 4);
+		test_putf(root, rel, "%d\n", cpu / 4);
 	}
 	for (int node = 0; node < 4; node++) {
 		snprintf(rel, sizeof rel, "devices/system/node/node%d/cpulist", node);
-		put(root, rel, "%d-%d\n", 2 * node, 2 * node + 1);
+		test_putf(root, rel, "%d-%d\n", 2 * node, 2 * node + 1);
 	}
-	put(root, "devices/system/node/node4/cpulist", "\n");
+	test_putf(root, "devices/system/node/node4/cpulist", "\n");
 	amd_energy(root, 0, 0, 5, 7000000);
 	struct wp_host *h = open_host(root);
 
@@ -338,15 +314,15 @@ TEST(hwmon_power_average_preferred_and_limits)
 	char root[512];
 	test_tmpdir(root, sizeof root);
 	/* A meter of the new layout with both files: the average wins. */
-	put(root, "class/hwmon/hwmon0/name", "power_meter\n");
-	put(root, "class/hwmon/hwmon0/power1_input", "10000000\n");
-	put(root, "class/hwmon/hwmon0/power1_average", "20000000\n");
-	put(root, "class/hwmon/hwmon0/power1_cap", "400000000\n");
-	put(root, "class/hwmon/hwmon0/power1_crit", "650000000\n");
+	test_putf(root, "class/hwmon/hwmon0/name", "power_meter\n");
+	test_putf(root, "class/hwmon/hwmon0/power1_input", "10000000\n");
+	test_putf(root, "class/hwmon/hwmon0/power1_average", "20000000\n");
+	test_putf(root, "class/hwmon/hwmon0/power1_cap", "400000000\n");
+	test_putf(root, "class/hwmon/hwmon0/power1_crit", "650000000\n");
 	/* A second meter: system_1, its peak from power1_max. */
-	put(root, "class/hwmon/hwmon1/name", "power_meter\n");
-	put(root, "class/hwmon/hwmon1/power1_input", "30000000\n");
-	put(root, "class/hwmon/hwmon1/power1_max", "800000000\n");
+	test_putf(root, "class/hwmon/hwmon1/name", "power_meter\n");
+	test_putf(root, "class/hwmon/hwmon1/power1_input", "30000000\n");
+	test_putf(root, "class/hwmon/hwmon1/power1_max", "800000000\n");
 	struct wp_host *h = open_host(root);
 
 	ASSERT_EQ(wp_host_domain_count(h), 2);
@@ -380,20 +356,20 @@ TEST(hwmon_labels_become_names)
 {
 	char root[512];
 	test_tmpdir(root, sizeof root);
-	put(root, "class/hwmon/hwmon0/name", "ina3221\n");
-	put(root, "class/hwmon/hwmon0/power1_input", "5000000\n");
-	put(root, "class/hwmon/hwmon0/power1_label", "VDD_IN\n");
-	put(root, "class/hwmon/hwmon0/power2_input", "2000000\n");
-	put(root, "class/hwmon/hwmon0/power2_label", "VDD CPU-GPU\n");
-	put(root, "class/hwmon/hwmon1/name", "MyChip\n");
-	put(root, "class/hwmon/hwmon1/energy1_input", "123\n");
+	test_putf(root, "class/hwmon/hwmon0/name", "ina3221\n");
+	test_putf(root, "class/hwmon/hwmon0/power1_input", "5000000\n");
+	test_putf(root, "class/hwmon/hwmon0/power1_label", "VDD_IN\n");
+	test_putf(root, "class/hwmon/hwmon0/power2_input", "2000000\n");
+	test_putf(root, "class/hwmon/hwmon0/power2_label", "VDD CPU-GPU\n");
+	test_putf(root, "class/hwmon/hwmon1/name", "MyChip\n");
+	test_putf(root, "class/hwmon/hwmon1/energy1_input", "123\n");
 	/* A second chip of the same driver with the same label. */
-	put(root, "class/hwmon/hwmon2/name", "ina3221\n");
-	put(root, "class/hwmon/hwmon2/power1_input", "1000000\n");
-	put(root, "class/hwmon/hwmon2/power1_label", "VDD_IN\n");
+	test_putf(root, "class/hwmon/hwmon2/name", "ina3221\n");
+	test_putf(root, "class/hwmon/hwmon2/power1_input", "1000000\n");
+	test_putf(root, "class/hwmon/hwmon2/power1_label", "VDD_IN\n");
 	/* amd_energy counters it cannot place are shown, as others. */
-	put(root, "class/hwmon/hwmon3/name", "amd_energy\n");
-	put(root, "class/hwmon/hwmon3/energy1_input", "5\n");
+	test_putf(root, "class/hwmon/hwmon3/name", "amd_energy\n");
+	test_putf(root, "class/hwmon/hwmon3/energy1_input", "5\n");
 	struct wp_host *h = open_host(root);
 
 	ASSERT_EQ(wp_host_domain_count(h), 5);
@@ -424,10 +400,10 @@ TEST(hwmon_gpu_chips_left_to_gpu_source)
 	test_tmpdir(root, sizeof root);
 	for (int i = 0; i < 5; i++) {
 		snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/name", i);
-		put(root, rel, "%s\n", gpus[i]);
+		test_putf(root, rel, "%s\n", gpus[i]);
 		snprintf(rel, sizeof rel, "class/hwmon/hwmon%d/%s", i,
 		         i % 2 ? "energy1_input" : "power1_average");
-		put(root, rel, "1000\n");
+		test_putf(root, rel, "1000\n");
 	}
 	struct wp_host *h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
@@ -451,8 +427,8 @@ TEST(hwmon_symlinks_device_dir_and_chip_order)
 	char root[512], path[1024];
 	test_tmpdir(root, sizeof root);
 	/* As the kernel does it: class/hwmon/hwmonN links into devices/. */
-	put(root, "devices/LNXSYSTM:00/ACPI000D:00/name", "power_meter\n");
-	put(root, "devices/LNXSYSTM:00/ACPI000D:00/power1_average", "7000000\n");
+	test_putf(root, "devices/LNXSYSTM:00/ACPI000D:00/name", "power_meter\n");
+	test_putf(root, "devices/LNXSYSTM:00/ACPI000D:00/power1_average", "7000000\n");
 	test_mkdirs(strcat(strcpy(path, root), "/devices/LNXSYSTM:00/ACPI000D:00/hwmon/hwmon10"));
 	if (symlink("../..", strcat(strcpy(path, root),
 	                            "/devices/LNXSYSTM:00/ACPI000D:00/hwmon/hwmon10/device")) < 0)
@@ -465,10 +441,10 @@ TEST(hwmon_symlinks_device_dir_and_chip_order)
 	power_meter(root, 2, 9000000);
 	/* A chip with both its own name and a device/ holding unrelated
 	 * files: its own directory is read. */
-	put(root, "class/hwmon/hwmon3/name", "amd_energy\n");
-	put(root, "class/hwmon/hwmon3/energy1_input", "11\n");
-	put(root, "class/hwmon/hwmon3/energy1_label", "Esocket0\n");
-	put(root, "class/hwmon/hwmon3/device/modalias", "platform:amd_energy\n");
+	test_putf(root, "class/hwmon/hwmon3/name", "amd_energy\n");
+	test_putf(root, "class/hwmon/hwmon3/energy1_input", "11\n");
+	test_putf(root, "class/hwmon/hwmon3/energy1_label", "Esocket0\n");
+	test_putf(root, "class/hwmon/hwmon3/device/modalias", "platform:amd_energy\n");
 	struct wp_host *h = open_host(root);
 
 	ASSERT_EQ(wp_host_domain_count(h), 3);
@@ -500,7 +476,7 @@ TEST(hwmon_bad_files)
 	amd_energy(root, 1, 0, 2, 0);
 	set_file(root, "class/hwmon/hwmon1/energy1_input", "99999999999999999999999\n");
 	/* A meter without a name. */
-	put(root, "class/hwmon/hwmon2/power1_input", "1000\n");
+	test_putf(root, "class/hwmon/hwmon2/power1_input", "1000\n");
 	struct wp_host *h = open_host(root);
 
 	ASSERT_EQ(wp_host_domain_count(h), 1);
@@ -628,8 +604,8 @@ TEST(hwmon_system_total_and_other)
 	test_tmpdir(root, sizeof root);
 	power_meter(root, 0, 200000000);
 	amd_energy(root, 1, 0, 2, 1000000);
-	put(root, "class/hwmon/hwmon2/name", "ina3221\n");
-	put(root, "class/hwmon/hwmon2/power1_input", "5000000\n");
+	test_putf(root, "class/hwmon/hwmon2/name", "ina3221\n");
+	test_putf(root, "class/hwmon/hwmon2/power1_input", "5000000\n");
 	struct wp_host *h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 4);
 	const struct wp_domain_info *sys = domain(h, "system"), *p0 = domain(h, "package_0"),
@@ -750,11 +726,11 @@ TEST(hwmon_missing_tree_and_no_meters)
 	wp_host_close(h);
 
 	/* Chips, but only temperatures and fans. */
-	put(root, "class/hwmon/hwmon0/name", "coretemp\n");
-	put(root, "class/hwmon/hwmon0/temp1_input", "40000\n");
-	put(root, "class/hwmon/hwmon1/name", "nct6775\n");
-	put(root, "class/hwmon/hwmon1/fan1_input", "900\n");
-	put(root, "class/hwmon/hwmon1/device/name", "nct6775\n");
+	test_putf(root, "class/hwmon/hwmon0/name", "coretemp\n");
+	test_putf(root, "class/hwmon/hwmon0/temp1_input", "40000\n");
+	test_putf(root, "class/hwmon/hwmon1/name", "nct6775\n");
+	test_putf(root, "class/hwmon/hwmon1/fan1_input", "900\n");
+	test_putf(root, "class/hwmon/hwmon1/device/name", "nct6775\n");
 	h = open_host(root);
 	ASSERT_EQ(wp_host_domain_count(h), 0);
 	n = test_find_note(h, NULL, WP_NOTE_UNAVAILABLE, "no energy or power sensor on 2 hwmon chips");
@@ -819,9 +795,9 @@ static void he_tick(struct contract_env *env, uint64_t now_ns)
 /* amd_energy's socket counter: uJ since t0. */
 static void he_setup(struct contract_env *env)
 {
-	put(env->sys, "class/hwmon/hwmon0/name", "amd_energy\n");
-	put(env->sys, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
-	put(env->sys, "class/hwmon/hwmon0/energy1_input", "0\n");
+	test_putf(env->sys, "class/hwmon/hwmon0/name", "amd_energy\n");
+	test_putf(env->sys, "class/hwmon/hwmon0/energy1_label", "Esocket0\n");
+	test_putf(env->sys, "class/hwmon/hwmon0/energy1_input", "0\n");
 	he_tick(env, wp_now_ns());
 }
 

@@ -540,14 +540,6 @@ static int shell(const char *dir, char **out, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static const struct json *member(const struct json *o, const char *key)
-{
-	const struct json *m = json_get(o, key);
-	if (!m)
-		TEST_FAIL_("no member '%s'", key);
-	return m;
-}
-
 TEST(nvml_cli_monitor_and_list)
 {
 	char dir[512], *out;
@@ -560,24 +552,24 @@ TEST(nvml_cli_monitor_and_list)
 	ASSERT_EQ(st, 0);
 	/* The report is the last thing on stderr (the shell merged both). */
 	struct json *j = json_must_parse(strchr(out, '{'));
-	const struct json *doms = member(j, "domains");
-	double dur = member(j, "duration_s")->num;
+	const struct json *doms = json_member(j, "domains");
+	double dur = json_member(j, "duration_s")->num;
 	int gpus = 0;
 	for (size_t i = 0; i < doms->n; i++) {
 		const struct json *d = &doms->items[i];
-		const char *name = member(d, "name")->str;
+		const char *name = json_member(d, "name")->str;
 		if (strncmp(name, "nvidia_gpu_", 11) != 0)
 			continue;
 		gpus++;
 		double watts = name[11] == '0' ? 210 : 95;
-		ASSERT_STR(member(d, "method")->str,
+		ASSERT_STR(json_member(d, "method")->str,
 		           name[11] == '0' ? WP_METHOD_COUNTER : WP_METHOD_POWER_INSTANT);
-		ASSERT_STR(member(d, "device_name")->str, "NVIDIA H100 80GB HBM3");
-		ASSERT_HAS(member(d, "device_id")->str, "GPU-5a5a000");
-		ASSERT_EQ(member(d, "in_total")->boolean, 1);
+		ASSERT_STR(json_member(d, "device_name")->str, "NVIDIA H100 80GB HBM3");
+		ASSERT_HAS(json_member(d, "device_id")->str, "GPU-5a5a000");
+		ASSERT_EQ(json_member(d, "in_total")->boolean, 1);
 		/* Counter: 1 mJ steps; integral of a constant: exact but for the
 		 * reads' few microseconds off the snapshot times. */
-		ASSERT_NEAR(member(d, "energy_j")->num, watts * dur, 0.003 * watts * dur);
+		ASSERT_NEAR(json_member(d, "energy_j")->num, watts * dur, 0.003 * watts * dur);
 	}
 	ASSERT_EQ(gpus, 2);
 	json_free(j);
@@ -615,9 +607,9 @@ TEST(nvml_cli_monitor_and_list)
 	           dir, WATTPROF_BIN);
 	ASSERT_EQ(st, 0);
 	j = json_must_parse(strchr(out, '{'));
-	doms = member(j, "domains");
+	doms = json_member(j, "domains");
 	ASSERT_EQ(doms->n, 1);
-	ASSERT_STR(member(&doms->items[0], "name")->str, "nvidia_gpu_2");
+	ASSERT_STR(json_member(&doms->items[0], "name")->str, "nvidia_gpu_2");
 	json_free(j);
 	free(out);
 	test_rmtree(dir);

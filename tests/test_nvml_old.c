@@ -225,14 +225,6 @@ static int shell(const char *dir, char **out, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static const struct json *member(const struct json *o, const char *key)
-{
-	const struct json *m = json_get(o, key);
-	if (!m)
-		TEST_FAIL_("no member '%s'", key);
-	return m;
-}
-
 TEST(nvml_old_driver_cli)
 {
 	char dir[512], *out;
@@ -263,20 +255,20 @@ TEST(nvml_old_driver_cli)
 	ASSERT_EQ(st, 0);
 	ASSERT(strchr(out, '{'));
 	struct json *j = json_must_parse(strchr(out, '{'));
-	const struct json *doms = member(j, "domains");
-	double dur = member(j, "duration_s")->num;
+	const struct json *doms = json_member(j, "domains");
+	double dur = json_member(j, "duration_s")->num;
 	int gpus = 0;
 	for (size_t i = 0; i < doms->n; i++) {
 		const struct json *d = &doms->items[i];
-		const char *name = member(d, "name")->str;
+		const char *name = json_member(d, "name")->str;
 		if (strncmp(name, "nvidia_gpu_", 11) != 0)
 			continue;
 		gpus++;
 		double watts = name[11] == '0' ? 210 : 95;
-		ASSERT_STR(member(d, "device_name")->str, "NVIDIA H100 80GB HBM3");
+		ASSERT_STR(json_member(d, "device_name")->str, "NVIDIA H100 80GB HBM3");
 		/* The integral of a constant: exact but for the reads' few
 		 * microseconds off the snapshot times. */
-		ASSERT_NEAR(member(d, "energy_j")->num, watts * dur, 0.003 * watts * dur);
+		ASSERT_NEAR(json_member(d, "energy_j")->num, watts * dur, 0.003 * watts * dur);
 	}
 	ASSERT_EQ(gpus, 2);
 	json_free(j);

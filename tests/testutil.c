@@ -151,3 +151,18 @@ void test_rewrite(const char *path, const char *text)
 		TEST_FAIL_("write '%s': %s", path, strerror(errno));
 	close(fd);
 }
+
+void test_putf(const char *root, const char *rel, const char *fmt, ...)
+{
+	char path[1024], text[8192];
+	va_list ap;
+
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	*strrchr(path, '/') = '\0';
+	test_mkdirs(path);
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	test_spit(path, text);
+}
