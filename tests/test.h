@@ -125,6 +125,14 @@ void test_rewrite(const char *path, const char *text);
 void test_putf(const char *root, const char *rel, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Runs a shell command line (printf-style) with its stdout and stderr in
+ * <dir>/out, read into *out (malloc'ed).  Returns its exit status, 128 if
+ * it did not exit.
+ */
+int test_shell(const char *dir, char **out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Reads a whole file into a malloc'ed string (NULL if it cannot). */
 char *test_slurp(const char *path);
 /* Writes a string to a file, replacing it. */

@@ -203,18 +203,6 @@ TEST(nvml_energy_counter_matches_truth)
 	return TEST_OK;
 }
 
-/* The integral over [t0, t1] of the fake's 1 s trailing average, by Simpson's rule. */
-static double avg_truth_j(double base, double amp, double period, double t0, double t1)
-{
-	int n = 2000;
-	double h = (t1 - t0) / n, sum = 0;
-	for (int i = 0; i <= n; i++) {
-		double w = i == 0 || i == n ? 1 : i % 2 ? 4 : 2;
-		sum += w * fake_nvml_avg_power_w(base, amp, period, t0 + i * h);
-	}
-	return sum * h / 3;
-}
-
 TEST(nvml_integrated_power_matches_truth)
 {
 	struct gpu_host g;
@@ -243,7 +231,7 @@ TEST(nvml_integrated_power_matches_truth)
 	 * average phase is much better, and the bound is what is asserted.
 	 */
 	double truth0 = fake_nvml_energy_j(200, 80, 0.8, a, b);
-	double truth1 = avg_truth_j(150, 60, 2.0, a, b);
+	double truth1 = fake_nvml_avg_energy_j(150, 60, 2.0, a, b);
 	fprintf(stderr, "  instant: %.3f J against %.3f J; average: %.3f J against %.3f J\n",
 	        j[0], truth0, j[1], truth1);
 	ASSERT_NEAR(j[0], truth0, 2 * 0.010 * 280 + 0.001 * truth0);
@@ -525,28 +513,13 @@ TEST(nvml_device_readings)
 	return TEST_OK;
 }
 
-/* Runs a shell command line; its stdout in *out (malloc'ed). */
-static int shell(const char *dir, char **out, const char *fmt, ...)
-{
-	char cmd[2048], line[2200], path[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof path, "%s/out", dir);
-	snprintf(line, sizeof line, "%s >'%s' 2>&1", cmd, path);
-	int st = system(line);
-	*out = test_slurp(path);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 TEST(nvml_cli_monitor_and_list)
 {
 	char dir[512], *out;
 	test_tmpdir(dir, sizeof dir);
 	/* Constant power, so the truth over the run is watts x duration. */
 	fake_config("gpus=2;amp_w.0=0;amp_w.1=0;energy.1=0;base_w.0=210;base_w.1=95");
-	int st = shell(dir, &out,
+	int st = test_shell(dir, &out,
 	               "WATTPROF_SYSFS_ROOT='%s' %s monitor --format json -- sleep 0.4", dir,
 	               WATTPROF_BIN);
 	ASSERT_EQ(st, 0);
@@ -577,11 +550,11 @@ TEST(nvml_cli_monitor_and_list)
 
 	/* A machine without NVIDIA's driver: no error, one line in list. */
 	unsetenv("FAKE_NVML");
-	st = shell(dir, &out, "WATTPROF_SYSFS_ROOT='%s' %s monitor -- true", dir, WATTPROF_BIN);
+	st = test_shell(dir, &out, "WATTPROF_SYSFS_ROOT='%s' %s monitor -- true", dir, WATTPROF_BIN);
 	ASSERT_EQ(st, 0);
 	ASSERT_LACKS(out, "error");
 	free(out);
-	st = shell(dir, &out, "WATTPROF_SYSFS_ROOT='%s' %s list", dir, WATTPROF_BIN);
+	st = test_shell(dir, &out, "WATTPROF_SYSFS_ROOT='%s' %s list", dir, WATTPROF_BIN);
 	ASSERT_EQ(st, 0);
 	ASSERT_HAS(out, "  nvml      unavailable: NVML loaded from '");
 	ASSERT_HAS(out, "cannot start: Driver Not Loaded");
@@ -589,7 +562,7 @@ TEST(nvml_cli_monitor_and_list)
 
 	/* list shows each GPU's name, UUID and method. */
 	fake_config("gpus=2;energy.1=0;name.1=NVIDIA A100-SXM4-80GB");
-	st = shell(dir, &out, "WATTPROF_SYSFS_ROOT='%s' %s list", dir, WATTPROF_BIN);
+	st = test_shell(dir, &out, "WATTPROF_SYSFS_ROOT='%s' %s list", dir, WATTPROF_BIN);
 	ASSERT_EQ(st, 0);
 	ASSERT_HAS(out, "nvidia_gpu_0  nvml      energy_counter");
 	ASSERT_HAS(out, "NVIDIA H100 80GB HBM3, GPU-5a5a0000-0000-4000-8000-000000000000");
@@ -601,7 +574,7 @@ TEST(nvml_cli_monitor_and_list)
 
 	/* -d picks one GPU, even one CUDA_VISIBLE_DEVICES hides. */
 	fake_config("gpus=3;amp_w.2=0;base_w.2=250");
-	st = shell(dir, &out,
+	st = test_shell(dir, &out,
 	           "CUDA_VISIBLE_DEVICES=0 WATTPROF_SYSFS_ROOT='%s' %s monitor -f 20 --format json "
 	           "-d nvidia_gpu_2 -- sleep 0.2",
 	           dir, WATTPROF_BIN);

@@ -65,18 +65,6 @@ static const struct wp_domain_info *find(const struct wp_host *h, const char *na
 	return wp_host_domain(h, i);
 }
 
-/* The integral over [t0, t1] of the fake's 1 s trailing average, by Simpson's rule. */
-static double avg_truth_j(double base, double amp, double period, double t0, double t1)
-{
-	int n = 2000;
-	double h = (t1 - t0) / n, sum = 0;
-	for (int i = 0; i <= n; i++) {
-		double w = i == 0 || i == n ? 1 : i % 2 ? 4 : 2;
-		sum += w * fake_nvml_avg_power_w(base, amp, period, t0 + i * h);
-	}
-	return sum * h / 3;
-}
-
 /* Power models of the two GPUs, W and s; both refresh every 10 ms. */
 static const double BASE[2] = { 200, 150 }, AMP[2] = { 80, 60 }, PERIOD[2] = { 0.8, 2.0 };
 #define UPDATE_S 0.010
@@ -155,7 +143,7 @@ TEST(nvml_old_driver_without_optional_symbols)
 	for (size_t i = 0; i < 2; i++) {
 		double j;
 		ASSERT_EQ(wp_energy_between(m, a, b, i, &j), 0);
-		double truth = avg_truth_j(BASE[i], AMP[i], PERIOD[i], t0, t1);
+		double truth = fake_nvml_avg_energy_j(BASE[i], AMP[i], PERIOD[i], t0, t1);
 		/*
 		 * What is read is A(t_k), t_k the last refresh, at most u = 10 ms
 		 * before the read, and the source joins the reads by trapezoids.
@@ -210,21 +198,6 @@ TEST(nvml_old_driver_without_optional_symbols)
 	return TEST_OK;
 }
 
-/* Runs a shell command line; its stdout and stderr in *out (malloc'ed). */
-static int shell(const char *dir, char **out, const char *fmt, ...)
-{
-	char cmd[2048], line[2200], path[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof path, "%s/out", dir);
-	snprintf(line, sizeof line, "%s >'%s' 2>&1", cmd, path);
-	int st = system(line);
-	*out = test_slurp(path);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 TEST(nvml_old_driver_cli)
 {
 	char dir[512], *out;
@@ -234,7 +207,7 @@ TEST(nvml_old_driver_cli)
 	test_tmpdir(dir, sizeof dir);
 	unsetenv("FAKE_NVML");
 	unsetenv("WATTPROF_NVML_LIB");
-	int st = shell(dir, &out, "WATTPROF_NVML_LIB='%s' FAKE_NVML='%s' WATTPROF_SYSFS_ROOT='%s' "
+	int st = test_shell(dir, &out, "WATTPROF_NVML_LIB='%s' FAKE_NVML='%s' WATTPROF_SYSFS_ROOT='%s' "
 	                          "%s list",
 	               WATTPROF_FAKENVML_OLD, cfg, dir, WATTPROF_BIN);
 	ASSERT_EQ(st, 0);
@@ -248,7 +221,7 @@ TEST(nvml_old_driver_cli)
 	free(out);
 
 	/* A run: constant power, so the truth is watts x duration. */
-	st = shell(dir, &out,
+	st = test_shell(dir, &out,
 	           "WATTPROF_NVML_LIB='%s' FAKE_NVML='%s' WATTPROF_SYSFS_ROOT='%s' "
 	           "%s monitor --format json -- sleep 0.4",
 	           WATTPROF_FAKENVML_OLD, cfg, dir, WATTPROF_BIN);

@@ -166,3 +166,18 @@ void test_putf(const char *root, const char *rel, const char *fmt, ...)
 	va_end(ap);
 	test_spit(path, text);
 }
+
+int test_shell(const char *dir, char **out, const char *fmt, ...)
+{
+	char cmd[2048], line[2200], path[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof path, "%s/out", dir);
+	snprintf(line, sizeof line, "%s >'%s' 2>&1", cmd, path);
+	int st = system(line);
+	*out = test_slurp(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}

@@ -119,6 +119,23 @@ static inline double fake_nvml_held_s(double t_s, double update_s)
 }
 
 /*
+ * The integral over [t0_s, t1_s] of fake_nvml_avg_power_w (what
+ * nvmlDeviceGetPowerUsage reports), J, by Simpson's rule on 2000 steps.
+ */
+static inline double fake_nvml_avg_energy_j(double base_w, double amp_w, double period_s,
+                                            double t0_s, double t1_s)
+{
+	int n = 2000;
+	double h = (t1_s - t0_s) / n, sum = 0;
+
+	for (int i = 0; i <= n; i++) {
+		double w = i == 0 || i == n ? 1 : i % 2 ? 4 : 2;
+		sum += w * fake_nvml_avg_power_w(base_w, amp_w, period_s, t0_s + i * h);
+	}
+	return sum * h / 3;
+}
+
+/*
  * Not NVML: how many times the NVML function named `fn` has been called in
  * this process, whatever it returned; -1 for a name the fake does not
  * implement.  A test in the runner's process finds it with
