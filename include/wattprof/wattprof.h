@@ -256,6 +256,7 @@ const char *wp_host_dev_root(const struct wp_host *host);
 
 struct wp_meter;
 struct wp_snapshot;
+struct wp_series; /* a time series: below */
 
 /*
  * Opens a meter on `count` domains named in `names`; names == NULL opens
@@ -379,7 +380,7 @@ void wp_meter_clear_regions(struct wp_meter *meter);
 
 /* ----------------------------------------------------------------- sampler */
 
-#define WP_SAMPLER_OPTIONS_VERSION 2
+#define WP_SAMPLER_OPTIONS_VERSION 3
 /* wp_sampler_options.flags */
 #define WP_SAMPLE_METRICS 0x1u /* read device readings at every tick too */
 /* The sampler's ceiling: no request or wrap time raises it above this. */
@@ -398,6 +399,12 @@ struct wp_sampler_options {
 	void *user;
 	/* version 2 */
 	unsigned flags; /* WP_SAMPLE_* */
+	/* version 3 */
+	/*
+	 * A time series fed after every tick (wp_series_add), from the
+	 * sampler thread, until wp_meter_stop_sampler().  May be NULL.
+	 */
+	struct wp_series *series;
 };
 
 /*
@@ -427,11 +434,121 @@ struct wp_sampler_stats {
 /* Statistics of the current or last sampler run. */
 int wp_meter_sampler_stats(const struct wp_meter *meter, struct wp_sampler_stats *out);
 
+/* ------------------------------------------------------------- time series */
+
+/*
+ * How a measurement evolved: per domain its cumulative energy (J) and the
+ * power over each interval between two samples (W); per device (GPU) the
+ * device readings; for the node its CPU utilisation, memory in use and CPU
+ * temperature.  Fed one snapshot at a time (by the sampler, or by hand).
+ *
+ * Samples are buffered in a fixed-size chunk that is written out, when full,
+ * to an unlinked temporary file: memory stays flat however long the run.  The
+ * file grows by 8 x (domains + 1) bytes per sample, and 8 x (readings + 1)
+ * bytes per reading row.  Without WP_SERIES_STORE nothing is written and only
+ * each domain's peak and minimum power are kept.
+ *
+ * Node and device readings cost far more than an energy read (a /proc/stat
+ * read, an NVML call) and change slowly (CPU time is counted in 10 ms ticks,
+ * GPU utilisation over 1/6 s or more), so they are taken at most
+ * readings_hz times a second, at the first sample after each period; the
+ * samples in between hold NaN for them.
+ *
+ * A series is used by one thread at a time: while a sampler feeds it, only
+ * that thread; read it back after wp_meter_stop_sampler().  It must be closed
+ * before its meter.
+ */
+struct wp_series;
+
+#define WP_SERIES_OPTIONS_VERSION 1
+/* wp_series_options.flags */
+#define WP_SERIES_STORE 0x1u   /* keep every sample, to read back */
+#define WP_SERIES_NODE 0x2u    /* node readings: CPU utilisation, memory, temperature */
+#define WP_SERIES_DEVICES 0x4u /* device readings of GPUs (enum wp_metric) */
+
+struct wp_series_options {
+	unsigned version;   /* WP_SERIES_OPTIONS_VERSION */
+	unsigned flags;     /* WP_SERIES_* */
+	double readings_hz; /* node and device readings per second, at most; 0: 10 */
+	double window_s;    /* peak and minimum power are of the power averaged over
+	                       windows this long (or one sample interval when longer);
+	                       0: 0.1 s, so that counter update steps do not show */
+	const char *dir;    /* the temporary file's folder; NULL: $TMPDIR, else /tmp */
+};
+
+/*
+ * Opens a series on a meter, starting at snapshot `start` (time 0, energy 0);
+ * opts may be NULL (no store, no readings).  Returns 0, -EINVAL, -ENOMEM, or
+ * the error of creating the temporary file (-ENOENT, -EACCES ...).
+ */
+int wp_series_open(struct wp_series **out, struct wp_meter *meter,
+                   const struct wp_snapshot *start, const struct wp_series_options *opts);
+void wp_series_close(struct wp_series *series);
+
+/*
+ * Adds one sample: snap, taken by wp_meter_snapshot() after the start and
+ * after the previous sample (an older one is ignored and returns -EINVAL).
+ * Takes the node and device readings when they are due.  Returns 0, or the
+ * first error of writing the temporary file (-ENOSPC ...): from then on
+ * samples are no longer stored, the statistics still follow.
+ */
+int wp_series_add(struct wp_series *series, const struct wp_snapshot *snap);
+
+/* One column of a series: "package_0" "power_w" "W", "node" "cpu_util_pct" "%". */
+struct wp_series_column {
+	const char *domain; /* a meter domain's name, or "node" */
+	const char *metric; /* power_w, energy_j, a wp_metric_name(), or cpu_util_pct,
+	                       mem_used_b, cpu_temp_c for the node */
+	const char *unit;
+};
+
+/*
+ * Columns, in order: power_w and energy_j of every meter domain; then the
+ * device readings each device offered at the start (every wp_metric but
+ * power_w, which power_w above already gives); then the node readings
+ * that can be read here.
+ */
+size_t wp_series_column_count(const struct wp_series *series);
+/* Strings live as long as the series.  -EINVAL when i is out of range. */
+int wp_series_column(const struct wp_series *series, size_t i, struct wp_series_column *out);
+/* Samples added, the start included. */
+uint64_t wp_series_sample_count(const struct wp_series *series);
+/* 0, or the first error of storing samples (see wp_series_add). */
+int wp_series_status(const struct wp_series *series);
+/*
+ * Domain i's lowest and highest power over the windows of window_s seen so
+ * far; NaN for both while no window has closed.  -EINVAL for a bad i.
+ */
+int wp_series_power_range(const struct wp_series *series, size_t i, double *min_w,
+                          double *max_w);
+
+/*
+ * Reading a stored series back, oldest sample first.  The reader has its own
+ * file position: several may read one series.  -ENODATA when the series was
+ * opened without WP_SERIES_STORE.
+ */
+struct wp_series_reader;
+int wp_series_reader_open(struct wp_series_reader **out, const struct wp_series *series);
+/*
+ * The next sample: *t_s in seconds since the start, and values[i] for every
+ * column (NaN where the sample has none: power at the start, readings not
+ * due, a domain lost).  Returns 1 with a sample, 0 past the last, or a
+ * negative errno.
+ */
+int wp_series_next(struct wp_series_reader *reader, double *t_s, double *values);
+void wp_series_reader_close(struct wp_series_reader *reader);
+
 /* ------------------------------------------------------------------ report */
 
-enum wp_format { WP_FORMAT_TEXT = 0, WP_FORMAT_JSON, WP_FORMAT_CSV };
+enum wp_format {
+	WP_FORMAT_TEXT = 0,
+	WP_FORMAT_JSON,
+	WP_FORMAT_CSV, /* long format: one row per sample, domain and metric */
+	WP_FORMAT_YAML,
+	WP_FORMAT_HTML /* one self-contained page with charts */
+};
 
-/* "text", "json" or "csv"; WP_EFORMAT for anything else. */
+/* "text", "json", "csv", "yaml" or "html"; WP_EFORMAT for anything else. */
 int wp_format_parse(const char *name, enum wp_format *out);
 
 struct wp_report_domain {
@@ -446,6 +563,16 @@ struct wp_report_domain {
 	char *method;   /* WP_METHOD_* */
 	char *device_name; /* NULL unless a device (GPU) */
 	char *device_id;
+	/* Lowest and highest power over the series' windows; NaN without one. */
+	double min_power_w;
+	double peak_power_w;
+	/* The idle baseline's power (wp_report_set_idle); NaN without one. */
+	double idle_power_w;
+	/* Benchmark mode (wp_report_set_rounds): energy_j is the mean over the
+	 * counted rounds, these its spread; NaN otherwise (std: also for 1 round). */
+	double energy_std_j;
+	double energy_min_j;
+	double energy_max_j;
 };
 
 struct wp_report_region {
@@ -476,7 +603,24 @@ struct wp_report {
 	double sampler_freq_hz; /* 0 when no sampler ran */
 	uint64_t samples;
 	int term_signal; /* the signal that killed the command, 0 if none */
+	/* The run's time series (not owned; must outlive every write), or NULL. */
+	const struct wp_series *series;
+	unsigned flags; /* WP_REPORT_* */
+	/* Idle baseline: how long it was measured (0: none), and the total
+	 * idle power of the domains in the total. */
+	double idle_s;
+	double idle_total_power_w;
+	/* Benchmark mode: rounds counted (0: not a benchmark) and warm-up rounds
+	 * run before them; the spread of the rounds' durations and totals (the
+	 * means are duration_s and total_energy_j). */
+	size_t rounds;
+	size_t warmup_rounds;
+	double duration_std_s, duration_min_s, duration_max_s;
+	double total_std_j, total_min_j, total_max_j;
 };
+
+/* wp_report.flags */
+#define WP_REPORT_SERIES 0x1u /* JSON and YAML carry the samples ("series") */
 
 void wp_report_init(struct wp_report *report);
 /*
@@ -489,6 +633,34 @@ int wp_report_measure(struct wp_report *report, const struct wp_meter *meter,
                       const struct wp_snapshot *start, const struct wp_snapshot *end);
 /* Sets the command (copied). */
 int wp_report_set_command(struct wp_report *report, const char *const *argv);
+/*
+ * Attaches the run's series (not copied: it must stay open until the report
+ * is written) and fills every domain's min_power_w and peak_power_w from it.
+ * Call after wp_report_measure, with the series of the same meter.  Returns
+ * 0 or -EINVAL (no domains measured yet, or a series of another size).
+ */
+int wp_report_set_series(struct wp_report *report, const struct wp_series *series);
+/*
+ * Benchmark mode: regions first .. first+n-1 of the report are the counted
+ * rounds (the warmup rounds before them are only noted).  Each domain's
+ * energy_j and avg_power_w, duration_s and total_energy_j become the
+ * means over the rounds, with their spread (sample standard deviation, min,
+ * max).  Returns 0, -EINVAL (n == 0 or past the regions) or WP_ESTATE (set
+ * already).
+ */
+int wp_report_set_rounds(struct wp_report *report, size_t first, size_t n, size_t warmup);
+/*
+ * Idle baseline: a and b are two snapshots of the same meter around a time
+ * when the program did not run.  Sets idle_s, each domain's idle_power_w and
+ * idle_total_power_w; the reports then show the energy above idle,
+ * energy_j - idle_power_w x duration_s, next to each total.  Returns 0 or
+ * -EINVAL.
+ */
+int wp_report_set_idle(struct wp_report *report, const struct wp_meter *meter,
+                       const struct wp_snapshot *a, const struct wp_snapshot *b);
+/* Energy above idle of domain i (or of the total when i == (size_t)-1);
+ * NaN without a baseline. */
+double wp_report_above_idle_j(const struct wp_report *report, size_t i);
 /* Adds a warning (printf-style).  Returns 0 or -ENOMEM. */
 int wp_report_warn(struct wp_report *report, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

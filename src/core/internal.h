@@ -214,4 +214,32 @@ uint64_t wp__integrator_add(struct wp__integrator *ig, uint64_t now_ns, double w
 void wp__detect_update_ns(size_t n, int (*read)(void *ctx, double *watts), void *const *ctx,
                           uint64_t *update_ns, uint64_t poll_ns, uint64_t max_ns);
 
+/* ------------------------------------------------------- node readings */
+
+/*
+ * The node's own readings for the time series (src/core/node.c): CPU
+ * utilisation over the time since the previous read (from /proc/stat),
+ * memory in use (MemTotal - MemAvailable of /proc/meminfo, bytes), and the
+ * hottest CPU package temperature (hwmon coretemp/k10temp/zenpower, else
+ * thermal zones), under the host's roots.
+ */
+enum wp__node_reading {
+	WP__NODE_CPU_UTIL_PCT = 0,
+	WP__NODE_MEM_USED_B,
+	WP__NODE_CPU_TEMP_C,
+	WP__NODE_COUNT
+};
+struct wp__node;
+/* "cpu_util_pct" "%", "mem_used_b" "B", "cpu_temp_c" "C". */
+const char *wp__node_reading_name(enum wp__node_reading r);
+const char *wp__node_reading_unit(enum wp__node_reading r);
+/* Finds what can be read; 0 or -ENOMEM (nothing readable is not an error). */
+int wp__node_open(struct wp__node **out, const struct wp_host *host);
+/* Nonzero when reading r is available here. */
+int wp__node_has(const struct wp__node *node, enum wp__node_reading r);
+/* Fills out[WP__NODE_COUNT]: NaN for what is unavailable, and for the CPU
+ * utilisation at the first read (it needs two). */
+void wp__node_read(struct wp__node *node, double *out);
+void wp__node_close(struct wp__node *node);
+
 #endif
