@@ -50,6 +50,10 @@ struct options {
 	const char *output;
 	const char *sources; /* NULL: the default order */
 	double tdp_w;        /* 0: the default */
+	int series;          /* --series: the samples in JSON and YAML */
+	long rounds;         /* --rounds: 0 when not a benchmark */
+	long warmup;         /* --warmup-rounds */
+	double idle_s;       /* --idle: 0 for none */
 };
 
 /* Splits "a,b" into o->domains; an empty name is an error. */
@@ -95,6 +99,36 @@ static int parse_freq(const char *s, double *out)
 	return 0;
 }
 
+/* A count for --rounds / --warmup-rounds, at least `min`. */
+static int parse_count(const char *opt, const char *s, long min, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > 100000) {
+		cli_error("invalid count '%s' for '%s'", s, opt);
+		cli_hint("give a whole number from %ld to 100000, e.g. '%s 5'", min, opt);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_idle(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400) {
+		cli_error("invalid idle time '%s'", s);
+		cli_hint("give the seconds of idle to measure before the command, above 0 "
+		         "and at most 86400, e.g. '--idle 10'");
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 /* The option getopt just refused: "-Z" from a cluster, or "--bogus". */
 static const char *option_name(char **argv, int opt)
 {
@@ -115,6 +149,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "source", required_argument, NULL, 's' },
 		{ "tdp", required_argument, NULL, 'T' },
+		{ "series", no_argument, NULL, 'S' },
+		{ "rounds", required_argument, NULL, 'R' },
+		{ "warmup-rounds", required_argument, NULL, 'W' },
+		{ "idle", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -147,12 +185,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'F':
 			if (wp_format_parse(optarg, &o->format) < 0) {
 				cli_error("unknown report format '%s'", optarg);
-				cli_hint("use one of: text, json, csv");
+				cli_hint("use one of: text, json, csv, yaml, html");
 				return -1;
 			}
 			break;
 		case 'o':
 			o->output = optarg;
+			break;
+		case 'S':
+			o->series = 1;
+			break;
+		case 'R':
+			if (parse_count("--rounds", optarg, 1, &o->rounds) < 0)
+				return -1;
+			break;
+		case 'W':
+			if (parse_count("--warmup-rounds", optarg, 0, &o->warmup) < 0)
+				return -1;
+			break;
+		case 'I':
+			if (parse_idle(optarg, &o->idle_s) < 0)
+				return -1;
 			break;
 		case 'h':
 			cli_usage("monitor");
@@ -167,6 +220,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			         "before the command");
 			return -1;
 		}
+	}
+	if (o->series && o->format != WP_FORMAT_JSON && o->format != WP_FORMAT_YAML) {
+		cli_error("'--series' needs '--format json' or '--format yaml'");
+		cli_hint("csv and html reports always hold the time series; text has none");
+		return -1;
+	}
+	if (o->warmup && !o->rounds) {
+		cli_error("'--warmup-rounds' needs '--rounds'");
+		cli_hint("e.g. '--rounds 5 --warmup-rounds 1' runs the command 6 times and "
+		         "counts the last 5");
+		return -1;
 	}
 	if (optind >= argc) {
 		cli_error("no command to monitor");
@@ -371,16 +435,157 @@ static void measure_setup(struct wp_host *host, struct wp_meter **meter,
 		               "no counter wrap, and no change of an integrated power reading, "
 		               "is missed",
 		               need, o->freq_hz);
-	if (wp_meter_domain_count(*meter) == 0)
+}
+
+/* Starts the sampler, feeding `series` if not NULL; a failure is a warning. */
+static void start_sampler(struct wp_meter *meter, const struct options *o,
+                          struct wp_series *series, struct wp_report *r)
+{
+	if (wp_meter_domain_count(meter) == 0)
 		return;
 	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION,
-		                         .freq_hz = o->freq_hz };
-	rc = wp_meter_start_sampler(*meter, &so);
+		                         .freq_hz = o->freq_hz,
+		                         .series = series };
+	int rc = wp_meter_start_sampler(meter, &so);
 	if (rc < 0)
 		wp_report_warn(r,
 		               "cannot start the sampling thread (%s): counters that wrap "
-		               "more than once during the run will be under-counted",
+		               "more than once during the run will be under-counted, and "
+		               "the time series has only its first and last sample",
 		               wp_strerror(rc));
+}
+
+/*
+ * The idle baseline: o->idle_s seconds with nothing run, between snapshots
+ * a and b.  Returns 0, or the signal that interrupted it.
+ */
+static int measure_idle(struct wp_meter *meter, const struct options *o, struct wp_report *r,
+                        const sigset_t *set, struct wp_snapshot *a, struct wp_snapshot *b)
+{
+	uint64_t end = wp_now_ns() + (uint64_t)(o->idle_s * 1e9);
+	siginfo_t si;
+
+	start_sampler(meter, o, NULL, r);
+	wp_meter_snapshot(meter, a);
+	for (uint64_t now; (now = wp_now_ns()) < end;) {
+		struct timespec ts = { .tv_sec = (time_t)((end - now) / 1000000000u),
+			               .tv_nsec = (long)((end - now) % 1000000000u) };
+		int sig = sigtimedwait(set, &si, &ts);
+		if (sig > 0 && sig != SIGCHLD) {
+			wp_meter_stop_sampler(meter);
+			return sig;
+		}
+	}
+	wp_meter_snapshot(meter, b);
+	wp_meter_stop_sampler(meter);
+	return 0;
+}
+
+/* The time series: kept in full when the report shows it. */
+static int open_series(struct wp_series **series, struct wp_meter *meter,
+                       const struct wp_snapshot *a, const struct options *o,
+                       struct wp_report *r)
+{
+	int store = o->series || o->format == WP_FORMAT_CSV || o->format == WP_FORMAT_HTML;
+	struct wp_series_options so = {
+		.version = WP_SERIES_OPTIONS_VERSION,
+		.flags = store ? WP_SERIES_STORE | WP_SERIES_NODE | WP_SERIES_DEVICES : 0,
+	};
+	int rc = wp_series_open(series, meter, a, &so);
+	if (rc == -ENOMEM) {
+		cli_error("out of memory");
+		return -1;
+	}
+	if (rc < 0) {
+		/* No series is no reason to leave the command unmeasured. */
+		wp_report_warn(r,
+		               "cannot create the time series' temporary file in '%s' (%s): "
+		               "the report has no samples; set TMPDIR to a writable folder",
+		               getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", wp_strerror(rc));
+		*series = NULL;
+		if (store) {
+			so.flags = 0;
+			if (wp_series_open(series, meter, a, &so) < 0)
+				*series = NULL;
+		}
+	}
+	return 0;
+}
+
+/* Sets *status (and r's exit status and signal) from a wait status. */
+static void record_exit(int ws, struct wp_report *r, int *status)
+{
+	if (ws < 0) {
+		*status = CLI_EXIT_FAILURE;
+		r->exit_status = -1;
+		wp_report_warn(r, "the command's exit status is unknown: it was reaped "
+		                  "before wattprof could read it");
+	} else if (WIFSIGNALED(ws)) {
+		r->term_signal = WTERMSIG(ws);
+		*status = 128 + r->term_signal;
+		r->exit_status = *status;
+	} else {
+		r->term_signal = 0;
+		*status = WEXITSTATUS(ws);
+		r->exit_status = *status;
+	}
+}
+
+/*
+ * Runs CMD once, or warmup + rounds times in benchmark mode, each run a
+ * region ("warmup_1", "round_1" ...).  Stops at the first run that fails.
+ * Returns the number of counted rounds that succeeded, or -1 when CMD could
+ * not be started the first time (*status is then 126 or 127).
+ */
+static long run_all(char **cmd, const struct options *o, struct wp_meter *meter,
+                    const sigset_t *old, const sigset_t *deflt, const sigset_t *set,
+                    struct wp_report *r, int *status)
+{
+	long runs = o->rounds ? o->warmup + o->rounds : 1, ok = 0;
+
+	for (long k = 0; k < runs; k++) {
+		char tag[40];
+		pid_t pid;
+		if (o->rounds) {
+			if (k < o->warmup)
+				snprintf(tag, sizeof tag, "warmup_%ld", k + 1);
+			else
+				snprintf(tag, sizeof tag, "round_%ld", k - o->warmup + 1);
+			wp_meter_begin(meter, tag);
+		}
+		int rc = spawn(&pid, cmd, old, deflt);
+		if (rc != 0) {
+			if (o->rounds)
+				wp_meter_end(meter);
+			if (k == 0) {
+				cli_error("cannot run '%s': %s", cmd[0], strerror(rc));
+				if (rc == ENOENT)
+					cli_hint("check the command's name and your PATH");
+				*status = rc == ENOENT ? 127 : 126;
+				return -1;
+			}
+			*status = rc == ENOENT ? 127 : 126;
+			r->exit_status = *status;
+			wp_report_warn(r, "cannot run '%s' for %s: %s; the remaining rounds were "
+			                  "not run", cmd[0], tag, strerror(rc));
+			break;
+		}
+		int ws = wait_child(pid, set, r);
+		if (o->rounds)
+			wp_meter_end(meter);
+		record_exit(ws, r, status);
+		if (*status != 0 && o->rounds) {
+			if (k + 1 < runs)
+				wp_report_warn(r, "%s ended with status %d: the remaining rounds "
+				                  "were not run", tag, *status);
+			wp_report_warn(r, "%s ended with status %d and is left out of the "
+			                  "statistics", tag, *status);
+			break;
+		}
+		if (k >= o->warmup)
+			ok++;
+	}
+	return ok;
 }
 
 int cmd_monitor(int argc, char **argv)
@@ -389,11 +594,11 @@ int cmd_monitor(int argc, char **argv)
 	struct wp_report r;
 	struct wp_host *host = NULL;
 	struct wp_meter *meter = NULL;
-	struct wp_snapshot *a = NULL, *b = NULL;
+	struct wp_snapshot *a = NULL, *b = NULL, *idle_a = NULL;
+	struct wp_series *series = NULL;
 	sigset_t set, old, deflt;
 	struct timespec wall;
 	int fail = 0, status = 0, term_signal = 0, rc;
-	pid_t pid;
 
 	wp_report_init(&r);
 	rc = parse_options(argc, argv, &o);
@@ -434,7 +639,8 @@ int cmd_monitor(int argc, char **argv)
 	}
 	if (!fail)
 		measure_setup(host, &meter, &o, &r, &fail);
-	if (!fail && (!(a = wp_snapshot_new(meter)) || !(b = wp_snapshot_new(meter)))) {
+	if (!fail && (!(a = wp_snapshot_new(meter)) || !(b = wp_snapshot_new(meter)) ||
+	              !(idle_a = wp_snapshot_new(meter)))) {
 		cli_error("out of memory");
 		fail = 1;
 	}
@@ -447,40 +653,58 @@ int cmd_monitor(int argc, char **argv)
 	gethostname(host_name, sizeof host_name - 1);
 	r.host = strdup(host_name);
 	wp_report_set_command(&r, (const char *const *)cmd);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	r.start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
-	wp_meter_snapshot(meter, a);
-
-	rc = spawn(&pid, cmd, &old, &deflt);
-	if (rc != 0) {
-		cli_error("cannot run '%s': %s", cmd[0], strerror(rc));
-		if (rc == ENOENT)
-			cli_hint("check the command's name and your PATH");
-		status = rc == ENOENT ? 127 : 126;
+	if (o.idle_s > 0) {
+		int sig = measure_idle(meter, &o, &r, &set, idle_a, a);
+		if (sig) {
+			cli_error("interrupted by %s while measuring the idle baseline; the "
+			          "command was not run", sigabbrev_np(sig) ? sigabbrev_np(sig) : "a signal");
+			status = 128 + sig;
+			goto out;
+		}
+	} else {
+		wp_meter_snapshot(meter, a);
+	}
+	if (open_series(&series, meter, a, &o, &r) < 0) {
+		status = CLI_EXIT_FAILURE;
 		goto out;
 	}
-	int ws = wait_child(pid, &set, &r);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	r.start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+	start_sampler(meter, &o, series, &r);
+
+	long counted = run_all(cmd, &o, meter, &old, &deflt, &set, &r, &status);
+	if (counted < 0)
+		goto out;
 	wp_meter_snapshot(meter, b);
 	wp_meter_stop_sampler(meter);
-	if (ws < 0) {
-		status = CLI_EXIT_FAILURE;
-		wp_report_warn(&r, "the command's exit status is unknown: it was reaped "
-		                   "before wattprof could read it");
-	} else if (WIFSIGNALED(ws)) {
-		r.term_signal = WTERMSIG(ws);
-		status = 128 + r.term_signal;
-		r.exit_status = status;
-	} else {
-		status = WEXITSTATUS(ws);
-		r.exit_status = status;
-	}
+	if (series)
+		wp_series_add(series, b);
 	term_signal = r.term_signal;
-	if (wp_report_measure(&r, meter, a, b) < 0)
-		cli_error("out of memory while building the report");
+	rc = wp_report_measure(&r, meter, a, b);
+	if (rc == 0 && series)
+		rc = wp_report_set_series(&r, series);
+	if (rc == 0 && o.idle_s > 0)
+		rc = wp_report_set_idle(&r, meter, idle_a, a);
+	if (rc == 0 && counted > 0 && o.rounds)
+		rc = wp_report_set_rounds(&r, (size_t)o.warmup, (size_t)counted, (size_t)o.warmup);
+	else if (rc == 0 && o.rounds)
+		wp_report_warn(&r, "no counted round completed: the figures cover every run "
+		                   "made, not a mean");
+	if (rc == 0 && series && wp_series_status(series) < 0)
+		wp_report_warn(&r, "the time series stopped being stored %s: %s; the summary "
+		                   "figures are complete",
+		               "when its temporary file could not be written",
+		               wp_strerror(wp_series_status(series)));
+	if (rc < 0)
+		cli_error("cannot build the report: %s", wp_strerror(rc));
+	if (o.series || o.format == WP_FORMAT_CSV || o.format == WP_FORMAT_HTML)
+		r.flags |= WP_REPORT_SERIES;
 	write_report(&r, &o, &out);
 	out.f = NULL;
 out:
 	abandon_output(&out);
+	wp_series_close(series);
+	wp_snapshot_free(idle_a);
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
 	wp_meter_close(meter);

@@ -101,6 +101,15 @@ void wp_snapshot_free(struct wp_snapshot *snap)
 	free(snap);
 }
 
+void wp__snapshot_copy(struct wp_snapshot *dst, const struct wp_snapshot *src)
+{
+	size_t k = src->count ? src->count : 1;
+	dst->ts_ns = src->ts_ns;
+	memcpy(dst->raw, src->raw, k * sizeof *dst->raw);
+	memcpy(dst->total, src->total, k * sizeof *dst->total);
+	memcpy(dst->metrics, src->metrics, k * WP_METRIC_COUNT * sizeof *dst->metrics);
+}
+
 int wp_meter_snapshot(struct wp_meter *m, struct wp_snapshot *snap)
 {
 	if (!m || !snap || snap->count != m->count)

@@ -62,4 +62,7 @@ struct wp_meter {
 /* Reads every domain into snap; the caller holds m->lock. */
 void wp__meter_read_locked(struct wp_meter *m, struct wp_snapshot *snap);
 
+/* Copies src into dst, a snapshot of the same meter. */
+void wp__snapshot_copy(struct wp_snapshot *dst, const struct wp_snapshot *src);
+
 #endif

@@ -32,11 +32,15 @@ const struct wp_sensor_ops *const wp__sensors[] = {
 extern const struct wp_sink_ops wp__sink_text;
 extern const struct wp_sink_ops wp__sink_json;
 extern const struct wp_sink_ops wp__sink_csv;
+extern const struct wp_sink_ops wp__sink_yaml;
+extern const struct wp_sink_ops wp__sink_html;
 
 /* Indexed by enum wp_format. */
 const struct wp_sink_ops *const wp__sinks[] = {
 	[WP_FORMAT_TEXT] = &wp__sink_text,
 	[WP_FORMAT_JSON] = &wp__sink_json,
 	[WP_FORMAT_CSV] = &wp__sink_csv,
+	[WP_FORMAT_YAML] = &wp__sink_yaml,
+	[WP_FORMAT_HTML] = &wp__sink_html,
 	NULL,
 };

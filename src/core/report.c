@@ -123,6 +123,8 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 			return rc;
 		d->energy_j = j;
 		d->avg_power_w = r->duration_s > 0 ? j / r->duration_s : 0;
+		d->min_power_w = d->peak_power_w = d->idle_power_w = NAN;
+		d->energy_std_j = d->energy_min_j = d->energy_max_j = NAN;
 		d->estimated = info->estimated;
 		d->integrated = info->integrated;
 		/* A sensor of unknown coverage may overlap anything: shown,
@@ -209,6 +211,111 @@ int wp_report_measure(struct wp_report *r, const struct wp_meter *m,
 	return rc < 0 ? rc : measure_regions(r, m, a);
 }
 
+int wp_report_set_series(struct wp_report *r, const struct wp_series *s)
+{
+	if (!r || !s || wp_series_column_count(s) < 2 * r->domain_count)
+		return -EINVAL;
+	for (size_t i = 0; i < r->domain_count; i++)
+		if (wp_series_power_range(s, i, &r->domains[i].min_power_w,
+		                          &r->domains[i].peak_power_w) < 0)
+			return -EINVAL;
+	r->series = s;
+	return 0;
+}
+
+/* Mean, sample standard deviation (NaN for one value), min and max. */
+static void spread(const double *v, size_t n, size_t stride, double *mean, double *sd,
+                   double *lo, double *hi)
+{
+	double sum = 0, ss = 0;
+	*lo = *hi = v[0];
+	for (size_t k = 0; k < n; k++) {
+		double x = v[k * stride];
+		sum += x;
+		if (x < *lo)
+			*lo = x;
+		if (x > *hi)
+			*hi = x;
+	}
+	*mean = sum / (double)n;
+	for (size_t k = 0; k < n; k++)
+		ss += (v[k * stride] - *mean) * (v[k * stride] - *mean);
+	*sd = n > 1 ? sqrt(ss / (double)(n - 1)) : NAN;
+}
+
+int wp_report_set_rounds(struct wp_report *r, size_t first, size_t n, size_t warmup)
+{
+	if (!r || n == 0 || first > r->region_count || n > r->region_count - first)
+		return -EINVAL;
+	if (r->rounds)
+		return WP_ESTATE;
+	size_t nd = r->domain_count;
+	double *v = calloc(n * (nd + 2), sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	/* Row k: the round's domains, then its total, then its duration. */
+	for (size_t k = 0; k < n; k++) {
+		const struct wp_report_region *g = &r->regions[first + k];
+		double *row = v + k * (nd + 2);
+		row[nd] = 0;
+		for (size_t i = 0; i < nd; i++) {
+			row[i] = g->energy_j[i];
+			if (r->domains[i].in_total)
+				row[nd] += g->energy_j[i];
+		}
+		row[nd + 1] = g->duration_s;
+	}
+	spread(v + nd + 1, n, nd + 2, &r->duration_s, &r->duration_std_s, &r->duration_min_s,
+	       &r->duration_max_s);
+	for (size_t i = 0; i < nd; i++) {
+		struct wp_report_domain *d = &r->domains[i];
+		spread(v + i, n, nd + 2, &d->energy_j, &d->energy_std_j, &d->energy_min_j,
+		       &d->energy_max_j);
+		d->avg_power_w = r->duration_s > 0 ? d->energy_j / r->duration_s : 0;
+	}
+	if (nd > 0)
+		spread(v + nd, n, nd + 2, &r->total_energy_j, &r->total_std_j, &r->total_min_j,
+		       &r->total_max_j);
+	else
+		r->total_std_j = r->total_min_j = r->total_max_j = NAN;
+	free(v);
+	r->rounds = n;
+	r->warmup_rounds = warmup;
+	return 0;
+}
+
+int wp_report_set_idle(struct wp_report *r, const struct wp_meter *m,
+                       const struct wp_snapshot *a, const struct wp_snapshot *b)
+{
+	if (!r || !m || !a || !b || wp_snapshot_time_ns(b) <= wp_snapshot_time_ns(a) ||
+	    wp_meter_domain_count(m) != r->domain_count)
+		return -EINVAL;
+	double s = (double)(wp_snapshot_time_ns(b) - wp_snapshot_time_ns(a)) / 1e9;
+	r->idle_s = s;
+	r->idle_total_power_w = 0;
+	for (size_t i = 0; i < r->domain_count; i++) {
+		double j = 0;
+		int rc = wp_energy_between(m, a, b, i, &j);
+		struct wp_report_domain *d = &r->domains[i];
+		/* A domain lost during the idle time has no baseline. */
+		d->idle_power_w = rc == 0 ? j / s : NAN;
+		if (d->in_total)
+			r->idle_total_power_w += d->idle_power_w;
+	}
+	return 0;
+}
+
+double wp_report_above_idle_j(const struct wp_report *r, size_t i)
+{
+	if (!r || r->idle_s <= 0)
+		return NAN;
+	if (i == (size_t)-1)
+		return r->total_energy_j - r->idle_total_power_w * r->duration_s;
+	if (i >= r->domain_count)
+		return NAN;
+	return r->domains[i].energy_j - r->domains[i].idle_power_w * r->duration_s;
+}
+
 void wp_report_free(struct wp_report *r)
 {
 	if (!r)
@@ -249,7 +356,7 @@ int wp_format_parse(const char *name, enum wp_format *out)
 
 int wp_report_write(const struct wp_report *r, enum wp_format format, FILE *out)
 {
-	if (!r || !out || (unsigned)format > WP_FORMAT_CSV)
+	if (!r || !out || (unsigned)format > WP_FORMAT_HTML)
 		return -EINVAL;
 	/* Numbers in the reports use '.' whatever LC_NUMERIC the program set. */
 	locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);

@@ -43,7 +43,9 @@ double wp_meter_min_freq_hz(const struct wp_meter *m)
 static void *sampler_main(void *arg)
 {
 	struct wp_meter *m = arg;
-	uint64_t next = wp_now_ns();
+	/* The caller has just read the meter (open, a snapshot): the first
+	 * tick is a period away, so that every interval is a whole one. */
+	uint64_t next = wp_now_ns() + m->period_ns;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	for (;;) {
@@ -71,6 +73,8 @@ static void *sampler_main(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (m->sopts.version >= 2 && (m->sopts.flags & WP_SAMPLE_METRICS))
 			wp_meter_read_metrics(m, m->sample);
+		if (m->sopts.version >= 3 && m->sopts.series)
+			wp_series_add(m->sopts.series, m->sample);
 		if (m->sopts.on_sample)
 			m->sopts.on_sample(m->sopts.user, m->sample);
 		next += m->period_ns;
@@ -96,7 +100,9 @@ int wp_meter_start_sampler(struct wp_meter *m, const struct wp_sampler_options *
 	/* A version 1 caller's struct ends before `flags`. */
 	memset(&m->sopts, 0, sizeof m->sopts);
 	memcpy(&m->sopts, opts,
-	       opts->version >= 2 ? sizeof *opts : offsetof(struct wp_sampler_options, flags));
+	       opts->version >= 3   ? sizeof *opts
+	       : opts->version == 2 ? offsetof(struct wp_sampler_options, series)
+	                            : offsetof(struct wp_sampler_options, flags));
 	m->period_ns = (uint64_t)(1e9 / hz);
 	pthread_mutex_lock(&m->lock);
 	m->stats = (struct wp_sampler_stats){ .freq_hz = 1e9 / (double)m->period_ns };

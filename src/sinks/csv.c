@@ -1,102 +1,152 @@
 /*
- * csv.c - the CSV report: one row per measured figure, RFC 4180 quoting.
+ * csv.c - the CSV report: the time series in long format, one row per
+ * sample, domain and metric, RFC 4180 with CRLF line ends:
  *
- *   record,label,domain,source,start_s,duration_s,energy_j,avg_power_w,estimated,in_total,
- *   integrated,method
+ *   time_s,domain,metric,value,unit
+ *   0.1,package_0,power_w,20.01,W
+ *   0.1,package_0,energy_j,2.001,J
+ *   0.1,node,cpu_util_pct,48.5,%
  *
- * record is "domain" (the whole run, one row per domain), "total",
- * "region" (label = the tag, one row per region and domain) or "warning"
- * (label = the text).  Empty cells mean "not applicable".
+ * A value a sample does not have (power at time 0, readings between their
+ * periods, a domain after it was lost) has no row.  A report without a
+ * stored series (a library user's) is written as the two samples it has:
+ * time 0 (energy 0) and the end (energy_j, and avg_power_w as the power over
+ * the interval).  Everything else of the report (methods, regions, warnings)
+ * is in the JSON and YAML reports.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sinks.h"
 
-static void put_field(FILE *f, const char *s)
+/* Length of s written as one CSV field into out (quoted when it needs it). */
+static size_t field(char *out, const char *s)
 {
-	if (!s)
-		return;
+	size_t n = 0;
 	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
+		n = strlen(s);
+		memcpy(out, s, n);
+		return n;
 	}
-	fputc('"', f);
+	out[n++] = '"';
 	for (; *s; s++) {
 		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
+			out[n++] = '"';
+		out[n++] = *s;
 	}
-	fputc('"', f);
+	out[n++] = '"';
+	return n;
 }
 
-static void put_num(FILE *f, double v)
+/* ",domain,metric," and ",unit\r\n" of every column, built once. */
+struct col_text {
+	char *mid, *tail;
+	size_t mid_len, tail_len;
+};
+
+static int col_text(struct col_text *c, const char *domain, const char *metric,
+                    const char *unit)
 {
-	if (isfinite(v))
-		fprintf(f, "%.10g", v);
+	c->mid = malloc(2 * (strlen(domain) + strlen(metric)) + 8);
+	c->tail = malloc(2 * strlen(unit) + 8);
+	if (!c->mid || !c->tail) {
+		free(c->mid);
+		free(c->tail);
+		c->mid = c->tail = NULL;
+		return -ENOMEM;
+	}
+	size_t n = 0;
+	c->mid[n++] = ',';
+	n += field(c->mid + n, domain);
+	c->mid[n++] = ',';
+	n += field(c->mid + n, metric);
+	c->mid[n++] = ',';
+	c->mid_len = n;
+	n = 0;
+	c->tail[n++] = ',';
+	n += field(c->tail + n, unit);
+	c->tail[n++] = '\r';
+	c->tail[n++] = '\n';
+	c->tail_len = n;
+	return 0;
+}
+
+static int write_series(const struct wp_report *r, FILE *f)
+{
+	size_t nc = wp_series_column_count(r->series);
+	struct col_text *ct = calloc(nc + 1, sizeof *ct);
+	double t, *v = calloc(nc + 1, sizeof *v);
+	struct wp_series_reader *rd = NULL;
+	int rc = ct && v ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < nc && rc == 0; i++) {
+		struct wp_series_column c;
+		wp_series_column(r->series, i, &c);
+		rc = col_text(&ct[i], c.domain, c.metric, c.unit);
+	}
+	if (rc == 0)
+		rc = wp_series_reader_open(&rd, r->series);
+	while (rc == 0 && (rc = wp_series_next(rd, &t, v)) > 0) {
+		char ts[40], num[40];
+		size_t tl = wp__fmt_num(ts, t);
+		for (size_t i = 0; i < nc; i++) {
+			if (isnan(v[i]))
+				continue;
+			fwrite(ts, 1, tl, f);
+			fwrite(ct[i].mid, 1, ct[i].mid_len, f);
+			fwrite(num, 1, wp__fmt_num(num, v[i]), f);
+			fwrite(ct[i].tail, 1, ct[i].tail_len, f);
+		}
+		rc = 0;
+	}
+	wp_series_reader_close(rd);
+	for (size_t i = 0; ct && i < nc; i++) {
+		free(ct[i].mid);
+		free(ct[i].tail);
+	}
+	free(ct);
+	free(v);
+	return rc;
+}
+
+static void row(FILE *f, double t, const char *domain, const char *metric, double v,
+                const char *unit)
+{
+	char ts[40], num[40];
+	struct col_text c;
+	if (!isfinite(v) || col_text(&c, domain, metric, unit) < 0)
+		return;
+	fwrite(ts, 1, wp__fmt_num(ts, t), f);
+	fwrite(c.mid, 1, c.mid_len, f);
+	fwrite(num, 1, wp__fmt_num(num, v), f);
+	fwrite(c.tail, 1, c.tail_len, f);
+	free(c.mid);
+	free(c.tail);
 }
 
 static int write_csv(const struct wp_report *r, FILE *f)
 {
-	fputs("record,label,domain,source,start_s,duration_s,energy_j,avg_power_w,estimated,"
-	      "in_total,integrated,method\r\n",
-	      f);
-	for (size_t i = 0; i < r->domain_count; i++) {
-		const struct wp_report_domain *d = &r->domains[i];
-		fputs("domain,,", f);
-		put_field(f, d->name);
-		fputc(',', f);
-		put_field(f, d->source);
-		fputs(",0,", f);
-		put_num(f, r->duration_s);
-		fputc(',', f);
-		put_num(f, d->energy_j);
-		fputc(',', f);
-		put_num(f, d->avg_power_w);
-		fprintf(f, ",%d,%d,%d,", d->estimated, d->in_total, d->integrated);
-		put_field(f, wp__report_method(d));
-		fputs("\r\n", f);
-	}
-	if (isfinite(r->total_energy_j)) {
-		int est = wp__total_estimated(r);
-		fputs("total,,,,0,", f);
-		put_num(f, r->duration_s);
-		fputc(',', f);
-		put_num(f, r->total_energy_j);
-		fputc(',', f);
-		put_num(f, r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN);
-		fprintf(f, ",%d,,,\r\n", est);
-	}
-	for (size_t i = 0; i < r->region_count; i++) {
-		const struct wp_report_region *g = &r->regions[i];
-		for (size_t k = 0; k < r->domain_count; k++) {
-			fputs("region,", f);
-			put_field(f, g->tag);
-			fputc(',', f);
-			put_field(f, r->domains[k].name);
-			fputc(',', f);
-			put_field(f, r->domains[k].source);
-			fputc(',', f);
-			put_num(f, g->start_s);
-			fputc(',', f);
-			put_num(f, g->duration_s);
-			fputc(',', f);
-			put_num(f, g->energy_j[k]);
-			fputc(',', f);
-			put_num(f, g->duration_s > 0 ? g->energy_j[k] / g->duration_s : NAN);
-			fprintf(f, ",%d,%d,%d,", r->domains[k].estimated,
-			        r->domains[k].in_total, r->domains[k].integrated);
-			put_field(f, wp__report_method(&r->domains[k]));
-			fputs("\r\n", f);
+	int rc = 0;
+
+	fputs("time_s,domain,metric,value,unit\r\n", f);
+	if (r->series)
+		rc = write_series(r, f);
+	if (!r->series || rc == -ENODATA) {
+		rc = 0;
+		for (size_t i = 0; i < r->domain_count; i++)
+			row(f, 0, r->domains[i].name, "energy_j", 0, "J");
+		for (size_t i = 0; i < r->domain_count; i++) {
+			row(f, r->duration_s, r->domains[i].name, "power_w",
+			    r->domains[i].avg_power_w, "W");
+			row(f, r->duration_s, r->domains[i].name, "energy_j",
+			    r->domains[i].energy_j, "J");
 		}
 	}
-	for (size_t i = 0; i < r->warning_count; i++) {
-		fputs("warning,", f);
-		put_field(f, r->warnings[i]);
-		fputs(",,,,,,,,,,\r\n", f);
-	}
+	if (rc < 0)
+		return rc;
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -31,4 +31,50 @@ int wp__total_estimated(const struct wp_report *r);
  */
 const char *wp__report_method(const struct wp_report_domain *d);
 
+/* ------------------------------------------ JSON and YAML from one walk */
+
+/* A string double-quoted with JSON's escapes (valid YAML too); bytes that
+ * are not UTF-8 become U+FFFD. */
+void wp__put_quoted(FILE *f, const char *s);
+/* v with 10 significant digits, "null" when not finite; buf >= 40 bytes.
+ * Returns the length written. */
+size_t wp__fmt_num(char *buf, double v);
+
+enum wp__flow {
+	WP__BLOCK = 0, /* one member per line */
+	WP__FLOW_JSON, /* on one line in JSON, one member per line in YAML */
+	WP__FLOW       /* on one line in both */
+};
+
+#define WP__DOC_DEPTH 8
+struct wp__doc_level {
+	int arr, flow, count, indent, inline_first;
+};
+struct wp__doc {
+	FILE *f;
+	int yaml;
+	int depth;
+	struct wp__doc_level stack[WP__DOC_DEPTH];
+};
+
+void wp__doc_open(struct wp__doc *d, FILE *f, int yaml);
+int wp__doc_close(struct wp__doc *d);
+/* key is NULL inside an array. */
+void wp__doc_begin(struct wp__doc *d, const char *key, int arr, enum wp__flow flow);
+void wp__doc_end(struct wp__doc *d);
+void wp__doc_str(struct wp__doc *d, const char *key, const char *s); /* NULL: null */
+void wp__doc_num(struct wp__doc *d, const char *key, double v);      /* NaN: null */
+void wp__doc_int(struct wp__doc *d, const char *key, long long v);
+void wp__doc_bool(struct wp__doc *d, const char *key, int v);
+void wp__doc_null(struct wp__doc *d, const char *key);
+
+/* The whole report (docs/REPORT.md) as JSON, or as YAML when yaml != 0. */
+int wp__report_doc(const struct wp_report *r, FILE *f, int yaml);
+
+/* Energy scaled for reading: "820.4 mJ", "12.35 J", "3.102 kJ", "1.25 Wh",
+ * "3.5 kWh" (four significant figures); "-" when not finite. */
+const char *wp__scaled_j(char *buf, size_t cap, double j);
+/* Power likewise: "mW", "W", "kW", "MW". */
+const char *wp__scaled_w(char *buf, size_t cap, double w);
+
 #endif

@@ -1,7 +1,9 @@
 /*
- * text.c - the report people read: a headline, a table of domains, the
- * regions, and every warning.  Figures are scaled for reading (mJ, J, kJ,
- * MJ; mW, W, kW); the JSON and CSV reports keep plain joules.
+ * text.c - the report people read: a headline, a table of domains (energy,
+ * average, lowest and highest power, share of the total), the idle baseline
+ * and benchmark rounds when there are, the regions, and every warning.
+ * Figures are scaled for reading (mJ, J, kJ, Wh, kWh; mW, W, kW); the JSON,
+ * YAML and CSV reports keep plain joules.
  */
 #include <errno.h>
 #include <math.h>
@@ -11,25 +13,51 @@
 
 #include "sinks.h"
 
-/* "12.35 J", "820.4 mJ", "3.102 kJ": four significant figures. */
-static const char *scaled(char *buf, size_t cap, double v, const char *unit)
+struct step {
+	double factor;
+	const char *unit;
+};
+
+/* Four significant figures in the largest step that v reaches. */
+static const char *scaled(char *buf, size_t cap, double v, const struct step *steps,
+                          size_t n, size_t unit_step)
 {
-	static const struct {
-		double factor;
-		const char *prefix;
-	} steps[] = { { 1e6, "M" }, { 1e3, "k" }, { 1, "" }, { 1e-3, "m" }, { 1e-6, "u" } };
 	size_t i = 0;
 
 	if (!isfinite(v)) {
 		snprintf(buf, cap, "-");
 		return buf;
 	}
-	while (i + 1 < sizeof steps / sizeof *steps && fabs(v) < steps[i].factor)
+	while (i + 1 < n && fabs(v) < steps[i].factor)
 		i++;
 	if (v == 0)
-		i = 2;
-	snprintf(buf, cap, "%.4g %s%s", v / steps[i].factor, steps[i].prefix, unit);
+		i = unit_step;
+	snprintf(buf, cap, "%.4g %s", v / steps[i].factor, steps[i].unit);
 	return buf;
+}
+
+/* Energy past a kilojoule-hour is read in watt-hours, as on a power bill. */
+const char *wp__scaled_j(char *buf, size_t cap, double j)
+{
+	static const struct step steps[] = { { 3.6e6, "kWh" }, { 3600, "Wh" }, { 1e3, "kJ" },
+		                             { 1, "J" },       { 1e-3, "mJ" }, { 1e-6, "uJ" } };
+	return scaled(buf, cap, j, steps, sizeof steps / sizeof *steps, 3);
+}
+
+const char *wp__scaled_w(char *buf, size_t cap, double w)
+{
+	static const struct step steps[] = { { 1e6, "MW" }, { 1e3, "kW" }, { 1, "W" },
+		                             { 1e-3, "mW" }, { 1e-6, "uW" } };
+	return scaled(buf, cap, w, steps, sizeof steps / sizeof *steps, 2);
+}
+
+static void duration(FILE *f, double s)
+{
+	fprintf(f, "%.3f s", s);
+	if (s >= 60) {
+		long t = (long)(s + 0.5);
+		fprintf(f, " (%ld:%02ld:%02ld)", t / 3600, t / 60 % 60, t % 60);
+	}
 }
 
 static void headline(const struct wp_report *r, FILE *f)
@@ -51,48 +79,124 @@ static void headline(const struct wp_report *r, FILE *f)
 	} else {
 		fputs(" measured", f);
 	}
-	fprintf(f, " after %.3f s\n", r->duration_s);
+	if (r->rounds) {
+		fprintf(f, ": %zu round%s", r->rounds, r->rounds == 1 ? "" : "s");
+		if (r->warmup_rounds)
+			fprintf(f, " after %zu warm-up round%s", r->warmup_rounds,
+			        r->warmup_rounds == 1 ? "" : "s");
+		fputs(" of ", f);
+		duration(f, r->duration_s);
+		fputs(" on average\n", f);
+		return;
+	}
+	fputs(" after ", f);
+	duration(f, r->duration_s);
+	fputc('\n', f);
+}
+
+/* What follows a domain's figures: how they were obtained. */
+static void annotations(const struct wp_report_domain *d, FILE *f)
+{
+	if (d->estimated)
+		fputs("  estimated", f);
+	if (d->integrated)
+		fprintf(f, "  integrated from %s power readings",
+		        strcmp(wp__report_method(d), WP_METHOD_POWER_AVERAGE) == 0 ? "average"
+		                                                                : "instant");
+	if (d->device_name)
+		fprintf(f, "  %s", d->device_name);
+	if (d->status)
+		fputs("  incomplete", f);
+	if (!d->in_total)
+		fputs("  (inside another domain; not in total)", f);
+	fputc('\n', f);
+}
+
+static void domain_table(const struct wp_report *r, FILE *f, int w)
+{
+	char a[32], b[32], c[32], e[32], g[32];
+	int idle = r->idle_s > 0, range = r->series != NULL;
+
+	fprintf(f, "  %-*s  %-9s %11s %11s", w, "domain", "source",
+	        r->rounds ? "energy/run" : "energy", "avg power");
+	if (range)
+		fprintf(f, " %11s %11s", "min power", "peak power");
+	fprintf(f, " %6s", "share");
+	if (idle)
+		fprintf(f, " %11s", "above idle");
+	fputc('\n', f);
+	for (size_t i = 0; i < r->domain_count; i++) {
+		const struct wp_report_domain *d = &r->domains[i];
+		fprintf(f, "  %-*s  %-9s %11s %11s", w, d->name, d->source,
+		        wp__scaled_j(e, sizeof e, d->energy_j),
+		        wp__scaled_w(a, sizeof a, d->avg_power_w));
+		if (range)
+			fprintf(f, " %11s %11s", wp__scaled_w(b, sizeof b, d->min_power_w),
+			        wp__scaled_w(c, sizeof c, d->peak_power_w));
+		if (d->in_total && r->total_energy_j > 0)
+			fprintf(f, " %5.1f%%", 100 * d->energy_j / r->total_energy_j);
+		else
+			fprintf(f, " %6s", "-");
+		if (idle)
+			fprintf(f, " %11s", wp__scaled_j(g, sizeof g, wp_report_above_idle_j(r, i)));
+		annotations(d, f);
+	}
+	fprintf(f, "  %-*s  %-9s %11s %11s", w, "total", "",
+	        wp__scaled_j(e, sizeof e, r->total_energy_j),
+	        wp__scaled_w(a, sizeof a,
+	                     r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN));
+	if (range)
+		fprintf(f, " %11s %11s", "", "");
+	fprintf(f, " %6s", isfinite(r->total_energy_j) ? "100%" : "-");
+	if (idle)
+		fprintf(f, " %11s", wp__scaled_j(g, sizeof g, wp_report_above_idle_j(r, (size_t)-1)));
+	fputs(wp__total_estimated(r) ? "  estimated\n" : "\n", f);
+}
+
+/* Benchmark mode: the spread over the counted rounds. */
+static void rounds_table(const struct wp_report *r, FILE *f, int w)
+{
+	char m[32], s[32], lo[32], hi[32];
+
+	fprintf(f, "rounds (mean, standard deviation, min, max over %zu):\n", r->rounds);
+	fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, "", "mean", "std", "min", "max");
+	fprintf(f, "  %-*s %9.4g s %9.4g s %9.4g s %9.4g s\n", w, "runtime", r->duration_s,
+	        r->duration_std_s, r->duration_min_s, r->duration_max_s);
+	for (size_t i = 0; i < r->domain_count; i++) {
+		const struct wp_report_domain *d = &r->domains[i];
+		fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, d->name,
+		        wp__scaled_j(m, sizeof m, d->energy_j),
+		        wp__scaled_j(s, sizeof s, d->energy_std_j),
+		        wp__scaled_j(lo, sizeof lo, d->energy_min_j),
+		        wp__scaled_j(hi, sizeof hi, d->energy_max_j));
+	}
+	if (r->domain_count)
+		fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, "total",
+		        wp__scaled_j(m, sizeof m, r->total_energy_j),
+		        wp__scaled_j(s, sizeof s, r->total_std_j),
+		        wp__scaled_j(lo, sizeof lo, r->total_min_j),
+		        wp__scaled_j(hi, sizeof hi, r->total_max_j));
 }
 
 static int write_text(const struct wp_report *r, FILE *f)
 {
-	char e[32], p[32];
+	char e[32];
 	size_t w = 6; /* "domain" */
 
 	headline(r, f);
 	for (size_t i = 0; i < r->domain_count; i++)
 		if (strlen(r->domains[i].name) > w)
 			w = strlen(r->domains[i].name);
-	if (r->domain_count == 0) {
+	if (r->domain_count == 0)
 		fputs("  no energy domain was measured\n", f);
-	} else {
-		fprintf(f, "  %-*s  %-9s %12s %12s\n", (int)w, "domain", "source", "energy",
-		        "avg power");
-		for (size_t i = 0; i < r->domain_count; i++) {
-			const struct wp_report_domain *d = &r->domains[i];
-			fprintf(f, "  %-*s  %-9s %12s %12s", (int)w, d->name, d->source,
-			        scaled(e, sizeof e, d->energy_j, "J"),
-			        scaled(p, sizeof p, d->avg_power_w, "W"));
-			if (d->estimated)
-				fputs("  estimated", f);
-			if (d->integrated)
-				fprintf(f, "  integrated from %s power readings",
-				        strcmp(wp__report_method(d), WP_METHOD_POWER_AVERAGE) == 0 ? "average"
-				                                                       : "instant");
-			if (d->device_name)
-				fprintf(f, "  %s", d->device_name);
-			if (d->status)
-				fputs("  incomplete", f);
-			if (!d->in_total)
-				fputs("  (inside another domain; not in total)", f);
-			fputc('\n', f);
-		}
-		fprintf(f, "  %-*s  %-9s %12s %12s%s\n", (int)w, "total", "",
-		        scaled(e, sizeof e, r->total_energy_j, "J"),
-		        scaled(p, sizeof p, r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN,
-		               "W"),
-		        wp__total_estimated(r) ? "  estimated" : "");
-	}
+	else
+		domain_table(r, f, (int)w);
+	if (r->idle_s > 0)
+		fprintf(f, "idle baseline: %s over %.3f s before the command; \"above idle\" "
+		           "is energy minus idle power x duration\n",
+		        wp__scaled_w(e, sizeof e, r->idle_total_power_w), r->idle_s);
+	if (r->rounds)
+		rounds_table(r, f, w > 7 ? (int)w : 7);
 	if (r->region_count) {
 		fputs("regions:\n", f);
 		for (size_t i = 0; i < r->region_count; i++) {
@@ -101,8 +205,8 @@ static int write_text(const struct wp_report *r, FILE *f)
 			for (size_t k = 0; k < r->domain_count; k++)
 				if (r->domains[k].in_total)
 					sum += g->energy_j[k];
-			fprintf(f, "  %-16s at %8.3f s for %8.3f s  %12s%s\n", g->tag, g->start_s,
-			        g->duration_s, scaled(e, sizeof e, sum, "J"),
+			fprintf(f, "  %-16s at %8.3f s for %8.3f s  %11s%s\n", g->tag, g->start_s,
+			        g->duration_s, wp__scaled_j(e, sizeof e, sum),
 			        wp__total_estimated(r) ? "  estimated" : "");
 		}
 	}
