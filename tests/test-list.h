@@ -121,4 +121,16 @@
 	X(estimate_only_where_no_counter_answers, 10)        \
 	X(estimate_offline_cpu_takes_nothing_back, 10)       \
 	X(estimate_without_topology_or_proc, 10)             \
+	X(node_names_and_units, 5)                           \
+	X(node_cpu_util_exact, 10)                           \
+	X(node_cpu_util_column_counts, 10)                   \
+	X(node_memory_exact, 10)                             \
+	X(node_coretemp_hottest_package, 10)                 \
+	X(node_amd_tdie_over_tctl, 10)                       \
+	X(node_thermal_zone_fallback, 10)                    \
+	X(node_missing_files, 10)                            \
+	X(node_malformed_contents, 10)                       \
+	X(node_vanishing_files, 10)                          \
+	X(node_caps_inputs, 10)                              \
+	X(node_files_opened_once, 10)                        \
 	X(contract_every_source, 30)
