@@ -350,7 +350,8 @@ TEST(cli_monitor_stdout_stays_clean)
 		             "echo", "hello", NULL };
 	run(&r, s.root, tostdout);
 	ASSERT_EQ(r.status, 0);
-	ASSERT(strncmp(r.out, "hello\nrecord,label,domain", 25) == 0);
+	static const char head[] = "hello\ntime_s,domain,metric,value,unit\r\n";
+	ASSERT(strncmp(r.out, head, strlen(head)) == 0);
 	ASSERT_STR(r.err, "");
 	run_free(&r);
 	sim_destroy(&s);
@@ -511,8 +512,8 @@ TEST(cli_monitor_estimate_when_no_counter)
 	run(&r, sys, text);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "package_0  estimate");
-	ASSERT_HAS(r.err, "W  estimated\n  total");
-	ASSERT_HAS(r.err, "W  estimated\nwarning: ");
+	ASSERT_HAS(r.err, "%  estimated\n  total");
+	ASSERT_HAS(r.err, "100%  estimated\nwarning: ");
 	run_free(&r);
 
 	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--tdp", "40", "--", "true", NULL };
@@ -623,12 +624,11 @@ TEST(cli_monitor_formats)
 	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--", "sleep", "0.3", NULL };
 	run(&r, s.root, csv);
 	ASSERT_EQ(r.status, 0);
-	static const char header[] = "record,label,domain,source,start_s,duration_s,energy_j,"
-	                             "avg_power_w,estimated,in_total,integrated,method\r\n";
+	static const char header[] = "time_s,domain,metric,value,unit\r\n";
 	ASSERT(strncmp(r.err, header, strlen(header)) == 0);
-	ASSERT_HAS(r.err, "\r\ndomain,,package_0,powercap,0,");
-	ASSERT_HAS(r.err, "\r\ndomain,,dram_0,powercap,0,");
-	ASSERT_HAS(r.err, "\r\ntotal,,,,0,");
+	ASSERT_HAS(r.err, "\r\n0,package_0,energy_j,0,J\r\n");
+	ASSERT_HAS(r.err, "\r\n0,dram_0,energy_j,0,J\r\n");
+	ASSERT_HAS(r.err, ",package_0,power_w,");
 	run_free(&r);
 	char *text[] = { "wattprof", "monitor", "-d", "dram_0", "--", "sleep", "0.3", NULL };
 	run(&r, s.root, text);

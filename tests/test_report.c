@@ -168,7 +168,11 @@ TEST(report_numbers_ignore_locale)
 	json_free(j);
 	free(text);
 	text = render(&r, WP_FORMAT_CSV);
-	ASSERT_HAS(text, "\r\ndomain,,package_0,powercap,0,2,10.5,5,0,1,0,energy_counter\r\n");
+	ASSERT_HAS(text, "\r\n2,package_0,energy_j,10.5,J\r\n");
+	ASSERT_HAS(text, "\r\n2,package_0,power_w,5,W\r\n");
+	free(text);
+	text = render(&r, WP_FORMAT_YAML);
+	ASSERT_HAS(text, "energy_j: 10.5\n");
 	free(text);
 	wp_report_free(&r);
 	return TEST_OK;
@@ -279,36 +283,39 @@ TEST(report_csv_and_text)
 	struct wp_report r;
 	char cells[16][128];
 	sample_report(&r);
+	/* Without a series, the long format holds the start and the end. */
 	char *csv = render(&r, WP_FORMAT_CSV);
 	const char *p = csv;
-	ASSERT_EQ(csv_record(&p, cells, 16), 12);
-	ASSERT_STR(cells[0], "record");
-	ASSERT_STR(cells[6], "energy_j");
-	ASSERT_STR(cells[9], "in_total");
-	ASSERT_STR(cells[10], "integrated");
-	ASSERT_STR(cells[11], "method");
-	size_t rows = 0, regions = 0, totals = 0, warnings = 0;
+	ASSERT_EQ(csv_record(&p, cells, 16), 5);
+	ASSERT_STR(cells[0], "time_s");
+	ASSERT_STR(cells[1], "domain");
+	ASSERT_STR(cells[2], "metric");
+	ASSERT_STR(cells[3], "value");
+	ASSERT_STR(cells[4], "unit");
+	size_t rows = 0, at_end = 0;
 	while (*p) {
-		ASSERT_EQ(csv_record(&p, cells, 16), 12);
+		ASSERT_EQ(csv_record(&p, cells, 16), 5);
 		rows++;
-		if (strcmp(cells[0], "region") == 0) {
-			regions++;
-			ASSERT_STR(cells[1], "epoch, \"one\"");
-		} else if (strcmp(cells[0], "total") == 0) {
-			totals++;
-			ASSERT_NEAR(strtod(cells[6], NULL), 12, 0);
-			ASSERT_NEAR(strtod(cells[7], NULL), 6, 0);
-		} else if (strcmp(cells[0], "warning") == 0) {
-			warnings++;
-			ASSERT_STR(cells[1], "something to know: 42");
+		size_t k = strcmp(cells[1], "package_0") == 0 ? 0 : strcmp(cells[1], "core_0") == 0 ? 1 : 2;
+		ASSERT_STR(cells[1], r.domains[k].name);
+		if (strcmp(cells[0], "0") == 0) {
+			ASSERT_STR(cells[2], "energy_j");
+			ASSERT_STR(cells[3], "0");
+			continue;
+		}
+		ASSERT_STR(cells[0], "2");
+		at_end++;
+		if (strcmp(cells[2], "energy_j") == 0) {
+			ASSERT_NEAR(strtod(cells[3], NULL), r.domains[k].energy_j, 0);
+			ASSERT_STR(cells[4], "J");
 		} else {
-			ASSERT_STR(cells[0], "domain");
+			ASSERT_STR(cells[2], "power_w");
+			ASSERT_NEAR(strtod(cells[3], NULL), r.domains[k].avg_power_w, 0);
+			ASSERT_STR(cells[4], "W");
 		}
 	}
-	ASSERT_EQ(rows, 3 + 1 + 3 + 1);
-	ASSERT_EQ(regions, 3);
-	ASSERT_EQ(totals, 1);
-	ASSERT_EQ(warnings, 1);
+	ASSERT_EQ(rows, 3 + 2 * 3);
+	ASSERT_EQ(at_end, 2 * 3);
 	free(csv);
 
 	char *text = render(&r, WP_FORMAT_TEXT);
@@ -334,7 +341,13 @@ TEST(report_csv_and_text)
 	text = render(&r, WP_FORMAT_TEXT);
 	ASSERT_HAS(text, "was killed by SIGKILL (signal 9)");
 	ASSERT_HAS(text, "12.3 mJ");
-	ASSERT_HAS(text, "12.35 kJ");
+	ASSERT_HAS(text, "3.429 Wh"); /* 12345 J */
+	free(text);
+	r.domains[0].energy_j = 2500;
+	r.domains[2].energy_j = 7.2e6;
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_HAS(text, "2.5 kJ");
+	ASSERT_HAS(text, "2 kWh");
 	free(text);
 	wp_report_free(&r);
 
