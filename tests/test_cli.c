@@ -350,7 +350,7 @@ TEST(cli_monitor_stdout_stays_clean)
 		             "echo", "hello", NULL };
 	run(&r, s.root, tostdout);
 	ASSERT_EQ(r.status, 0);
-	static const char head[] = "hello\ntime_s,domain,metric,value,unit\r\n";
+	static const char head[] = "hello\ntime_s,domain,metric,value,unit,method\r\n";
 	ASSERT(strncmp(r.out, head, strlen(head)) == 0);
 	ASSERT_STR(r.err, "");
 	run_free(&r);
@@ -519,10 +519,11 @@ TEST(cli_monitor_estimate_when_no_counter)
 	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--tdp", "40", "--", "true", NULL };
 	run(&r, sys, csv);
 	ASSERT_EQ(r.status, 0);
-	ASSERT_HAS(r.err, "\r\ndomain,,package_0,estimate,0,");
-	ASSERT_HAS(r.err, ",1,1,0,estimate\r\ntotal,,,,0,");
-	ASSERT_HAS(r.err, ",1,,,\r\nwarning,");
-	ASSERT_HAS(r.err, "TDP 40 W (given)");
+	/* Every figure of the long format says it is an estimate. */
+	ASSERT_HAS(r.err, "\r\n0,package_0,energy_j,0,J,estimate\r\n");
+	ASSERT_HAS(r.err, ",package_0,power_w,");
+	ASSERT_LACKS(r.err, ",energy_counter\r\n");
+	ASSERT_LACKS(r.err, "W,\r\n");
 	run_free(&r);
 
 	/* list says why there is no counter, and what the estimate rests on. */
@@ -624,10 +625,10 @@ TEST(cli_monitor_formats)
 	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--", "sleep", "0.3", NULL };
 	run(&r, s.root, csv);
 	ASSERT_EQ(r.status, 0);
-	static const char header[] = "time_s,domain,metric,value,unit\r\n";
+	static const char header[] = "time_s,domain,metric,value,unit,method\r\n";
 	ASSERT(strncmp(r.err, header, strlen(header)) == 0);
-	ASSERT_HAS(r.err, "\r\n0,package_0,energy_j,0,J\r\n");
-	ASSERT_HAS(r.err, "\r\n0,dram_0,energy_j,0,J\r\n");
+	ASSERT_HAS(r.err, "\r\n0,package_0,energy_j,0,J,energy_counter\r\n");
+	ASSERT_HAS(r.err, "\r\n0,dram_0,energy_j,0,J,energy_counter\r\n");
 	ASSERT_HAS(r.err, ",package_0,power_w,");
 	run_free(&r);
 	char *text[] = { "wattprof", "monitor", "-d", "dram_0", "--", "sleep", "0.3", NULL };

@@ -168,8 +168,8 @@ TEST(report_numbers_ignore_locale)
 	json_free(j);
 	free(text);
 	text = render(&r, WP_FORMAT_CSV);
-	ASSERT_HAS(text, "\r\n2,package_0,energy_j,10.5,J\r\n");
-	ASSERT_HAS(text, "\r\n2,package_0,power_w,5,W\r\n");
+	ASSERT_HAS(text, "\r\n2,package_0,energy_j,10.5,J,energy_counter\r\n");
+	ASSERT_HAS(text, "\r\n2,package_0,power_w,5,W,energy_counter\r\n");
 	free(text);
 	text = render(&r, WP_FORMAT_YAML);
 	ASSERT_HAS(text, "energy_j: 10.5\n");
@@ -286,15 +286,17 @@ TEST(report_csv_and_text)
 	/* Without a series, the long format holds the start and the end. */
 	char *csv = render(&r, WP_FORMAT_CSV);
 	const char *p = csv;
-	ASSERT_EQ(csv_record(&p, cells, 16), 5);
+	ASSERT_EQ(csv_record(&p, cells, 16), 6);
 	ASSERT_STR(cells[0], "time_s");
 	ASSERT_STR(cells[1], "domain");
 	ASSERT_STR(cells[2], "metric");
 	ASSERT_STR(cells[3], "value");
 	ASSERT_STR(cells[4], "unit");
+	ASSERT_STR(cells[5], "method");
 	size_t rows = 0, at_end = 0;
 	while (*p) {
-		ASSERT_EQ(csv_record(&p, cells, 16), 5);
+		ASSERT_EQ(csv_record(&p, cells, 16), 6);
+		ASSERT_STR(cells[5], "energy_counter");
 		rows++;
 		size_t k = strcmp(cells[1], "package_0") == 0 ? 0 : strcmp(cells[1], "core_0") == 0 ? 1 : 2;
 		ASSERT_STR(cells[1], r.domains[k].name);

@@ -2,10 +2,13 @@
  * csv.c - the CSV report: the time series in long format, one row per
  * sample, domain and metric, RFC 4180 with CRLF line ends:
  *
- *   time_s,domain,metric,value,unit
- *   0.1,package_0,power_w,20.01,W
- *   0.1,package_0,energy_j,2.001,J
- *   0.1,node,cpu_util_pct,48.5,%
+ *   time_s,domain,metric,value,unit,method
+ *   0.1,package_0,power_w,20.01,W,energy_counter
+ *   0.1,package_0,energy_j,2.001,J,energy_counter
+ *   0.1,node,cpu_util_pct,48.5,%,
+ *
+ * `method` is the domain's (docs/REPORT.md): "estimate" marks every figure
+ * that is a model, not a measurement; readings leave it empty.
  *
  * A value a sample does not have (power at time 0, readings between their
  * periods, a domain after it was lost) has no row.  A report without a
@@ -48,10 +51,10 @@ struct col_text {
 };
 
 static int col_text(struct col_text *c, const char *domain, const char *metric,
-                    const char *unit)
+                    const char *unit, const char *method)
 {
 	c->mid = malloc(2 * (strlen(domain) + strlen(metric)) + 8);
-	c->tail = malloc(2 * strlen(unit) + 8);
+	c->tail = malloc(2 * (strlen(unit) + strlen(method)) + 8);
 	if (!c->mid || !c->tail) {
 		free(c->mid);
 		free(c->tail);
@@ -68,10 +71,23 @@ static int col_text(struct col_text *c, const char *domain, const char *metric,
 	n = 0;
 	c->tail[n++] = ',';
 	n += field(c->tail + n, unit);
+	c->tail[n++] = ',';
+	n += field(c->tail + n, method);
 	c->tail[n++] = '\r';
 	c->tail[n++] = '\n';
 	c->tail_len = n;
 	return 0;
+}
+
+/* The method of a column's domain, for energy and power; else "". */
+static const char *column_method(const struct wp_report *r, const struct wp_series_column *c)
+{
+	if (strcmp(c->metric, "energy_j") != 0 && strcmp(c->metric, "power_w") != 0)
+		return "";
+	for (size_t i = 0; i < r->domain_count; i++)
+		if (strcmp(r->domains[i].name, c->domain) == 0)
+			return wp__report_method(&r->domains[i]);
+	return "";
 }
 
 static int write_series(const struct wp_report *r, FILE *f)
@@ -85,7 +101,7 @@ static int write_series(const struct wp_report *r, FILE *f)
 	for (size_t i = 0; i < nc && rc == 0; i++) {
 		struct wp_series_column c;
 		wp_series_column(r->series, i, &c);
-		rc = col_text(&ct[i], c.domain, c.metric, c.unit);
+		rc = col_text(&ct[i], c.domain, c.metric, c.unit, column_method(r, &c));
 	}
 	if (rc == 0)
 		rc = wp_series_reader_open(&rd, r->series);
@@ -112,12 +128,12 @@ static int write_series(const struct wp_report *r, FILE *f)
 	return rc;
 }
 
-static void row(FILE *f, double t, const char *domain, const char *metric, double v,
-                const char *unit)
+static void row(FILE *f, double t, const struct wp_report_domain *d, const char *metric,
+                double v, const char *unit)
 {
 	char ts[40], num[40];
 	struct col_text c;
-	if (!isfinite(v) || col_text(&c, domain, metric, unit) < 0)
+	if (!isfinite(v) || col_text(&c, d->name, metric, unit, wp__report_method(d)) < 0)
 		return;
 	fwrite(ts, 1, wp__fmt_num(ts, t), f);
 	fwrite(c.mid, 1, c.mid_len, f);
@@ -131,18 +147,17 @@ static int write_csv(const struct wp_report *r, FILE *f)
 {
 	int rc = 0;
 
-	fputs("time_s,domain,metric,value,unit\r\n", f);
+	fputs("time_s,domain,metric,value,unit,method\r\n", f);
 	if (r->series)
 		rc = write_series(r, f);
 	if (!r->series || rc == -ENODATA) {
 		rc = 0;
 		for (size_t i = 0; i < r->domain_count; i++)
-			row(f, 0, r->domains[i].name, "energy_j", 0, "J");
+			row(f, 0, &r->domains[i], "energy_j", 0, "J");
 		for (size_t i = 0; i < r->domain_count; i++) {
-			row(f, r->duration_s, r->domains[i].name, "power_w",
-			    r->domains[i].avg_power_w, "W");
-			row(f, r->duration_s, r->domains[i].name, "energy_j",
-			    r->domains[i].energy_j, "J");
+			row(f, r->duration_s, &r->domains[i], "power_w", r->domains[i].avg_power_w,
+			    "W");
+			row(f, r->duration_s, &r->domains[i], "energy_j", r->domains[i].energy_j, "J");
 		}
 	}
 	if (rc < 0)
