@@ -129,8 +129,15 @@ static int stream_flush(struct stream *st)
 		ssize_t n = pwrite(st->fd, p, len, st->written);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
+		if (n <= 0) {
+			/* Keep what reached the file, in whole rows; drop the rest. */
+			int err = n < 0 ? -errno : -EIO;
+			size_t row_bytes = st->width * sizeof(double);
+			st->written -= st->written % (off_t)row_bytes;
+			st->count = (uint64_t)st->written / row_bytes;
+			st->rows = 0;
+			return err;
+		}
 		p += n;
 		len -= (size_t)n;
 		st->written += n;
