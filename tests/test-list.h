@@ -114,6 +114,8 @@
 	X(cli_monitor_sensor_vanishes, 20)                   \
 	X(cli_monitor_report_write_fails, 20)                \
 	X(cli_monitor_formats, 20)                           \
+	X(cli_monitor_rounds, 20)                           \
+	X(cli_monitor_idle_baseline, 20)                    \
 	X(cli_list_domains_and_fixes, 20)                    \
 	X(cli_version_and_help, 20)                          \
 	X(estimate_closed_form_two_sockets, 10)              \

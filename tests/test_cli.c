@@ -382,6 +382,14 @@ TEST(cli_monitor_bad_arguments)
 		{ { "--bogus" }, "error: unknown option '--bogus'", "monitor --help" },
 		{ { "-Zd", "package_0" }, "error: unknown option '-Z'", "monitor --help" },
 		{ { "-f" }, "error: option '-f' needs a value", NULL },
+		{ { "--series" }, "error: '--series' needs '--format json'", "always hold" },
+		{ { "--format", "csv", "--series" }, "error: '--series' needs", NULL },
+		{ { "--rounds", "0" }, "error: invalid count '0' for '--rounds'", "from 1" },
+		{ { "--rounds", "x3" }, "error: invalid count 'x3' for '--rounds'", NULL },
+		{ { "--warmup-rounds", "2" }, "error: '--warmup-rounds' needs '--rounds'", NULL },
+		{ { "--rounds", "2", "--warmup-rounds", "-1" }, "error: invalid count '-1'", NULL },
+		{ { "--idle", "-1" }, "error: invalid idle time '-1'", "--idle 10" },
+		{ { "--idle", "nan" }, "error: invalid idle time 'nan'", NULL },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char *argv[16] = { "wattprof", "monitor" };
@@ -637,6 +645,153 @@ TEST(cli_monitor_formats)
 	ASSERT_HAS(r.err, "dram_0");
 	ASSERT_LACKS(r.err, "package_0");
 	ASSERT_HAS(r.err, "  total");
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+/* Mean, sample standard deviation, min and max of n values. */
+static void stats_of(const double *v, size_t n, double *mean, double *sd, double *lo,
+                     double *hi)
+{
+	double sum = 0, ss = 0;
+	*lo = *hi = v[0];
+	for (size_t i = 0; i < n; i++) {
+		sum += v[i];
+		*lo = v[i] < *lo ? v[i] : *lo;
+		*hi = v[i] > *hi ? v[i] : *hi;
+	}
+	*mean = sum / (double)n;
+	for (size_t i = 0; i < n; i++)
+		ss += (v[i] - *mean) * (v[i] - *mean);
+	*sd = sqrt(ss / (double)(n - 1));
+}
+
+TEST(cli_monitor_rounds)
+{
+	struct sim s;
+	struct run r;
+	sim_create(&s, steady, 2);
+	sim_start(&s, 500000);
+	char *argv[] = { "wattprof", "monitor", "--rounds", "3", "--warmup-rounds", "1",
+		         "--format", "json", "--", "sleep", "0.2", NULL };
+	run(&r, s.root, argv);
+	ASSERT_EQ(r.status, 0);
+	struct json *j = json_must_parse(r.err);
+	/* Every run is a region: the warm-up first, then the counted rounds. */
+	const struct json *g = json_member(j, "regions");
+	ASSERT_EQ(g->n, 4);
+	static const char *const tags[] = { "warmup_1", "round_1", "round_2", "round_3" };
+	double pkg[3], tot[3], dur[3];
+	for (size_t i = 0; i < 4; i++) {
+		const struct json *e = json_member(&g->items[i], "energy_j");
+		double d = json_member(&g->items[i], "duration_s")->num;
+		ASSERT_STR(json_member(&g->items[i], "tag")->str, tags[i]);
+		ASSERT(d >= 0.2 && d < 0.5);
+		/* Each run against the simulation's constant 20 W and 3 W. */
+		ASSERT_REL(json_member(e, "package_0")->num, 20 * d, 0.01);
+		ASSERT_REL(json_member(e, "dram_0")->num, 3 * d, 0.01);
+		if (i == 0)
+			continue;
+		pkg[i - 1] = json_member(e, "package_0")->num;
+		tot[i - 1] = pkg[i - 1] + json_member(e, "dram_0")->num;
+		dur[i - 1] = d;
+	}
+	/* The figures are the means over the counted rounds, with their spread. */
+	double mean, sd, lo, hi;
+	const struct json *d0 = &json_member(j, "domains")->items[0];
+	stats_of(pkg, 3, &mean, &sd, &lo, &hi);
+	ASSERT_REL(json_member(d0, "energy_j")->num, mean, 1e-8);
+	ASSERT_NEAR(json_member(d0, "energy_std_j")->num, sd, 1e-8 * mean);
+	ASSERT_REL(json_member(d0, "energy_min_j")->num, lo, 1e-8);
+	ASSERT_REL(json_member(d0, "energy_max_j")->num, hi, 1e-8);
+	stats_of(tot, 3, &mean, &sd, &lo, &hi);
+	ASSERT_REL(json_member(j, "total_energy_j")->num, mean, 1e-8);
+	const struct json *rounds = json_member(j, "rounds");
+	ASSERT_EQ(json_member(rounds, "count")->num, 3);
+	ASSERT_EQ(json_member(rounds, "warmup")->num, 1);
+	ASSERT_NEAR(json_member(json_member(rounds, "total_energy_j"), "std")->num, sd,
+	            1e-8 * mean);
+	ASSERT_REL(json_member(json_member(rounds, "total_energy_j"), "max")->num, hi, 1e-8);
+	stats_of(dur, 3, &mean, &sd, &lo, &hi);
+	ASSERT_REL(json_member(j, "duration_s")->num, mean, 1e-8);
+	ASSERT_REL(json_member(json_member(rounds, "duration_s"), "min")->num, lo, 1e-8);
+	ASSERT_NEAR(json_member(json_member(rounds, "duration_s"), "std")->num, sd, 1e-8);
+	json_free(j);
+	run_free(&r);
+
+	char *text[] = { "wattprof", "monitor", "--rounds", "2", "--", "true", NULL };
+	run(&r, s.root, text);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.err, "wattprof: 'true' exited with status 0: 2 rounds of ");
+	ASSERT_HAS(r.err, "energy/run");
+	ASSERT_HAS(r.err, "rounds (mean, standard deviation, min, max over 2):");
+	ASSERT_HAS(r.err, "  runtime ");
+	run_free(&r);
+
+	/* A failing round stops the benchmark; its status is wattprof's. */
+	char *fails[] = { "wattprof", "monitor", "--rounds", "3", "--format", "json", "--",
+		          "sh", "-c", "exit 3", NULL };
+	run(&r, s.root, fails);
+	ASSERT_EQ(r.status, 3);
+	j = json_must_parse(r.err);
+	ASSERT_EQ(json_member(j, "regions")->n, 1);
+	ASSERT_EQ(json_member(j, "rounds")->type, J_NULL);
+	ASSERT_EQ(json_member(j, "exit_status")->num, 3);
+	ASSERT_HAS(r.err, "round_1 ended with status 3: the remaining rounds were not run");
+	ASSERT_HAS(r.err, "no counted round completed");
+	json_free(j);
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+TEST(cli_monitor_idle_baseline)
+{
+	struct sim s;
+	struct run r;
+	char marker[600];
+	sim_create(&s, steady, 2);
+	sim_start(&s, 500000);
+	char *argv[] = { "wattprof", "monitor", "--idle", "0.4", "--format", "json", "--",
+		         "sleep", "0.3", NULL };
+	run(&r, s.root, argv);
+	ASSERT_EQ(r.status, 0);
+	struct json *j = json_must_parse(r.err);
+	/* The run's figures do not include the idle time. */
+	double dur = json_member(j, "duration_s")->num;
+	ASSERT(dur >= 0.3 && dur < 0.39);
+	const struct json *idle = json_member(j, "idle");
+	ASSERT(json_member(idle, "duration_s")->num >= 0.4);
+	ASSERT(json_member(idle, "duration_s")->num < 0.5);
+	/* The power is constant, so the run adds nothing above idle. */
+	ASSERT_REL(json_member(idle, "power_w")->num, 23, 0.01);
+	ASSERT_NEAR(json_member(idle, "above_idle_j")->num, 0, 0.02 * 23 * dur);
+	const struct json *d0 = &json_member(j, "domains")->items[0];
+	ASSERT_REL(json_member(d0, "idle_power_w")->num, 20, 0.01);
+	ASSERT_NEAR(json_member(d0, "above_idle_j")->num,
+	            json_member(d0, "energy_j")->num - json_member(d0, "idle_power_w")->num * dur,
+	            1e-6);
+	json_free(j);
+	run_free(&r);
+
+	char *text[] = { "wattprof", "monitor", "--idle", "0.2", "--", "true", NULL };
+	run(&r, s.root, text);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.err, "above idle");
+	ASSERT_HAS(r.err, "idle baseline: ");
+	run_free(&r);
+
+	/* Stopped during the idle time: the command never runs. */
+	snprintf(marker, sizeof marker, "%s/ran", s.root);
+	char *stopped[] = { "wattprof", "monitor", "--idle", "5", "--", "touch", marker, NULL };
+	run_start(&r, s.root, stopped);
+	test_sleep_ms(300);
+	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
+	run_wait(&r);
+	ASSERT_EQ(r.status, 128 + SIGTERM);
+	ASSERT_HAS(r.err, "interrupted by TERM while measuring the idle baseline");
+	ASSERT_INT(access(marker, F_OK), !=, 0);
 	run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
