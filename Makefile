@@ -144,9 +144,10 @@ bench: all
 	$(MAKE) -C . $(BUILD)/bench/bench
 	$(BUILD)/bench/bench
 
-$(BUILD)/bench/bench: bench/bench.c $(STATIC) $(BIN) $(HEADERS)
+$(BUILD)/bench/bench: bench/bench.c $(STATIC) $(BIN) $(FAKENVML) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests -DWATTPROF_BIN='"$(abspath $(BIN))"' \
+	  -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"' \
 	  bench/bench.c tests/sim.c tests/testutil.c tests/fakecpu.c $(STATIC) -o $@ $(LDLIBS)
 
 install: all

@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -306,6 +308,154 @@ static void bench_sources(const char *powercap_root)
 	test_rmtree(root);
 }
 
+/* Resident memory now, in MB (this machine's /proc, whatever the roots). */
+static double rss_mb(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f && fscanf(f, "%ld %ld", &pages, &res) != 2)
+		res = 0;
+	if (f)
+		fclose(f);
+	return (double)res * (double)sysconf(_SC_PAGESIZE) / 1e6;
+}
+
+/*
+ * A host with the CPU domains of the fake powercap tree and a GPU: this
+ * machine's NVIDIA driver where there is one, else the fake NVML of the
+ * tests (one H100, energy counter), loaded through the same dlopen path.
+ */
+static int open_cpu_gpu(struct wp_host **h, const char *root, const char **gpu)
+{
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = root,
+		                .proc_root = "/proc", .sources = "powercap,nvml" };
+	if (wp_host_open(h, &o) == 0 && wp_host_find_domain(*h, "nvidia_gpu_0", NULL) == 0) {
+		*gpu = "this machine's GPU";
+		return 0;
+	}
+	wp_host_close(*h);
+	setenv("WATTPROF_NVML_LIB", WATTPROF_FAKENVML_DIR "/libnvidia-ml.so.1", 1);
+	setenv("FAKE_NVML", "gpus=1", 1);
+	*gpu = "the fake NVML";
+	return wp_host_open(h, &o);
+}
+
+/* Feeds a series n samples as fast as snapshots come; returns seconds. */
+static double feed(struct wp_meter *m, struct wp_series *sr, struct wp_snapshot *snap,
+                   uint64_t n)
+{
+	uint64_t t0 = wp_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		wp_meter_snapshot(m, snap);
+		wp_series_add(sr, snap);
+	}
+	return (double)(wp_now_ns() - t0) / 1e9;
+}
+
+static double write_ms(const struct wp_report *r, enum wp_format f, const char *path)
+{
+	FILE *out = fopen(path, "w");
+	uint64_t t0 = wp_now_ns();
+	if (!out)
+		TEST_FAIL_("cannot write a report to '%s'", path);
+	int rc = wp_report_write(r, f, out);
+	fclose(out);
+	return rc < 0 ? NAN : (double)(wp_now_ns() - t0) / 1e6;
+}
+
+static void bench_series(const char *root, double seconds)
+{
+	const unsigned all = WP_SERIES_STORE | WP_SERIES_NODE | WP_SERIES_DEVICES;
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION, .flags = all };
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_series *sr;
+	const char *gpu;
+
+	if (open_cpu_gpu(&h, root, &gpu) < 0 || wp_meter_open(&m, h, NULL, 0, NULL) < 0)
+		TEST_FAIL_("cannot open the CPU and GPU domains");
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+
+	/* 1. The sampler at 1 kHz feeding a series with every reading. */
+	wp_meter_snapshot(m, a);
+	if (wp_series_open(&sr, m, a, &so) < 0)
+		TEST_FAIL_("cannot open a series");
+	struct wp_sampler_options opts = { .version = WP_SAMPLER_OPTIONS_VERSION,
+		                           .freq_hz = 1000, .series = sr };
+	double c0 = cpu_s();
+	uint64_t t0 = wp_now_ns();
+	wp_meter_start_sampler(m, &opts);
+	struct timespec ts = { (time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	wp_meter_stop_sampler(m);
+	double wall = (double)(wp_now_ns() - t0) / 1e9, cpu = cpu_s() - c0;
+	printf("| sampler at 1 kHz, %zu domains (4 CPU, GPU from %s), series with every "
+	       "reading (%zu columns), %.0f s | %.3f%% of one core | bare timer loop: %.3f%% "
+	       "| target < 2%% of one core |\n",
+	       wp_meter_domain_count(m), gpu, wp_series_column_count(sr), seconds,
+	       100 * cpu / wall, timer_floor(1000, seconds));
+	wp_series_close(sr);
+
+	/* 2. One hour at 1 kHz: 3.6 million samples through the same path. */
+	const char *env = getenv("BENCH_SERIES_SAMPLES");
+	uint64_t n = env ? strtoull(env, NULL, 10) : 3600000;
+	wp_meter_snapshot(m, a);
+	wp_series_open(&sr, m, a, &so);
+	double before = rss_mb(), at10 = 0, took = feed(m, sr, b, n / 10);
+	at10 = rss_mb();
+	took += feed(m, sr, b, n - n / 10);
+	printf("| memory, %" PRIu64 " samples (an hour at 1 kHz) into a stored series | "
+	       "%.1f MB resident at the end | %.1f MB before, %.1f MB after a tenth; fed in "
+	       "%.1f s | target < 20 MB |\n",
+	       n, rss_mb(), before, at10, took);
+	wp_series_close(sr);
+
+	/* 3. Reports of a million-sample run. */
+	wp_meter_snapshot(m, a);
+	wp_series_open(&sr, m, a, &so);
+	feed(m, sr, b, 1000000 - 2);
+	wp_meter_snapshot(m, b);
+	wp_series_add(sr, b);
+	struct wp_report r;
+	wp_report_init(&r);
+	if (wp_report_measure(&r, m, a, b) < 0 || wp_report_set_series(&r, sr) < 0)
+		TEST_FAIL_("cannot build the report");
+	char path[600];
+	snprintf(path, sizeof path, "%s/report.out", root);
+	static const struct {
+		enum wp_format f;
+		int series;
+		const char *what;
+	} fmts[] = {
+		{ WP_FORMAT_TEXT, 0, "text" },
+		{ WP_FORMAT_JSON, 0, "json" },
+		{ WP_FORMAT_JSON, 1, "json --series" },
+		{ WP_FORMAT_YAML, 1, "yaml --series" },
+		{ WP_FORMAT_CSV, 1, "csv" },
+		{ WP_FORMAT_HTML, 1, "html" },
+	};
+	for (size_t i = 0; i < sizeof fmts / sizeof *fmts; i++) {
+		r.flags = fmts[i].series ? WP_REPORT_SERIES : 0;
+		struct stat st;
+		double ms = write_ms(&r, fmts[i].f, path);
+		stat(path, &st);
+		printf("| report of a 1,000,000-sample run, %s | %.0f ms | %zu columns, %.1f MB "
+		       "written | %s |\n",
+		       fmts[i].what, ms, wp_series_column_count(sr), (double)st.st_size / 1e6,
+		       fmts[i].series ? "" : "target < 1 s");
+	}
+	unlink(path);
+	wp_report_free(&r);
+	wp_series_close(sr);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_meter_close(m);
+	wp_host_close(h);
+	unsetenv("WATTPROF_NVML_LIB");
+	unsetenv("FAKE_NVML");
+}
+
 static void bench_monitor(const char *root, int n)
 {
 	char *plain[] = { "/bin/true", NULL };
@@ -340,6 +490,7 @@ int main(void)
 	printf("| what | figure | detail | target |\n|---|---|---|---|\n");
 	bench_regions(h);
 	bench_sampler(h, seconds);
+	bench_series(s.root, seconds);
 	bench_monitor(s.root, spawns);
 	bench_sources(s.root);
 	wp_host_close(h);
