@@ -675,8 +675,10 @@ int cmd_monitor(int argc, char **argv)
 	long counted = run_all(cmd, &o, meter, &old, &deflt, &set, &r, &status);
 	if (counted < 0)
 		goto out;
-	wp_meter_snapshot(meter, b);
+	/* Stopped first, so that b is the series' last sample: its energies
+	 * are then exactly the report's. */
 	wp_meter_stop_sampler(meter);
+	wp_meter_snapshot(meter, b);
 	if (series)
 		wp_series_add(series, b);
 	term_signal = r.term_signal;
