@@ -114,6 +114,7 @@
 	X(cli_monitor_sensor_vanishes, 20)                   \
 	X(cli_monitor_report_write_fails, 20)                \
 	X(cli_monitor_formats, 20)                           \
+	X(cli_monitor_series, 20)                           \
 	X(cli_monitor_rounds, 20)                           \
 	X(cli_monitor_idle_baseline, 20)                    \
 	X(cli_list_domains_and_fixes, 20)                    \

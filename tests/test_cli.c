@@ -650,6 +650,61 @@ TEST(cli_monitor_formats)
 	return TEST_OK;
 }
 
+TEST(cli_monitor_series)
+{
+	struct sim s;
+	struct run r;
+	sim_create(&s, steady, 2);
+	sim_start(&s, 500000);
+	char *argv[] = { "wattprof", "monitor", "-f", "50", "--format", "json", "--series",
+		         "--", "sleep", "0.5", NULL };
+	run(&r, s.root, argv);
+	ASSERT_EQ(r.status, 0);
+	struct json *j = json_must_parse(r.err);
+	const struct json *cols = json_member(json_member(j, "series"), "columns");
+	const struct json *rows = json_member(json_member(j, "series"), "samples");
+	const struct json *doms = json_member(j, "domains");
+	ASSERT_INT(cols->n, >=, 4);
+	static const char *const want[][3] = { { "package_0", "power_w", "W" },
+		                               { "package_0", "energy_j", "J" },
+		                               { "dram_0", "power_w", "W" },
+		                               { "dram_0", "energy_j", "J" } };
+	for (size_t i = 0; i < 4; i++) {
+		ASSERT_STR(json_member(&cols->items[i], "domain")->str, want[i][0]);
+		ASSERT_STR(json_member(&cols->items[i], "metric")->str, want[i][1]);
+		ASSERT_STR(json_member(&cols->items[i], "unit")->str, want[i][2]);
+	}
+	/* The start, one sample per tick, and the end. */
+	double samples = json_member(json_member(j, "sampling"), "samples")->num;
+	ASSERT_EQ(rows->n, samples + 2);
+	ASSERT_INT(rows->n, >=, 20);
+	const struct json *first = &rows->items[0], *last = &rows->items[rows->n - 1];
+	ASSERT_EQ(first->n, 1 + cols->n);
+	ASSERT_EQ(first->items[0].num, 0);
+	ASSERT_EQ(first->items[1].type, J_NULL);
+	ASSERT_EQ(first->items[2].num, 0);
+	/* The last sample is the report's end: its energies are the report's. */
+	ASSERT_REL(last->items[0].num, json_member(j, "duration_s")->num, 1e-9);
+	ASSERT_REL(last->items[2].num, json_member(&doms->items[0], "energy_j")->num, 1e-9);
+	ASSERT_REL(last->items[4].num, json_member(&doms->items[1], "energy_j")->num, 1e-9);
+	for (size_t k = 1; k < rows->n; k++) {
+		const struct json *p = &rows->items[k - 1], *q = &rows->items[k];
+		double dt = q->items[0].num - p->items[0].num;
+		ASSERT(dt > 0);
+		/* Power is the energy over each interval; the simulation's 20 W
+		 * shows in every interval long enough for its 0.5 ms steps. */
+		ASSERT_REL(q->items[1].num, (q->items[2].num - p->items[2].num) / dt, 1e-6);
+		if (dt > 0.015)
+			ASSERT_REL(q->items[1].num, 20, 0.05);
+	}
+	ASSERT_REL(json_member(&doms->items[0], "peak_power_w")->num, 20, 0.01);
+	ASSERT_REL(json_member(&doms->items[0], "min_power_w")->num, 20, 0.01);
+	json_free(j);
+	run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
 /* Mean, sample standard deviation, min and max of n values. */
 static void stats_of(const double *v, size_t n, double *mean, double *sd, double *lo,
                      double *hi)
