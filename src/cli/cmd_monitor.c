@@ -10,9 +10,11 @@
  *      snapshot;
  *   4. posix_spawnp() CMD (never through a shell) with the caller's signal
  *      mask and default handlers;
- *   5. wait: forward each queued signal to CMD until CMD exits;
- *   6. take the last snapshot, stop the sampler, write the report, and exit
- *      with CMD's status (128+N when signal N killed it).
+ *   5. wait: forward each queued signal to CMD until CMD exits; on a
+ *      terminal, redraw the live status line once a second (live.c);
+ *   6. take the last snapshot, stop the sampler, erase the live line, write
+ *      the report, and exit with CMD's status (128+N when signal N killed
+ *      it).
  *
  * A signal the terminal sent (si_code SI_KERNEL, e.g. Ctrl-C) already
  * reached CMD, which shares our process group; passing it on would deliver
@@ -50,7 +52,12 @@ struct options {
 	const char *output;
 	const char *sources; /* NULL: the default order */
 	double tdp_w;        /* 0: the default */
+	int no_live;         /* --no-live */
 };
+
+/* getopt values of long options without a short form that no error can
+ * name as "-X" (option_name). */
+#define OPT_NO_LIVE 256
 
 /* Splits "a,b" into o->domains; an empty name is an error. */
 static int parse_domains(struct options *o, const char *list)
@@ -115,6 +122,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "source", required_argument, NULL, 's' },
 		{ "tdp", required_argument, NULL, 'T' },
+		{ "no-live", no_argument, NULL, OPT_NO_LIVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +161,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			o->output = optarg;
+			break;
+		case OPT_NO_LIVE:
+			o->no_live = 1;
 			break;
 		case 'h':
 			cli_usage("monitor");
@@ -204,17 +215,29 @@ static int spawn(pid_t *pid, char **argv, const sigset_t *mask, const sigset_t *
 }
 
 /*
+ * sigwaitinfo(), except that with the live line on it also returns (-1,
+ * EAGAIN) at each of the line's ticks, having redrawn it when due.
+ */
+static int wait_signal(const sigset_t *set, siginfo_t *si, struct live *lv)
+{
+	struct timespec timeout;
+	if (live_tick(lv, &timeout) < 0)
+		return sigwaitinfo(set, si);
+	return sigtimedwait(set, si, &timeout);
+}
+
+/*
  * Waits for the child, forwarding signals; returns its wait status, or -1
  * when it can no longer be known.
  */
-static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r)
+static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r, struct live *lv)
 {
 	int status = 0;
 	siginfo_t si;
 
 	for (;;) {
-		if (sigwaitinfo(set, &si) < 0)
-			continue; /* EINTR */
+		if (wait_signal(set, &si, lv) < 0)
+			continue; /* EINTR, or a tick of the live line */
 		if (si.si_signo == SIGCHLD) {
 			pid_t got;
 			while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR)
@@ -390,6 +413,7 @@ int cmd_monitor(int argc, char **argv)
 	struct wp_host *host = NULL;
 	struct wp_meter *meter = NULL;
 	struct wp_snapshot *a = NULL, *b = NULL;
+	struct live lv = { 0 };
 	sigset_t set, old, deflt;
 	struct timespec wall;
 	int fail = 0, status = 0, term_signal = 0, rc;
@@ -459,9 +483,12 @@ int cmd_monitor(int argc, char **argv)
 		status = rc == ENOENT ? 127 : 126;
 		goto out;
 	}
-	int ws = wait_child(pid, &set, &r);
+	if (!o.no_live)
+		live_open(&lv, meter, stderr);
+	int ws = wait_child(pid, &set, &r, &lv);
 	wp_meter_snapshot(meter, b);
 	wp_meter_stop_sampler(meter);
+	live_clear(&lv);
 	if (ws < 0) {
 		status = CLI_EXIT_FAILURE;
 		wp_report_warn(&r, "the command's exit status is unknown: it was reaped "
@@ -480,6 +507,7 @@ int cmd_monitor(int argc, char **argv)
 	write_report(&r, &o, &out);
 	out.f = NULL;
 out:
+	live_close(&lv);
 	abandon_output(&out);
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
