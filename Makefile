@@ -65,8 +65,10 @@ $(SHARED): $(LIB_OBJ) src/libwattprof.map
 $(BIN): $(CLI_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(LDLIBS)
 
-$(TESTBIN): $(TEST_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD)
-	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(STATIC) -o $@ $(LDLIBS)
+# The tests call the live line's text composer (src/cli/live.c) directly.
+TEST_CLI_OBJ = $(BUILD)/src/cli/live.o
+$(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD)
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) -o $@ $(LDLIBS)
 
 # The fake NVIDIA library that the NVML tests put first in LD_LIBRARY_PATH
 # (tests/fakenvml/fake_nvml.h); built with SAN like everything it is loaded into.
@@ -110,11 +112,12 @@ test-install: all
 test-asan:
 	$(MAKE) BUILD=build/asan CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
-# The sampler thread, the meter it shares with the caller, the CLI around it,
-# and the amdgpu source, read by the sampler and the caller together.
+# The sampler thread, the meter it shares with the caller, the CLI around it
+# (the live line's snapshots among it), and the amdgpu source, read by the
+# sampler and the caller together.
 test-tsan:
 	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' \
-	  TESTS='sampler meter cli nvml amdgpu' check
+	  TESTS='sampler meter cli live nvml amdgpu' check
 
 FUZZ_TIME ?= 20
 fuzz:

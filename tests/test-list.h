@@ -119,6 +119,12 @@
 	X(cli_monitor_idle_baseline, 20)                    \
 	X(cli_list_domains_and_fixes, 20)                    \
 	X(cli_version_and_help, 20)                          \
+	X(live_status_line_on_terminal, 20)                  \
+	X(live_signals_still_forwarded, 10)                  \
+	X(live_never_without_terminal, 10)                   \
+	X(live_off_when_asked_or_dumb, 20)                   \
+	X(live_not_drawn_from_background, 10)                \
+	X(live_compose_fits_every_width, 5)                  \
 	X(estimate_closed_form_two_sockets, 10)              \
 	X(estimate_tdp_given_table_or_per_core, 10)          \
 	X(estimate_only_where_no_counter_answers, 10)        \

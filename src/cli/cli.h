@@ -5,6 +5,11 @@
 #ifndef WATTPROF_CLI_H
 #define WATTPROF_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
 struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the command's name */
@@ -41,6 +46,71 @@ int cli_open_host(struct wp_host **host, const char *sources, double tdp_w);
  * start, and that figures are estimates and why.  0 or -ENOMEM. */
 int cli_report_source_notes(struct wp_report *r, const struct wp_host *host,
                             const char *sources);
+
+/*
+ * live.c: monitor's live status line on the terminal.  One object per run,
+ * used by the main thread only; its snapshots are its own, taken beside the
+ * sampler.  A zeroed struct live is off, and every call below is then a
+ * no-op, so live_close() is safe on a struct that was never opened.
+ */
+struct wp_meter;
+struct wp_snapshot;
+
+/* One domain on the line. */
+struct live_figure {
+	const char *name; /* the meter's name; shortened on the line */
+	double power_w;   /* over the last tick; NaN: not known */
+	int estimated;
+	int lost;
+};
+
+struct live {
+	int on;    /* the line is drawn at each tick */
+	int fd;    /* the terminal (stderr's descriptor) */
+	int shown; /* a status line is on the screen now */
+	struct wp_meter *meter;
+	struct wp_snapshot *start, *prev, *cur; /* at open, last tick, this tick */
+	int have_prev;
+	unsigned char *in_total; /* per meter domain: counts towards the total */
+	struct live_figure *fig; /* room for one per meter domain */
+	uint64_t next_ns;        /* CLOCK_MONOTONIC time of the next tick */
+};
+
+/*
+ * Decides whether to show the line, and if so takes its first snapshot
+ * (time 0 of "elapsed").  Shown when `tty` is a terminal, TERM is set and
+ * not "dumb", WATTPROF_NO_LIVE is unset, empty or "0", and the meter has a
+ * domain that counts towards the total.  Returns 1 when it will be shown,
+ * 0 when not (out of memory included: the line is a nicety).
+ */
+int live_open(struct live *l, struct wp_meter *meter, FILE *tty);
+/*
+ * Redraws the line when a tick (one a second since live_open) is due, then
+ * sets *timeout to the time left until the next one: the caller waits that
+ * long at most (sigtimedwait) and calls again.  Returns 0, or -1 when the
+ * line is off (*timeout untouched).
+ */
+int live_tick(struct live *l, struct timespec *timeout);
+/* Takes a snapshot and redraws the line now, with one write(2). */
+void live_update(struct live *l);
+/* Erases the line, if one is on the screen; the report can follow. */
+void live_clear(struct live *l);
+/* live_clear, then frees what live_open allocated; the struct is off after. */
+void live_close(struct live *l);
+
+/*
+ * Composes the status line's text (no control characters) into buf: the
+ * time elapsed, each figure's power, then the total power and energy so
+ * far; '~' marks figures that rest on an estimate.  The text takes at most
+ * cols - 1 columns (never the last one, where some terminals wrap): figures
+ * that do not fit are left out (counted, "+2 more", after those that fit),
+ * the total power goes before the energy does, and a terminal too narrow
+ * for the time and the energy gets an empty text.  Returns the text's
+ * length.  Apart from the drawing so that the tests can call it.
+ */
+size_t live_compose(char *buf, size_t cap, unsigned cols, uint64_t elapsed_ns,
+                    const struct live_figure *fig, size_t n, double total_w,
+                    double total_j, int estimated);
 
 int cmd_monitor(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -10,9 +10,11 @@
  *      snapshot;
  *   4. posix_spawnp() CMD (never through a shell) with the caller's signal
  *      mask and default handlers;
- *   5. wait: forward each queued signal to CMD until CMD exits;
- *   6. take the last snapshot, stop the sampler, write the report, and exit
- *      with CMD's status (128+N when signal N killed it).
+ *   5. wait: forward each queued signal to CMD until CMD exits; on a
+ *      terminal, redraw the live status line once a second (live.c);
+ *   6. take the last snapshot, stop the sampler, erase the live line, write
+ *      the report, and exit with CMD's status (128+N when signal N killed
+ *      it).
  *
  * A signal the terminal sent (si_code SI_KERNEL, e.g. Ctrl-C) already
  * reached CMD, which shares our process group; passing it on would deliver
@@ -54,7 +56,12 @@ struct options {
 	long rounds;         /* --rounds: 0 when not a benchmark */
 	long warmup;         /* --warmup-rounds */
 	double idle_s;       /* --idle: 0 for none */
+	int no_live;         /* --no-live */
 };
+
+/* getopt values of long options without a short form that no error can
+ * name as "-X" (option_name). */
+enum { OPT_NO_LIVE = 256, OPT_SERIES, OPT_ROUNDS, OPT_WARMUP, OPT_IDLE };
 
 /* Splits "a,b" into o->domains; an empty name is an error. */
 static int parse_domains(struct options *o, const char *list)
@@ -149,10 +156,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "source", required_argument, NULL, 's' },
 		{ "tdp", required_argument, NULL, 'T' },
-		{ "series", no_argument, NULL, 'S' },
-		{ "rounds", required_argument, NULL, 'R' },
-		{ "warmup-rounds", required_argument, NULL, 'W' },
-		{ "idle", required_argument, NULL, 'I' },
+		{ "series", no_argument, NULL, OPT_SERIES },
+		{ "rounds", required_argument, NULL, OPT_ROUNDS },
+		{ "warmup-rounds", required_argument, NULL, OPT_WARMUP },
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "no-live", no_argument, NULL, OPT_NO_LIVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -192,20 +200,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'o':
 			o->output = optarg;
 			break;
-		case 'S':
+		case OPT_SERIES:
 			o->series = 1;
 			break;
-		case 'R':
+		case OPT_ROUNDS:
 			if (parse_count("--rounds", optarg, 1, &o->rounds) < 0)
 				return -1;
 			break;
-		case 'W':
+		case OPT_WARMUP:
 			if (parse_count("--warmup-rounds", optarg, 0, &o->warmup) < 0)
 				return -1;
 			break;
-		case 'I':
+		case OPT_IDLE:
 			if (parse_idle(optarg, &o->idle_s) < 0)
 				return -1;
+			break;
+		case OPT_NO_LIVE:
+			o->no_live = 1;
 			break;
 		case 'h':
 			cli_usage("monitor");
@@ -268,17 +279,29 @@ static int spawn(pid_t *pid, char **argv, const sigset_t *mask, const sigset_t *
 }
 
 /*
+ * sigwaitinfo(), except that with the live line on it also returns (-1,
+ * EAGAIN) at each of the line's ticks, having redrawn it when due.
+ */
+static int wait_signal(const sigset_t *set, siginfo_t *si, struct live *lv)
+{
+	struct timespec timeout;
+	if (live_tick(lv, &timeout) < 0)
+		return sigwaitinfo(set, si);
+	return sigtimedwait(set, si, &timeout);
+}
+
+/*
  * Waits for the child, forwarding signals; returns its wait status, or -1
  * when it can no longer be known.
  */
-static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r)
+static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r, struct live *lv)
 {
 	int status = 0;
 	siginfo_t si;
 
 	for (;;) {
-		if (sigwaitinfo(set, &si) < 0)
-			continue; /* EINTR */
+		if (wait_signal(set, &si, lv) < 0)
+			continue; /* EINTR, or a tick of the live line */
 		if (si.si_signo == SIGCHLD) {
 			pid_t got;
 			while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR)
@@ -539,7 +562,7 @@ static void record_exit(int ws, struct wp_report *r, int *status)
  */
 static long run_all(char **cmd, const struct options *o, struct wp_meter *meter,
                     const sigset_t *old, const sigset_t *deflt, const sigset_t *set,
-                    struct wp_report *r, int *status)
+                    struct live *lv, struct wp_report *r, int *status)
 {
 	long runs = o->rounds ? o->warmup + o->rounds : 1, ok = 0;
 
@@ -570,7 +593,7 @@ static long run_all(char **cmd, const struct options *o, struct wp_meter *meter,
 			                  "not run", cmd[0], tag, strerror(rc));
 			break;
 		}
-		int ws = wait_child(pid, set, r);
+		int ws = wait_child(pid, set, r, lv);
 		if (o->rounds)
 			wp_meter_end(meter);
 		record_exit(ws, r, status);
@@ -596,6 +619,7 @@ int cmd_monitor(int argc, char **argv)
 	struct wp_meter *meter = NULL;
 	struct wp_snapshot *a = NULL, *b = NULL, *idle_a = NULL;
 	struct wp_series *series = NULL;
+	struct live lv = { 0 };
 	sigset_t set, old, deflt;
 	struct timespec wall;
 	int fail = 0, status = 0, term_signal = 0, rc;
@@ -672,7 +696,10 @@ int cmd_monitor(int argc, char **argv)
 	r.start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
 	start_sampler(meter, &o, series, &r);
 
-	long counted = run_all(cmd, &o, meter, &old, &deflt, &set, &r, &status);
+	if (!o.no_live)
+		live_open(&lv, meter, stderr);
+	long counted = run_all(cmd, &o, meter, &old, &deflt, &set, &lv, &r, &status);
+	live_clear(&lv);
 	if (counted < 0)
 		goto out;
 	/* Stopped first, so that b is the series' last sample: its energies
@@ -704,6 +731,7 @@ int cmd_monitor(int argc, char **argv)
 	write_report(&r, &o, &out);
 	out.f = NULL;
 out:
+	live_close(&lv);
 	abandon_output(&out);
 	wp_series_close(series);
 	wp_snapshot_free(idle_a);
