@@ -382,6 +382,8 @@ TEST(cli_monitor_bad_arguments)
 		{ { "--bogus" }, "error: unknown option '--bogus'", "monitor --help" },
 		{ { "-Zd", "package_0" }, "error: unknown option '-Z'", "monitor --help" },
 		{ { "-f" }, "error: option '-f' needs a value", NULL },
+		{ { "--format" }, "error: option '--format' needs a value", NULL },
+		{ { "--tdp" }, "error: option '--tdp' needs a value", NULL },
 		{ { "--series" }, "error: '--series' needs '--format json'", "always hold" },
 		{ { "--format", "csv", "--series" }, "error: '--series' needs", NULL },
 		{ { "--rounds", "0" }, "error: invalid count '0' for '--rounds'", "from 1" },
@@ -396,7 +398,10 @@ TEST(cli_monitor_bad_arguments)
 		size_t n = 2;
 		for (size_t k = 0; k < 6 && cases[i].args[k]; k++)
 			argv[n++] = (char *)cases[i].args[k];
-		if (strcmp(cases[i].args[0], "-f") != 0 || cases[i].args[1]) {
+		/* An option left without its value is given last. */
+		if (cases[i].args[1] || (strcmp(cases[i].args[0], "-f") != 0 &&
+		                         strcmp(cases[i].args[0], "--format") != 0 &&
+		                         strcmp(cases[i].args[0], "--tdp") != 0)) {
 			argv[n++] = "--";
 			argv[n++] = "touch";
 			argv[n++] = marker;

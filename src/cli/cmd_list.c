@@ -39,7 +39,7 @@ int cmd_list(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "source", required_argument, NULL, 's' },
-		{ "tdp", required_argument, NULL, 'T' },
+		{ "tdp", required_argument, NULL, 256 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -56,7 +56,7 @@ int cmd_list(int argc, char **argv)
 			if (cli_parse_sources(optarg, &sources) < 0)
 				return CLI_EXIT_USAGE;
 			break;
-		case 'T':
+		case 256: /* --tdp: long only, named in full by errors */
 			if (cli_parse_tdp(optarg, &tdp_w) < 0)
 				return CLI_EXIT_USAGE;
 			break;

@@ -61,7 +61,7 @@ struct options {
 
 /* getopt values of long options without a short form that no error can
  * name as "-X" (option_name). */
-enum { OPT_NO_LIVE = 256, OPT_SERIES, OPT_ROUNDS, OPT_WARMUP, OPT_IDLE };
+enum { OPT_NO_LIVE = 256, OPT_SERIES, OPT_ROUNDS, OPT_WARMUP, OPT_IDLE, OPT_FORMAT, OPT_TDP };
 
 /* Splits "a,b" into o->domains; an empty name is an error. */
 static int parse_domains(struct options *o, const char *list)
@@ -152,10 +152,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "domains", required_argument, NULL, 'd' },
 		{ "freq", required_argument, NULL, 'f' },
-		{ "format", required_argument, NULL, 'F' },
+		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "output", required_argument, NULL, 'o' },
 		{ "source", required_argument, NULL, 's' },
-		{ "tdp", required_argument, NULL, 'T' },
+		{ "tdp", required_argument, NULL, OPT_TDP },
 		{ "series", no_argument, NULL, OPT_SERIES },
 		{ "rounds", required_argument, NULL, OPT_ROUNDS },
 		{ "warmup-rounds", required_argument, NULL, OPT_WARMUP },
@@ -177,7 +177,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (cli_parse_sources(optarg, &o->sources) < 0)
 				return -1;
 			break;
-		case 'T':
+		case OPT_TDP:
 			if (cli_parse_tdp(optarg, &o->tdp_w) < 0)
 				return -1;
 			break;
@@ -190,7 +190,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			o->freq_given = 1;
 			break;
-		case 'F':
+		case OPT_FORMAT:
 			if (wp_format_parse(optarg, &o->format) < 0) {
 				cli_error("unknown report format '%s'", optarg);
 				cli_hint("use one of: text, json, csv, yaml, html");
