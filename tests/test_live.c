@@ -40,6 +40,14 @@ static const struct sim_zone sockets[] = {
 	{ "intel-rapl:1:0", "dram", 65712999613, 4, 0, 0, 0, 5000 },
 };
 #define SOCKETS_W 57.0
+/*
+ * The simulated counters are written by a thread of the test process, which
+ * a loaded machine (a sanitizer build on 2 cores) may hold back for tens of
+ * milliseconds: a one-second figure is checked within 12%.  What the checks
+ * are for (the right domains, units and scale; a domain inside another left
+ * out) differs by far more.
+ */
+#define LIVE_TOL 0.12
 
 enum stderr_kind { ON_PTY, ON_PIPE };
 
@@ -295,17 +303,17 @@ TEST(live_status_line_on_terminal)
 	for (size_t i = 0; i < n; i++) {
 		double w, j;
 		ASSERT_INT(strlen(lines[i]), <, wide.cols);
-		ASSERT_REL(power_of(lines[i], "pkg0"), 20, 0.03);
-		ASSERT_REL(power_of(lines[i], "dram0"), 3, 0.03);
-		ASSERT_REL(power_of(lines[i], "pkg1"), 30, 0.03);
-		ASSERT_REL(power_of(lines[i], "dram1"), 4, 0.03);
+		ASSERT_REL(power_of(lines[i], "pkg0"), 20, LIVE_TOL);
+		ASSERT_REL(power_of(lines[i], "dram0"), 3, LIVE_TOL);
+		ASSERT_REL(power_of(lines[i], "pkg1"), 30, LIVE_TOL);
+		ASSERT_REL(power_of(lines[i], "dram1"), 4, LIVE_TOL);
 		ASSERT_LACKS(lines[i], "core"); /* inside package_0 */
 		ASSERT_LACKS(lines[i], "~");    /* nothing estimated */
 		ASSERT_LACKS(lines[i], "more"); /* all fit in 200 columns */
 		totals(lines[i], &w, &j);
-		ASSERT_REL(w, SOCKETS_W, 0.03);
+		ASSERT_REL(w, SOCKETS_W, LIVE_TOL);
 		/* The energy so far grows by the total power each second. */
-		ASSERT_REL(j, SOCKETS_W * (double)(i + 1), 0.05);
+		ASSERT_REL(j, SOCKETS_W * (double)(i + 1), LIVE_TOL);
 		ASSERT(j > last_j);
 		last_j = j;
 	}
@@ -343,8 +351,8 @@ TEST(live_status_line_on_terminal)
 		ASSERT_INT(strlen(lines[0]), <, narrow.cols);
 		ASSERT_HAS(lines[0], widths[k].has);
 		totals(lines[0], &w, &j);
-		ASSERT_REL(w, SOCKETS_W, 0.03);
-		ASSERT_REL(j, SOCKETS_W, 0.05);
+		ASSERT_REL(w, SOCKETS_W, LIVE_TOL);
+		ASSERT_REL(j, SOCKETS_W, LIVE_TOL);
 		ASSERT_HAS(r.out, "\033[K\r\033[Kwattprof: 'sleep 1.3' exited with status 0");
 		free(r.out);
 	}
