@@ -111,10 +111,11 @@ test-asan:
 	$(MAKE) BUILD=build/asan CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
 # The sampler thread, the meter it shares with the caller, the CLI around it,
-# and the amdgpu source, read by the sampler and the caller together.
+# the amdgpu source, read by the sampler and the caller together, and the
+# time series that the sampler feeds.
 test-tsan:
 	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' \
-	  TESTS='sampler meter cli nvml amdgpu' check
+	  TESTS='sampler meter cli nvml amdgpu series' check
 
 FUZZ_TIME ?= 20
 fuzz:
