@@ -113,11 +113,11 @@ test-asan:
 	$(MAKE) BUILD=build/asan CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
 # The sampler thread, the meter it shares with the caller, the CLI around it
-# (the live line's snapshots among it), and the amdgpu source, read by the
-# sampler and the caller together.
+# (the live line's snapshots among it), the amdgpu source, read by the
+# sampler and the caller together, and the time series that the sampler feeds.
 test-tsan:
 	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' \
-	  TESTS='sampler meter cli live nvml amdgpu' check
+	  TESTS='sampler meter cli live nvml amdgpu series' check
 
 FUZZ_TIME ?= 20
 fuzz:

@@ -142,4 +142,16 @@
 	X(node_vanishing_files, 10)                          \
 	X(node_caps_inputs, 10)                              \
 	X(node_files_opened_once, 10)                        \
+	X(series_matches_simulation, 20)                     \
+	X(series_chunks_exact_with_two_readers, 10)          \
+	X(series_node_readings, 10)                          \
+	X(series_readings_schedule_and_extremes, 10)         \
+	X(series_device_readings, 10)                        \
+	X(series_domain_lost_mid_run, 10)                    \
+	X(series_errors, 10)                                 \
+	X(series_write_failure_keeps_whole_rows, 10)         \
+	X(series_failed_readings_write, 10)                  \
+	X(series_memory_stays_flat, 20)                      \
+	X(series_yaml_equals_json, 20)                       \
+	X(series_number_format_round_trips, 10)              \
 	X(contract_every_source, 30)

@@ -212,6 +212,17 @@ static int build_columns(struct wp_series *s)
 
 /* -------------------------------------------------------------- series */
 
+/*
+ * A period in ns from a double, saturating: 1e9 / readings_hz for 1e-11 Hz
+ * is 1e20, past uint64_t, and converting that is undefined (x86-64 gives
+ * 0, which would take the readings at every sample, and close a window of
+ * 1e11 s at every sample).  9e18 ns is 285 years: never, in practice.
+ */
+static uint64_t period_ns(double ns)
+{
+	return ns < 9e18 ? (uint64_t)ns : UINT64_C(9000000000000000000);
+}
+
 void wp_series_close(struct wp_series *s)
 {
 	if (!s)
@@ -253,9 +264,9 @@ int wp_series_open(struct wp_series **out, struct wp_meter *meter,
 	s->meter = meter;
 	s->flags = o.flags;
 	s->nd = meter->count;
-	s->readings_period_ns = (uint64_t)(1e9 / (o.readings_hz > 0 ? o.readings_hz
-	                                                             : DEFAULT_READINGS_HZ));
-	s->window_ns = (uint64_t)(1e9 * (o.window_s > 0 ? o.window_s : DEFAULT_WINDOW_S));
+	s->readings_period_ns = period_ns(1e9 / (o.readings_hz > 0 ? o.readings_hz
+	                                                          : DEFAULT_READINGS_HZ));
+	s->window_ns = period_ns(1e9 * (o.window_s > 0 ? o.window_s : DEFAULT_WINDOW_S));
 	s->start = wp_snapshot_new(meter);
 	s->readings = wp_snapshot_new(meter);
 	s->win_e = calloc(s->nd + 1, sizeof *s->win_e);

@@ -86,7 +86,8 @@ static const double pow10_tab[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
 /*
  * v with 10 significant digits, trailing zeros dropped, as "%.10g" would
  * write it but several times faster (a million-sample series holds tens of
- * millions of numbers).  "null" for NaN and infinities.
+ * millions of numbers), and with a '.' before any exponent.  "null" for NaN
+ * and infinities.
  */
 size_t wp__fmt_num(char *buf, double v)
 {
@@ -98,8 +99,22 @@ size_t wp__fmt_num(char *buf, double v)
 		return (size_t)sprintf(buf, "null");
 	if (a == 0)
 		return (size_t)sprintf(buf, "0");
-	if (a < 1e-5 || a >= 1e15)
-		return (size_t)snprintf(buf, 32, "%.10g", v);
+	if (a < 1e-5 || a >= 1e15) {
+		size_t n = (size_t)snprintf(buf, 32, "%.10g", v);
+		/*
+		 * YAML 1.1 readers (PyYAML) take a float only with a '.' before
+		 * the exponent: "1e-06" would be the string "1e-06" there.
+		 * "1.0e-06" is the same number in JSON and in YAML 1.1 and 1.2.
+		 */
+		char *x = strchr(buf, 'e');
+		if (x && !memchr(buf, '.', (size_t)(x - buf))) {
+			memmove(x + 2, x, n - (size_t)(x - buf) + 1);
+			x[0] = '.';
+			x[1] = '0';
+			n += 2;
+		}
+		return n;
+	}
 	int e = (int)floor(log10(a));
 	int p = 9 - e; /* digits after the point: 14 down to -5 */
 	double scaled = p >= 0 ? a * pow10_tab[p] : a / pow10_tab[-p];
