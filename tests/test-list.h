@@ -103,6 +103,11 @@
 	X(report_json_escapes_any_bytes, 10)                 \
 	X(report_numbers_ignore_locale, 10)                  \
 	X(report_csv_and_text, 10)                           \
+	X(html_power_chart_matches_truth, 20)                \
+	X(html_without_series_escapes_strings, 20)           \
+	X(html_long_series_reduced, 30)                      \
+	X(html_gpu_readings_charts, 20)                      \
+	X(html_cli_monitor_rounds, 20)                       \
 	X(cli_monitor_matches_simulation, 40)                \
 	X(cli_monitor_exit_status, 20)                       \
 	X(cli_monitor_killed_command_still_reported, 20)     \

@@ -21,7 +21,7 @@
 /* ------------------------------------------------------------- scalars */
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t wp__utf8_len(const unsigned char *s, size_t n)
 {
 	size_t len;
 	unsigned min;
@@ -56,7 +56,7 @@ void wp__put_quoted(FILE *f, const char *s)
 
 	fputc('"', f);
 	while (n > 0) {
-		size_t len = utf8_len(p, n);
+		size_t len = wp__utf8_len(p, n);
 		if (len == 0) {
 			fputs("\\ufffd", f);
 			len = 1;

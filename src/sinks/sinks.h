@@ -31,6 +31,10 @@ int wp__total_estimated(const struct wp_report *r);
  */
 const char *wp__report_method(const struct wp_report_domain *d);
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n > 0), or 0
+ * (doc.c; the HTML report uses it too). */
+size_t wp__utf8_len(const unsigned char *s, size_t n);
+
 /* ------------------------------------------ JSON and YAML from one walk */
 
 /* A string double-quoted with JSON's escapes (valid YAML too); bytes that
