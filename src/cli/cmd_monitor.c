@@ -485,11 +485,11 @@ static void start_sampler(struct wp_meter *meter, const struct options *o,
 static int measure_idle(struct wp_meter *meter, const struct options *o, struct wp_report *r,
                         const sigset_t *set, struct wp_snapshot *a, struct wp_snapshot *b)
 {
-	uint64_t end = wp_now_ns() + (uint64_t)(o->idle_s * 1e9);
 	siginfo_t si;
 
 	start_sampler(meter, o, NULL, r);
 	wp_meter_snapshot(meter, a);
+	uint64_t end = wp_snapshot_time_ns(a) + (uint64_t)(o->idle_s * 1e9);
 	for (uint64_t now; (now = wp_now_ns()) < end;) {
 		struct timespec ts = { .tv_sec = (time_t)((end - now) / 1000000000u),
 			               .tv_nsec = (long)((end - now) % 1000000000u) };
