@@ -925,11 +925,14 @@ TEST(html_gpu_readings_charts)
 		check_chart_shown(all[i]);
 
 	/* GPU 0's line follows the sine (a point, the mean over a 20 ms
-	 * interval, is within 0.03 W of the sine at its middle). */
+	 * interval, is within 0.03 W of the sine at its middle).  The counter
+	 * is read a moment after its snapshot's time, a moment that a loaded
+	 * machine stretches to milliseconds, and the sine moves up to 250 W/s:
+	 * 4 W allowed. */
 	size_t n;
 	struct pt *p = line_points(p0, "nvidia_gpu_0.power_w", &n);
 	ASSERT_INT(n, >=, 40);
-	ASSERT_INT(check_truth(p, n, r.duration_s, sine_truth_w, &off, NULL, 0, 2), ==, n);
+	ASSERT_INT(check_truth(p, n, r.duration_s, sine_truth_w, &off, NULL, 0, 4), ==, n);
 	double lo = INFINITY, hi = -INFINITY;
 	for (size_t k = 0; k < n; k++) {
 		lo = p[k].v < lo ? p[k].v : lo;

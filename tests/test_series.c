@@ -1636,8 +1636,10 @@ TEST(series_yaml_equals_json)
 		assert_num(dj, "above_idle_j", mean - idle_w[z] * dur_mean);
 		ASSERT_EQ(wp_series_power_range(ser, i, &lo, &hi), 0);
 		ASSERT(isfinite(lo) && isfinite(hi));
-		assert_num(dj, "min_power_w", lo);
-		assert_num(dj, "peak_power_w", hi);
+		/* The series' range spans the warm-up too: in benchmark mode it
+		 * is no figure of the counted rounds, and not shown. */
+		assert_num(dj, "min_power_w", NAN);
+		assert_num(dj, "peak_power_w", NAN);
 	}
 	/* The regions, the warm-up included, with their exact energies. */
 	const struct json *regs = jmember(j, "regions", J_ARR);

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -369,11 +370,14 @@ static void abandon_output(struct output *o)
 		unlink(o->path);
 }
 
-static void write_report(const struct wp_report *r, const struct options *o,
-                         struct output *out)
+static void write_report(struct wp_report *r, const struct options *o, struct output *out)
 {
+	struct stat st;
 	int rc = 0;
-	if (out->f != stderr && out->f != stdout && ftruncate(fileno(out->f), 0) < 0)
+	/* Only a regular file is emptied: a pipe or a terminal named with -o
+	 * (/dev/stdout) cannot be, and need not be. */
+	if (out->f != stderr && out->f != stdout && fstat(fileno(out->f), &st) == 0 &&
+	    S_ISREG(st.st_mode) && ftruncate(fileno(out->f), 0) < 0)
 		rc = -errno;
 	if (rc == 0)
 		rc = wp_report_write(r, o->format, out->f);
@@ -382,10 +386,18 @@ static void write_report(const struct wp_report *r, const struct options *o,
 	if (rc < 0) {
 		cli_error("cannot write the report to '%s': %s", out->path ? out->path : "stderr",
 		          wp_strerror(rc));
-		cli_hint("the report follows here instead; free space or choose another "
+		cli_hint("the summary follows here instead; free space or choose another "
 		         "'-o' file");
-		wp_report_write(r, o->format, stderr);
+		/* Not every sample on a terminal: the summary, as text. */
+		r->flags &= ~WP_REPORT_SERIES;
+		wp_report_write(r, WP_FORMAT_TEXT, stderr);
+		return;
 	}
+	/* The long format has no place for warnings: they go to stderr, unless
+	 * the CSV went there itself. */
+	if (o->format == WP_FORMAT_CSV && out->f != stderr)
+		for (size_t i = 0; i < r->warning_count; i++)
+			cli_warn("%s", r->warnings[i]);
 }
 
 /*
@@ -554,6 +566,24 @@ static void record_exit(int ws, struct wp_report *r, int *status)
 	}
 }
 
+/* A stopping signal (not SIGCHLD) that is pending, taken; else 0. */
+static int pending_stop(const sigset_t *set)
+{
+	sigset_t pend, stop = *set;
+	struct timespec zero = { 0, 0 };
+	sigdelset(&stop, SIGCHLD);
+	if (sigpending(&pend) < 0)
+		return 0;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&stop, sig) == 1 && sigismember(&pend, sig) == 1) {
+			sigset_t one;
+			sigemptyset(&one);
+			sigaddset(&one, sig);
+			return sigtimedwait(&one, NULL, &zero) == sig ? sig : 0;
+		}
+	return 0;
+}
+
 /*
  * Runs CMD once, or warmup + rounds times in benchmark mode, each run a
  * region ("warmup_1", "round_1" ...).  Stops at the first run that fails.
@@ -569,6 +599,16 @@ static long run_all(char **cmd, const struct options *o, struct wp_meter *meter,
 	for (long k = 0; k < runs; k++) {
 		char tag[40];
 		pid_t pid;
+		int sig = k > 0 ? pending_stop(set) : 0;
+		if (sig) {
+			/* A Ctrl-C between two runs reached no command: it ends
+			 * the benchmark here. */
+			*status = 128 + sig;
+			wp_report_warn(r, "wattprof received %s between two runs: the remaining "
+			                  "rounds were not run",
+			               sigabbrev_np(sig) ? sigabbrev_np(sig) : "a signal");
+			break;
+		}
 		if (o->rounds) {
 			if (k < o->warmup)
 				snprintf(tag, sizeof tag, "warmup_%ld", k + 1);

@@ -203,7 +203,7 @@ int wp_report_measure(struct wp_report *r, const struct wp_meter *m,
 	if (r->domains || r->regions)
 		return WP_ESTATE; /* measured already: wp_report_free() first */
 	r->duration_s = (double)(wp_snapshot_time_ns(b) - wp_snapshot_time_ns(a)) / 1e9;
-	if (wp_meter_sampler_stats(m, &st) == 0 && st.samples > 0) {
+	if (wp_meter_sampler_stats(m, &st) == 0 && st.freq_hz > 0) {
 		r->sampler_freq_hz = st.freq_hz;
 		r->samples = st.samples;
 	}
@@ -213,12 +213,22 @@ int wp_report_measure(struct wp_report *r, const struct wp_meter *m,
 
 int wp_report_set_series(struct wp_report *r, const struct wp_series *s)
 {
-	if (!r || !s || wp_series_column_count(s) < 2 * r->domain_count)
+	struct wp_series_column c;
+
+	if (!r || !s || !r->domains || wp_series_column_count(s) < 2 * r->domain_count)
+		return -EINVAL;
+	/* The series' domains are the report's, in order, and no more. */
+	for (size_t i = 0; i < r->domain_count; i++)
+		if (wp_series_column(s, 2 * i, &c) < 0 || strcmp(c.domain, r->domains[i].name) != 0)
+			return -EINVAL;
+	if (wp_series_power_range(s, r->domain_count, NULL, NULL) == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < r->domain_count; i++)
-		if (wp_series_power_range(s, i, &r->domains[i].min_power_w,
-		                          &r->domains[i].peak_power_w) < 0)
-			return -EINVAL;
+		wp_series_power_range(s, i, &r->domains[i].min_power_w,
+		                      &r->domains[i].peak_power_w);
+	if (r->rounds)
+		for (size_t i = 0; i < r->domain_count; i++)
+			r->domains[i].min_power_w = r->domains[i].peak_power_w = NAN;
 	r->series = s;
 	return 0;
 }
@@ -272,6 +282,9 @@ int wp_report_set_rounds(struct wp_report *r, size_t first, size_t n, size_t war
 		spread(v + i, n, nd + 2, &d->energy_j, &d->energy_std_j, &d->energy_min_j,
 		       &d->energy_max_j);
 		d->avg_power_w = r->duration_s > 0 ? d->energy_j / r->duration_s : 0;
+		/* The series' range spans warm-ups and the gaps between runs:
+		 * not a figure of the counted rounds. */
+		d->min_power_w = d->peak_power_w = NAN;
 	}
 	if (nd > 0)
 		spread(v + nd, n, nd + 2, &r->total_energy_j, &r->total_std_j, &r->total_min_j,

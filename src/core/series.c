@@ -249,9 +249,10 @@ int wp_series_open(struct wp_series **out, struct wp_meter *meter,
 	struct wp_series *s;
 	int rc;
 
-	if (!out || !meter || !start || start->count != meter->count)
+	if (!out || !meter || !start || start->count != meter->count ||
+	    (opts && opts->version < 1))
 		return -EINVAL;
-	if (opts)
+	if (opts) /* version 1 is every field there is */
 		o = *opts;
 	if (!isfinite(o.readings_hz) || o.readings_hz < 0 || !isfinite(o.window_s) ||
 	    o.window_s < 0)

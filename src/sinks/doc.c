@@ -447,7 +447,7 @@ int wp__report_doc(const struct wp_report *r, FILE *f, int yaml)
 		wp__doc_str(&d, NULL, r->warnings[i]);
 	wp__doc_end(&d);
 	wp__doc_begin(&d, "sampling", 0, WP__FLOW);
-	wp__doc_num(&d, "freq_hz", r->samples ? r->sampler_freq_hz : NAN);
+	wp__doc_num(&d, "freq_hz", r->sampler_freq_hz > 0 ? r->sampler_freq_hz : NAN);
 	wp__doc_int(&d, "samples", (long long)r->samples);
 	wp__doc_end(&d);
 	if (r->idle_s > 0) {

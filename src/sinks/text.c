@@ -51,6 +51,13 @@ const char *wp__scaled_w(char *buf, size_t cap, double w)
 	return scaled(buf, cap, w, steps, sizeof steps / sizeof *steps, 2);
 }
 
+/* Seconds scaled for reading: "812.3 ms", "4.1 s"; "-" when not finite. */
+static const char *scaled_s(char *buf, size_t cap, double s)
+{
+	static const struct step steps[] = { { 1, "s" }, { 1e-3, "ms" }, { 1e-6, "us" } };
+	return scaled(buf, cap, s, steps, sizeof steps / sizeof *steps, 0);
+}
+
 static void duration(FILE *f, double s)
 {
 	fprintf(f, "%.3f s", s);
@@ -160,8 +167,10 @@ static void rounds_table(const struct wp_report *r, FILE *f, int w)
 
 	fprintf(f, "rounds (mean, standard deviation, min, max over %zu):\n", r->rounds);
 	fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, "", "mean", "std", "min", "max");
-	fprintf(f, "  %-*s %9.4g s %9.4g s %9.4g s %9.4g s\n", w, "runtime", r->duration_s,
-	        r->duration_std_s, r->duration_min_s, r->duration_max_s);
+	fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, "runtime",
+	        scaled_s(m, sizeof m, r->duration_s), scaled_s(s, sizeof s, r->duration_std_s),
+	        scaled_s(lo, sizeof lo, r->duration_min_s),
+	        scaled_s(hi, sizeof hi, r->duration_max_s));
 	for (size_t i = 0; i < r->domain_count; i++) {
 		const struct wp_report_domain *d = &r->domains[i];
 		fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, d->name,
