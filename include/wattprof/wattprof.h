@@ -26,6 +26,10 @@
  *
  * The library never prints and never exits.
  *
+ * Before 1.0, public structs may grow between minor versions (fields are
+ * only ever added at the end) and the soname stays libwattprof.so.0:
+ * rebuild programs against the header of the library they run with.
+ *
  * Thread safety: a host and its meters may be used from one thread at a time,
  * except that a meter's own sampler thread runs beside the caller; the meter
  * serialises the two internally.  Different meters may be used from different
