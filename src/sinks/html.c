@@ -160,14 +160,6 @@ static void summary_row(FILE *f, const char *key)
 	fprintf(f, "<tr><th>%s</th><td>", key);
 }
 
-static void duration(FILE *f, double s)
-{
-	fprintf(f, "%.3f s", s);
-	if (s >= 60) {
-		long t = (long)(s + 0.5);
-		fprintf(f, " (%ld:%02ld:%02ld)", t / 3600, t / 60 % 60, t % 60);
-	}
-}
 
 static void run_summary(const struct wp_report *r, FILE *f)
 {
@@ -185,7 +177,7 @@ static void run_summary(const struct wp_report *r, FILE *f)
 	summary_row(f, "start time");
 	fprintf(f, "%s</td></tr>\n", when);
 	summary_row(f, r->rounds ? "duration per round (mean)" : "duration");
-	duration(f, r->duration_s);
+	wp__put_duration(f, r->duration_s);
 	fputs("</td></tr>\n", f);
 	summary_row(f, "exit status");
 	if (!r->command || !r->command[0])

@@ -78,6 +78,8 @@ int wp__report_doc(const struct wp_report *r, FILE *f, int yaml);
 /* Energy scaled for reading: "820.4 mJ", "12.35 J", "3.102 kJ", "1.25 Wh",
  * "3.5 kWh" (four significant figures); "-" when not finite. */
 const char *wp__scaled_j(char *buf, size_t cap, double j);
+/* A run's duration: "12.345 s", past a minute "3723.100 s (1:02:03)". */
+void wp__put_duration(FILE *f, double s);
 /* Power likewise: "mW", "W", "kW", "MW". */
 const char *wp__scaled_w(char *buf, size_t cap, double w);
 

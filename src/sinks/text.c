@@ -58,7 +58,8 @@ static const char *scaled_s(char *buf, size_t cap, double s)
 	return scaled(buf, cap, s, steps, sizeof steps / sizeof *steps, 0);
 }
 
-static void duration(FILE *f, double s)
+/* "12.345 s", and past a minute "3723.100 s (1:02:03)". */
+void wp__put_duration(FILE *f, double s)
 {
 	fprintf(f, "%.3f s", s);
 	if (s >= 60) {
@@ -92,12 +93,12 @@ static void headline(const struct wp_report *r, FILE *f)
 			fprintf(f, " after %zu warm-up round%s", r->warmup_rounds,
 			        r->warmup_rounds == 1 ? "" : "s");
 		fputs(" of ", f);
-		duration(f, r->duration_s);
+		wp__put_duration(f, r->duration_s);
 		fputs(" on average\n", f);
 		return;
 	}
 	fputs(" after ", f);
-	duration(f, r->duration_s);
+	wp__put_duration(f, r->duration_s);
 	fputc('\n', f);
 }
 
