@@ -18,13 +18,19 @@ WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototype
        -Wno-format-nonliteral -Wno-format-truncation $(WERROR)
 # Paths are built in PATH_MAX buffers from a sysfs root that wp_host_open()
 # limits to WP__ROOT_MAX bytes, so truncation cannot happen there.
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -fPIC -pthread $(WARN) $(CFLAGS) $(SAN)
-LDLIBS = -pthread -lm -ldl
+# The run store links SQLite and libpq; the command also links HDF5 (export
+# only, kept out of the library: see docs/ARCHITECTURE.md).  Expanded when
+# used, so that pkg-config runs after `deps` installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags libpq hdf5 2>/dev/null)
+DB_LIBS = $(shell pkg-config --libs sqlite3 libpq 2>/dev/null || echo -lsqlite3 -lpq)
+HDF5_LIBS = $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -fPIC -pthread $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(SAN)
+LDLIBS = $(DB_LIBS) -pthread -lm -ldl
 
 VERSION = 0.1.0
 SOMAJOR = 0
 
-LIB_SRC = $(sort $(wildcard src/core/*.c src/sensors/*.c src/sinks/*.c))
+LIB_SRC = $(sort $(wildcard src/core/*.c src/sensors/*.c src/sinks/*.c src/store/*.c))
 CLI_SRC = $(sort $(wildcard src/cli/*.c))
 TEST_SRC = $(sort $(wildcard tests/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -63,7 +69,7 @@ $(SHARED): $(LIB_OBJ) src/libwattprof.map
 
 # The command links the static library: no loader search at start-up.
 $(BIN): $(CLI_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(LDLIBS)
 
 # The tests call the live line's text composer (src/cli/live.c) directly.
 TEST_CLI_OBJ = $(BUILD)/src/cli/live.o

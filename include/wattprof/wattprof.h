@@ -69,7 +69,10 @@ const char *wp_version(void);
 #define WP_ERANGE (-9006)    /* a counter read above its own wrap range */
 #define WP_EFORMAT (-9007)   /* unknown report format name */
 #define WP_ESOURCE (-9008)   /* unknown source name */
-#define WP_ERR_LAST (-9008)
+#define WP_EDB (-9009)       /* the run database failed: wp_store_errmsg() says how */
+#define WP_ESCHEMA (-9010)   /* not a wattprof database, or one of a newer wattprof */
+#define WP_ECORRUPT (-9011)  /* a stored run holds values that cannot be its own */
+#define WP_ERR_LAST (-9011)
 
 /*
  * Names an error code: a WP_E* code, a negative errno, or 0.  Never NULL; the
@@ -464,7 +467,7 @@ int wp_meter_sampler_stats(const struct wp_meter *meter, struct wp_sampler_stats
  */
 struct wp_series;
 
-#define WP_SERIES_OPTIONS_VERSION 1
+#define WP_SERIES_OPTIONS_VERSION 2
 /* wp_series_options.flags */
 #define WP_SERIES_STORE 0x1u   /* keep every sample, to read back */
 #define WP_SERIES_NODE 0x2u    /* node readings: CPU utilisation, memory, temperature */
@@ -478,6 +481,10 @@ struct wp_series_options {
 	                       windows this long (or one sample interval when longer);
 	                       0: 0.1 s, so that counter update steps do not show */
 	const char *dir;    /* the temporary file's folder; NULL: $TMPDIR, else /tmp */
+	/* version 2 */
+	double flush_s;     /* write buffered rows to the file at least this often,
+	                       so that a run store (wp_store_sync) sees them; 0: only
+	                       when a 64 KiB chunk is full */
 };
 
 /*
@@ -577,6 +584,7 @@ struct wp_report_domain {
 	double energy_std_j;
 	double energy_min_j;
 	double energy_max_j;
+	enum wp_domain_kind kind; /* what the domain measures */
 };
 
 struct wp_report_region {
@@ -676,6 +684,118 @@ void wp_report_free(struct wp_report *report);
  * The JSON members are documented in docs/REPORT.md.
  */
 int wp_report_write(const struct wp_report *report, enum wp_format format, FILE *out);
+
+/* -------------------------------------------------------------- run store */
+
+/*
+ * A database of runs: SQLite (a file, the default) or PostgreSQL (a server,
+ * for a team), one schema for both (docs/STORAGE.md).  A run is stored as it
+ * happens: its description and domains at the start, its samples about once
+ * a second (one transaction each), its report at the end.  A run whose
+ * wattprof was killed stays readable, marked unfinished, with its samples up
+ * to the last transaction.
+ *
+ * A store is used by one thread at a time.  Errors: WP_EDB with
+ * wp_store_errmsg() saying what the database said, WP_ESCHEMA for a file that
+ * is not a wattprof database (or one written by a newer wattprof),
+ * WP_ECORRUPT for a stored run whose values cannot be right, -ENOENT for a
+ * run id that is not stored.
+ */
+struct wp_store;
+
+#define WP_STORE_SCHEMA_VERSION 2 /* the schema this library writes */
+/* wp_store_open flags */
+#define WP_STORE_CREATE 0x1u   /* create the database (and a file's folder) if absent */
+#define WP_STORE_READONLY 0x2u /* never write (an older schema is then not migrated) */
+
+/*
+ * Opens a store: `where` is a file path (SQLite) or a PostgreSQL URL
+ * (postgresql://... or postgres://...).  A database of an older schema is
+ * migrated (unless read-only).  Returns 0, -ENOENT (no such file, without
+ * WP_STORE_CREATE), WP_ESCHEMA, WP_EDB, -EINVAL or -ENOMEM; on an error
+ * other than -EINVAL and -ENOMEM, *out is still set to a closed store whose
+ * wp_store_errmsg() says why (free it with wp_store_close).
+ */
+int wp_store_open(struct wp_store **out, const char *where, unsigned flags);
+void wp_store_close(struct wp_store *store);
+/* The last error in words, naming the database; "" when none. */
+const char *wp_store_errmsg(const struct wp_store *store);
+/* "sqlite" or "postgresql". */
+const char *wp_store_kind(const struct wp_store *store);
+
+/* What the user says about a run; every field may be NULL. */
+#define WP_RUN_INFO_VERSION 1
+struct wp_run_info {
+	unsigned version; /* WP_RUN_INFO_VERSION */
+	const char *name; /* the application or project */
+	const char *const *tags; /* tag_count "KEY=VALUE" strings */
+	size_t tag_count;
+	/* The description ML users log with a run (PyPowerGadget's fields). */
+	const char *package, *algorithm, *algorithm_params;
+	const char *data_type; /* tabular, image, text, time series or other */
+	const char *data_shape, *comment;
+	/* Recorded automatically when NULL: the login name, the host name,
+	 * "Linux 6.1.0-13-amd64 x86_64", the library's version. */
+	const char *user, *host, *platform;
+};
+
+/* "tabular", "image", "text", "time series", "other": 0, else -EINVAL. */
+int wp_data_type_check(const char *type);
+
+/*
+ * Starts storing a run: the description, the report's start, host and
+ * command (set them first), the meter's domains, and the columns of
+ * `series` (may be NULL), whose samples wp_store_sync() then stores; open
+ * the series with a flush_s of at most 1 s.  One run at a time per store.
+ * *id receives the run's id.
+ */
+int wp_store_begin(struct wp_store *store, const struct wp_run_info *info,
+                   const struct wp_report *report, const struct wp_meter *meter,
+                   const struct wp_series *series, int64_t *id);
+/*
+ * Stores the samples the series has written out since the last call, in one
+ * transaction, and notes that the run is alive.  Safe while a sampler feeds
+ * the series.  Call about once a second.
+ */
+int wp_store_sync(struct wp_store *store);
+/*
+ * Ends the run: the last samples, then the report (totals, regions, rounds,
+ * idle baseline, warnings) in one transaction; the run is marked finished.
+ */
+int wp_store_finish(struct wp_store *store, const struct wp_report *report);
+
+/* A stored run. */
+struct wp_run {
+	int64_t id;
+	char *uuid;
+	char *status; /* "finished", "running" (its wattprof is alive) or
+	                 "unfinished" (killed, or its machine stopped) */
+	char *name, *package, *algorithm, *algorithm_params, *data_type, *data_shape,
+	     *comment, *user, *platform, *wattprof_version; /* "" when not given */
+	char **tags; /* "KEY=VALUE" */
+	size_t tag_count;
+	/* Energy of the domains in the total, by what they measure: processors
+	 * (package, core, uncore), memory, GPUs, the rest (psys, system);
+	 * NaN when none. */
+	double cpu_j, dram_j, gpu_j, other_j;
+	/* The report as `monitor` made it; for an unfinished run, its figures up
+	 * to the last stored sample, and a warning that says so. */
+	struct wp_report report;
+	/* The samples (WP_LOAD_SERIES), also attached to report.series; NULL
+	 * when not loaded or when the run has none. */
+	struct wp_series *series;
+};
+
+#define WP_LOAD_SERIES 0x1u /* read the samples back too */
+
+/* Loads one run.  Returns 0, -ENOENT, WP_ECORRUPT, WP_EDB or -ENOMEM. */
+int wp_store_load(struct wp_store *store, int64_t id, unsigned flags, struct wp_run **out);
+void wp_run_free(struct wp_run *run);
+
+/* The ids of the stored runs, oldest first (*ids to free()). */
+int wp_store_list(struct wp_store *store, int64_t **ids, size_t *count);
+/* Removes a run and everything stored with it.  0 or -ENOENT. */
+int wp_store_remove(struct wp_store *store, int64_t id);
 
 /* ------------------------------------------------------------------ clock */
 

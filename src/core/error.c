@@ -34,6 +34,12 @@ const char *wp_strerror(int err)
 		return "unknown format";
 	case WP_ESOURCE:
 		return "unknown source";
+	case WP_EDB:
+		return "database error";
+	case WP_ESCHEMA:
+		return "not a wattprof database of a schema this version reads";
+	case WP_ECORRUPT:
+		return "stored run is corrupt";
 	}
 	if (err < 0 && err > -4096) {
 		/* strerrordesc_np is thread-safe and never NULL for a known
