@@ -1,10 +1,10 @@
 /*
  * db.h - the one interface the run store speaks to a database through, so
- * that SQLite (sqlite.c) and PostgreSQL (pg.c) hold the same schema and run
+ * that SQLite (sqlite.c) and PostgreSQL (postgres.c) hold the same schema and run
  * the same statements (store.c).
  *
  * Statements are written once, in the SQL both understand, with `?` for each
- * parameter (pg.c numbers them $1, $2 ... outside quoted text).  Table
+ * parameter (postgres.c numbers them $1, $2 ... outside quoted text).  Table
  * definitions use three words that each driver spells its own way:
  *   @ID@    an auto-numbered 64-bit primary key
  *   @REAL@  a 64-bit float (NaN is stored as NULL by both)
