@@ -101,6 +101,13 @@ int main(int argc, char **argv)
 	test_tmpdir(empty, sizeof empty);
 	setenv("WATTPROF_PROC_ROOT", empty, 0);
 	setenv("WATTPROF_DEV_ROOT", empty, 0);
+	/* Nor does `wattprof monitor` store runs in the folder the tests run
+	 * from: in a database of this run's own (tests of the store give
+	 * their own with --db). */
+	char db[600];
+	test_tmpdir(db, sizeof db - 16);
+	strcat(db, "/wattprof.db");
+	setenv("WATTPROF_DB", db, 0);
 	/* Nor this shell's GPU selection (the amdgpu source reads it). */
 	unsetenv("ROCR_VISIBLE_DEVICES");
 	unsetenv("HIP_VISIBLE_DEVICES");

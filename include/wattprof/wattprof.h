@@ -633,6 +633,8 @@ struct wp_report {
 
 /* wp_report.flags */
 #define WP_REPORT_SERIES 0x1u /* JSON and YAML carry the samples ("series") */
+#define WP_REPORT_POWER_RANGE 0x2u /* min_power_w and peak_power_w were measured
+                                      (set by wp_report_set_series) */
 
 void wp_report_init(struct wp_report *report);
 /*
@@ -750,8 +752,8 @@ int wp_data_type_check(const char *type);
  * *id receives the run's id.
  */
 int wp_store_begin(struct wp_store *store, const struct wp_run_info *info,
-                   const struct wp_report *report, const struct wp_meter *meter,
-                   const struct wp_series *series, int64_t *id);
+                   const struct wp_report *report, struct wp_meter *meter,
+                   struct wp_series *series, int64_t *id);
 /*
  * Stores the samples the series has written out since the last call, in one
  * transaction, and notes that the run is alive.  Safe while a sampler feeds
@@ -759,8 +761,10 @@ int wp_store_begin(struct wp_store *store, const struct wp_run_info *info,
  */
 int wp_store_sync(struct wp_store *store);
 /*
- * Ends the run: the last samples, then the report (totals, regions, rounds,
- * idle baseline, warnings) in one transaction; the run is marked finished.
+ * Ends the run: the last samples (the series' buffered rows are written
+ * out first: stop its sampler before), then the report (totals, regions,
+ * rounds, idle baseline, warnings) in one transaction; the run is marked
+ * finished.  The report must be of the meter given to wp_store_begin.
  */
 int wp_store_finish(struct wp_store *store, const struct wp_report *report);
 

@@ -29,6 +29,13 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "hint: <what to do>" on stderr, after an error. */
 void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The option getopt just refused: "-Z" from a cluster, or "--bogus"
+ * (long-only options use getopt values >= 256 so that they are named so). */
+const char *cli_option_name(char **argv, int opt);
+/* Prints the error for getopt's ':' (a value missing) or '?' and a hint;
+ * returns CLI_EXIT_USAGE. */
+int cli_bad_option(const char *cmd, char **argv, int c);
+
 /* Prints a command's --help text to stdout. */
 void cli_usage(const char *name);
 
@@ -112,7 +119,34 @@ size_t live_compose(char *buf, size_t cap, unsigned cols, uint64_t elapsed_ns,
                     const struct live_figure *fig, size_t n, double total_w,
                     double total_j, int estimated);
 
+/* store.c: the run database, for monitor, runs, report, export and rm. */
+struct wp_store;
+#define CLI_DEFAULT_DB "wattprof_results/wattprof.db"
+/* --db as given, else $WATTPROF_DB, else CLI_DEFAULT_DB. */
+const char *cli_db_where(const char *given);
+/* Opens it; prints the error and a hint.  wp_store_open's code. */
+int cli_open_store(struct wp_store **out, const char *given, unsigned flags);
+/* Prints "error: <what>: <why>" for a store call that returned rc. */
+void cli_store_error(const struct wp_store *store, int rc, const char *what);
+/* A run id, or "last"; prints the error.  0, -EINVAL or -ENOENT. */
+int cli_parse_run_id(struct wp_store *store, const char *s, int64_t *id);
+/* Columns a UTF-8 string takes (one per character). */
+size_t cli_utf8_width(const char *s);
+/* s as a JSON string, quoted and escaped (RFC 8259). */
+void cli_json_string(FILE *f, const char *s);
+
+/* export.c: the writers of `wattprof export` (runs loaded with WP_LOAD_SERIES).
+ * Each returns 0, or -1 with err filled (a message naming the file). */
+struct wp_run;
+int export_hdf5(const char *path, struct wp_run *const *runs, size_t n, char *err, size_t errlen);
+int export_csv(FILE *out, struct wp_run *const *runs, size_t n, char *err, size_t errlen);
+int export_json(FILE *out, struct wp_run *const *runs, size_t n, char *err, size_t errlen);
+
 int cmd_monitor(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 #endif

@@ -21,9 +21,11 @@
  * it twice, so only signals sent to wattprof alone (kill, a batch system)
  * are forwarded.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <spawn.h>
@@ -58,11 +60,45 @@ struct options {
 	long warmup;         /* --warmup-rounds */
 	double idle_s;       /* --idle: 0 for none */
 	int no_live;         /* --no-live */
+	const char *db;      /* --db: NULL for the default */
+	int no_store;        /* --no-store */
+	struct wp_run_info info; /* --name, --tag and the description */
+	const char **tags;
 };
 
 /* getopt values of long options without a short form that no error can
  * name as "-X" (option_name). */
-enum { OPT_NO_LIVE = 256, OPT_SERIES, OPT_ROUNDS, OPT_WARMUP, OPT_IDLE, OPT_FORMAT, OPT_TDP };
+enum { OPT_NO_LIVE = 256, OPT_SERIES, OPT_ROUNDS, OPT_WARMUP, OPT_IDLE, OPT_FORMAT, OPT_TDP,
+       OPT_DB, OPT_NO_STORE, OPT_NAME, OPT_TAG, OPT_PACKAGE, OPT_ALGORITHM, OPT_PARAMS,
+       OPT_DATA_TYPE, OPT_DATA_SHAPE, OPT_COMMENT };
+
+/* --tag KEY=VALUE: a key of letters, digits, '_', '-', '.' and a value. */
+static int add_tag(struct options *o, const char *tag)
+{
+	size_t klen = strcspn(tag, "=");
+	int ok = klen > 0 && tag[klen] == '=';
+	for (size_t i = 0; ok && i < klen; i++)
+		ok = isalnum((unsigned char)tag[i]) || strchr("_-.", tag[i]);
+	if (!ok) {
+		cli_error("invalid tag '%s'", tag);
+		cli_hint("give KEY=VALUE, the key made of letters, digits, '_', '-' and '.'");
+		return -1;
+	}
+	for (size_t i = 0; i < o->info.tag_count; i++)
+		if (!strncmp(o->tags[i], tag, klen + 1)) {
+			cli_error("tag '%.*s' given twice", (int)klen, tag);
+			return -1;
+		}
+	const char **t = realloc(o->tags, (o->info.tag_count + 1) * sizeof *t);
+	if (!t) {
+		cli_error("out of memory");
+		return -1;
+	}
+	o->tags = t;
+	t[o->info.tag_count++] = tag;
+	o->info.tags = t;
+	return 0;
+}
 
 /* Splits "a,b" into o->domains; an empty name is an error. */
 static int parse_domains(struct options *o, const char *list)
@@ -137,17 +173,6 @@ static int parse_idle(const char *s, double *out)
 	return 0;
 }
 
-/* The option getopt just refused: "-Z" from a cluster, or "--bogus". */
-static const char *option_name(char **argv, int opt)
-{
-	static char shortopt[3];
-	if (opt > 0 && opt < 256) {
-		snprintf(shortopt, sizeof shortopt, "-%c", opt);
-		return shortopt;
-	}
-	return argv[optind - 1];
-}
-
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -162,6 +187,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "warmup-rounds", required_argument, NULL, OPT_WARMUP },
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "no-live", no_argument, NULL, OPT_NO_LIVE },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "no-store", no_argument, NULL, OPT_NO_STORE },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "package", required_argument, NULL, OPT_PACKAGE },
+		{ "algorithm", required_argument, NULL, OPT_ALGORITHM },
+		{ "algorithm-params", required_argument, NULL, OPT_PARAMS },
+		{ "data-type", required_argument, NULL, OPT_DATA_TYPE },
+		{ "data-shape", required_argument, NULL, OPT_DATA_SHAPE },
+		{ "comment", required_argument, NULL, OPT_COMMENT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -169,6 +204,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	o->freq_hz = DEFAULT_FREQ_HZ;
 	o->format = WP_FORMAT_TEXT;
+	o->info.version = WP_RUN_INFO_VERSION;
+	o->no_store = getenv("WATTPROF_NO_STORE") && strcmp(getenv("WATTPROF_NO_STORE"), "0") &&
+	              *getenv("WATTPROF_NO_STORE");
 	opterr = 0;
 	optind = 1;
 	/* '+': stop at CMD, whose own options are not ours. */
@@ -219,15 +257,52 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_NO_LIVE:
 			o->no_live = 1;
 			break;
+		case OPT_DB:
+			o->db = optarg;
+			o->no_store = 0;
+			break;
+		case OPT_NO_STORE:
+			o->no_store = 1;
+			break;
+		case OPT_NAME:
+			o->info.name = optarg;
+			break;
+		case OPT_TAG:
+			if (add_tag(o, optarg) < 0)
+				return -1;
+			break;
+		case OPT_PACKAGE:
+			o->info.package = optarg;
+			break;
+		case OPT_ALGORITHM:
+			o->info.algorithm = optarg;
+			break;
+		case OPT_PARAMS:
+			o->info.algorithm_params = optarg;
+			break;
+		case OPT_DATA_TYPE:
+			if (wp_data_type_check(optarg) < 0) {
+				cli_error("unknown data type '%s'", optarg);
+				cli_hint("use one of: tabular, image, text, 'time series', other");
+				return -1;
+			}
+			o->info.data_type = optarg;
+			break;
+		case OPT_DATA_SHAPE:
+			o->info.data_shape = optarg;
+			break;
+		case OPT_COMMENT:
+			o->info.comment = optarg;
+			break;
 		case 'h':
 			cli_usage("monitor");
 			return 1;
 		case ':':
-			cli_error("option '%s' needs a value", option_name(argv, optopt));
+			cli_error("option '%s' needs a value", cli_option_name(argv, optopt));
 			cli_hint("'wattprof monitor --help' lists the options");
 			return -1;
 		default:
-			cli_error("unknown option '%s'", option_name(argv, optopt));
+			cli_error("unknown option '%s'", cli_option_name(argv, optopt));
 			cli_hint("'wattprof monitor --help' lists the options; put '--' "
 			         "before the command");
 			return -1;
@@ -236,6 +311,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (o->series && o->format != WP_FORMAT_JSON && o->format != WP_FORMAT_YAML) {
 		cli_error("'--series' needs '--format json' or '--format yaml'");
 		cli_hint("csv and html reports always hold the time series; text has none");
+		return -1;
+	}
+	if (o->db && o->no_store) {
+		cli_error("'--db' and '--no-store' contradict each other");
 		return -1;
 	}
 	if (o->warmup && !o->rounds) {
@@ -280,29 +359,73 @@ static int spawn(pid_t *pid, char **argv, const sigset_t *mask, const sigset_t *
 }
 
 /*
- * sigwaitinfo(), except that with the live line on it also returns (-1,
- * EAGAIN) at each of the line's ticks, having redrawn it when due.
+ * The run being stored: the samples that reached the series' file go to
+ * the database once a second (SYNC_NS), so that a wattprof killed mid-run
+ * loses at most the last second.
  */
-static int wait_signal(const sigset_t *set, siginfo_t *si, struct live *lv)
+#define SYNC_NS 1000000000ull
+struct recorder {
+	struct wp_store *store; /* NULL: the run is not stored */
+	const char *where;
+	int64_t id;
+	uint64_t next_ns;
+	int failed; /* a sync failed: warned once, retried each second */
+	struct wp_report *r;
+};
+
+static void recorder_tick(struct recorder *rec, struct timespec *timeout)
 {
-	struct timespec timeout;
-	if (live_tick(lv, &timeout) < 0)
+	uint64_t now = wp_now_ns();
+	if (!rec || !rec->store)
+		return;
+	if (now >= rec->next_ns) {
+		int rc = wp_store_sync(rec->store);
+		if (rc < 0 && !rec->failed)
+			wp_report_warn(rec->r, "storing the samples in '%s' failed (%s); they were "
+			                       "kept and stored when it worked again",
+			               rec->where, wp_store_errmsg(rec->store));
+		rec->failed |= rc < 0;
+		rec->next_ns = now + SYNC_NS;
+	}
+	uint64_t left = rec->next_ns - now;
+	timeout->tv_sec = (time_t)(left / 1000000000);
+	timeout->tv_nsec = (long)(left % 1000000000);
+}
+
+/*
+ * sigwaitinfo(), except that it also returns (-1, EAGAIN) at each tick of
+ * the live line (redrawn when due) and of the recorder (samples stored).
+ */
+static int wait_signal(const sigset_t *set, siginfo_t *si, struct live *lv,
+                       struct recorder *rec)
+{
+	struct timespec t_live, t_rec = { 0, 0 };
+	int live = live_tick(lv, &t_live) == 0;
+	recorder_tick(rec, &t_rec);
+	int stored = rec && rec->store;
+	if (!live && !stored)
 		return sigwaitinfo(set, si);
-	return sigtimedwait(set, si, &timeout);
+	const struct timespec *t = !live ? &t_rec : !stored ? &t_live
+	                         : (t_live.tv_sec < t_rec.tv_sec ||
+	                            (t_live.tv_sec == t_rec.tv_sec && t_live.tv_nsec < t_rec.tv_nsec))
+	                                   ? &t_live
+	                                   : &t_rec;
+	return sigtimedwait(set, si, t);
 }
 
 /*
  * Waits for the child, forwarding signals; returns its wait status, or -1
  * when it can no longer be known.
  */
-static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r, struct live *lv)
+static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r, struct live *lv,
+                      struct recorder *rec)
 {
 	int status = 0;
 	siginfo_t si;
 
 	for (;;) {
-		if (wait_signal(set, &si, lv) < 0)
-			continue; /* EINTR, or a tick of the live line */
+		if (wait_signal(set, &si, lv, rec) < 0)
+			continue; /* EINTR, or a tick */
 		if (si.si_signo == SIGCHLD) {
 			pid_t got;
 			while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR)
@@ -517,14 +640,45 @@ static int measure_idle(struct wp_meter *meter, const struct options *o, struct 
 }
 
 /* The time series: kept in full when the report shows it. */
+/*
+ * The run database.  A database named with --db or WATTPROF_DB must open,
+ * or nothing runs; the default one is only a convenience, and a run is not
+ * left unmeasured because the current folder is read-only.
+ */
+static int open_store(struct options *o, struct wp_store **store)
+{
+	const char *env = getenv("WATTPROF_DB");
+	int named = o->db || (env && *env);
+	const char *where = cli_db_where(o->db);
+
+	*store = NULL;
+	if (o->no_store)
+		return 0;
+	if (named)
+		return cli_open_store(store, o->db, WP_STORE_CREATE) < 0 ? -1 : 0;
+	int rc = wp_store_open(store, where, WP_STORE_CREATE);
+	if (rc < 0) {
+		cli_warn("this run will not be stored: %s",
+		         *store ? wp_store_errmsg(*store) : wp_strerror(rc));
+		cli_hint("give a database with --db, or --no-store not to store runs");
+		wp_store_close(*store);
+		*store = NULL;
+	}
+	return 0;
+}
+
 static int open_series(struct wp_series **series, struct wp_meter *meter,
                        const struct wp_snapshot *a, const struct options *o,
                        struct wp_report *r)
 {
-	int store = o->series || o->format == WP_FORMAT_CSV || o->format == WP_FORMAT_HTML;
+	int store = o->series || o->format == WP_FORMAT_CSV || o->format == WP_FORMAT_HTML ||
+	            !o->no_store;
 	struct wp_series_options so = {
 		.version = WP_SERIES_OPTIONS_VERSION,
 		.flags = store ? WP_SERIES_STORE | WP_SERIES_NODE | WP_SERIES_DEVICES : 0,
+		/* Twice per recorder tick, so that it stores samples at most a
+		 * second old. */
+		.flush_s = o->no_store ? 0 : 0.5,
 	};
 	int rc = wp_series_open(series, meter, a, &so);
 	if (rc == -ENOMEM) {
@@ -592,7 +746,7 @@ static int pending_stop(const sigset_t *set)
  */
 static long run_all(char **cmd, const struct options *o, struct wp_meter *meter,
                     const sigset_t *old, const sigset_t *deflt, const sigset_t *set,
-                    struct live *lv, struct wp_report *r, int *status)
+                    struct live *lv, struct recorder *rec, struct wp_report *r, int *status)
 {
 	long runs = o->rounds ? o->warmup + o->rounds : 1, ok = 0;
 
@@ -633,7 +787,7 @@ static long run_all(char **cmd, const struct options *o, struct wp_meter *meter,
 			                  "not run", cmd[0], tag, strerror(rc));
 			break;
 		}
-		int ws = wait_child(pid, set, r, lv);
+		int ws = wait_child(pid, set, r, lv, rec);
 		if (o->rounds)
 			wp_meter_end(meter);
 		record_exit(ws, r, status);
@@ -659,21 +813,26 @@ int cmd_monitor(int argc, char **argv)
 	struct wp_meter *meter = NULL;
 	struct wp_snapshot *a = NULL, *b = NULL, *idle_a = NULL;
 	struct wp_series *series = NULL;
+	struct wp_store *store = NULL;
+	struct recorder rec = { 0 };
 	struct live lv = { 0 };
 	sigset_t set, old, deflt;
 	struct timespec wall;
-	int fail = 0, status = 0, term_signal = 0, rc;
+	int fail = 0, status = 0, term_signal = 0, stored = 0, rc;
 
 	wp_report_init(&r);
 	rc = parse_options(argc, argv, &o);
 	if (rc != 0) {
 		free(o.domains);
 		free(o.domains_buf);
+		free(o.tags);
 		return rc > 0 ? 0 : CLI_EXIT_FAILURE;
 	}
 	char **cmd = argv + optind;
 	struct output out;
 	if (open_output(&out, o.output) < 0)
+		fail = 1;
+	if (!fail && open_store(&o, &store) < 0)
 		fail = 1;
 
 	/* A parent that ignored SIGCHLD would have the kernel reap CMD for us. */
@@ -734,11 +893,23 @@ int cmd_monitor(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_REALTIME, &wall);
 	r.start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+	if (store) {
+		rec.where = cli_db_where(o.db);
+		rc = wp_store_begin(store, &o.info, &r, meter, series, &rec.id);
+		if (rc < 0) {
+			wp_report_warn(&r, "this run was not stored in '%s': %s", rec.where,
+			               wp_store_errmsg(store));
+		} else {
+			rec.store = store;
+			rec.r = &r;
+			rec.next_ns = wp_now_ns() + SYNC_NS;
+		}
+	}
 	start_sampler(meter, &o, series, &r);
 
 	if (!o.no_live)
 		live_open(&lv, meter, stderr);
-	long counted = run_all(cmd, &o, meter, &old, &deflt, &set, &lv, &r, &status);
+	long counted = run_all(cmd, &o, meter, &old, &deflt, &set, &lv, &rec, &r, &status);
 	live_clear(&lv);
 	if (counted < 0)
 		goto out;
@@ -766,13 +937,30 @@ int cmd_monitor(int argc, char **argv)
 		               wp_strerror(wp_series_status(series)));
 	if (rc < 0)
 		cli_error("cannot build the report: %s", wp_strerror(rc));
+	if (rc == 0 && rec.store) {
+		rc = wp_store_finish(store, &r);
+		if (rc < 0) {
+			cli_error("cannot store the end of run %" PRId64 ": %s", rec.id,
+			          wp_store_errmsg(store));
+			cli_hint("the samples stored until now stay, and 'wattprof report %" PRId64
+			         "' shows the run as unfinished; the report below is complete",
+			         rec.id);
+			rc = 0;
+		} else {
+			stored = 1;
+		}
+	}
 	if (o.series || o.format == WP_FORMAT_CSV || o.format == WP_FORMAT_HTML)
 		r.flags |= WP_REPORT_SERIES;
 	write_report(&r, &o, &out);
+	/* Where to find it again, for a person at the terminal. */
+	if (stored && isatty(STDERR_FILENO))
+		fprintf(stderr, "wattprof: stored as run %" PRId64 " in '%s'\n", rec.id, rec.where);
 	out.f = NULL;
 out:
 	live_close(&lv);
 	abandon_output(&out);
+	wp_store_close(store);
 	wp_series_close(series);
 	wp_snapshot_free(idle_a);
 	wp_snapshot_free(a);
@@ -782,6 +970,7 @@ out:
 	wp_report_free(&r);
 	free(o.domains);
 	free(o.domains_buf);
+	free(o.tags);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (term_signal)
 		die_like(term_signal);

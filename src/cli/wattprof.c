@@ -4,6 +4,7 @@
  * message helpers every subcommand uses.  Each subcommand lives in its own
  * cmd_<name>.c.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,10 +53,23 @@ static const struct cli_command commands[] = {
 	  "                      that draws on it: an editor, top)\n"
 	  "  -h, --help          show this help\n"
 	  "\n"
+	  "The run is stored as it happens (description, samples every second,\n"
+	  "report at the end) for 'wattprof runs', 'report' and 'export':\n"
+	  "      --db WHERE      the run database: a file (SQLite) or a\n"
+	  "                      postgresql://user@host/db URL (default:\n"
+	  "                      $WATTPROF_DB, else " CLI_DEFAULT_DB ")\n"
+	  "      --no-store      do not store the run\n"
+	  "      --name NAME     the application or project, to compare its runs\n"
+	  "      --tag KEY=VALUE a tag (repeatable)\n"
+	  "      --package P, --algorithm A, --algorithm-params P, --data-shape S,\n"
+	  "      --comment C     the run's description\n"
+	  "      --data-type T   tabular, image, text, 'time series' or other\n"
+	  "\n"
 	  "environment: WATTPROF_SOURCE and WATTPROF_TDP_W stand for --source and\n"
 	  "--tdp; WATTPROF_SYSFS_ROOT, WATTPROF_PROC_ROOT and WATTPROF_DEV_ROOT for\n"
 	  "/sys, /proc and /dev; WATTPROF_NVML_LIB names the NVML library to open;\n"
-	  "WATTPROF_NO_LIVE=1 stands for --no-live, and so does TERM=dumb.\n"
+	  "WATTPROF_NO_LIVE=1 stands for --no-live, and so does TERM=dumb;\n"
+	  "WATTPROF_DB for --db, WATTPROF_NO_STORE=1 for --no-store.\n"
 	  "NVIDIA GPUs that CUDA_VISIBLE_DEVICES hides, and AMD GPUs that\n"
 	  "ROCR_VISIBLE_DEVICES or HIP_VISIBLE_DEVICES hide, are measured only when\n"
 	  "named with -d.\n" },
@@ -75,6 +89,57 @@ static const struct cli_command commands[] = {
 	  "\n"
 	  "environment: as for monitor (WATTPROF_SOURCE, WATTPROF_TDP_W,\n"
 	  "WATTPROF_SYSFS_ROOT, WATTPROF_PROC_ROOT, WATTPROF_DEV_ROOT).\n" },
+	{ "runs", cmd_runs, "list the stored runs, or summarise them by name",
+	  "usage: wattprof runs [options]\n"
+	  "\n"
+	  "Lists the runs that 'wattprof monitor' stored, oldest first: id, date, name,\n"
+	  "host, duration, the energy of the processors (CPU), memory (DRAM), GPUs and\n"
+	  "the rest (OTHER: psys, system meters), the total in joules and kWh, and the\n"
+	  "status: finished, running, or unfinished (its wattprof was killed or its\n"
+	  "machine stopped; figures up to the last sample stored).\n"
+	  "\n"
+	  "options:\n"
+	  "      --db WHERE     the run database: a file (SQLite) or a\n"
+	  "                     postgresql://user@host/db URL (default: $WATTPROF_DB,\n"
+	  "                     else " CLI_DEFAULT_DB ")\n"
+	  "      --name NAME    only the runs of this name\n"
+	  "      --summary      one row per name: runs, and the mean and standard\n"
+	  "                     deviation of duration and energy over its finished runs\n"
+	  "      --format FMT   text, csv or json (default text)\n"
+	  "  -h, --help         show this help\n" },
+	{ "report", cmd_report, "show a stored run's report",
+	  "usage: wattprof report [options] RUN_ID\n"
+	  "\n"
+	  "Writes the report of a stored run as 'wattprof monitor' wrote it, in any\n"
+	  "format.  RUN_ID is a number from 'wattprof runs', or 'last'.  A run that\n"
+	  "did not finish is shown up to its last stored sample, with a warning.\n"
+	  "\n"
+	  "options:\n"
+	  "      --db WHERE     the run database (as for 'wattprof runs')\n"
+	  "      --format FMT   text, json, yaml, csv or html (default text)\n"
+	  "      --series       put the time series in a json or yaml report\n"
+	  "  -o, --output FILE  write to FILE instead of stdout\n"
+	  "  -h, --help         show this help\n" },
+	{ "export", cmd_export, "write stored runs to an HDF5, CSV or JSON file",
+	  "usage: wattprof export [options] --format FMT -o FILE RUN_ID...\n"
+	  "\n"
+	  "Writes stored runs with every sample: hdf5 (one group per application,\n"
+	  "run, node and device, the samples as datasets with their units; the\n"
+	  "layout of perun's experiment files), csv (one row per sample, domain and\n"
+	  "metric, the run id first) or json (each run's description and its report\n"
+	  "with the series).  docs/STORAGE.md describes each.  RUN_ID is a number\n"
+	  "from 'wattprof runs', 'last', or 'all'.\n"
+	  "\n"
+	  "options:\n"
+	  "      --db WHERE     the run database (as for 'wattprof runs')\n"
+	  "      --format FMT   hdf5, csv or json\n"
+	  "  -o, --output FILE  the file to write ('-' for stdout, not for hdf5);\n"
+	  "                     an existing file is replaced\n"
+	  "  -h, --help         show this help\n" },
+	{ "rm", cmd_rm, "remove stored runs",
+	  "usage: wattprof rm [--db WHERE] RUN_ID...\n"
+	  "\n"
+	  "Removes runs and everything stored with them from the run database.\n" },
 	{ "help", cmd_help, "show help for wattprof or one of its commands",
 	  "usage: wattprof help [COMMAND]\n" },
 };
@@ -110,6 +175,26 @@ void cli_hint(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg("hint", fmt, ap);
 	va_end(ap);
+}
+
+const char *cli_option_name(char **argv, int opt)
+{
+	static char shortopt[3];
+	if (opt > 0 && opt < 256) {
+		snprintf(shortopt, sizeof shortopt, "-%c", opt);
+		return shortopt;
+	}
+	return argv[optind - 1];
+}
+
+int cli_bad_option(const char *cmd, char **argv, int c)
+{
+	if (c == ':')
+		cli_error("option '%s' needs a value", cli_option_name(argv, optopt));
+	else
+		cli_error("unknown option '%s'", cli_option_name(argv, optopt));
+	cli_hint("'wattprof %s --help' lists the options", cmd);
+	return CLI_EXIT_USAGE;
 }
 
 static const struct cli_command *find_command(const char *name)

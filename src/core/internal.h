@@ -242,4 +242,30 @@ int wp__node_has(const struct wp__node *node, enum wp__node_reading r);
 void wp__node_read(struct wp__node *node, double *out);
 void wp__node_close(struct wp__node *node);
 
+/* ------------------------------------------ the time series, for the store */
+
+/*
+ * The run store (src/store/store.c) copies a series' rows as they reach its
+ * file, from its own thread, and builds a series back from stored rows.
+ * `which` is 0 for the energy rows [t_ns, E_0 .. E_{D-1}] and 1 for the
+ * reading rows [t_ns, R_0 .. R_{K-1}] (series.c's comment).
+ */
+/* Doubles per row of each kind. */
+void wp__series_widths(const struct wp_series *s, size_t *energy, size_t *reading);
+/* Rows of that kind in the file: safe to call while the sampler adds. */
+uint64_t wp__series_rows(const struct wp_series *s, int which);
+/* Reads n rows from row `from` (all below wp__series_rows).  0 or -errno. */
+int wp__series_read(const struct wp_series *s, int which, uint64_t from, size_t n, double *rows);
+/*
+ * A series without a meter, filled with wp__series_append: nd domains
+ * named `domains` (power_w and energy_j columns each) and nr reading
+ * columns.  Its power range is NaN.  0, -ENOMEM or the temporary file's error.
+ */
+int wp__series_open_rows(struct wp_series **out, size_t nd, const char *const *domains,
+                         size_t nr, const struct wp_series_column *readings, const char *dir);
+/* Writes the buffered rows out (call only when no sampler feeds it). */
+int wp__series_flush(struct wp_series *s);
+/* Appends one row of the kind `which` to such a series. */
+int wp__series_append(struct wp_series *s, int which, const double *row);
+
 #endif

@@ -112,6 +112,7 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 
 		d->name = strdup(info->name);
 		d->source = strdup(info->source);
+		d->kind = info->kind;
 		d->method = strdup(info->method ? info->method : WP_METHOD_COUNTER);
 		d->device_name = info->device_name ? strdup(info->device_name) : NULL;
 		d->device_id = info->device_id ? strdup(info->device_id) : NULL;
@@ -230,6 +231,7 @@ int wp_report_set_series(struct wp_report *r, const struct wp_series *s)
 		for (size_t i = 0; i < r->domain_count; i++)
 			r->domains[i].min_power_w = r->domains[i].peak_power_w = NAN;
 	r->series = s;
+	r->flags |= WP_REPORT_POWER_RANGE;
 	return 0;
 }
 

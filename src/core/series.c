@@ -20,6 +20,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,6 +47,9 @@ struct stream {
 	size_t rows, cap;
 	off_t written; /* bytes in the file */
 	uint64_t count;
+	/* Rows in the file, published for a store reading it from another
+	 * thread (wp__series_rows) while this one writes. */
+	_Atomic uint64_t published;
 };
 
 struct wp_series {
@@ -66,6 +71,8 @@ struct wp_series {
 	uint64_t *win_ns;
 	double *pmin, *pmax;
 	struct stream energy, reading;
+	uint64_t flush_ns, last_flush_ns; /* flush_s; 0: when a chunk is full */
+	char *names; /* a stored series' own column strings */
 };
 
 struct wp_series_reader {
@@ -136,6 +143,7 @@ static int stream_flush(struct stream *st)
 			st->written -= st->written % (off_t)row_bytes;
 			st->count = (uint64_t)st->written / row_bytes;
 			st->rows = 0;
+			atomic_store_explicit(&st->published, st->count, memory_order_release);
 			return err;
 		}
 		p += n;
@@ -143,6 +151,8 @@ static int stream_flush(struct stream *st)
 		st->written += n;
 	}
 	st->rows = 0;
+	atomic_store_explicit(&st->published, (uint64_t)st->written / (st->width * sizeof(double)),
+	                      memory_order_release);
 	return 0;
 }
 
@@ -239,6 +249,7 @@ void wp_series_close(struct wp_series *s)
 	free(s->win_ns);
 	free(s->pmin);
 	free(s->pmax);
+	free(s->names);
 	free(s);
 }
 
@@ -252,10 +263,13 @@ int wp_series_open(struct wp_series **out, struct wp_meter *meter,
 	if (!out || !meter || !start || start->count != meter->count ||
 	    (opts && opts->version < 1))
 		return -EINVAL;
-	if (opts) /* version 1 is every field there is */
+	if (opts && opts->version >= 2)
 		o = *opts;
+	else if (opts) /* version 1 ends with dir */
+		memcpy(&o, opts, offsetof(struct wp_series_options, flush_s));
+	o.version = WP_SERIES_OPTIONS_VERSION;
 	if (!isfinite(o.readings_hz) || o.readings_hz < 0 || !isfinite(o.window_s) ||
-	    o.window_s < 0)
+	    o.window_s < 0 || !isfinite(o.flush_s) || o.flush_s < 0)
 		return -EINVAL;
 	*out = NULL;
 	s = calloc(1, sizeof *s);
@@ -268,6 +282,7 @@ int wp_series_open(struct wp_series **out, struct wp_meter *meter,
 	s->readings_period_ns = period_ns(1e9 / (o.readings_hz > 0 ? o.readings_hz
 	                                                          : DEFAULT_READINGS_HZ));
 	s->window_ns = period_ns(1e9 * (o.window_s > 0 ? o.window_s : DEFAULT_WINDOW_S));
+	s->flush_ns = o.flush_s > 0 ? period_ns(1e9 * o.flush_s) : 0;
 	s->start = wp_snapshot_new(meter);
 	s->readings = wp_snapshot_new(meter);
 	s->win_e = calloc(s->nd + 1, sizeof *s->win_e);
@@ -301,6 +316,7 @@ int wp_series_open(struct wp_series **out, struct wp_meter *meter,
 		s->win_ns[i] = start->ts_ns;
 	}
 	s->last_ns = start->ts_ns;
+	s->last_flush_ns = start->ts_ns;
 	s->next_readings_ns = start->ts_ns;
 	*out = s;
 	/* The start is sample 0: time 0, energy 0, readings as they are now. */
@@ -348,7 +364,7 @@ static void add_readings(struct wp_series *s, uint64_t ts)
 
 int wp_series_add(struct wp_series *s, const struct wp_snapshot *snap)
 {
-	if (!s || !snap || snap->count != s->nd || snap->ts_ns < s->last_ns ||
+	if (!s || !s->meter || !snap || snap->count != s->nd || snap->ts_ns < s->last_ns ||
 	    (s->samples > 0 && snap->ts_ns == s->last_ns))
 		return -EINVAL;
 	uint64_t ts = snap->ts_ns;
@@ -369,7 +385,132 @@ int wp_series_add(struct wp_series *s, const struct wp_snapshot *snap)
 	s->samples++;
 	s->last_ns = ts;
 	add_readings(s, ts);
+	if (s->flush_ns && ts - s->last_flush_ns >= s->flush_ns && s->error == 0) {
+		/* Written out early, so that a store sees them within flush_s. */
+		s->last_flush_ns = ts;
+		wp__series_flush(s);
+	}
 	return s->error;
+}
+
+/* ------------------------------------------------- for the run store */
+
+void wp__series_widths(const struct wp_series *s, size_t *energy, size_t *reading)
+{
+	*energy = 1 + s->nd;
+	*reading = 1 + s->nr;
+}
+
+uint64_t wp__series_rows(const struct wp_series *s, int which)
+{
+	const struct stream *st = which ? &s->reading : &s->energy;
+	return st->fd < 0 ? 0 : atomic_load_explicit(&st->published, memory_order_acquire);
+}
+
+int wp__series_read(const struct wp_series *s, int which, uint64_t from, size_t n, double *rows)
+{
+	const struct stream *st = which ? &s->reading : &s->energy;
+	size_t row_bytes = st->width * sizeof(double);
+	size_t len = n * row_bytes, done = 0;
+	off_t off = (off_t)(from * row_bytes);
+
+	if (st->fd < 0 || from + n > wp__series_rows(s, which))
+		return -EINVAL;
+	while (done < len) {
+		ssize_t got = pread(st->fd, (char *)rows + done, len - done, off + (off_t)done);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		done += (size_t)got;
+	}
+	return 0;
+}
+
+/* Copies str to names + *at; returns the copy. */
+static const char *keep(char *names, size_t *at, const char *str)
+{
+	char *p = names + *at;
+	size_t len = strlen(str) + 1;
+	memcpy(p, str, len);
+	*at += len;
+	return p;
+}
+
+int wp__series_open_rows(struct wp_series **out, size_t nd, const char *const *domains,
+                         size_t nr, const struct wp_series_column *readings, const char *dir)
+{
+	struct wp_series *s = calloc(1, sizeof *s);
+	size_t len = 0, at = 0;
+	int rc = 0;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->energy.fd = s->reading.fd = -1;
+	s->nd = nd;
+	s->nr = nr;
+	for (size_t i = 0; i < nd; i++)
+		len += strlen(domains[i]) + 1;
+	for (size_t k = 0; k < nr; k++)
+		len += strlen(readings[k].domain) + strlen(readings[k].metric) +
+		       strlen(readings[k].unit) + 3;
+	s->names = malloc(len + 1);
+	s->pmin = malloc((nd + 1) * sizeof *s->pmin);
+	s->pmax = malloc((nd + 1) * sizeof *s->pmax);
+	if (!s->names || !s->pmin || !s->pmax)
+		rc = -ENOMEM;
+	for (size_t i = 0; i < nd && rc == 0; i++) {
+		const char *name = keep(s->names, &at, domains[i]);
+		s->pmin[i] = s->pmax[i] = NAN;
+		rc = add_col(s, name, metric_cols[0], "W");
+		if (rc == 0)
+			rc = add_col(s, name, metric_cols[1], "J");
+	}
+	for (size_t k = 0; k < nr && rc == 0; k++) {
+		const char *d = keep(s->names, &at, readings[k].domain);
+		const char *m = keep(s->names, &at, readings[k].metric);
+		const char *u = keep(s->names, &at, readings[k].unit);
+		rc = add_col(s, d, m, u);
+	}
+	if (rc == 0) {
+		if (!dir || !*dir)
+			dir = getenv("TMPDIR");
+		if (!dir || !*dir)
+			dir = "/tmp";
+		rc = stream_open(&s->energy, 1 + nd, dir, 1);
+		if (rc == 0)
+			rc = stream_open(&s->reading, 1 + nr, dir, nr > 0);
+	}
+	if (rc < 0) {
+		wp_series_close(s);
+		return rc;
+	}
+	s->flags = WP_SERIES_STORE;
+	*out = s;
+	return 0;
+}
+
+int wp__series_flush(struct wp_series *s)
+{
+	if (s->error)
+		return s->error;
+	if (s->energy.fd >= 0 && s->energy.rows)
+		s->error = stream_flush(&s->energy);
+	if (s->reading.fd >= 0 && s->reading.rows && s->error == 0)
+		s->error = stream_flush(&s->reading);
+	return s->error;
+}
+
+int wp__series_append(struct wp_series *s, int which, const double *row)
+{
+	struct stream *st = which ? &s->reading : &s->energy;
+	if (s->meter || st->fd < 0)
+		return -EINVAL;
+	int rc = stream_add(st, row);
+	if (rc == 0 && !which)
+		s->samples++;
+	return rc;
 }
 
 size_t wp_series_column_count(const struct wp_series *s)

@@ -335,8 +335,8 @@ static void domains(struct wp__doc *d, const struct wp_report *r)
 		wp__doc_str(d, "method", wp__report_method(m));
 		wp__doc_str(d, "device_name", m->device_name);
 		wp__doc_str(d, "device_id", m->device_id);
-		wp__doc_num(d, "min_power_w", r->series ? m->min_power_w : NAN);
-		wp__doc_num(d, "peak_power_w", r->series ? m->peak_power_w : NAN);
+		wp__doc_num(d, "min_power_w", (r->flags & WP_REPORT_POWER_RANGE) ? m->min_power_w : NAN);
+		wp__doc_num(d, "peak_power_w", (r->flags & WP_REPORT_POWER_RANGE) ? m->peak_power_w : NAN);
 		wp__doc_num(d, "idle_power_w", r->idle_s > 0 ? m->idle_power_w : NAN);
 		wp__doc_num(d, "above_idle_j", wp_report_above_idle_j(r, i));
 		wp__doc_num(d, "energy_std_j", r->rounds ? m->energy_std_j : NAN);

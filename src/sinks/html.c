@@ -189,7 +189,7 @@ static void run_summary(const struct wp_report *r, FILE *f)
 	else if (r->exit_status >= 0)
 		fprintf(f, "exited with status %d", r->exit_status);
 	else
-		fputs("did not run", f);
+		fputs("exit status unknown", f);
 	fputs("</td></tr>\n", f);
 	summary_row(f, "sampling");
 	if (r->samples)
@@ -255,7 +255,7 @@ static void num_cell(FILE *f, const char *cls, const char *text)
 static void domain_table(const struct wp_report *r, FILE *f)
 {
 	char b[32];
-	int idle = r->idle_s > 0, range = r->series != NULL;
+	int idle = r->idle_s > 0, range = (r->flags & WP_REPORT_POWER_RANGE) != 0;
 
 	if (r->domain_count == 0) {
 		fputs("<p class=\"no-domains\">No energy domain was measured.</p>\n", f);

@@ -83,7 +83,7 @@ static void headline(const struct wp_report *r, FILE *f)
 		else if (r->exit_status >= 0)
 			fprintf(f, " exited with status %d", r->exit_status);
 		else
-			fputs(" did not run", f);
+			fputs(", exit status unknown,", f);
 	} else {
 		fputs(" measured", f);
 	}
@@ -123,7 +123,7 @@ static void annotations(const struct wp_report_domain *d, FILE *f)
 static void domain_table(const struct wp_report *r, FILE *f, int w)
 {
 	char a[32], b[32], c[32], e[32], g[32];
-	int idle = r->idle_s > 0, range = r->series != NULL;
+	int idle = r->idle_s > 0, range = (r->flags & WP_REPORT_POWER_RANGE) != 0;
 
 	fprintf(f, "  %-*s  %-9s %11s %11s", w, "domain", "source",
 	        r->rounds ? "energy/run" : "energy", "avg power");
