@@ -159,4 +159,16 @@
 	X(series_memory_stays_flat, 20)                      \
 	X(series_yaml_equals_json, 20)                       \
 	X(series_number_format_round_trips, 10)              \
+	X(store_roundtrip_sqlite, 20)                        \
+	X(store_roundtrip_postgresql, 20)                    \
+	X(store_postgresql_holds_what_sqlite_holds, 20)      \
+	X(store_killed_run_is_unfinished_sqlite, 20)         \
+	X(store_killed_run_is_unfinished_postgresql, 20)     \
+	X(store_full_disk_loses_nothing, 20)                 \
+	X(store_migrates_schema_1, 20)                       \
+	X(store_refuses_newer_foreign_and_broken, 10)        \
+	X(store_corrupt_runs_give_clear_errors, 20)          \
+	X(store_damaged_file_never_crashes, 60)              \
+	X(store_remove_takes_every_row, 20)                  \
+	X(store_rejects_bad_input, 10)                       \
 	X(contract_every_source, 30)

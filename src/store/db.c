@@ -26,10 +26,16 @@ int wp__rows_add(struct wp__rows *r, size_t ncols, const struct wp__val *row)
 {
 	if (r->nrows > 0 && r->ncols != ncols)
 		return -EINVAL;
-	struct wp__val *v = realloc(r->v, (r->nrows + 1) * ncols * sizeof *v);
-	if (!v)
-		return -ENOMEM;
-	r->v = v;
+	if (r->nrows == r->cap) {
+		/* Doubling: a result of n rows costs O(n), not O(n^2). */
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		struct wp__val *v = realloc(r->v, cap * (ncols ? ncols : 1) * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	struct wp__val *v = r->v;
 	r->ncols = ncols;
 	struct wp__val *dst = v + r->nrows * ncols;
 	for (size_t c = 0; c < ncols; c++) {

@@ -59,6 +59,7 @@ static inline struct wp__val wp__blob(const void *b, size_t len)
 struct wp__rows {
 	size_t nrows, ncols;
 	struct wp__val *v;
+	size_t cap; /* rows allocated */
 };
 
 static inline const struct wp__val *wp__cell(const struct wp__rows *r, size_t row, size_t col)

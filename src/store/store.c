@@ -213,9 +213,9 @@ static int schema_version(struct wp_store *s, int *version)
 	if (!ours)
 		return tables == 0 ? 0
 		                   : errf(s, WP_ESCHEMA,
-		                          "'%s' is a database of something else than wattprof "
-		                          "(it has tables, but no wattprof_meta): give wattprof "
-		                          "a file or database of its own",
+		                          "'%s' is not a wattprof database (it has tables, but "
+		                          "no wattprof_meta): give wattprof a file or database "
+		                          "of its own",
 		                          s->db.where);
 	struct wp__val k = wp__text("schema_version");
 	rc = exec(s, "SELECT value FROM wattprof_meta WHERE key = ?", &k, 1, &r);

@@ -1,0 +1,995 @@
+/*
+ * test_store.c - the run store (src/store/) against a known truth: a run
+ * measured on hand-driven counters (every energy exact), stored, and read
+ * back.
+ *
+ *   - round trip: every figure of the report, every sample of the series
+ *     (bit for bit, NaN included), the description and tags, in SQLite and
+ *     in PostgreSQL, and one run stored in both reads back the same;
+ *   - a run whose process is killed (a real child, SIGKILL): 'running'
+ *     while it lives, 'unfinished' after, with the energies of its last
+ *     synced sample;
+ *   - a disk that fills mid-run (RLIMIT_FSIZE): the sync fails, nothing is
+ *     lost, the next sync stores it all;
+ *   - schema 1 (an older wattprof's database, frozen below) is migrated;
+ *     a newer schema, a foreign database, a file that is not one, a chunk
+ *     cut short, a bad domain kind and random damage give clear errors and
+ *     never a crash;
+ *   - removing a run removes every row it had, and only those.
+ *
+ * PostgreSQL tests need WATTPROF_TEST_PG (a server URL; `make test` starts
+ * one) and skip, saying so, without it.  Each uses a schema of its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "sim.h"
+#include "store/db.h"
+#include "test.h"
+
+/* Two zones driven by hand; 10 MW declared so no step looks like a wrap. */
+static const struct sim_zone hand[] = {
+	{ "intel-rapl:0", "package-0", 999999u, 0, 0, 0, 10000000000000ull, 900000 },
+	{ "intel-rapl:0:1", "dram", 999999u, 0, 0, 0, 10000000000000ull, 0 },
+};
+
+/* ------------------------------------------------------------ a run */
+
+struct fix {
+	struct sim sim;
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_series *ser;
+	struct wp_snapshot *a, *b;
+	struct wp_report rep;
+	uint64_t uj[2];
+	char proc[512];
+};
+
+/* A fake /proc with CPU time and memory, so the series has readings. */
+static void fake_proc(struct fix *f, unsigned long busy)
+{
+	test_putf(f->proc, "stat", "cpu  %lu 0 0 %lu 0 0 0 0 0 0\n", busy, 100000 - busy);
+	test_putf(f->proc, "meminfo", "MemTotal: 1000000 kB\nMemAvailable: %lu kB\n",
+	          400000 + busy);
+}
+
+/* Moves the counters on and takes a sample. */
+static void step(struct fix *f, uint64_t d0, uint64_t d1)
+{
+	f->uj[0] += d0;
+	f->uj[1] += d1;
+	sim_set(&f->sim, 0, f->uj[0]);
+	sim_set(&f->sim, 1, f->uj[1]);
+	test_sleep_ms(1);
+	ASSERT_EQ(wp_meter_snapshot(f->m, f->b), 0);
+	ASSERT_EQ(wp_series_add(f->ser, f->b), 0);
+}
+
+static void fix_open(struct fix *f)
+{
+	memset(f, 0, sizeof *f);
+	test_tmpdir(f->proc, sizeof f->proc);
+	fake_proc(f, 1000);
+	setenv("WATTPROF_PROC_ROOT", f->proc, 1);
+	sim_open(&f->sim, hand, 2, &f->h, &f->m);
+	f->uj[0] = f->sim.zones[0].start_uj;
+	f->uj[1] = f->sim.zones[1].start_uj;
+	f->a = wp_snapshot_new(f->m);
+	f->b = wp_snapshot_new(f->m);
+	ASSERT(f->a && f->b);
+	ASSERT_EQ(wp_meter_snapshot(f->m, f->a), 0);
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION,
+		                        .flags = WP_SERIES_STORE | WP_SERIES_NODE,
+		                        .readings_hz = 1e6, /* readings at every sample */
+		                        .flush_s = 1e-9 };  /* every row reaches the file */
+	ASSERT_EQ(wp_series_open(&f->ser, f->m, f->a, &so), 0);
+	/* Two domains' power and energy, then CPU utilisation and memory. */
+	ASSERT_EQ(wp_series_column_count(f->ser), 6);
+	wp_report_init(&f->rep);
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	f->rep.host = strdup(host); /* a live run is told from a dead one on its own host */
+	const char *argv[] = { "train.py", "--epochs", "3", "a 'quoted' arg", NULL };
+	ASSERT_EQ(wp_report_set_command(&f->rep, argv), 0);
+	f->rep.start_unix_ns = 1790000000123456789;
+}
+
+/* n samples with exact, varying steps; a region around the middle third. */
+static void drive(struct fix *f, int n)
+{
+	for (int k = 0; k < n; k++) {
+		if (k == n / 3)
+			ASSERT_EQ(wp_meter_begin(f->m, "epoch_1"), 0);
+		if (k == 2 * n / 3)
+			ASSERT_EQ(wp_meter_end(f->m), 0);
+		fake_proc(f, 1000 + 37 * (unsigned long)k);
+		step(f, 1000 + 17 * (uint64_t)(k % 7), 300 + (uint64_t)(k % 3));
+	}
+}
+
+static void fix_measure(struct fix *f)
+{
+	ASSERT_EQ(wp_report_measure(&f->rep, f->m, f->a, f->b), 0);
+	ASSERT_EQ(wp_report_set_series(&f->rep, f->ser), 0);
+	f->rep.exit_status = 3;
+	f->rep.sampler_freq_hz = 1000;
+	ASSERT_EQ(wp_report_warn(&f->rep, "a warning with \"quotes\" and UTF-8: µJ"), 0);
+}
+
+static void fix_close(struct fix *f)
+{
+	wp_report_free(&f->rep);
+	wp_series_close(f->ser);
+	wp_snapshot_free(f->a);
+	wp_snapshot_free(f->b);
+	sim_close(&f->sim, f->h, f->m);
+	test_rmtree(f->proc);
+}
+
+static const char *const tags[] = { "lr=0.001", "model=resnet 50", "empty=" };
+static const struct wp_run_info info = {
+	.version = WP_RUN_INFO_VERSION,
+	.name = "cifar",
+	.tags = tags,
+	.tag_count = 3,
+	.package = "torch",
+	.algorithm = "ResNet50",
+	.algorithm_params = "batch=128, lr=0.001",
+	.data_type = "image",
+	.data_shape = "(50000, 32, 32, 3)",
+	.comment = "baseline",
+};
+
+/* ------------------------------------------------------- comparisons */
+
+/* Equal as stored doubles: the same bits, or both NaN. */
+static int same(double x, double y)
+{
+	return (isnan(x) && isnan(y)) || memcmp(&x, &y, sizeof x) == 0;
+}
+
+#define ASSERT_SAME(x, y)                                                              \
+	do {                                                                           \
+		double x_ = (x), y_ = (y);                                             \
+		if (!same(x_, y_))                                                     \
+			TEST_FAIL_("%s = %.17g, %s = %.17g", #x, x_, #y, y_);          \
+	} while (0)
+
+static const char *str0(const char *s)
+{
+	return s ? s : "(null)";
+}
+
+static void same_report(const struct wp_report *x, const struct wp_report *y)
+{
+	ASSERT_STR(x->host, y->host);
+	ASSERT_EQ(x->exit_status, y->exit_status);
+	ASSERT_EQ(x->term_signal, y->term_signal);
+	ASSERT(x->start_unix_ns == y->start_unix_ns);
+	ASSERT_SAME(x->duration_s, y->duration_s);
+	ASSERT_SAME(x->total_energy_j, y->total_energy_j);
+	ASSERT_SAME(x->sampler_freq_hz, y->sampler_freq_hz);
+	ASSERT_U64(x->samples, ==, y->samples);
+	ASSERT_EQ(x->domain_count, y->domain_count);
+	for (size_t i = 0; i < x->domain_count; i++) {
+		const struct wp_report_domain *p = &x->domains[i], *q = &y->domains[i];
+		ASSERT_STR(p->name, q->name);
+		ASSERT_STR(p->source, q->source);
+		ASSERT_STR(p->method, q->method);
+		ASSERT_STR(str0(p->device_name), str0(q->device_name));
+		ASSERT_EQ(p->kind, q->kind);
+		ASSERT_EQ(p->in_total, q->in_total);
+		ASSERT_EQ(p->estimated, q->estimated);
+		ASSERT_EQ(p->integrated, q->integrated);
+		ASSERT_EQ(p->status, q->status);
+		ASSERT_SAME(p->energy_j, q->energy_j);
+		ASSERT_SAME(p->avg_power_w, q->avg_power_w);
+		ASSERT_SAME(p->min_power_w, q->min_power_w);
+		ASSERT_SAME(p->peak_power_w, q->peak_power_w);
+	}
+	ASSERT_EQ(x->region_count, y->region_count);
+	for (size_t k = 0; k < x->region_count; k++) {
+		ASSERT_STR(x->regions[k].tag, y->regions[k].tag);
+		ASSERT_SAME(x->regions[k].start_s, y->regions[k].start_s);
+		ASSERT_SAME(x->regions[k].duration_s, y->regions[k].duration_s);
+		for (size_t i = 0; i < x->domain_count; i++)
+			ASSERT_SAME(x->regions[k].energy_j[i], y->regions[k].energy_j[i]);
+	}
+	ASSERT_EQ(x->warning_count, y->warning_count);
+	for (size_t k = 0; k < x->warning_count; k++)
+		ASSERT_STR(x->warnings[k], y->warnings[k]);
+	size_t n = 0;
+	while (x->command && x->command[n]) {
+		ASSERT(y->command && y->command[n]);
+		ASSERT_STR(x->command[n], y->command[n]);
+		n++;
+	}
+	ASSERT(!y->command || !y->command[n]);
+}
+
+/* Every sample of two series: times and values, bit for bit. */
+static void same_series(const struct wp_series *x, const struct wp_series *y)
+{
+	struct wp_series_reader *rx, *ry;
+	size_t nc = wp_series_column_count(x);
+	double vx[16], vy[16], tx, ty;
+	ASSERT_EQ(wp_series_column_count(y), nc);
+	ASSERT(nc <= 16);
+	for (size_t i = 0; i < nc; i++) {
+		struct wp_series_column a, b;
+		ASSERT_EQ(wp_series_column(x, i, &a), 0);
+		ASSERT_EQ(wp_series_column(y, i, &b), 0);
+		ASSERT_STR(a.domain, b.domain);
+		ASSERT_STR(a.metric, b.metric);
+		ASSERT_STR(a.unit, b.unit);
+	}
+	ASSERT_U64(wp_series_sample_count(x), ==, wp_series_sample_count(y));
+	ASSERT_EQ(wp_series_reader_open(&rx, x), 0);
+	ASSERT_EQ(wp_series_reader_open(&ry, y), 0);
+	uint64_t rows = 0, readings = 0;
+	for (;;) {
+		int a = wp_series_next(rx, &tx, vx), b = wp_series_next(ry, &ty, vy);
+		ASSERT_EQ(a, b);
+		if (a == 0)
+			break;
+		ASSERT_EQ(a, 1);
+		ASSERT_SAME(tx, ty);
+		for (size_t i = 0; i < nc; i++)
+			ASSERT_SAME(vx[i], vy[i]);
+		readings += !isnan(vx[5]);
+		rows++;
+	}
+	ASSERT_U64(rows, ==, wp_series_sample_count(x));
+	ASSERT_U64(readings, >, rows / 2); /* the readings really were compared */
+	wp_series_reader_close(rx);
+	wp_series_reader_close(ry);
+}
+
+static char *report_json(const struct wp_report *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ASSERT(f != NULL);
+	ASSERT_EQ(wp_report_write(r, WP_FORMAT_JSON, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static void same_info(const struct wp_run *run)
+{
+	ASSERT_STR(run->name, "cifar");
+	ASSERT_STR(run->package, "torch");
+	ASSERT_STR(run->algorithm, "ResNet50");
+	ASSERT_STR(run->algorithm_params, "batch=128, lr=0.001");
+	ASSERT_STR(run->data_type, "image");
+	ASSERT_STR(run->data_shape, "(50000, 32, 32, 3)");
+	ASSERT_STR(run->comment, "baseline");
+	ASSERT_STR(run->wattprof_version, wp_version());
+	ASSERT(*run->user && *run->platform);
+	ASSERT_EQ(run->tag_count, 3);
+	for (size_t i = 0; i < 3; i++)
+		ASSERT_STR(run->tags[i], tags[i]);
+	ASSERT_EQ(strlen(run->uuid), 36);
+	ASSERT_EQ(run->uuid[14], '4');
+}
+
+/* ------------------------------------------------------- databases */
+
+/* A PostgreSQL URL on a fresh schema of its own; NULL (skip) without a server. */
+static char *pg_url(char *schema, size_t cap)
+{
+	const char *base = getenv("WATTPROF_TEST_PG");
+	struct wp__db db = { .ops = &wp__pg_ops };
+	char sql[160], *url;
+	if (!base || !*base)
+		return NULL;
+	snprintf(schema, cap, "wp_store_%d_%lu", (int)getpid(), (unsigned long)wp_now_ns() % 100000);
+	ASSERT_EQ(db.ops->open(&db, base, 0), 0);
+	snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+	if (db.ops->exec(&db, sql, NULL, 0, NULL) != 0)
+		TEST_FAIL_("%s", db.err);
+	db.ops->close(&db);
+	ASSERT(asprintf(&url, "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",
+	                schema) > 0);
+	return url;
+}
+
+static void pg_drop(const char *schema)
+{
+	struct wp__db db = { .ops = &wp__pg_ops };
+	char sql[160];
+	ASSERT_EQ(db.ops->open(&db, getenv("WATTPROF_TEST_PG"), 0), 0);
+	snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+	db.ops->exec(&db, sql, NULL, 0, NULL);
+	db.ops->close(&db);
+}
+
+static void sqlite_path(char *buf, size_t cap)
+{
+	test_tmpdir(buf, cap - 32);
+	strcat(buf, "/sub/dir/runs.db"); /* folders created on the way */
+}
+
+static struct wp_store *must_open(const char *where, unsigned flags)
+{
+	struct wp_store *s = NULL;
+	int rc = wp_store_open(&s, where, flags);
+	if (rc != 0)
+		TEST_FAIL_("wp_store_open('%s'): %s: %s", where, wp_strerror(rc), wp_store_errmsg(s));
+	return s;
+}
+
+/* Stores the fixture's run in each store, syncing along the way. */
+static void store_run(struct fix *f, struct wp_store *const *st, size_t n, int64_t *ids)
+{
+	for (size_t k = 0; k < n; k++)
+		ASSERT_EQ(wp_store_begin(st[k], &info, &f->rep, f->m, f->ser, &ids[k]), 0);
+	for (int round = 0; round < 4; round++) {
+		drive(f, 150);
+		for (size_t k = 0; k < n; k++)
+			if (wp_store_sync(st[k]) != 0)
+				TEST_FAIL_("sync: %s", wp_store_errmsg(st[k]));
+	}
+	drive(f, 20); /* the last rows reach the store only at finish */
+	fix_measure(f);
+	for (size_t k = 0; k < n; k++)
+		if (wp_store_finish(st[k], &f->rep) != 0)
+			TEST_FAIL_("finish: %s", wp_store_errmsg(st[k]));
+}
+
+static void check_loaded(struct fix *f, struct wp_store *st, int64_t id)
+{
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_load(st, id, WP_LOAD_SERIES, &run), 0);
+	ASSERT_STR(run->status, "finished");
+	same_info(run);
+	same_report(&f->rep, &run->report);
+	ASSERT(run->series != NULL && run->report.series == run->series);
+	same_series(f->ser, run->series);
+	/* The whole report, as monitor writes it, with and without samples. */
+	char *x = report_json(&f->rep), *y = report_json(&run->report);
+	ASSERT_STR(y, x);
+	free(x);
+	free(y);
+	f->rep.flags |= WP_REPORT_SERIES;
+	run->report.flags |= WP_REPORT_SERIES;
+	x = report_json(&f->rep);
+	y = report_json(&run->report);
+	ASSERT_STR(y, x);
+	f->rep.flags &= ~WP_REPORT_SERIES;
+	free(x);
+	free(y);
+	/* The energy by kind: the package is the CPU's, the DRAM the memory's. */
+	ASSERT_SAME(run->cpu_j, f->rep.domains[0].energy_j);
+	ASSERT_SAME(run->dram_j, f->rep.domains[1].energy_j);
+	ASSERT(isnan(run->gpu_j) && isnan(run->other_j));
+	/* The truth: what the hand-driven counters moved. */
+	ASSERT_SAME(f->rep.domains[0].energy_j,
+	            (double)(f->uj[0] - f->sim.zones[0].start_uj) / 1e6);
+	wp_run_free(run);
+}
+
+static void roundtrip(const char *where)
+{
+	struct fix f;
+	int64_t id;
+	fix_open(&f);
+	struct wp_store *st = must_open(where, WP_STORE_CREATE);
+	store_run(&f, &st, 1, &id);
+	check_loaded(&f, st, id);
+	/* And again from a fresh connection, read-only. */
+	wp_store_close(st);
+	st = must_open(where, WP_STORE_READONLY);
+	check_loaded(&f, st, id);
+	wp_store_close(st);
+	fix_close(&f);
+}
+
+TEST(store_roundtrip_sqlite)
+{
+	char path[600];
+	sqlite_path(path, sizeof path);
+	roundtrip(path);
+	return TEST_OK;
+}
+
+TEST(store_roundtrip_postgresql)
+{
+	char schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against "
+		             "(`make test` starts one with scripts/pg.sh)");
+	roundtrip(url);
+	pg_drop(schema);
+	free(url);
+	return TEST_OK;
+}
+
+/* One run stored in both databases at once reads back the same from each. */
+TEST(store_postgresql_holds_what_sqlite_holds)
+{
+	char path[600], schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	struct fix f;
+	int64_t ids[2];
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
+	sqlite_path(path, sizeof path);
+	fix_open(&f);
+	struct wp_store *st[2] = { must_open(path, WP_STORE_CREATE), must_open(url, WP_STORE_CREATE) };
+	ASSERT_STR(wp_store_kind(st[0]), "sqlite");
+	ASSERT_STR(wp_store_kind(st[1]), "postgresql");
+	store_run(&f, st, 2, ids);
+	struct wp_run *a, *b;
+	ASSERT_EQ(wp_store_load(st[0], ids[0], WP_LOAD_SERIES, &a), 0);
+	ASSERT_EQ(wp_store_load(st[1], ids[1], WP_LOAD_SERIES, &b), 0);
+	same_report(&a->report, &b->report);
+	same_series(a->series, b->series);
+	ASSERT_STR(a->uuid, a->uuid);
+	ASSERT_STR(a->name, b->name);
+	ASSERT_EQ(a->tag_count, b->tag_count);
+	wp_run_free(a);
+	wp_run_free(b);
+	wp_store_close(st[0]);
+	wp_store_close(st[1]);
+	fix_close(&f);
+	pg_drop(schema);
+	free(url);
+	return TEST_OK;
+}
+
+/* ----------------------------------------------- a killed wattprof */
+
+static void killed(const char *where)
+{
+	int to_parent[2], to_child[2];
+	ASSERT_EQ(pipe(to_parent), 0);
+	ASSERT_EQ(pipe(to_child), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		/* The wattprof that will be killed: stores 300 samples, syncs,
+		 * says what its last synced energies were, then waits. */
+		struct fix f;
+		int64_t id;
+		char msg[256];
+		fix_open(&f);
+		struct wp_store *st = must_open(where, WP_STORE_CREATE);
+		ASSERT_EQ(wp_store_begin(st, &info, &f.rep, f.m, f.ser, &id), 0);
+		drive(&f, 300);
+		ASSERT_EQ(wp_store_sync(st), 0);
+		double e0 = (double)(f.uj[0] - f.sim.zones[0].start_uj) / 1e6;
+		double e1 = (double)(f.uj[1] - f.sim.zones[1].start_uj) / 1e6;
+		drive(&f, 5); /* taken, never synced: lost with the process */
+		int len = snprintf(msg, sizeof msg, "%lld %.17g %.17g\n", (long long)id, e0, e1);
+		ASSERT(write(to_parent[1], msg, (size_t)len) == len);
+		char c;
+		while (read(to_child[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(to_parent[1]);
+	close(to_child[0]);
+	char buf[256] = "";
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof buf - 1 && (n = read(to_parent[0], buf + got, sizeof buf - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (strchr(buf, '\n'))
+			break;
+	}
+	long long id;
+	double e0, e1;
+	ASSERT_EQ(sscanf(buf, "%lld %lg %lg", &id, &e0, &e1), 3);
+
+	struct wp_store *st = must_open(where, 0);
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_load(st, id, 0, &run), 0);
+	ASSERT_STR(run->status, "running");
+	ASSERT_HAS(run->report.warnings[run->report.warning_count - 1], "is still running");
+	wp_run_free(run);
+
+	kill(pid, SIGKILL);
+	int ws;
+	ASSERT_EQ(waitpid(pid, &ws, 0), pid);
+	ASSERT(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+	ASSERT_EQ(wp_store_load(st, id, WP_LOAD_SERIES, &run), 0);
+	ASSERT_STR(run->status, "unfinished");
+	same_info(run);
+	/* The meter scales counts by its own joules per count: equal to the
+	 * last rounding bit. */
+	ASSERT_NEAR(run->report.domains[0].energy_j, e0, 1e-12);
+	ASSERT_NEAR(run->report.domains[1].energy_j, e1, 1e-12);
+	ASSERT_NEAR(run->report.total_energy_j, e0 + e1, 1e-12);
+	ASSERT_U64(run->report.samples, ==, 301); /* the start and 300 samples */
+	ASSERT_U64(wp_series_sample_count(run->series), ==, 301);
+	ASSERT(run->report.duration_s > 0);
+	ASSERT_HAS(run->report.warnings[run->report.warning_count - 1], "did not finish");
+	/* Its report is written like any other. */
+	char *j = report_json(&run->report);
+	ASSERT_HAS(j, "did not finish");
+	free(j);
+	wp_run_free(run);
+	wp_store_close(st);
+	close(to_parent[0]);
+	close(to_child[1]);
+}
+
+TEST(store_killed_run_is_unfinished_sqlite)
+{
+	char path[600];
+	sqlite_path(path, sizeof path);
+	killed(path);
+	return TEST_OK;
+}
+
+TEST(store_killed_run_is_unfinished_postgresql)
+{
+	char schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
+	killed(url);
+	pg_drop(schema);
+	free(url);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------------ a full disk */
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+TEST(store_full_disk_loses_nothing)
+{
+	char path[600], wal[640];
+	struct fix f;
+	int64_t id;
+	struct rlimit lim;
+	sqlite_path(path, sizeof path);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	signal(SIGXFSZ, SIG_IGN); /* writes past the limit fail with EFBIG */
+	fix_open(&f);
+	struct wp_store *st = must_open(path, WP_STORE_CREATE);
+	ASSERT_EQ(wp_store_begin(st, &info, &f.rep, f.m, f.ser, &id), 0);
+	drive(&f, 100);
+	ASSERT_EQ(wp_store_sync(st), 0);
+	/* The database's files may not grow: the next sync must fail.  The
+	 * series' own file stays below the limit (48 bytes a row). */
+	ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	off_t cap = file_size(wal) > file_size(path) ? file_size(wal) : file_size(path);
+	ASSERT(cap > 300 * 48);
+	struct rlimit small = { (rlim_t)cap, lim.rlim_max };
+	ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+	drive(&f, 200);
+	int rc = wp_store_sync(st);
+	ASSERT_EQ(rc, WP_EDB);
+	ASSERT(*wp_store_errmsg(st));
+	ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	/* Room again: the rows that failed are stored now, none twice. */
+	ASSERT_EQ(wp_store_sync(st), 0);
+	drive(&f, 10);
+	fix_measure(&f);
+	ASSERT_EQ(wp_store_finish(st, &f.rep), 0);
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_load(st, id, WP_LOAD_SERIES, &run), 0);
+	same_report(&f.rep, &run->report);
+	same_series(f.ser, run->series);
+	wp_run_free(run);
+	wp_store_close(st);
+	fix_close(&f);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------------ old and bad */
+
+/*
+ * Schema 1, frozen as the first wattprof that wrote it left it, with one
+ * run: two samples of two domains (0 and 1 s; 0 and 10 J, 0 and 2 J).
+ * Never change this text: it stands for databases already out there.
+ */
+static const char *const schema1 =
+	"CREATE TABLE wattprof_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE runs (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+	" status TEXT NOT NULL, start_unix_ns BIGINT NOT NULL, updated_unix_ns BIGINT NOT NULL,"
+	" host TEXT NOT NULL, user_name TEXT NOT NULL, platform TEXT NOT NULL,"
+	" wattprof_version TEXT NOT NULL, pid BIGINT NOT NULL, boot_id TEXT NOT NULL,"
+	" flags BIGINT, exit_status BIGINT, term_signal BIGINT, duration_s REAL,"
+	" total_energy_j REAL, sampler_freq_hz REAL, samples BIGINT, idle_s REAL,"
+	" idle_total_power_w REAL, rounds BIGINT, warmup_rounds BIGINT, duration_std_s REAL,"
+	" duration_min_s REAL, duration_max_s REAL, total_std_j REAL, total_min_j REAL,"
+	" total_max_j REAL);"
+	"CREATE TABLE run_args (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" arg TEXT NOT NULL, PRIMARY KEY (run_id, idx));"
+	"CREATE TABLE nodes (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" host TEXT NOT NULL, energy_j REAL, duration_s REAL, PRIMARY KEY (run_id, node));"
+	"CREATE TABLE domains (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, name TEXT NOT NULL, kind BIGINT NOT NULL, source TEXT NOT NULL,"
+	" method TEXT NOT NULL, estimated BIGINT NOT NULL, in_total BIGINT NOT NULL,"
+	" integrated BIGINT NOT NULL, device_name TEXT, device_id TEXT, status BIGINT,"
+	" energy_j REAL, avg_power_w REAL, min_power_w REAL, peak_power_w REAL,"
+	" idle_power_w REAL, energy_std_j REAL, energy_min_j REAL, energy_max_j REAL,"
+	" PRIMARY KEY (run_id, node, idx));"
+	"CREATE TABLE readings (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, domain TEXT NOT NULL, metric TEXT NOT NULL, unit TEXT NOT NULL,"
+	" PRIMARY KEY (run_id, node, idx));"
+	"CREATE TABLE regions (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" tag TEXT NOT NULL, start_s REAL, duration_s REAL, PRIMARY KEY (run_id, idx));"
+	"CREATE TABLE region_energy (run_id BIGINT NOT NULL REFERENCES runs(id),"
+	" region BIGINT NOT NULL, node BIGINT NOT NULL, domain BIGINT NOT NULL,"
+	" energy_j REAL, PRIMARY KEY (run_id, region, node, domain));"
+	"CREATE TABLE warnings (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" message TEXT NOT NULL, PRIMARY KEY (run_id, idx));"
+	"CREATE TABLE chunks (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" kind BIGINT NOT NULL, first_row BIGINT NOT NULL, nrows BIGINT NOT NULL,"
+	" width BIGINT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (run_id, node, kind, first_row));"
+	"INSERT INTO wattprof_meta VALUES ('schema_version', '1');"
+	"INSERT INTO runs VALUES (1, '0d5c7e7a-2c4b-4a55-9f1e-3f0a8e7d6c5b', 'old', 'finished',"
+	" 1700000000000000000, 1700000001000000000, 'oldhost', 'alice', 'Linux 6.1 x86_64',"
+	" '0.1.0', 4242, 'boot', 2, 0, 0, 1.0, 12.0, 10.0, 2, 0, NULL, 0, 0, NULL, NULL, NULL,"
+	" NULL, NULL, NULL);"
+	"INSERT INTO run_args VALUES (1, 0, 'sleep'), (1, 1, '1');"
+	"INSERT INTO nodes VALUES (1, 0, 'oldhost', 12.0, 1.0);"
+	"INSERT INTO domains VALUES (1, 0, 0, 'package_0', 1, 'powercap', 'energy_counter', 0, 1,"
+	" 0, NULL, NULL, 0, 10.0, 10.0, 10.0, 10.0, NULL, NULL, NULL, NULL),"
+	" (1, 0, 1, 'dram_0', 4, 'powercap', 'energy_counter', 0, 1, 0, NULL, NULL, 0, 2.0, 2.0,"
+	" 2.0, 2.0, NULL, NULL, NULL, NULL);"
+	/* Rows [t_ns, E0, E1] as little-endian doubles: [0, 0, 0], [1e9, 10, 2]. */
+	"INSERT INTO chunks VALUES (1, 0, 0, 0, 2, 3, X'"
+	"000000000000000000000000000000000000000000000000"
+	"0000000065CDCD41" "0000000000002440" "0000000000000040');";
+
+/* Runs a ';'-separated script on an SQLite file through the driver. */
+static void sqlite_script(const char *path, const char *script)
+{
+	struct wp__db db = { .ops = &wp__sqlite_ops };
+	ASSERT_EQ(db.ops->open(&db, path, WP_STORE_CREATE), 0);
+	if (db.ops->exec(&db, script, NULL, 0, NULL) != 0)
+		TEST_FAIL_("%s", db.err);
+	db.ops->close(&db);
+}
+
+TEST(store_migrates_schema_1)
+{
+	char path[600];
+	struct wp_run *run;
+	sqlite_path(path, sizeof path);
+	sqlite_script(path, schema1);
+	/* Read-only, an old schema cannot be brought up to date: it says so. */
+	struct wp_store *st = NULL;
+	ASSERT_EQ(wp_store_open(&st, path, WP_STORE_READONLY), WP_ESCHEMA);
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 2");
+	wp_store_close(st);
+	st = must_open(path, 0);
+	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
+	ASSERT_STR(run->status, "finished");
+	ASSERT_STR(run->name, "old");
+	ASSERT_STR(run->user, "alice");
+	ASSERT_STR(run->package, ""); /* added by schema 2, empty for old runs */
+	ASSERT_EQ(run->tag_count, 0);
+	ASSERT_STR(run->report.command[0], "sleep");
+	ASSERT_SAME(run->report.total_energy_j, 12.0);
+	ASSERT_SAME(run->cpu_j, 10.0);
+	ASSERT_SAME(run->dram_j, 2.0);
+	struct wp_series_reader *rd;
+	double t, v[4];
+	ASSERT_EQ(wp_series_reader_open(&rd, run->series), 0);
+	ASSERT_EQ(wp_series_next(rd, &t, v), 1);
+	ASSERT_EQ(wp_series_next(rd, &t, v), 1);
+	ASSERT_SAME(t, 1.0);
+	ASSERT_SAME(v[0], 10.0); /* package power: 10 J over 1 s */
+	ASSERT_SAME(v[1], 10.0);
+	ASSERT_SAME(v[2], 2.0);
+	ASSERT_EQ(wp_series_next(rd, &t, v), 0);
+	wp_series_reader_close(rd);
+	wp_run_free(run);
+	wp_store_close(st);
+	/* Now at the latest schema, and new runs go in beside the old. */
+	struct fix f;
+	int64_t id;
+	fix_open(&f);
+	st = must_open(path, WP_STORE_READONLY);
+	wp_store_close(st);
+	st = must_open(path, 0);
+	store_run(&f, &st, 1, &id);
+	ASSERT(id == 2);
+	check_loaded(&f, st, id);
+	wp_store_close(st);
+	fix_close(&f);
+	return TEST_OK;
+}
+
+TEST(store_refuses_newer_foreign_and_broken)
+{
+	char dir[600], path[700];
+	struct wp_store *st = NULL;
+	test_tmpdir(dir, sizeof dir);
+
+	/* A newer wattprof's. */
+	snprintf(path, sizeof path, "%s/newer.db", dir);
+	sqlite_script(path, "CREATE TABLE wattprof_meta (key TEXT PRIMARY KEY, value TEXT);"
+	                    "INSERT INTO wattprof_meta VALUES ('schema_version', '99')");
+	ASSERT_EQ(wp_store_open(&st, path, 0), WP_ESCHEMA);
+	ASSERT_HAS(wp_store_errmsg(st), "written by a newer wattprof (schema 99");
+	ASSERT_HAS(wp_store_errmsg(st), path);
+	wp_store_close(st);
+
+	/* Someone else's database: never written into. */
+	snprintf(path, sizeof path, "%s/foreign.db", dir);
+	sqlite_script(path, "CREATE TABLE foo (x INTEGER)");
+	ASSERT_EQ(wp_store_open(&st, path, WP_STORE_CREATE), WP_ESCHEMA);
+	ASSERT_HAS(wp_store_errmsg(st), "is not a wattprof database");
+	wp_store_close(st);
+
+	/* Not a database at all. */
+	snprintf(path, sizeof path, "%s/notes.txt", dir);
+	test_spit(path, "these are my notes, not a database; they go on for a while so "
+	                "that SQLite reads a whole header's worth of them.........\n");
+	ASSERT_EQ(wp_store_open(&st, path, WP_STORE_CREATE), WP_EDB);
+	ASSERT_HAS(wp_store_errmsg(st), "is not a usable SQLite database");
+	ASSERT_HAS(wp_store_errmsg(st), path);
+	wp_store_close(st);
+	char *left = test_slurp(path);
+	ASSERT_STR(left, "these are my notes, not a database; they go on for a while "
+	                 "so that SQLite reads a whole header's worth of them.........\n");
+	free(left);
+
+	/* Absent, without CREATE; a folder. */
+	snprintf(path, sizeof path, "%s/absent.db", dir);
+	ASSERT_EQ(wp_store_open(&st, path, 0), -ENOENT);
+	wp_store_close(st);
+	ASSERT(access(path, F_OK) < 0);
+	ASSERT_EQ(wp_store_open(&st, dir, WP_STORE_CREATE), -EISDIR);
+	ASSERT_HAS(wp_store_errmsg(st), "is a folder");
+	wp_store_close(st);
+	test_rmtree(dir);
+	return TEST_OK;
+}
+
+/* Runs SQL on the store's file behind its back. */
+static void tamper(const char *path, const char *sql)
+{
+	sqlite_script(path, sql);
+}
+
+TEST(store_corrupt_runs_give_clear_errors)
+{
+	char path[600];
+	struct fix f;
+	int64_t ids[3];
+	struct wp_run *run;
+	sqlite_path(path, sizeof path);
+	fix_open(&f);
+	struct wp_store *st = must_open(path, WP_STORE_CREATE);
+	store_run(&f, &st, 1, &ids[0]);
+	wp_store_close(st);
+
+	/* A chunk cut short. */
+	tamper(path, "UPDATE chunks SET data = substr(data, 1, 100) WHERE kind = 0 AND first_row > 0");
+	st = must_open(path, 0);
+	ASSERT_EQ(wp_store_load(st, ids[0], WP_LOAD_SERIES, &run), WP_ECORRUPT);
+	ASSERT_HAS(wp_store_errmsg(st), "the samples stored from row");
+	/* Without its samples, a finished run still loads. */
+	ASSERT_EQ(wp_store_load(st, ids[0], 0, &run), 0);
+	same_report(&f.rep, &run->report);
+	wp_run_free(run);
+	wp_store_close(st);
+
+	/* A domain of no known kind; a status that is none; a missing run. */
+	tamper(path, "UPDATE domains SET kind = 42 WHERE idx = 1");
+	st = must_open(path, 0);
+	ASSERT_EQ(wp_store_load(st, ids[0], 0, &run), WP_ECORRUPT);
+	ASSERT_HAS(wp_store_errmsg(st), "domain 1 is missing or of an unknown kind");
+	wp_store_close(st);
+	tamper(path, "UPDATE domains SET kind = 4 WHERE idx = 1; UPDATE runs SET status = 'odd'");
+	st = must_open(path, 0);
+	ASSERT_EQ(wp_store_load(st, ids[0], 0, &run), WP_ECORRUPT);
+	ASSERT_EQ(wp_store_load(st, 999, 0, &run), -ENOENT);
+	ASSERT_HAS(wp_store_errmsg(st), "no run 999");
+	/* Time going backwards in the samples. */
+	wp_store_close(st);
+	tamper(path, "UPDATE runs SET status = 'running', pid = 0;"
+	             "UPDATE chunks SET data = CAST(X'00C84E676DC1AB4300000000000000000000000000000000'"
+	             " || substr(data, 25) AS BLOB) WHERE kind = 0 AND first_row = 0");
+	st = must_open(path, 0);
+	ASSERT_EQ(wp_store_load(st, ids[0], 0, &run), WP_ECORRUPT);
+	ASSERT_HAS(wp_store_errmsg(st), "goes backwards");
+	wp_store_close(st);
+	fix_close(&f);
+	return TEST_OK;
+}
+
+/* Damage anywhere in the file: errors, never a crash (ASan watches). */
+TEST(store_damaged_file_never_crashes)
+{
+	char path[600], copy[640];
+	struct fix f;
+	int64_t id;
+	sqlite_path(path, sizeof path);
+	snprintf(copy, sizeof copy, "%s.copy", path);
+	fix_open(&f);
+	struct wp_store *st = must_open(path, WP_STORE_CREATE);
+	store_run(&f, &st, 1, &id);
+	wp_store_close(st); /* the last connection: the WAL is checkpointed */
+	char *orig = NULL;
+	size_t len;
+	{
+		FILE *in = fopen(path, "rb");
+		ASSERT(in != NULL);
+		fseek(in, 0, SEEK_END);
+		len = (size_t)ftell(in);
+		rewind(in);
+		orig = malloc(len);
+		ASSERT(fread(orig, 1, len, in) == len);
+		fclose(in);
+	}
+	ASSERT(len >= 8192);
+	int errors = 0;
+	for (size_t off = 0; off < len; off += 1024) {
+		for (int cut = 0; cut < 2; cut++) {
+			FILE *out = fopen(copy, "wb");
+			ASSERT(out != NULL);
+			if (cut) {
+				/* Cut short here. */
+				ASSERT(fwrite(orig, 1, off, out) == off);
+			} else {
+				/* 64 bytes of garbage here. */
+				char *bad = malloc(len);
+				memcpy(bad, orig, len);
+				for (size_t k = 0; k < 64 && off + k < len; k++)
+					bad[off + k] = (char)(0xA5 ^ (k * 29));
+				ASSERT(fwrite(bad, 1, len, out) == len);
+				free(bad);
+			}
+			fclose(out);
+			char wal[700];
+			snprintf(wal, sizeof wal, "%s-wal", copy);
+			unlink(wal);
+			struct wp_store *s = NULL;
+			int rc = wp_store_open(&s, copy, WP_STORE_READONLY);
+			if (rc == 0) {
+				int64_t *ids;
+				size_t n;
+				rc = wp_store_list(s, &ids, &n);
+				for (size_t i = 0; rc == 0 && i < n; i++) {
+					struct wp_run *run;
+					int r2 = wp_store_load(s, ids[i], WP_LOAD_SERIES, &run);
+					if (r2 == 0)
+						wp_run_free(run);
+					else
+						ASSERT(r2 == WP_EDB || r2 == WP_ECORRUPT || r2 == -ENOENT);
+					errors += r2 != 0;
+				}
+				if (rc == 0)
+					free(ids);
+			}
+			if (rc != 0) {
+				ASSERT(rc == WP_EDB || rc == WP_ESCHEMA || rc == WP_ECORRUPT);
+				ASSERT(*wp_store_errmsg(s));
+				errors++;
+			}
+			wp_store_close(s);
+		}
+	}
+	ASSERT_INT(errors, >, 4); /* the damage was seen, not only survived */
+	free(orig);
+	fix_close(&f);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------------------ remove */
+
+TEST(store_remove_takes_every_row)
+{
+	char path[600];
+	struct fix f;
+	int64_t ids[2];
+	sqlite_path(path, sizeof path);
+	fix_open(&f);
+	struct wp_store *st = must_open(path, WP_STORE_CREATE);
+	store_run(&f, &st, 1, &ids[0]);
+	/* A second run of the same meter: its own series. */
+	wp_series_close(f.ser);
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION,
+		                        .flags = WP_SERIES_STORE,
+		                        .flush_s = 1e-9 };
+	ASSERT_EQ(wp_meter_snapshot(f.m, f.a), 0);
+	ASSERT_EQ(wp_series_open(&f.ser, f.m, f.a, &so), 0);
+	wp_report_free(&f.rep);
+	wp_report_init(&f.rep);
+	f.rep.host = strdup("another-node");
+	f.rep.start_unix_ns = 1790000001000000000;
+	ASSERT_EQ(wp_store_begin(st, NULL, &f.rep, f.m, f.ser, &ids[1]), 0);
+	drive(&f, 30);
+	ASSERT_EQ(wp_report_measure(&f.rep, f.m, f.a, f.b), 0);
+	ASSERT_EQ(wp_store_finish(st, &f.rep), 0);
+
+	int64_t *list;
+	size_t n;
+	ASSERT_EQ(wp_store_list(st, &list, &n), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT(list[0] == ids[0] && list[1] == ids[1]);
+	free(list);
+	ASSERT_EQ(wp_store_remove(st, ids[0]), 0);
+	ASSERT_EQ(wp_store_remove(st, ids[0]), -ENOENT);
+	wp_store_close(st);
+
+	static const char *const tables[] = { "runs", "run_args", "tags", "nodes", "domains",
+		                              "readings", "regions", "region_energy", "warnings",
+		                              "chunks" };
+	struct wp__db db = { .ops = &wp__sqlite_ops };
+	ASSERT_EQ(db.ops->open(&db, path, 0), 0);
+	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
+		char sql[128];
+		struct wp__rows r = { 0 };
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE %s = ?", tables[t],
+		         t == 0 ? "id" : "run_id");
+		struct wp__val p = wp__int(ids[0]);
+		ASSERT_EQ(db.ops->exec(&db, sql, &p, 1, &r), 0);
+		ASSERT(r.nrows == 1 && wp__cell(&r, 0, 0)->i == 0);
+		wp__rows_free(&r);
+	}
+	db.ops->close(&db);
+	/* The other run is whole. */
+	st = must_open(path, 0);
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_load(st, ids[1], WP_LOAD_SERIES, &run), 0);
+	same_report(&f.rep, &run->report);
+	ASSERT_STR(run->name, "");
+	wp_run_free(run);
+	wp_store_close(st);
+	fix_close(&f);
+	return TEST_OK;
+}
+
+TEST(store_rejects_bad_input)
+{
+	char path[600];
+	struct fix f;
+	int64_t id;
+	sqlite_path(path, sizeof path);
+	fix_open(&f);
+	struct wp_store *st = must_open(path, WP_STORE_CREATE);
+	struct wp_run_info bad = info;
+	bad.data_type = "video";
+	ASSERT_EQ(wp_store_begin(st, &bad, &f.rep, f.m, f.ser, &id), -EINVAL);
+	ASSERT_HAS(wp_store_errmsg(st), "unknown data type 'video'");
+	bad = info;
+	const char *notag[] = { "novalue" };
+	bad.tags = notag;
+	bad.tag_count = 1;
+	ASSERT_EQ(wp_store_begin(st, &bad, &f.rep, f.m, f.ser, &id), -EINVAL);
+	ASSERT_HAS(wp_store_errmsg(st), "tag 'novalue' is not KEY=VALUE");
+	ASSERT_EQ(wp_store_sync(st), WP_ESTATE);
+	ASSERT_EQ(wp_store_finish(st, &f.rep), WP_ESTATE);
+	/* Nothing of the refused runs was kept. */
+	int64_t *list;
+	size_t n;
+	ASSERT_EQ(wp_store_list(st, &list, &n), 0);
+	ASSERT_EQ(n, 0);
+	free(list);
+	ASSERT_EQ(wp_store_begin(st, &info, &f.rep, f.m, f.ser, &id), 0);
+	ASSERT_EQ(wp_store_begin(st, &info, &f.rep, f.m, f.ser, &id), WP_ESTATE);
+	ASSERT_EQ(wp_store_remove(st, id), WP_ESTATE);
+	wp_store_close(st);
+	struct wp_store *none = NULL;
+	ASSERT_EQ(wp_store_open(&none, "", 0), -EINVAL);
+	ASSERT_EQ(wp_store_open(NULL, path, 0), -EINVAL);
+	fix_close(&f);
+	return TEST_OK;
+}
