@@ -171,4 +171,14 @@
 	X(store_damaged_file_never_crashes, 60)              \
 	X(store_remove_takes_every_row, 20)                  \
 	X(store_rejects_bad_input, 10)                       \
+	X(pg_round_trips_numbers, 10)                        \
+	X(pg_round_trips_text_and_blobs, 10)                 \
+	X(pg_placeholders_outside_quotes, 10)                \
+	X(pg_many_rows, 20)                                  \
+	X(pg_statement_errors, 10)                           \
+	X(pg_unsupported_type_is_named, 10)                  \
+	X(pg_transactions, 10)                               \
+	X(pg_read_only_and_quiet, 10)                        \
+	X(pg_connection_lost, 10)                            \
+	X(pg_connect_errors_hide_passwords, 20)              \
 	X(contract_every_source, 30)
