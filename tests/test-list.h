@@ -159,4 +159,9 @@
 	X(series_memory_stays_flat, 20)                      \
 	X(series_yaml_equals_json, 20)                       \
 	X(series_number_format_round_trips, 10)              \
+	X(export_hdf5_layout_and_samples, 30)                \
+	X(export_csv_long_format, 20)                        \
+	X(export_json_document, 20)                          \
+	X(export_errors_name_the_file, 20)                   \
+	X(export_hdf5_memory_stays_flat, 40)                 \
 	X(contract_every_source, 30)
