@@ -71,10 +71,11 @@ $(SHARED): $(LIB_OBJ) src/libwattprof.map
 $(BIN): $(CLI_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(LDLIBS)
 
-# The tests call the live line's text composer (src/cli/live.c) directly.
-TEST_CLI_OBJ = $(BUILD)/src/cli/live.o
+# The tests call the live line's text composer (src/cli/live.c) and the
+# export writers (src/cli/export.c, hence HDF5) directly.
+TEST_CLI_OBJ = $(BUILD)/src/cli/live.o $(BUILD)/src/cli/export.o
 $(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD)
-	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(LDLIBS)
 
 # The fake NVIDIA library that the NVML tests put first in LD_LIBRARY_PATH
 # (tests/fakenvml/fake_nvml.h); built with SAN like everything it is loaded into.

@@ -181,4 +181,9 @@
 	X(pg_read_only_and_quiet, 10)                        \
 	X(pg_connection_lost, 10)                            \
 	X(pg_connect_errors_hide_passwords, 20)              \
+	X(export_hdf5_layout_and_samples, 30)                \
+	X(export_csv_long_format, 20)                        \
+	X(export_json_document, 20)                          \
+	X(export_errors_name_the_file, 20)                   \
+	X(export_hdf5_memory_stays_flat, 40)                 \
 	X(contract_every_source, 30)

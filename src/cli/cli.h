@@ -135,12 +135,28 @@ size_t cli_utf8_width(const char *s);
 /* s as a JSON string, quoted and escaped (RFC 8259). */
 void cli_json_string(FILE *f, const char *s);
 
-/* export.c: the writers of `wattprof export` (runs loaded with WP_LOAD_SERIES).
- * Each returns 0, or -1 with err filled (a message naming the file). */
+/*
+ * export.c: the writers of `wattprof export` (docs/STORAGE.md, "Export
+ * formats").  Each writes runs[0..n), loaded with WP_LOAD_SERIES (a run's
+ * series may be NULL: its report's two samples, start and end, stand in),
+ * in the order given; a run given twice (the same id) is written once.
+ * Each returns 0, or -1 with err filled with a message in git's style that
+ * names the file (`path`, or `name` for a stream: the path as the user
+ * gave it, "-" or "stdout" for standard output).  They print nothing.
+ *
+ * export_hdf5 creates `path`, replacing a file of that name; after a
+ * failure no file is left there (one it created is removed).  HDF5's own
+ * error printing is turned off for the process.
+ * export_csv and export_json write to `out` and flush it; closing it is
+ * the caller's.
+ */
 struct wp_run;
-int export_hdf5(const char *path, struct wp_run *const *runs, size_t n, char *err, size_t errlen);
-int export_csv(FILE *out, struct wp_run *const *runs, size_t n, char *err, size_t errlen);
-int export_json(FILE *out, struct wp_run *const *runs, size_t n, char *err, size_t errlen);
+int export_hdf5(const char *path, struct wp_run *const *runs, size_t n, char *err,
+                size_t errlen);
+int export_csv(FILE *out, const char *name, struct wp_run *const *runs, size_t n, char *err,
+               size_t errlen);
+int export_json(FILE *out, const char *name, struct wp_run *const *runs, size_t n, char *err,
+                size_t errlen);
 
 int cmd_monitor(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -156,8 +156,8 @@ int cmd_export(int argc, char **argv)
 			cli_error("cannot write '%s': %s", output, strerror(errno));
 			goto done;
 		}
-		rc = fmt == EXP_CSV ? export_csv(f, runs, n, err, sizeof err)
-		                    : export_json(f, runs, n, err, sizeof err);
+		rc = fmt == EXP_CSV ? export_csv(f, output, runs, n, err, sizeof err)
+		                    : export_json(f, output, runs, n, err, sizeof err);
 		if ((f == stdout ? fflush(f) : fclose(f)) != 0 && rc == 0) {
 			snprintf(err, sizeof err, "cannot write '%s': %s", output, strerror(errno));
 			rc = -1;

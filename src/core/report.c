@@ -128,6 +128,7 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 		d->energy_std_j = d->energy_min_j = d->energy_max_j = NAN;
 		d->estimated = info->estimated;
 		d->integrated = info->integrated;
+		d->kind = info->kind;
 		/* A sensor of unknown coverage may overlap anything: shown,
 		 * never summed. */
 		d->in_total = info->kind != WP_KIND_OTHER;

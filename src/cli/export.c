@@ -1,0 +1,1222 @@
+/*
+ * export.c - the writers of `wattprof export`: stored runs (wp_store_load
+ * with WP_LOAD_SERIES) into one HDF5 file, one CSV table or one JSON
+ * document.  The layouts are documented in docs/STORAGE.md, "Export
+ * formats"; this file follows it.  The command (cmd_export.c) opens the
+ * store, loads the runs and prints what these return: they print nothing.
+ *
+ * HDF5 lives here, in the command, and not in libwattprof: an MPI program
+ * that links the library often brings its own (parallel) HDF5, and two
+ * HDF5 libraries in one process do not mix.
+ *
+ * Organisation:
+ *   1. what the three share: runs named twice are written once, a run's
+ *      series, and a FILE that prefixes every line it is given
+ *      (fopencookie), through which the report sinks of the library write
+ *      their CSV and JSON unchanged;
+ *   2. HDF5: the layout of perun's experiment files (application, run,
+ *      node, device), attributes for every figure of the run and the
+ *      report, the samples streamed through a fixed block into chunked,
+ *      extendible datasets, so memory stays flat however long the run;
+ *   3. CSV: the report's CSV sink per run, each line prefixed by the run id;
+ *   4. JSON: one document, each run's report as the JSON sink writes it.
+ *
+ * The CSV and JSON sinks' helpers (wp__put_quoted, wp__fmt_num,
+ * wp__iso8601 ...) come from src/sinks/sinks.h: the command links the
+ * static library, so an exported string or number is written exactly as a
+ * report writes it.
+ *
+ * HDF5 calls follow the HDF5 1.10 reference manual (H5F, H5G, H5D, H5A,
+ * H5T, H5E, H5L and H5P); the error stack is silenced and turned into one
+ * message naming the file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "wattprof/wattprof.h"
+#include "../sinks/sinks.h"
+#include "cli.h"
+
+/* ------------------------------------------------------------- shared */
+
+/* A run given twice (the same id) is written once, where it first appears. */
+static int seen_before(struct wp_run *const *runs, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (runs[j]->id == runs[i]->id)
+			return 1;
+	return 0;
+}
+
+/* The run's report with its samples attached (a shallow copy: nothing of
+ * it is owned, and nothing is freed). */
+static struct wp_report run_report(const struct wp_run *run)
+{
+	struct wp_report r = run->report;
+	if (!r.series)
+		r.series = run->series;
+	return r;
+}
+
+/*
+ * A stream that writes every line it is given to `out` with `prefix` in
+ * front, leaving out the first `skip` lines.  In CSV mode a line ends only
+ * at a newline outside double quotes (RFC 4180 fields may hold newlines).
+ * The prefix is written when a line's first byte is, so a stream that ends
+ * with a newline leaves nothing dangling.
+ */
+struct prefixer {
+	FILE *out;
+	const char *prefix;
+	size_t prefix_len;
+	int at_start; /* the next byte begins a line */
+	int skip;     /* lines still to leave out */
+	int csv, in_quotes;
+	int err;      /* errno of the first failed write to out */
+};
+
+static ssize_t prefixer_write(void *cookie, const char *buf, size_t n)
+{
+	struct prefixer *p = cookie;
+	size_t i = 0;
+
+	if (p->err)
+		return 0;
+	errno = 0;
+	while (i < n) {
+		if (p->at_start && !p->skip &&
+		    fwrite(p->prefix, 1, p->prefix_len, p->out) != p->prefix_len)
+			goto failed;
+		p->at_start = 0;
+		size_t j = i;
+		while (j < n) {
+			char ch = buf[j++];
+			if (p->csv && ch == '"') {
+				p->in_quotes = !p->in_quotes;
+			} else if (ch == '\n' && !p->in_quotes) {
+				p->at_start = 1;
+				break;
+			}
+		}
+		if (!p->skip && fwrite(buf + i, 1, j - i, p->out) != j - i)
+			goto failed;
+		if (p->at_start && p->skip)
+			p->skip--;
+		i = j;
+	}
+	return (ssize_t)n;
+failed:
+	p->err = errno ? errno : EIO;
+	return 0; /* fopencookie: 0 is an error */
+}
+
+static FILE *prefixer_open(struct prefixer *p)
+{
+	static const cookie_io_functions_t io = { .write = prefixer_write };
+	FILE *f = fopencookie(p, "w", io);
+	if (f)
+		setvbuf(f, NULL, _IOFBF, 64 * 1024);
+	return f;
+}
+
+/*
+ * Writes a run's report in `format` to `out` through a prefixer; returns 0,
+ * or -1 with err filled (`name` is the output's name for the message).
+ */
+static int write_prefixed(FILE *out, const char *name, const struct wp_run *run,
+                          enum wp_format format, struct prefixer *p, char *err, size_t errlen)
+{
+	struct wp_report r = run_report(run);
+	p->out = out;
+	p->prefix_len = strlen(p->prefix);
+	if (format == WP_FORMAT_JSON)
+		r.flags |= WP_REPORT_SERIES;
+	FILE *f = prefixer_open(p);
+	if (!f) {
+		snprintf(err, errlen, "cannot write '%s': %s", name, strerror(errno));
+		return -1;
+	}
+	int rc = wp_report_write(&r, format, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -EIO;
+	if (p->err) {
+		snprintf(err, errlen, "cannot write '%s': %s", name, strerror(p->err));
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write run %" PRId64 " to '%s': %s", run->id, name,
+		         wp_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Flushes out; -1 with err filled when it, or anything before, failed. */
+static int finish_stream(FILE *out, const char *name, char *err, size_t errlen)
+{
+	errno = 0;
+	if (fflush(out) != 0 || ferror(out)) {
+		snprintf(err, errlen, "cannot write '%s': %s", name,
+		         strerror(errno ? errno : EIO));
+		return -1;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------------- HDF5 */
+
+/*
+ * Rows of samples read, and written, at a time: 32 KiB per column, which is
+ * also each dataset's chunk (HDF5's guide puts good chunks between 10 KiB
+ * and 1 MiB).  Memory is (columns + 1) x this, whatever the run's length.
+ */
+#define BLOCK 4096
+#define DEFLATE_LEVEL 4
+
+struct h5 {
+	const char *path;
+	char *err;
+	size_t errlen;
+	int failed;
+	int in_run; /* messages name run_id */
+	int64_t run_id;
+	hid_t file;
+	hid_t str_t;   /* variable-length UTF-8 string */
+	hid_t bool_t;  /* int8 enum FALSE/TRUE: h5py reads it as bool */
+	hid_t scalar;  /* a scalar dataspace */
+	hid_t lcpl;    /* link names in UTF-8 */
+	hid_t gcpl;    /* groups keep their links in creation order */
+	hid_t dcpl;    /* samples: chunked, NaN fill, shuffle + deflate if there */
+	hid_t dapl;    /* a small chunk cache: chunks are written once, in order */
+	hid_t grow;    /* an empty, unlimited 1-D dataspace */
+};
+
+struct h5_why {
+	char desc[256];
+	int errnum;
+};
+
+/* Error stack walker: innermost description first; an errno that the file
+ * driver put in a description ("errno = 28") is the clearest reason. */
+static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+	struct h5_why *y = data;
+	const char *at = e->desc ? strstr(e->desc, "errno = ") : NULL;
+	if (n == 0 && e->desc)
+		snprintf(y->desc, sizeof y->desc, "%s", e->desc);
+	if (at && !y->errnum)
+		y->errnum = atoi(at + strlen("errno = "));
+	return 0;
+}
+
+/*
+ * Why the last HDF5 call failed, e.g. "File too large (HDF5: file write
+ * failed)": the system's reason where there is one, and what HDF5 was
+ * doing (its innermost description, up to its details).  Call before any
+ * other HDF5 call: each one clears the stack.
+ */
+static void h5_reason(char *buf, size_t cap)
+{
+	struct h5_why y = { "", 0 };
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, &y);
+	y.desc[strcspn(y.desc, ":,")] = '\0';
+	if (y.errnum > 0 && y.desc[0])
+		snprintf(buf, cap, "%s (HDF5: %s)", strerror(y.errnum), y.desc);
+	else if (y.errnum > 0)
+		snprintf(buf, cap, "%s", strerror(y.errnum));
+	else if (y.desc[0])
+		snprintf(buf, cap, "HDF5: %s", y.desc);
+	else
+		snprintf(buf, cap, "HDF5 failed");
+}
+
+/* The first failure's message; later ones are consequences. */
+static void h5_msg(struct h5 *w, const char *why)
+{
+	if (w->failed)
+		return;
+	w->failed = 1;
+	if (w->in_run)
+		snprintf(w->err, w->errlen, "cannot write run %" PRId64 " to '%s': %s", w->run_id,
+		         w->path, why);
+	else
+		snprintf(w->err, w->errlen, "cannot write '%s': %s", w->path, why);
+}
+
+/* After a failed HDF5 call. */
+static void h5_fail(struct h5 *w)
+{
+	char why[320];
+	if (w->failed)
+		return;
+	h5_reason(why, sizeof why);
+	h5_msg(w, why);
+}
+
+/*
+ * A copy of s (NULL: "") in which every byte that is not part of valid
+ * UTF-8 is U+FFFD, as in the reports: HDF5 strings here are declared
+ * UTF-8, and readers (h5py) decode them.  NULL when out of memory.
+ */
+static char *clean_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p);
+	char *out = malloc(3 * n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (n > 0) {
+		size_t len = wp__utf8_len(p, n);
+		if (len == 0) {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			len = 1;
+		} else {
+			memcpy(o, p, len);
+			o += len;
+		}
+		p += len;
+		n -= len;
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * A link name for s: UTF-8 cleaned, '/' (HDF5's path separator) made '_',
+ * a leading '.' made '_' ("." is the group itself), `fallback` for an
+ * empty name, and "_2", "_3" ... appended while `g` already has a link of
+ * that name.  NULL when out of memory.
+ */
+static char *link_name(hid_t g, const char *s, const char *fallback)
+{
+	char *c = clean_utf8(s && *s ? s : fallback);
+	if (!c)
+		return NULL;
+	for (char *p = c; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	if (c[0] == '.')
+		c[0] = '_';
+	if (H5Lexists(g, c, H5P_DEFAULT) <= 0)
+		return c;
+	size_t len = strlen(c) + 24;
+	char *u = malloc(len);
+	for (unsigned k = 2; u; k++) {
+		snprintf(u, len, "%s_%u", c, k);
+		if (H5Lexists(g, u, H5P_DEFAULT) <= 0)
+			break;
+	}
+	free(c);
+	return u;
+}
+
+static void attr_write(struct h5 *w, hid_t obj, const char *name, hid_t ftype, hid_t mtype,
+                       hid_t space, const void *buf)
+{
+	if (w->failed)
+		return;
+	hid_t a = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+	if (a < 0 || H5Awrite(a, mtype, buf) < 0)
+		h5_fail(w);
+	if (a >= 0)
+		H5Aclose(a);
+}
+
+static void attr_f64(struct h5 *w, hid_t obj, const char *name, double v)
+{
+	attr_write(w, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, w->scalar, &v);
+}
+
+static void attr_i64(struct h5 *w, hid_t obj, const char *name, int64_t v)
+{
+	attr_write(w, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, w->scalar, &v);
+}
+
+static void attr_bool(struct h5 *w, hid_t obj, const char *name, int v)
+{
+	int8_t b = v != 0;
+	attr_write(w, obj, name, w->bool_t, w->bool_t, w->scalar, &b);
+}
+
+static void attr_str(struct h5 *w, hid_t obj, const char *name, const char *s)
+{
+	char *c = clean_utf8(s);
+	if (!c) {
+		h5_msg(w, strerror(ENOMEM));
+		return;
+	}
+	attr_write(w, obj, name, w->str_t, w->str_t, w->scalar, &c);
+	free(c);
+}
+
+/* A 1-D array of n strings (an empty array when n is 0). */
+static void attr_strs(struct h5 *w, hid_t obj, const char *name, char *const *v, size_t n)
+{
+	char **c = calloc(n + 1, sizeof *c);
+	hsize_t dim = n;
+	size_t i = 0;
+
+	for (; c && i < n; i++)
+		if (!(c[i] = clean_utf8(v[i])))
+			break;
+	if (!c || i < n) {
+		h5_msg(w, strerror(ENOMEM));
+	} else {
+		hid_t sp = H5Screate_simple(1, &dim, NULL);
+		if (sp < 0)
+			h5_fail(w);
+		else
+			attr_write(w, obj, name, w->str_t, w->str_t, sp, c);
+		if (sp >= 0)
+			H5Sclose(sp);
+	}
+	for (size_t k = 0; c && k < n; k++)
+		free(c[k]);
+	free(c);
+}
+
+/* A group under g named after s (see link_name); -1 after a failure. */
+static hid_t group_new(struct h5 *w, hid_t g, const char *s, const char *fallback)
+{
+	if (w->failed)
+		return -1;
+	char *name = link_name(g, s, fallback);
+	if (!name) {
+		h5_msg(w, strerror(ENOMEM));
+		return -1;
+	}
+	hid_t c = H5Gcreate2(g, name, w->lcpl, w->gcpl, H5P_DEFAULT);
+	if (c < 0)
+		h5_fail(w);
+	free(name);
+	return c;
+}
+
+static void close_group(hid_t *g)
+{
+	if (*g >= 0)
+		H5Gclose(*g);
+	*g = -1;
+}
+
+static const char *kind_name(enum wp_domain_kind k)
+{
+	switch (k) {
+	case WP_KIND_PACKAGE:
+		return "package";
+	case WP_KIND_CORE:
+		return "core";
+	case WP_KIND_UNCORE:
+		return "uncore";
+	case WP_KIND_DRAM:
+		return "dram";
+	case WP_KIND_PSYS:
+		return "psys";
+	case WP_KIND_OTHER:
+		return "other";
+	case WP_KIND_SYSTEM:
+		return "system";
+	case WP_KIND_GPU:
+		return "gpu";
+	}
+	return "unknown";
+}
+
+/* The run group's attributes: everything the store and the report hold
+ * but the domains, regions and samples. */
+static void run_attrs(struct h5 *w, hid_t g, const struct wp_run *run)
+{
+	const struct wp_report *r = &run->report;
+	char when[40];
+	size_t argc = 0;
+	int bench = r->rounds > 0, idle = r->idle_s > 0;
+
+	attr_i64(w, g, "id", run->id);
+	attr_str(w, g, "uuid", run->uuid);
+	attr_str(w, g, "status", run->status);
+	attr_str(w, g, "name", run->name);
+	attr_str(w, g, "user", run->user);
+	attr_str(w, g, "host", r->host);
+	attr_str(w, g, "platform", run->platform);
+	attr_str(w, g, "wattprof_version", run->wattprof_version);
+	attr_str(w, g, "package", run->package);
+	attr_str(w, g, "algorithm", run->algorithm);
+	attr_str(w, g, "algorithm_params", run->algorithm_params);
+	attr_str(w, g, "data_type", run->data_type);
+	attr_str(w, g, "data_shape", run->data_shape);
+	attr_str(w, g, "comment", run->comment);
+	attr_strs(w, g, "tags", run->tags, run->tags ? run->tag_count : 0);
+	while (r->command && r->command[argc])
+		argc++;
+	attr_strs(w, g, "command", r->command, argc);
+	wp__iso8601(r->start_unix_ns, when, sizeof when);
+	attr_str(w, g, "start_time", when);
+	attr_i64(w, g, "start_unix_ns", r->start_unix_ns);
+	attr_f64(w, g, "duration_s", r->duration_s);
+	attr_f64(w, g, "total_energy_j", r->total_energy_j);
+	attr_bool(w, g, "total_estimated", wp__total_estimated(r));
+	attr_i64(w, g, "exit_status", r->exit_status);
+	attr_i64(w, g, "signal", r->term_signal);
+	attr_f64(w, g, "sampler_freq_hz", r->sampler_freq_hz > 0 ? r->sampler_freq_hz : NAN);
+	attr_i64(w, g, "samples", (int64_t)r->samples);
+	attr_f64(w, g, "cpu_energy_j", run->cpu_j);
+	attr_f64(w, g, "dram_energy_j", run->dram_j);
+	attr_f64(w, g, "gpu_energy_j", run->gpu_j);
+	attr_f64(w, g, "other_energy_j", run->other_j);
+	attr_f64(w, g, "idle_s", r->idle_s);
+	attr_f64(w, g, "idle_power_w", idle ? r->idle_total_power_w : NAN);
+	attr_f64(w, g, "above_idle_j", wp_report_above_idle_j(r, (size_t)-1));
+	attr_i64(w, g, "rounds", (int64_t)r->rounds);
+	attr_i64(w, g, "warmup_rounds", (int64_t)r->warmup_rounds);
+	attr_f64(w, g, "duration_std_s", bench ? r->duration_std_s : NAN);
+	attr_f64(w, g, "duration_min_s", bench ? r->duration_min_s : NAN);
+	attr_f64(w, g, "duration_max_s", bench ? r->duration_max_s : NAN);
+	attr_f64(w, g, "total_std_j", bench ? r->total_std_j : NAN);
+	attr_f64(w, g, "total_min_j", bench ? r->total_min_j : NAN);
+	attr_f64(w, g, "total_max_j", bench ? r->total_max_j : NAN);
+	attr_strs(w, g, "warnings", r->warnings, r->warning_count);
+}
+
+/* Regions: `regions` (tag, start_s, duration_s) and `regions_energy`
+ * [region][domain] in J, with the domains' names as an attribute. */
+struct region_row {
+	char *tag;
+	double start_s, duration_s;
+};
+
+static void write_regions(struct h5 *w, hid_t g, const struct wp_report *r)
+{
+	size_t n = r->region_count, nd = r->domain_count;
+	struct region_row *rows = calloc(n + 1, sizeof *rows);
+	double *energy = calloc(n * nd + 1, sizeof *energy);
+	char **names = calloc(nd + 1, sizeof *names);
+	hid_t mt = -1, ft = -1, sp = -1, d = -1;
+	hsize_t dims[2] = { n, nd };
+
+	if (w->failed)
+		goto out;
+	if (!rows || !energy || !names) {
+		h5_msg(w, strerror(ENOMEM));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rows[i].tag = clean_utf8(r->regions[i].tag);
+		rows[i].start_s = r->regions[i].start_s;
+		rows[i].duration_s = r->regions[i].duration_s;
+		for (size_t k = 0; k < nd; k++)
+			energy[i * nd + k] = r->regions[i].energy_j[k];
+		if (!rows[i].tag) {
+			h5_msg(w, strerror(ENOMEM));
+			goto out;
+		}
+	}
+	for (size_t k = 0; k < nd; k++)
+		names[k] = r->domains[k].name;
+
+	/* The compound type, in memory and packed in the file. */
+	mt = H5Tcreate(H5T_COMPOUND, sizeof(struct region_row));
+	if (mt < 0 || H5Tinsert(mt, "tag", offsetof(struct region_row, tag), w->str_t) < 0 ||
+	    H5Tinsert(mt, "start_s", offsetof(struct region_row, start_s), H5T_NATIVE_DOUBLE) < 0 ||
+	    H5Tinsert(mt, "duration_s", offsetof(struct region_row, duration_s),
+	              H5T_NATIVE_DOUBLE) < 0 ||
+	    (ft = H5Tcopy(mt)) < 0 || H5Tpack(ft) < 0 ||
+	    (sp = H5Screate_simple(1, dims, NULL)) < 0 ||
+	    (d = H5Dcreate2(g, "regions", ft, sp, w->lcpl, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+	    (n > 0 && H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)) {
+		h5_fail(w);
+		goto out;
+	}
+	attr_str(w, d, "long_name", "tagged regions: tag, start (s since the run's start), duration (s)");
+	attr_str(w, d, "units", "s");
+	attr_f64(w, d, "mag", 1.0);
+	H5Dclose(d);
+	d = -1;
+	H5Sclose(sp);
+	sp = -1;
+
+	if ((sp = H5Screate_simple(2, dims, NULL)) < 0 ||
+	    (d = H5Dcreate2(g, "regions_energy", H5T_IEEE_F64LE, sp, w->lcpl, H5P_DEFAULT,
+	                    H5P_DEFAULT)) < 0 ||
+	    (n * nd > 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, energy) < 0)) {
+		h5_fail(w);
+		goto out;
+	}
+	attr_str(w, d, "units", "J");
+	attr_f64(w, d, "mag", 1.0);
+	attr_str(w, d, "long_name", "energy of each domain (columns) in each region (rows)");
+	attr_f64(w, d, "valid_min", 0);
+	attr_strs(w, d, "domains", names, nd);
+out:
+	if (d >= 0)
+		H5Dclose(d);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ft >= 0)
+		H5Tclose(ft);
+	if (mt >= 0)
+		H5Tclose(mt);
+	for (size_t i = 0; rows && i < n; i++)
+		free(rows[i].tag);
+	free(rows);
+	free(energy);
+	free(names);
+}
+
+static void domain_attrs(struct h5 *w, hid_t g, const struct wp_report *r, size_t i)
+{
+	const struct wp_report_domain *m = &r->domains[i];
+	int bench = r->rounds > 0;
+
+	attr_str(w, g, "name", m->name);
+	attr_str(w, g, "source", m->source);
+	attr_str(w, g, "method", wp__report_method(m));
+	attr_str(w, g, "kind", kind_name(m->kind));
+	attr_bool(w, g, "estimated", m->estimated);
+	attr_bool(w, g, "in_total", m->in_total);
+	attr_bool(w, g, "complete", m->status == 0);
+	attr_bool(w, g, "integrated", m->integrated);
+	attr_str(w, g, "device_name", m->device_name);
+	attr_str(w, g, "device_id", m->device_id);
+	attr_f64(w, g, "energy_j", m->energy_j);
+	attr_f64(w, g, "avg_power_w", m->avg_power_w);
+	attr_f64(w, g, "min_power_w", r->series ? m->min_power_w : NAN);
+	attr_f64(w, g, "peak_power_w", r->series ? m->peak_power_w : NAN);
+	attr_f64(w, g, "idle_power_w", r->idle_s > 0 ? m->idle_power_w : NAN);
+	attr_f64(w, g, "above_idle_j", wp_report_above_idle_j(r, i));
+	attr_f64(w, g, "energy_std_j", bench ? m->energy_std_j : NAN);
+	attr_f64(w, g, "energy_min_j", bench ? m->energy_min_j : NAN);
+	attr_f64(w, g, "energy_max_j", bench ? m->energy_max_j : NAN);
+}
+
+/* What a column's dataset says of itself (long_name). */
+static void describe(char *buf, size_t cap, const char *domain, const char *metric)
+{
+	static const struct {
+		const char *metric, *fmt;
+	} text[] = {
+		{ "power_w", "power of %s over the interval since the previous sample" },
+		{ "energy_j", "energy of %s since the run's start" },
+		{ "util_pct", "share of time %s was busy" },
+		{ "mem_util_pct", "share of time the memory of %s was read or written" },
+		{ "temp_c", "temperature of %s" },
+		{ "mem_used_b", "memory in use on %s" },
+		{ "sm_clock_mhz", "shader (SM) clock of %s" },
+		{ "power_limit_w", "power limit in force on %s" },
+	};
+	if (strcmp(domain, "node") == 0) {
+		if (strcmp(metric, "cpu_util_pct") == 0)
+			snprintf(buf, cap, "CPU utilisation of the node");
+		else if (strcmp(metric, "mem_used_b") == 0)
+			snprintf(buf, cap, "memory in use on the node (MemTotal - MemAvailable)");
+		else if (strcmp(metric, "cpu_temp_c") == 0)
+			snprintf(buf, cap, "temperature of the node's hottest CPU package");
+		else
+			snprintf(buf, cap, "%s of the node", metric);
+		return;
+	}
+	for (size_t i = 0; i < sizeof text / sizeof *text; i++)
+		if (strcmp(metric, text[i].metric) == 0) {
+			snprintf(buf, cap, text[i].fmt, domain);
+			return;
+		}
+	snprintf(buf, cap, "%s of %s", metric, domain);
+}
+
+/* A 1-D extendible dataset of doubles with its attributes; -1 on failure. */
+static hid_t samples_dataset(struct h5 *w, hid_t g, const char *name, const char *domain,
+                             const char *metric, const char *unit, const char *long_name)
+{
+	if (w->failed)
+		return -1;
+	char *ln = link_name(g, name, "values");
+	if (!ln) {
+		h5_msg(w, strerror(ENOMEM));
+		return -1;
+	}
+	hid_t d = H5Dcreate2(g, ln, H5T_IEEE_F64LE, w->grow, w->lcpl, w->dcpl, w->dapl);
+	free(ln);
+	if (d < 0) {
+		h5_fail(w);
+		return -1;
+	}
+	attr_str(w, d, "units", unit);
+	/* perun's magnitude: the factor to the SI unit.  Values are stored in
+	 * base units (J, W, s, B ...), so it is always 1. */
+	attr_f64(w, d, "mag", 1.0);
+	attr_str(w, d, "long_name", long_name);
+	if (strcmp(unit, "%") == 0) {
+		attr_f64(w, d, "valid_min", 0);
+		attr_f64(w, d, "valid_max", 100);
+	} else if (strcmp(unit, "C") != 0) {
+		attr_f64(w, d, "valid_min", 0); /* s, J, W, B, MHz: never negative */
+	}
+	if (domain)
+		attr_str(w, d, "domain", domain);
+	if (metric)
+		attr_str(w, d, "metric", metric);
+	return d;
+}
+
+/*
+ * Where the samples come from: the stored series, or, for a run without
+ * one, the two samples a report has (as the CSV sink writes it): the start
+ * (energy 0) and the end (energy_j, and avg_power_w as the power over the
+ * interval), every domain's power_w and energy_j.
+ */
+struct source {
+	struct wp_series_reader *rd;
+	const struct wp_report *r;
+	size_t row;
+};
+
+static int source_next(struct source *s, double *t, double *v)
+{
+	if (s->rd)
+		return wp_series_next(s->rd, t, v);
+	if (s->row >= 2)
+		return 0;
+	for (size_t i = 0; i < s->r->domain_count; i++) {
+		const struct wp_report_domain *d = &s->r->domains[i];
+		v[2 * i] = s->row ? d->avg_power_w : NAN;
+		v[2 * i + 1] = s->row ? d->energy_j : 0;
+	}
+	*t = s->row++ ? s->r->duration_s : 0;
+	return 1;
+}
+
+struct column {
+	char *domain, *metric, *unit; /* owned copies */
+	hid_t d;
+	double *buf;
+};
+
+/* Writes buffered rows [done, done + k) of every column (col[nc] is time). */
+static void flush_block(struct h5 *w, struct column *col, size_t nc, hsize_t done, size_t k)
+{
+	hsize_t start = done, count = k, size = done + k;
+	hid_t mem;
+
+	if (w->failed || k == 0)
+		return;
+	if ((mem = H5Screate_simple(1, &count, NULL)) < 0) {
+		h5_fail(w);
+		return;
+	}
+	for (size_t i = 0; i <= nc && !w->failed; i++) {
+		hid_t fs = -1;
+		if (col[i].d < 0)
+			continue;
+		if (H5Dset_extent(col[i].d, &size) < 0 || (fs = H5Dget_space(col[i].d)) < 0 ||
+		    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+		    H5Dwrite(col[i].d, H5T_NATIVE_DOUBLE, mem, fs, H5P_DEFAULT, col[i].buf) < 0)
+			h5_fail(w);
+		if (fs >= 0)
+			H5Sclose(fs);
+	}
+	H5Sclose(mem);
+}
+
+/*
+ * The node group's contents: one group per report domain (attributes and
+ * samples), a `node` group for the node's readings, and `time`, written
+ * once in the node group and hard-linked into every group beside its
+ * samples.  Returns the rows written.
+ */
+static hsize_t write_node(struct h5 *w, hid_t ng, const struct wp_run *run, int *stored)
+{
+	struct wp_report r = run_report(run);
+	size_t nd = r.domain_count, nc = 0;
+	struct source src = { .r = &r };
+	struct column *col = NULL;
+	hid_t *dg = calloc(nd + 1, sizeof *dg), readings = -1;
+	hid_t *extra = NULL; /* groups of series domains the report lacks */
+	double *v = NULL;
+	hsize_t done = 0;
+	int rc = 0;
+
+	*stored = 0;
+	if (!dg) {
+		h5_msg(w, strerror(ENOMEM));
+		return 0;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		dg[i] = group_new(w, ng, r.domains[i].name, "domain");
+		if (dg[i] >= 0)
+			domain_attrs(w, dg[i], &r, i);
+	}
+	if (r.series) {
+		rc = wp_series_reader_open(&src.rd, r.series);
+		if (rc == -ENODATA)
+			rc = 0; /* not stored: the report's two samples */
+		*stored = src.rd != NULL;
+	}
+	nc = src.rd ? wp_series_column_count(r.series) : 2 * nd;
+	col = calloc(nc + 1, sizeof *col);
+	extra = calloc(nc + 1, sizeof *extra);
+	v = calloc(nc + 1, sizeof *v);
+	if (rc < 0 || !col || !extra || !v) {
+		h5_msg(w, wp_strerror(rc < 0 ? rc : -ENOMEM));
+		goto out;
+	}
+	for (size_t i = 0; i <= nc; i++)
+		col[i].d = extra[i] = -1;
+	for (size_t i = 0; i < nc && !w->failed; i++) {
+		struct wp_series_column c;
+		if (src.rd) {
+			wp_series_column(r.series, i, &c);
+		} else {
+			c.domain = r.domains[i / 2].name;
+			c.metric = i % 2 ? "energy_j" : "power_w";
+			c.unit = i % 2 ? "J" : "W";
+		}
+		col[i].domain = strdup(c.domain);
+		col[i].metric = strdup(c.metric);
+		col[i].unit = strdup(c.unit);
+		col[i].buf = malloc(BLOCK * sizeof *col[i].buf);
+		if (!col[i].domain || !col[i].metric || !col[i].unit || !col[i].buf) {
+			h5_msg(w, strerror(ENOMEM));
+			break;
+		}
+		/* Its group: the domain's, the node's readings, or one made for
+		 * a series domain the report does not have. */
+		hid_t g = -1;
+		for (size_t k = 0; k < nd && g < 0; k++)
+			if (strcmp(r.domains[k].name, c.domain) == 0)
+				g = dg[k];
+		if (g < 0 && strcmp(c.domain, "node") == 0) {
+			if (readings < 0)
+				readings = group_new(w, ng, "node", "node");
+			g = readings;
+		}
+		for (size_t k = 0; k < i && g < 0; k++)
+			if (extra[k] >= 0 && strcmp(col[k].domain, c.domain) == 0)
+				g = extra[k];
+		if (g < 0) {
+			extra[i] = g = group_new(w, ng, c.domain, "domain");
+			attr_str(w, g, "name", c.domain);
+		} else {
+			extra[i] = -1;
+		}
+		char ln[300];
+		const char *dname = strcmp(c.metric, "power_w") == 0    ? "power"
+		                    : strcmp(c.metric, "energy_j") == 0 ? "energy"
+		                                                        : c.metric;
+		describe(ln, sizeof ln, c.domain, c.metric);
+		col[i].d = samples_dataset(w, g, dname, c.domain, c.metric, c.unit, ln);
+	}
+	if (!(col[nc].buf = malloc(BLOCK * sizeof *col[nc].buf)))
+		h5_msg(w, strerror(ENOMEM));
+	col[nc].d = samples_dataset(w, ng, "time", NULL, NULL, "s", "time since the run's start");
+	/* `time` beside the samples of every group: one dataset, linked. */
+	for (size_t i = 0; i < nd + 1 + nc && !w->failed; i++) {
+		hid_t g = i < nd ? dg[i] : i == nd ? readings : extra[i - nd - 1];
+		char *ln = g >= 0 ? link_name(g, "time", "time") : NULL;
+		if (g >= 0 && !ln)
+			h5_msg(w, strerror(ENOMEM));
+		else if (ln && H5Olink(col[nc].d, g, ln, w->lcpl, H5P_DEFAULT) < 0)
+			h5_fail(w);
+		free(ln);
+	}
+
+	size_t k = 0;
+	double t;
+	while (!w->failed && (rc = source_next(&src, &t, v)) > 0) {
+		col[nc].buf[k] = t;
+		for (size_t i = 0; i < nc; i++)
+			col[i].buf[k] = v[i];
+		if (++k == BLOCK) {
+			flush_block(w, col, nc, done, k);
+			done += k;
+			k = 0;
+		}
+	}
+	if (rc < 0) {
+		char why[160];
+		snprintf(why, sizeof why, "cannot read its samples back: %s", wp_strerror(rc));
+		h5_msg(w, why);
+	}
+	flush_block(w, col, nc, done, k);
+	done += k;
+out:
+	wp_series_reader_close(src.rd);
+	for (size_t i = 0; col && i <= nc; i++) {
+		if (col[i].d >= 0)
+			H5Dclose(col[i].d);
+		free(col[i].domain);
+		free(col[i].metric);
+		free(col[i].unit);
+		free(col[i].buf);
+	}
+	for (size_t i = 0; extra && i < nc; i++)
+		close_group(&extra[i]);
+	for (size_t i = 0; i < nd; i++)
+		close_group(&dg[i]);
+	close_group(&readings);
+	free(col);
+	free(extra);
+	free(dg);
+	free(v);
+	return done;
+}
+
+static void write_run(struct h5 *w, hid_t app, const struct wp_run *run)
+{
+	char name[40];
+	hid_t g, ng;
+	int stored = 0;
+
+	if (w->failed)
+		return;
+	w->in_run = 1;
+	w->run_id = run->id;
+	snprintf(name, sizeof name, "run_%" PRId64, run->id);
+	if ((g = group_new(w, app, name, name)) < 0)
+		return;
+	run_attrs(w, g, run);
+	write_regions(w, g, &run->report);
+	if ((ng = group_new(w, g, run->report.host, "unknown")) >= 0) {
+		const struct wp_report *r = &run->report;
+		attr_str(w, ng, "name", r->host);
+		attr_f64(w, ng, "duration_s", r->duration_s);
+		attr_f64(w, ng, "total_energy_j", r->total_energy_j);
+		attr_bool(w, ng, "total_estimated", wp__total_estimated(r));
+		attr_i64(w, ng, "domains", (int64_t)r->domain_count);
+		hsize_t rows = write_node(w, ng, run, &stored);
+		attr_i64(w, ng, "samples_stored", (int64_t)rows);
+		H5Gclose(ng);
+	}
+	attr_bool(w, g, "series_stored", stored);
+	H5Gclose(g);
+	w->in_run = 0;
+}
+
+/* One application: a group at the root holding its runs. */
+struct app {
+	const char *name;
+	hid_t g;
+	size_t runs;
+	double energy_j, duration_s;
+	int any_energy;
+};
+
+static void write_file(struct h5 *w, struct wp_run *const *runs, size_t n)
+{
+	struct app *apps = calloc(n + 1, sizeof *apps);
+	size_t *app_of = calloc(n + 1, sizeof *app_of), napps = 0;
+	char now[40];
+	struct timespec ts;
+
+	if (!apps || !app_of) {
+		h5_msg(w, strerror(ENOMEM));
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wp__iso8601((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, now, sizeof now);
+	attr_str(w, w->file, "format", "wattprof");
+	attr_i64(w, w->file, "format_version", 1);
+	attr_str(w, w->file, "created", now);
+	attr_str(w, w->file, "wattprof_version", wp_version());
+
+	size_t written = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = runs[i]->name ? runs[i]->name : "";
+		size_t a = 0;
+		if (seen_before(runs, i))
+			continue;
+		written++;
+		while (a < napps && strcmp(apps[a].name, name) != 0)
+			a++;
+		if (a == napps) {
+			apps[napps].name = name;
+			apps[napps].g = -1;
+			napps++;
+		}
+		app_of[i] = a;
+		apps[a].runs++;
+		apps[a].duration_s += runs[i]->report.duration_s;
+		if (isfinite(runs[i]->report.total_energy_j)) {
+			apps[a].energy_j += runs[i]->report.total_energy_j;
+			apps[a].any_energy = 1;
+		}
+	}
+	attr_i64(w, w->file, "runs", (int64_t)written);
+	for (size_t a = 0; a < napps; a++) {
+		if ((apps[a].g = group_new(w, w->file, apps[a].name, "unnamed")) < 0)
+			break;
+		attr_str(w, apps[a].g, "name", apps[a].name);
+		attr_i64(w, apps[a].g, "runs", (int64_t)apps[a].runs);
+		attr_f64(w, apps[a].g, "total_energy_j", apps[a].any_energy ? apps[a].energy_j : NAN);
+		attr_f64(w, apps[a].g, "duration_s", apps[a].duration_s);
+	}
+	for (size_t i = 0; i < n && !w->failed; i++)
+		if (!seen_before(runs, i))
+			write_run(w, apps[app_of[i]].g, runs[i]);
+out:
+	for (size_t a = 0; apps && a < napps; a++)
+		close_group(&apps[a].g);
+	free(apps);
+	free(app_of);
+}
+
+static void h5_close_types(struct h5 *w)
+{
+	hid_t *ids[] = { &w->str_t, &w->bool_t };
+	hid_t *spaces[] = { &w->scalar, &w->grow };
+	hid_t *plists[] = { &w->lcpl, &w->gcpl, &w->dcpl, &w->dapl };
+	for (size_t i = 0; i < 2; i++)
+		if (*ids[i] >= 0)
+			H5Tclose(*ids[i]);
+	for (size_t i = 0; i < 2; i++)
+		if (*spaces[i] >= 0)
+			H5Sclose(*spaces[i]);
+	for (size_t i = 0; i < 4; i++)
+		if (*plists[i] >= 0)
+			H5Pclose(*plists[i]);
+}
+
+/* The types, spaces and property lists every object is made with. */
+static int h5_open_types(struct h5 *w)
+{
+	int8_t no = 0, yes = 1;
+	hsize_t zero = 0, unlimited = H5S_UNLIMITED, chunk = BLOCK;
+	double nan = NAN;
+	unsigned config = 0;
+
+	w->str_t = H5Tcopy(H5T_C_S1);
+	if (w->str_t < 0 || H5Tset_size(w->str_t, H5T_VARIABLE) < 0 ||
+	    H5Tset_cset(w->str_t, H5T_CSET_UTF8) < 0)
+		return -1;
+	/* h5py's bool: an enum of int8 with FALSE = 0 and TRUE = 1. */
+	w->bool_t = H5Tenum_create(H5T_NATIVE_INT8);
+	if (w->bool_t < 0 || H5Tenum_insert(w->bool_t, "FALSE", &no) < 0 ||
+	    H5Tenum_insert(w->bool_t, "TRUE", &yes) < 0)
+		return -1;
+	if ((w->scalar = H5Screate(H5S_SCALAR)) < 0 ||
+	    (w->grow = H5Screate_simple(1, &zero, &unlimited)) < 0)
+		return -1;
+	if ((w->lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
+	    H5Pset_char_encoding(w->lcpl, H5T_CSET_UTF8) < 0)
+		return -1;
+	if ((w->gcpl = H5Pcreate(H5P_GROUP_CREATE)) < 0 ||
+	    H5Pset_link_creation_order(w->gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0)
+		return -1;
+	if ((w->dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 || H5Pset_chunk(w->dcpl, 1, &chunk) < 0 ||
+	    H5Pset_fill_value(w->dcpl, H5T_NATIVE_DOUBLE, &nan) < 0)
+		return -1;
+	/* Deflate where this HDF5 can write it (it is optional at build time);
+	 * the shuffle filter before it groups the bytes of the doubles, which
+	 * is what makes a series of slowly changing values compress. */
+	if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 &&
+	    H5Zget_filter_info(H5Z_FILTER_DEFLATE, &config) >= 0 &&
+	    (config & H5Z_FILTER_CONFIG_ENCODE_ENABLED) &&
+	    (H5Pset_shuffle(w->dcpl) < 0 || H5Pset_deflate(w->dcpl, DEFLATE_LEVEL) < 0))
+		return -1;
+	/* Each chunk is written once, whole, in order: a cache of two chunks
+	 * per dataset, fully written ones evicted first (w0 = 1). */
+	if ((w->dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0 ||
+	    H5Pset_chunk_cache(w->dapl, 11, 2 * BLOCK * sizeof(double), 1.0) < 0)
+		return -1;
+	return 0;
+}
+
+int export_hdf5(const char *path, struct wp_run *const *runs, size_t n, char *err, size_t errlen)
+{
+	struct h5 w = { .path = path, .err = err, .errlen = errlen, .file = -1, .str_t = -1,
+		        .bool_t = -1, .scalar = -1, .lcpl = -1, .gcpl = -1, .dcpl = -1,
+		        .dapl = -1, .grow = -1 };
+	hid_t fapl = -1;
+	char why[320];
+
+	/*
+	 * No clean-up of HDF5 at exit: when a write fails (a full disk),
+	 * H5Fclose fails too and leaves the file's id half torn down, which
+	 * HDF5 1.10's exit handler then closes again and crashes on.  Every
+	 * file is closed here; at exit only HDF5's own memory is left, which
+	 * the process gives back anyway.  Only effective before the library's
+	 * first use, which is fine: the first call sets it for the process.
+	 */
+	H5dont_atexit();
+	/* HDF5 prints its error stack on stderr unless told not to. */
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	/*
+	 * Create the file ourselves first: open(2)'s errno says plainly why a
+	 * path cannot be written (no such folder, permission denied, a
+	 * directory), where HDF5 would bury it in its error stack.  O_NONBLOCK:
+	 * a FIFO without a reader fails (ENXIO) instead of blocking.
+	 */
+	int created = 1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NONBLOCK, 0666);
+	if (fd < 0 && errno == EEXIST) {
+		created = 0;
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	/* H5F_CLOSE_STRONG: closing the file closes whatever a failure left
+	 * open in it. */
+	if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 ||
+	    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+#if H5_VERSION_GE(1, 10, 7)
+	    /* Lock the file, except on file systems that cannot (some
+	     * parallel ones), where locking is skipped rather than failing. */
+	    H5Pset_file_locking(fapl, 1, 1) < 0 ||
+#endif
+	    (w.file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+		h5_reason(why, sizeof why);
+		snprintf(err, errlen, "cannot create '%s': %s", path, why);
+		if (fapl >= 0)
+			H5Pclose(fapl);
+		if (created)
+			unlink(path);
+		return -1;
+	}
+	H5Pclose(fapl);
+	if (h5_open_types(&w) < 0)
+		h5_fail(&w);
+	else
+		write_file(&w, runs, n);
+	h5_close_types(&w);
+	if (H5Fclose(w.file) < 0)
+		h5_fail(&w);
+	if (w.failed) {
+		/* Half a file would read as a smaller export (an older file of
+		 * that name was truncated when it was created). */
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+int export_csv(FILE *out, const char *name, struct wp_run *const *runs, size_t n, char *err,
+               size_t errlen)
+{
+	fputs("run_id,time_s,domain,metric,value,unit,method\r\n", out);
+	for (size_t i = 0; i < n; i++) {
+		char prefix[32];
+		if (seen_before(runs, i))
+			continue;
+		snprintf(prefix, sizeof prefix, "%" PRId64 ",", runs[i]->id);
+		/* The sink's own header is the first line: left out. */
+		struct prefixer p = { .prefix = prefix, .at_start = 1, .skip = 1, .csv = 1 };
+		if (write_prefixed(out, name, runs[i], WP_FORMAT_CSV, &p, err, errlen) < 0)
+			return -1;
+	}
+	return finish_stream(out, name, err, errlen);
+}
+
+/* --------------------------------------------------------------- JSON */
+
+static void json_str(FILE *f, const char *indent, const char *key, const char *s, int last)
+{
+	fputs(indent, f);
+	wp__put_quoted(f, key);
+	fputs(": ", f);
+	wp__put_quoted(f, s ? s : "");
+	fputs(last ? "\n" : ",\n", f);
+}
+
+static void json_num(FILE *f, const char *key, double v)
+{
+	char buf[40];
+	wp__put_quoted(f, key);
+	fputs(": ", f);
+	fwrite(buf, 1, wp__fmt_num(buf, v), f);
+}
+
+/* "tags": {"KEY": "VALUE"}; a key given twice keeps its last value (as a
+ * dict built from the list would); a tag without '=' has the value null. */
+static void json_tags(FILE *f, const struct wp_run *run)
+{
+	size_t n = run->tags ? run->tag_count : 0, written = 0;
+
+	fputs("      \"tags\": {", f);
+	for (size_t i = 0; i < n; i++) {
+		const char *t = run->tags[i] ? run->tags[i] : "", *eq = strchr(t, '=');
+		size_t klen = eq ? (size_t)(eq - t) : strlen(t);
+		int later = 0;
+		for (size_t j = i + 1; j < n && !later; j++) {
+			const char *u = run->tags[j] ? run->tags[j] : "", *ue = strchr(u, '=');
+			size_t ulen = ue ? (size_t)(ue - u) : strlen(u);
+			later = ulen == klen && memcmp(u, t, klen) == 0;
+		}
+		if (later)
+			continue;
+		char *key = strndup(t, klen);
+		if (written++)
+			fputs(", ", f);
+		wp__put_quoted(f, key ? key : "");
+		fputs(": ", f);
+		if (eq)
+			wp__put_quoted(f, eq + 1);
+		else
+			fputs("null", f);
+		free(key);
+	}
+	fputs("},\n", f);
+}
+
+int export_json(FILE *out, const char *name, struct wp_run *const *runs, size_t n, char *err,
+                size_t errlen)
+{
+	static const char *const in = "      ";
+	size_t written = 0;
+
+	fputs("{\n  \"wattprof_export\": 1,\n  \"runs\": [", out);
+	for (size_t i = 0; i < n; i++) {
+		const struct wp_run *run = runs[i];
+		if (seen_before(runs, i))
+			continue;
+		fputs(written++ ? ",\n    {\n" : "\n    {\n", out);
+		fprintf(out, "%s\"id\": %" PRId64 ",\n", in, run->id);
+		json_str(out, in, "uuid", run->uuid, 0);
+		json_str(out, in, "status", run->status, 0);
+		json_str(out, in, "name", run->name, 0);
+		json_str(out, in, "user", run->user, 0);
+		json_str(out, in, "host", run->report.host, 0);
+		json_str(out, in, "platform", run->platform, 0);
+		json_str(out, in, "wattprof_version", run->wattprof_version, 0);
+		fprintf(out, "%s\"description\": {\n", in);
+		json_str(out, "        ", "package", run->package, 0);
+		json_str(out, "        ", "algorithm", run->algorithm, 0);
+		json_str(out, "        ", "algorithm_params", run->algorithm_params, 0);
+		json_str(out, "        ", "data_type", run->data_type, 0);
+		json_str(out, "        ", "data_shape", run->data_shape, 0);
+		json_str(out, "        ", "comment", run->comment, 1);
+		fprintf(out, "%s},\n", in);
+		json_tags(out, run);
+		fprintf(out, "%s\"energy_by_kind_j\": {", in);
+		json_num(out, "cpu", run->cpu_j);
+		fputs(", ", out);
+		json_num(out, "dram", run->dram_j);
+		fputs(", ", out);
+		json_num(out, "gpu", run->gpu_j);
+		fputs(", ", out);
+		json_num(out, "other", run->other_j);
+		fprintf(out, "},\n%s\"report\": ", in);
+		/* The report as the JSON sink writes it, its lines indented to
+		 * sit under "report" (JSON strings hold no raw newline). */
+		struct prefixer p = { .prefix = in };
+		if (write_prefixed(out, name, run, WP_FORMAT_JSON, &p, err, errlen) < 0)
+			return -1;
+		fputs("    }", out);
+	}
+	fputs(written ? "\n  ]\n}\n" : "]\n}\n", out);
+	return finish_stream(out, name, err, errlen);
+}
