@@ -1,8 +1,9 @@
 /*
  * cmd_export.c - `wattprof export RUN_ID... --format hdf5|csv|json -o FILE`:
  * loads each run with its samples and hands them to the writers in
- * export.c.  A file is written whole or not at all: the writers write to a
- * temporary file beside it, renamed over FILE at the end.
+ * export.c.  A file is written whole or not at all: CSV and JSON go to a
+ * temporary file beside it, renamed over FILE at the end; the HDF5 writer
+ * removes what it wrote when it fails.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -142,14 +143,16 @@ int cmd_export(int argc, char **argv)
 		}
 		loaded++;
 	}
-	if (!to_stdout && snprintf(tmp, sizeof tmp, "%s.tmp-%d", output, (int)getpid()) >=
-	                          (int)sizeof tmp) {
+	/* HDF5: export_hdf5 leaves no file behind when it fails, and names the
+	 * file in its messages: it writes the target itself. */
+	if (!to_stdout && fmt != EXP_HDF5 &&
+	    snprintf(tmp, sizeof tmp, "%s.tmp-%d", output, (int)getpid()) >= (int)sizeof tmp) {
 		cli_error("the file name '%s' is too long", output);
 		goto done;
 	}
 	int rc;
 	if (fmt == EXP_HDF5) {
-		rc = export_hdf5(tmp, runs, n, err, sizeof err);
+		rc = export_hdf5(output, runs, n, err, sizeof err);
 	} else {
 		f = to_stdout ? stdout : fopen(tmp, "w");
 		if (!f) {
@@ -164,7 +167,7 @@ int cmd_export(int argc, char **argv)
 		}
 		f = NULL;
 	}
-	if (rc == 0 && !to_stdout && rename(tmp, output) < 0) {
+	if (rc == 0 && *tmp && rename(tmp, output) < 0) {
 		snprintf(err, sizeof err, "cannot write '%s': %s", output, strerror(errno));
 		rc = -1;
 	}
