@@ -124,6 +124,12 @@
 	X(cli_monitor_idle_baseline, 20)                    \
 	X(cli_list_domains_and_fixes, 20)                    \
 	X(cli_version_and_help, 20)                          \
+	X(cli_store_runs_listed_and_reported, 40)            \
+	X(cli_store_report_formats_as_monitor_wrote, 20)     \
+	X(cli_store_killed_run_unfinished, 40)               \
+	X(cli_store_bad_databases, 60)                       \
+	X(cli_store_default_location_and_no_store, 20)       \
+	X(cli_store_description_options, 20)                 \
 	X(live_status_line_on_terminal, 20)                  \
 	X(live_signals_still_forwarded, 10)                  \
 	X(live_never_without_terminal, 10)                   \

@@ -12,9 +12,11 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define TEST_OK 0
 #define TEST_SKIP 77
@@ -154,5 +156,39 @@ const struct wp_source_note *test_find_note(const struct wp_host *h, const char 
 void test_mkdirs(const char *path);
 /* test_spit with printf formatting (up to 8 KiB). */
 void test_spitf(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Waits until a file exists (a child is ready), at most 10 s; fails the test after. */
+void test_wait_for_file(const char *path);
+
+/*
+ * A run of the wattprof binary under test (WATTPROF_BIN) in a child
+ * process, its stdout and stderr in files of a fresh folder, read back
+ * when it ends.
+ */
+struct cli_run {
+	pid_t pid;
+	int status;   /* exit status, or 128+signal */
+	int signaled; /* wattprof itself ended by a signal */
+	char *out, *err; /* what it wrote, once cli_run_wait returned */
+	char dir[512];
+};
+
+/*
+ * Starts wattprof with argv (argv[0] is the name it sees) and, when root is
+ * not NULL, WATTPROF_SYSFS_ROOT=root.  env (NULL, or NULL-ended) changes its
+ * environment: "NAME=VALUE" sets NAME, "NAME" alone unsets it.  The child
+ * inherits the test's working directory and the rest of its environment.
+ */
+void cli_run_start(struct cli_run *r, const char *root, char *const argv[],
+                   const char *const env[]);
+/* cli_run_start, with the signals in `ignored` (may be NULL) ignored when
+ * it starts, as under nohup or a shell that ignores them. */
+void cli_run_start_with(struct cli_run *r, const char *root, char *const argv[],
+                        const char *const env[], const sigset_t *ignored);
+/* Waits for it to end, then reads its output into r->out and r->err. */
+void cli_run_wait(struct cli_run *r);
+/* cli_run_start, then cli_run_wait. */
+void cli_run(struct cli_run *r, const char *root, char *const argv[], const char *const env[]);
+/* Frees its output and removes its folder; r may be run again after. */
+void cli_run_free(struct cli_run *r);
 
 #endif

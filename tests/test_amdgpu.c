@@ -28,10 +28,6 @@
 #include "json.h"
 #include "test.h"
 
-#ifndef WATTPROF_BIN
-#error "WATTPROF_BIN must name the wattprof binary under test"
-#endif
-
 /* Writes class/hwmon/hwmon<hw>/<rel> (through the links). */
 static void gput(const char *root, int hw, const char *rel, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -1269,56 +1265,10 @@ TEST(amdgpu_absent_is_a_note_not_an_error)
 
 /* ------------------------------------------------------------- the CLI */
 
-struct run {
-	int status;
-	char *out, *err;
-};
-
-/* Runs wattprof with argv, WATTPROF_SYSFS_ROOT=root and env ("K=V", NULL-ended). */
-static void run(struct run *r, const char *root, char *const argv[], const char *const *env)
-{
-	char dir[512], path[600];
-	test_tmpdir(dir, sizeof dir);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		TEST_FAIL_("fork: %s", strerror(errno));
-	if (pid == 0) {
-		setenv("WATTPROF_SYSFS_ROOT", root, 1);
-		for (size_t i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		snprintf(path, sizeof path, "%s/stdout", dir);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		snprintf(path, sizeof path, "%s/stderr", dir);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 2);
-		execv(WATTPROF_BIN, argv);
-		_exit(99);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			TEST_FAIL_("waitpid: %s", strerror(errno));
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	ASSERT_INT(r->status, !=, 99);
-	snprintf(path, sizeof path, "%s/stdout", dir);
-	r->out = test_slurp(path);
-	snprintf(path, sizeof path, "%s/stderr", dir);
-	r->err = test_slurp(path);
-	test_rmtree(dir);
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
 TEST(amdgpu_cli_monitor_and_list)
 {
 	char root[512];
-	struct run r;
+	struct cli_run r;
 	test_tmpdir(root, sizeof root);
 	card(root, 2, 1, "0000:03:00.0", 0x744c);
 	gput(root, 2, "power1_input", "75000000\n");
@@ -1328,7 +1278,7 @@ TEST(amdgpu_cli_monitor_and_list)
 	gput(root, 3, "energy1_input", "1000\n");
 
 	char *json[] = { "wattprof", "monitor", "--format", "json", "--", "sleep", "0.3", NULL };
-	run(&r, root, json, NULL);
+	cli_run(&r, root, json, NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
 	const struct json *ds = json_member(j, "domains"), *g = NULL;
@@ -1350,21 +1300,21 @@ TEST(amdgpu_cli_monitor_and_list)
 	/* The sampler ran at twice per assumed update (100 ms) or faster. */
 	ASSERT(json_member(json_member(j, "sampling"), "freq_hz")->num >= 20 * 0.999);
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *text[] = { "wattprof", "monitor", "--", "sleep", "0.3", NULL };
-	run(&r, root, text, NULL);
+	cli_run(&r, root, text, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "amd_gpu_0  amdgpu");
 	ASSERT_HAS(r.err, "integrated from instant power readings  AMD Radeon RX 7900 XTX");
 	ASSERT_HAS(r.err, "amd_gpu_1  amdgpu");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* list: each GPU with its name, id, method and update period; a GPU
 	 * that ROCm is told to hide is listed as measured only when named. */
 	static const char *const env[] = { "ROCR_VISIBLE_DEVICES=0", NULL };
 	char *list[] = { "wattprof", "list", NULL };
-	run(&r, root, list, env);
+	cli_run(&r, root, list, env);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.out, "amd_gpu_0  amdgpu    power_instant");
 	ASSERT_HAS(r.out, "AMD Radeon RX 7900 XTX, GPU-d0f0ae1a9c5e3dc3");
@@ -1376,20 +1326,20 @@ TEST(amdgpu_cli_monitor_and_list)
 	                  "0000:03:00.0, power_instant");
 	ASSERT_HAS(r.out, "amdgpu    skipped: amd_gpu_1 hidden from ROCm programs by "
 	                  "ROCR_VISIBLE_DEVICES='0'");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* monitor leaves the hidden GPU out, and measures it when named. */
 	char *hide[] = { "wattprof", "monitor", "--format", "json", "--", "true", NULL };
-	run(&r, root, hide, env);
+	cli_run(&r, root, hide, env);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_LACKS(r.err, "amd_gpu_1");
 	ASSERT_HAS(r.err, "amd_gpu_0");
-	run_free(&r);
+	cli_run_free(&r);
 	char *named[] = { "wattprof", "monitor", "-d", "amd_gpu_1", "--", "true", NULL };
-	run(&r, root, named, env);
+	cli_run(&r, root, named, env);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "amd_gpu_1  amdgpu");
-	run_free(&r);
+	cli_run_free(&r);
 	test_rmtree(root);
 	return TEST_OK;
 }

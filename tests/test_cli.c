@@ -17,88 +17,6 @@
 #include "sim.h"
 #include "test.h"
 
-#ifndef WATTPROF_BIN
-#error "WATTPROF_BIN must name the wattprof binary under test"
-#endif
-
-struct run {
-	pid_t pid;
-	int status; /* exit status, or 128+signal */
-	int signaled; /* wattprof itself ended by a signal */
-	char *out, *err;
-	char dir[512];
-};
-
-/* Signals the next runs start with ignored, as nohup or a shell would. */
-static sigset_t run_ignored;
-
-/* Starts wattprof with argv (argv[0] ignored) and WATTPROF_SYSFS_ROOT=root. */
-static void run_start(struct run *r, const char *root, char *const argv[])
-{
-	char path[600];
-	memset(r, 0, sizeof *r);
-	test_tmpdir(r->dir, sizeof r->dir);
-	fflush(NULL);
-	r->pid = fork();
-	if (r->pid < 0)
-		TEST_FAIL_("fork: %s", strerror(errno));
-	if (r->pid == 0) {
-		if (root)
-			setenv("WATTPROF_SYSFS_ROOT", root, 1);
-		for (int sig = 1; sig < NSIG; sig++)
-			if (sigismember(&run_ignored, sig) == 1)
-				signal(sig, SIG_IGN);
-		snprintf(path, sizeof path, "%s/stdout", r->dir);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		snprintf(path, sizeof path, "%s/stderr", r->dir);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 2);
-		execv(WATTPROF_BIN, argv);
-		_exit(99);
-	}
-}
-
-static void run_wait(struct run *r)
-{
-	char path[600];
-	int st;
-	while (waitpid(r->pid, &st, 0) < 0)
-		if (errno != EINTR)
-			TEST_FAIL_("waitpid: %s", strerror(errno));
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->signaled = WIFSIGNALED(st);
-	ASSERT_INT(r->status, !=, 99); /* exec of the binary failed */
-	snprintf(path, sizeof path, "%s/stdout", r->dir);
-	r->out = test_slurp(path);
-	snprintf(path, sizeof path, "%s/stderr", r->dir);
-	r->err = test_slurp(path);
-}
-
-static void run(struct run *r, const char *root, char *const argv[])
-{
-	run_start(r, root, argv);
-	run_wait(r);
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	test_rmtree(r->dir);
-}
-
-/* Waits until a file exists (the child is ready), at most 10 s. */
-static void wait_for_file(const char *path)
-{
-	for (int i = 0; i < 1000; i++) {
-		if (access(path, F_OK) == 0)
-			return;
-		test_sleep_ms(10);
-	}
-	TEST_FAIL_("'%s' never appeared", path);
-}
-
 /* Constant power, so the truth over any interval is power x duration. */
 static const struct sim_zone steady[] = {
 	/* 20 W, wraps every 0.25 s (5 J range); assumed peak 50 W. */
@@ -109,7 +27,7 @@ static const struct sim_zone steady[] = {
 TEST(cli_monitor_matches_simulation)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	char out[600];
 	sim_create(&s, steady, 2);
 	sim_start(&s, 500000);
@@ -117,7 +35,7 @@ TEST(cli_monitor_matches_simulation)
 	strcat(out, "/r.json");
 	char *argv[] = { "wattprof", "monitor", "--format", "json", "-o", out, "--",
 		         "sleep", "1.5", NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_STR(r.err, "");
 	char *text = test_slurp(out);
@@ -140,12 +58,12 @@ TEST(cli_monitor_matches_simulation)
 	ASSERT(json_member(json_member(j, "sampling"), "freq_hz")->num >= 20 * 0.999);
 	json_free(j);
 	free(text);
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* Asking for too slow a rate is corrected, and said. */
 	char *slow[] = { "wattprof", "monitor", "-f", "1", "-d", "package_0", "--format",
 		         "json", "--", "sleep", "0.6", NULL };
-	run(&r, s.root, slow);
+	cli_run(&r, s.root, slow, NULL);
 	ASSERT_EQ(r.status, 0);
 	j = json_must_parse(r.err);
 	ASSERT_EQ(json_member(j, "domains")->n, 1);
@@ -153,7 +71,7 @@ TEST(cli_monitor_matches_simulation)
 	           20 * json_member(j, "duration_s")->num, 0.005);
 	ASSERT_HAS(json_member(j, "warnings")->items[0].str, "sampling at 20 Hz instead of the 1 Hz");
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -161,25 +79,25 @@ TEST(cli_monitor_matches_simulation)
 TEST(cli_monitor_exit_status)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	sim_create(&s, steady, 2);
 	char *seven[] = { "wattprof", "monitor", "--", "sh", "-c", "exit 7", NULL };
-	run(&r, s.root, seven);
+	cli_run(&r, s.root, seven, NULL);
 	ASSERT_EQ(r.status, 7);
 	ASSERT_HAS(r.err, "wattprof: 'sh -c exit 7' exited with status 7");
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *noopt[] = { "wattprof", "monitor", "false", NULL }; /* '--' is optional */
-	run(&r, s.root, noopt);
+	cli_run(&r, s.root, noopt, NULL);
 	ASSERT_EQ(r.status, 1);
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *missing[] = { "wattprof", "monitor", "--", "no-such-command-wattprof", NULL };
-	run(&r, s.root, missing);
+	cli_run(&r, s.root, missing, NULL);
 	ASSERT_EQ(r.status, 127);
 	ASSERT_HAS(r.err, "error: cannot run 'no-such-command-wattprof': No such file or directory");
 	ASSERT_HAS(r.err, "hint: check the command's name and your PATH");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* A file without execute permission: 126, as a shell says. */
 	char plain[700];
@@ -188,26 +106,27 @@ TEST(cli_monitor_exit_status)
 	chmod(plain, 0644);
 	/* A parent that ignores SIGCHLD must not leave wattprof waiting. */
 	char *quick[] = { "wattprof", "monitor", "--", "sh", "-c", "exit 5", NULL };
-	sigemptyset(&run_ignored);
-	sigaddset(&run_ignored, SIGCHLD);
-	run(&r, s.root, quick);
-	sigemptyset(&run_ignored);
+	sigset_t ignored;
+	sigemptyset(&ignored);
+	sigaddset(&ignored, SIGCHLD);
+	cli_run_start_with(&r, s.root, quick, NULL, &ignored);
+	cli_run_wait(&r);
 	ASSERT_EQ(r.status, 5);
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* Status above 128 from exit() is a status, not a signal. */
 	char *big[] = { "wattprof", "monitor", "--", "sh", "-c", "exit 200", NULL };
-	run(&r, s.root, big);
+	cli_run(&r, s.root, big, NULL);
 	ASSERT_EQ(r.status, 200);
 	ASSERT(!r.signaled);
 	ASSERT_HAS(r.err, "exited with status 200");
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *notexec[] = { "wattprof", "monitor", "--", plain, NULL };
-	run(&r, s.root, notexec);
+	cli_run(&r, s.root, notexec, NULL);
 	ASSERT_EQ(r.status, 126);
 	ASSERT_HAS(r.err, "Permission denied");
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -215,7 +134,7 @@ TEST(cli_monitor_exit_status)
 TEST(cli_monitor_killed_command_still_reported)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	char pidfile[600], out[600], buf[32] = "";
 	sim_create(&s, steady, 2);
 	sim_start(&s, 1000000);
@@ -227,15 +146,15 @@ TEST(cli_monitor_killed_command_still_reported)
 	         pidfile, pidfile, pidfile);
 	char *argv[] = { "wattprof", "monitor", "--format", "json", "-o", out, "--",
 		         "sh", "-c", script, NULL };
-	run_start(&r, s.root, argv);
-	wait_for_file(pidfile);
+	cli_run_start(&r, s.root, argv, NULL);
+	test_wait_for_file(pidfile);
 	test_sleep_ms(300);
 	char *pidtext = test_slurp(pidfile);
 	ASSERT(pidtext);
 	snprintf(buf, sizeof buf, "%s", pidtext);
 	free(pidtext);
 	ASSERT_EQ(kill((pid_t)atoi(buf), SIGKILL), 0);
-	run_wait(&r);
+	cli_run_wait(&r);
 	ASSERT_EQ(r.status, 128 + SIGKILL);
 	char *text = test_slurp(out);
 	struct json *j = json_must_parse(text);
@@ -245,7 +164,7 @@ TEST(cli_monitor_killed_command_still_reported)
 	ASSERT_REL(json_member(&json_member(j, "domains")->items[0], "energy_j")->num, 20 * dur, 0.01);
 	json_free(j);
 	free(text);
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -257,7 +176,7 @@ TEST(cli_monitor_forwards_signals)
 	struct sim s;
 	sim_create(&s, steady, 2);
 	for (size_t i = 0; i < 3; i++) {
-		struct run r;
+		struct cli_run r;
 		char dir[512], ready[600], marker[600], script[2000];
 		test_tmpdir(dir, sizeof dir);
 		snprintf(ready, sizeof ready, "%s/ready", dir);
@@ -268,10 +187,10 @@ TEST(cli_monitor_forwards_signals)
 		         "while :; do sleep 0.05; done",
 		         names[i], marker, names[i], ready);
 		char *argv[] = { "wattprof", "monitor", "--", "sh", "-c", script, NULL };
-		run_start(&r, s.root, argv);
-		wait_for_file(ready);
+		cli_run_start(&r, s.root, argv, NULL);
+		test_wait_for_file(ready);
 		ASSERT_EQ(kill(r.pid, sigs[i]), 0);
-		run_wait(&r);
+		cli_run_wait(&r);
 		ASSERT_EQ(r.status, 3);
 		char *got = test_slurp(marker);
 		ASSERT(got);
@@ -282,21 +201,21 @@ TEST(cli_monitor_forwards_signals)
 		ASSERT_HAS(r.err, "package_0");
 		ASSERT_HAS(r.err, "passed it on to the command");
 		ASSERT_HAS(r.err, names[i]);
-		run_free(&r);
+		cli_run_free(&r);
 		test_rmtree(dir);
 	}
 
 	/* A command that does not catch it dies of it: 128 + N. */
-	struct run r;
+	struct cli_run r;
 	char *argv[] = { "wattprof", "monitor", "--", "sleep", "30", NULL };
-	run_start(&r, s.root, argv);
+	cli_run_start(&r, s.root, argv, NULL);
 	test_sleep_ms(300);
 	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
-	run_wait(&r);
+	cli_run_wait(&r);
 	ASSERT_EQ(r.status, 128 + SIGTERM);
 	ASSERT(r.signaled); /* wattprof ends as its command did, for the shell */
 	ASSERT_HAS(r.err, "was killed by SIGTERM (signal 15)");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* Under nohup, SIGHUP stays ignored: by wattprof and by the command. */
 	char dir[512], ready[600], script[1400];
@@ -307,15 +226,15 @@ TEST(cli_monitor_forwards_signals)
 	         "while :; do sleep 0.05; done", dir, ready);
 	char *nohup[] = { "wattprof", "monitor", "--format", "json", "--", "sh", "-c", script,
 		          NULL };
-	sigemptyset(&run_ignored);
-	sigaddset(&run_ignored, SIGHUP);
-	run_start(&r, s.root, nohup);
-	sigemptyset(&run_ignored);
-	wait_for_file(ready);
+	sigset_t ignored;
+	sigemptyset(&ignored);
+	sigaddset(&ignored, SIGHUP);
+	cli_run_start_with(&r, s.root, nohup, NULL, &ignored);
+	test_wait_for_file(ready);
 	ASSERT_EQ(kill(r.pid, SIGHUP), 0);
 	test_sleep_ms(200);
 	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
-	run_wait(&r);
+	cli_run_wait(&r);
 	ASSERT_EQ(r.status, 128 + SIGTERM); /* the HUP did nothing */
 	struct json *j = json_must_parse(r.err);
 	ASSERT_EQ(json_member(j, "signal")->num, SIGTERM);
@@ -329,7 +248,7 @@ TEST(cli_monitor_forwards_signals)
 	unsigned long long mask = strtoull(strchr(ign, ':') + 1, NULL, 16);
 	ASSERT(mask & (1ull << (SIGHUP - 1)));
 	free(ign);
-	run_free(&r);
+	cli_run_free(&r);
 	test_rmtree(dir);
 	sim_destroy(&s);
 	return TEST_OK;
@@ -338,23 +257,23 @@ TEST(cli_monitor_forwards_signals)
 TEST(cli_monitor_stdout_stays_clean)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	sim_create(&s, steady, 2);
 	char *argv[] = { "wattprof", "monitor", "--", "echo", "hello", NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_STR(r.out, "hello\n");
 	ASSERT_HAS(r.err, "wattprof: 'echo hello' exited with status 0");
-	run_free(&r);
+	cli_run_free(&r);
 	/* -o - puts the report on stdout, after the command's own output. */
 	char *tostdout[] = { "wattprof", "monitor", "-o", "-", "--format", "csv", "--",
 		             "echo", "hello", NULL };
-	run(&r, s.root, tostdout);
+	cli_run(&r, s.root, tostdout, NULL);
 	ASSERT_EQ(r.status, 0);
 	static const char head[] = "hello\ntime_s,domain,metric,value,unit,method\r\n";
 	ASSERT(strncmp(r.out, head, strlen(head)) == 0);
 	ASSERT_STR(r.err, "");
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -362,7 +281,7 @@ TEST(cli_monitor_stdout_stays_clean)
 TEST(cli_monitor_bad_arguments)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	char marker[600];
 	sim_create(&s, steady, 2);
 	snprintf(marker, sizeof marker, "%s/ran", s.root);
@@ -408,14 +327,14 @@ TEST(cli_monitor_bad_arguments)
 			argv[n++] = marker;
 		}
 		argv[n] = NULL;
-		run(&r, s.root, argv);
+		cli_run(&r, s.root, argv, NULL);
 		ASSERT_EQ(r.status, 125);
 		ASSERT_HAS(r.err, cases[i].error);
 		if (cases[i].hint)
 			ASSERT_HAS(r.err, cases[i].hint);
 		/* The command never ran. */
 		ASSERT_INT(access(marker, F_OK), !=, 0);
-		run_free(&r);
+		cli_run_free(&r);
 	}
 	/* A failed start leaves an existing report file as it was, and
 	 * creates none. */
@@ -424,32 +343,32 @@ TEST(cli_monitor_bad_arguments)
 	snprintf(fresh, sizeof fresh, "%s/fresh.json", s.root);
 	test_spit(kept, "last week's run\n");
 	char *keep[] = { "wattprof", "monitor", "-d", "nope", "-o", kept, "--", "true", NULL };
-	run(&r, s.root, keep);
+	cli_run(&r, s.root, keep, NULL);
 	ASSERT_EQ(r.status, 125);
 	char *still = test_slurp(kept);
 	ASSERT_STR(still, "last week's run\n");
 	free(still);
-	run_free(&r);
+	cli_run_free(&r);
 	char *none[] = { "wattprof", "monitor", "-d", "nope", "-o", fresh, "--", "true", NULL };
-	run(&r, s.root, none);
+	cli_run(&r, s.root, none, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_INT(access(fresh, F_OK), !=, 0);
-	run_free(&r);
+	cli_run_free(&r);
 	/* ...and a run replaces the old contents whole. */
 	char *good[] = { "wattprof", "monitor", "--format", "json", "-o", kept, "--", "true",
 		         NULL };
-	run(&r, s.root, good);
+	cli_run(&r, s.root, good, NULL);
 	ASSERT_EQ(r.status, 0);
 	still = test_slurp(kept);
 	json_free(json_must_parse(still));
 	free(still);
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *nocmd[] = { "wattprof", "monitor", "-f", "5", NULL };
-	run(&r, s.root, nocmd);
+	cli_run(&r, s.root, nocmd, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: no command to monitor");
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -457,11 +376,11 @@ TEST(cli_monitor_bad_arguments)
 TEST(cli_monitor_without_sources)
 {
 	char empty[512];
-	struct run r;
+	struct cli_run r;
 	test_tmpdir(empty, sizeof empty);
 	char *argv[] = { "wattprof", "monitor", "--format", "json", "--", "sh", "-c", "exit 3",
 		         NULL };
-	run(&r, empty, argv);
+	cli_run(&r, empty, argv, NULL);
 	ASSERT_EQ(r.status, 3);
 	struct json *j = json_must_parse(r.err);
 	ASSERT_EQ(json_member(j, "domains")->n, 0);
@@ -474,14 +393,14 @@ TEST(cli_monitor_without_sources)
 	ASSERT_HAS(w->items[1].str, "perf: no power PMU: cannot open");
 	ASSERT_HAS(w->items[2].str, "powercap: cannot open");
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *text[] = { "wattprof", "monitor", "true", NULL };
-	run(&r, empty, text);
+	cli_run(&r, empty, text, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "no energy domain was measured");
 	ASSERT_HAS(r.err, "warning: no energy source found on this machine");
-	run_free(&r);
+	cli_run_free(&r);
 	test_rmtree(empty);
 	return TEST_OK;
 }
@@ -491,7 +410,7 @@ TEST(cli_monitor_estimate_when_no_counter)
 {
 	char root[512], sys[600], proc[600];
 	struct fake_cpus cpus;
-	struct run r;
+	struct cli_run r;
 	test_tmpdir(root, sizeof root);
 	snprintf(sys, sizeof sys, "%s/sys", root);
 	snprintf(proc, sizeof proc, "%s/proc", root);
@@ -502,7 +421,7 @@ TEST(cli_monitor_estimate_when_no_counter)
 
 	/* The idle part alone, with no CPU time, is 20% of the TDP. */
 	char *json[] = { "wattprof", "monitor", "--format", "json", "--", "sleep", "0.3", NULL };
-	run(&r, sys, json);
+	cli_run(&r, sys, json, NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
 	const struct json *d = json_member(j, "domains");
@@ -520,61 +439,61 @@ TEST(cli_monitor_estimate_when_no_counter)
 	ASSERT_HAS(w->items[1].str, "perf: no power PMU");
 	ASSERT_HAS(w->items[2].str, "powercap: cannot open");
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *text[] = { "wattprof", "monitor", "--", "true", NULL };
-	run(&r, sys, text);
+	cli_run(&r, sys, text, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "package_0  estimate");
 	ASSERT_HAS(r.err, "%  estimated\n  total");
 	ASSERT_HAS(r.err, "100%  estimated\nwarning: ");
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--tdp", "40", "--", "true", NULL };
-	run(&r, sys, csv);
+	cli_run(&r, sys, csv, NULL);
 	ASSERT_EQ(r.status, 0);
 	/* Every figure of the long format says it is an estimate. */
 	ASSERT_HAS(r.err, "\r\n0,package_0,energy_j,0,J,estimate\r\n");
 	ASSERT_HAS(r.err, ",package_0,power_w,");
 	ASSERT_LACKS(r.err, ",energy_counter\r\n");
 	ASSERT_LACKS(r.err, "W,\r\n");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* list says why there is no counter, and what the estimate rests on. */
 	char *list[] = { "wattprof", "list", NULL };
-	run(&r, sys, list);
+	cli_run(&r, sys, list, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.out, "package_0  estimate  estimate        never");
 	ASSERT_HAS(r.out, "powercap  unavailable: cannot open");
 	ASSERT_HAS(r.out, "fix: load the RAPL driver");
 	ASSERT_HAS(r.out, "estimate  found: package_0 estimated from CPU time: TDP 150 W");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* A source asked for by name that gives nothing is an error. */
 	char *forced[] = { "wattprof", "monitor", "--source", "powercap", "--", "true", NULL };
-	run(&r, sys, forced);
+	cli_run(&r, sys, forced, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: no energy domain from '--source powercap'");
 	ASSERT_HAS(r.err, "hint: powercap: cannot open");
-	run_free(&r);
+	cli_run_free(&r);
 	char *bad[] = { "wattprof", "monitor", "-s", "powercap,rapl", "--", "true", NULL };
-	run(&r, sys, bad);
+	cli_run(&r, sys, bad, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: unknown source 'rapl' in '--source powercap,rapl'");
 	ASSERT_HAS(r.err, "hint: give one or more of: ");
 	ASSERT_HAS(r.err, "estimate");
-	run_free(&r);
+	cli_run_free(&r);
 	char *badtdp[] = { "wattprof", "monitor", "--tdp", "0", "--", "true", NULL };
-	run(&r, sys, badtdp);
+	cli_run(&r, sys, badtdp, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: invalid TDP '0'");
-	run_free(&r);
+	cli_run_free(&r);
 	setenv("WATTPROF_TDP_W", "lots", 1);
-	run(&r, sys, list);
+	cli_run(&r, sys, list, NULL);
 	unsetenv("WATTPROF_TDP_W");
 	ASSERT_EQ(r.status, 1);
 	ASSERT_HAS(r.err, "error: invalid WATTPROF_TDP_W 'lots'");
-	run_free(&r);
+	cli_run_free(&r);
 	test_rmtree(root);
 	return TEST_OK;
 }
@@ -582,7 +501,7 @@ TEST(cli_monitor_estimate_when_no_counter)
 TEST(cli_monitor_sensor_vanishes)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	char pkg[1024], script[2400];
 	sim_create(&s, steady, 2);
 	sim_path(&s, 0, "energy_uj", pkg, sizeof pkg);
@@ -590,7 +509,7 @@ TEST(cli_monitor_sensor_vanishes)
 	snprintf(script, sizeof script, "sleep 0.3; echo gone > '%s'; sleep 0.3", pkg);
 	char *argv[] = { "wattprof", "monitor", "--format", "json", "--", "sh", "-c", script,
 		         NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
 	const struct json *d = json_member(j, "domains");
@@ -604,7 +523,7 @@ TEST(cli_monitor_sensor_vanishes)
 	ASSERT_HAS(w->items[0].str, pkg);
 	ASSERT_HAS(w->items[0].str, "file does not hold a number");
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -612,20 +531,20 @@ TEST(cli_monitor_sensor_vanishes)
 TEST(cli_monitor_report_write_fails)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	if (access("/dev/full", W_OK) != 0)
 		SKIP_BECAUSE("/dev/full is missing, so a full disk cannot be simulated");
 	sim_create(&s, steady, 2);
 	char *argv[] = { "wattprof", "monitor", "-o", "/dev/full", "--", "sh", "-c", "exit 4",
 		         NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	/* The command's status still wins; the report is not lost. */
 	ASSERT_EQ(r.status, 4);
 	ASSERT_HAS(r.err, "error: cannot write the report to '/dev/full'");
 	ASSERT_HAS(r.err, "hint: the summary follows here instead");
 	ASSERT_HAS(r.err, "exited with status 4");
 	ASSERT_HAS(r.err, "package_0");
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -633,25 +552,25 @@ TEST(cli_monitor_report_write_fails)
 TEST(cli_monitor_formats)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	sim_create(&s, steady, 2);
 	sim_start(&s, 1000000);
 	char *csv[] = { "wattprof", "monitor", "--format", "csv", "--", "sleep", "0.3", NULL };
-	run(&r, s.root, csv);
+	cli_run(&r, s.root, csv, NULL);
 	ASSERT_EQ(r.status, 0);
 	static const char header[] = "time_s,domain,metric,value,unit,method\r\n";
 	ASSERT(strncmp(r.err, header, strlen(header)) == 0);
 	ASSERT_HAS(r.err, "\r\n0,package_0,energy_j,0,J,energy_counter\r\n");
 	ASSERT_HAS(r.err, "\r\n0,dram_0,energy_j,0,J,energy_counter\r\n");
 	ASSERT_HAS(r.err, ",package_0,power_w,");
-	run_free(&r);
+	cli_run_free(&r);
 	char *text[] = { "wattprof", "monitor", "-d", "dram_0", "--", "sleep", "0.3", NULL };
-	run(&r, s.root, text);
+	cli_run(&r, s.root, text, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "dram_0");
 	ASSERT_LACKS(r.err, "package_0");
 	ASSERT_HAS(r.err, "  total");
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -659,12 +578,12 @@ TEST(cli_monitor_formats)
 TEST(cli_monitor_series)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	sim_create(&s, steady, 2);
 	sim_start(&s, 500000);
 	char *argv[] = { "wattprof", "monitor", "-f", "50", "--format", "json", "--series",
 		         "--", "sleep", "0.5", NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
 	const struct json *cols = json_member(json_member(j, "series"), "columns");
@@ -712,7 +631,7 @@ TEST(cli_monitor_series)
 	ASSERT_REL(json_member(&doms->items[0], "peak_power_w")->num, 20, 0.05);
 	ASSERT_REL(json_member(&doms->items[0], "min_power_w")->num, 20, 0.05);
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -737,12 +656,12 @@ static void stats_of(const double *v, size_t n, double *mean, double *sd, double
 TEST(cli_monitor_rounds)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	sim_create(&s, steady, 2);
 	sim_start(&s, 500000);
 	char *argv[] = { "wattprof", "monitor", "--rounds", "3", "--warmup-rounds", "1",
 		         "--format", "json", "--", "sleep", "0.2", NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
 	/* Every run is a region: the warm-up first, then the counted rounds. */
@@ -785,21 +704,21 @@ TEST(cli_monitor_rounds)
 	ASSERT_REL(json_member(json_member(rounds, "duration_s"), "min")->num, lo, 1e-8);
 	ASSERT_NEAR(json_member(json_member(rounds, "duration_s"), "std")->num, sd, 1e-8);
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *text[] = { "wattprof", "monitor", "--rounds", "2", "--", "true", NULL };
-	run(&r, s.root, text);
+	cli_run(&r, s.root, text, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "wattprof: 'true' exited with status 0: 2 rounds of ");
 	ASSERT_HAS(r.err, "energy/run");
 	ASSERT_HAS(r.err, "rounds (mean, standard deviation, min, max over 2):");
 	ASSERT_HAS(r.err, "  runtime ");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* A failing round stops the benchmark; its status is wattprof's. */
 	char *fails[] = { "wattprof", "monitor", "--rounds", "3", "--format", "json", "--",
 		          "sh", "-c", "exit 3", NULL };
-	run(&r, s.root, fails);
+	cli_run(&r, s.root, fails, NULL);
 	ASSERT_EQ(r.status, 3);
 	j = json_must_parse(r.err);
 	ASSERT_EQ(json_member(j, "regions")->n, 1);
@@ -808,7 +727,7 @@ TEST(cli_monitor_rounds)
 	ASSERT_HAS(r.err, "round_1 ended with status 3: the remaining rounds were not run");
 	ASSERT_HAS(r.err, "no counted round completed");
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -816,13 +735,13 @@ TEST(cli_monitor_rounds)
 TEST(cli_monitor_idle_baseline)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	char marker[600];
 	sim_create(&s, steady, 2);
 	sim_start(&s, 500000);
 	char *argv[] = { "wattprof", "monitor", "--idle", "0.4", "--format", "json", "--",
 		         "sleep", "0.3", NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *j = json_must_parse(r.err);
 	/* The run's figures do not include the idle time. */
@@ -840,26 +759,26 @@ TEST(cli_monitor_idle_baseline)
 	            json_member(d0, "energy_j")->num - json_member(d0, "idle_power_w")->num * dur,
 	            1e-6);
 	json_free(j);
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *text[] = { "wattprof", "monitor", "--idle", "0.2", "--", "true", NULL };
-	run(&r, s.root, text);
+	cli_run(&r, s.root, text, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.err, "above idle");
 	ASSERT_HAS(r.err, "idle baseline: ");
-	run_free(&r);
+	cli_run_free(&r);
 
 	/* Stopped during the idle time: the command never runs. */
 	snprintf(marker, sizeof marker, "%s/ran", s.root);
 	char *stopped[] = { "wattprof", "monitor", "--idle", "5", "--", "touch", marker, NULL };
-	run_start(&r, s.root, stopped);
+	cli_run_start(&r, s.root, stopped, NULL);
 	test_sleep_ms(300);
 	ASSERT_EQ(kill(r.pid, SIGTERM), 0);
-	run_wait(&r);
+	cli_run_wait(&r);
 	ASSERT_EQ(r.status, 128 + SIGTERM);
 	ASSERT_HAS(r.err, "interrupted by TERM while measuring the idle baseline");
 	ASSERT_INT(access(marker, F_OK), !=, 0);
-	run_free(&r);
+	cli_run_free(&r);
 	sim_destroy(&s);
 	return TEST_OK;
 }
@@ -867,10 +786,10 @@ TEST(cli_monitor_idle_baseline)
 TEST(cli_list_domains_and_fixes)
 {
 	struct sim s;
-	struct run r;
+	struct cli_run r;
 	sim_create(&s, sim_server, sim_server_count);
 	char *argv[] = { "wattprof", "list", NULL };
-	run(&r, s.root, argv);
+	cli_run(&r, s.root, argv, NULL);
 	ASSERT_EQ(r.status, 0);
 	static const char *const rows[] = { "package_0", "package_1", "core_0",
 		                            "core_1",    "dram_0",    "dram_1" };
@@ -880,7 +799,7 @@ TEST(cli_list_domains_and_fixes)
 	ASSERT_HAS(r.out, "powercap  found: 6 domains from 7 zones");
 	ASSERT_HAS(r.out, "skipped: zone 'intel-rapl-mmio:0' skipped: it duplicates package_0");
 	ASSERT_HAS(r.out, "at 300 W");
-	run_free(&r);
+	cli_run_free(&r);
 
 	char path[1024];
 	for (size_t z = 0; z < sim_server_count; z++) {
@@ -911,7 +830,7 @@ TEST(cli_list_domains_and_fixes)
 		snprintf(path, sizeof path, "%s/list.out", s.root);
 		r.out = test_slurp(path);
 	} else {
-		run(&r, s.root, argv);
+		cli_run(&r, s.root, argv, NULL);
 	}
 	ASSERT_HAS(r.out, "no energy domain found");
 	ASSERT_HAS(r.out, "unavailable: 7 RAPL zones found but none could be read: permission denied");
@@ -924,20 +843,20 @@ TEST(cli_list_domains_and_fixes)
 
 TEST(cli_version_and_help)
 {
-	struct run r;
+	struct cli_run r;
 	char *version[] = { "wattprof", "--version", NULL };
-	run(&r, NULL, version);
+	cli_run(&r, NULL, version, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_STR(r.out, "wattprof " WP_VERSION_STRING "\n");
-	run_free(&r);
+	cli_run_free(&r);
 
 	char *help[] = { "wattprof", "help", NULL };
-	run(&r, NULL, help);
+	cli_run(&r, NULL, help, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.out, "usage: wattprof");
 	ASSERT_HAS(r.out, "  monitor ");
 	ASSERT_HAS(r.out, "  list ");
-	run_free(&r);
+	cli_run_free(&r);
 
 	static const char *const cmds[] = { "monitor", "list" };
 	for (size_t i = 0; i < 2; i++) {
@@ -945,29 +864,29 @@ TEST(cli_version_and_help)
 		char *b[] = { "wattprof", (char *)cmds[i], "--help", NULL };
 		char want[64];
 		snprintf(want, sizeof want, "usage: wattprof %s", cmds[i]);
-		run(&r, NULL, a);
+		cli_run(&r, NULL, a, NULL);
 		ASSERT_EQ(r.status, 0);
 		ASSERT_HAS(r.out, want);
 		char *first = r.out;
 		r.out = NULL;
-		run_free(&r);
-		run(&r, NULL, b);
+		cli_run_free(&r);
+		cli_run(&r, NULL, b, NULL);
 		ASSERT_EQ(r.status, 0);
 		ASSERT_STR(r.out, first);
 		free(first);
-		run_free(&r);
+		cli_run_free(&r);
 	}
 
 	char *bad[] = { "wattprof", "frobnicate", NULL };
-	run(&r, NULL, bad);
+	cli_run(&r, NULL, bad, NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "error: unknown command 'frobnicate'");
 	ASSERT_HAS(r.err, "hint: 'wattprof help' lists the commands");
-	run_free(&r);
+	cli_run_free(&r);
 	char *none[] = { "wattprof", NULL };
-	run(&r, NULL, none);
+	cli_run(&r, NULL, none, NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "usage: wattprof");
-	run_free(&r);
+	cli_run_free(&r);
 	return TEST_OK;
 }

@@ -1,10 +1,12 @@
 /*
- * testutil.c - file helpers the tests and the benchmark share (declared in
- * test.h).
+ * testutil.c - helpers the tests and the benchmark share (declared in
+ * test.h): files, sleeping, a shell line, the wattprof binary run as a
+ * child with its output in files, a source's note, a check as 'nobody'.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,4 +182,95 @@ int test_shell(const char *dir, char **out, const char *fmt, ...)
 	int st = system(line);
 	*out = test_slurp(path);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+void test_wait_for_file(const char *path)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (access(path, F_OK) == 0)
+			return;
+		test_sleep_ms(10);
+	}
+	TEST_FAIL_("'%s' never appeared", path);
+}
+
+/* ------------------------------------------------- the wattprof binary */
+
+#ifndef WATTPROF_BIN
+#error "WATTPROF_BIN must name the wattprof binary under test"
+#endif
+
+void cli_run_start_with(struct cli_run *r, const char *root, char *const argv[],
+                        const char *const env[], const sigset_t *ignored)
+{
+	char path[600];
+	memset(r, 0, sizeof *r);
+	test_tmpdir(r->dir, sizeof r->dir);
+	fflush(NULL);
+	r->pid = fork();
+	if (r->pid < 0)
+		TEST_FAIL_("fork: %s", strerror(errno));
+	if (r->pid == 0) {
+		if (root)
+			setenv("WATTPROF_SYSFS_ROOT", root, 1);
+		for (size_t i = 0; env && env[i]; i++) {
+			const char *eq = strchr(env[i], '=');
+			if (!eq) {
+				unsetenv(env[i]);
+				continue;
+			}
+			char name[256];
+			snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+			setenv(name, eq + 1, 1);
+		}
+		for (int sig = 1; ignored && sig < NSIG; sig++)
+			if (sigismember(ignored, sig) == 1)
+				signal(sig, SIG_IGN);
+		snprintf(path, sizeof path, "%s/stdout", r->dir);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		snprintf(path, sizeof path, "%s/stderr", r->dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		execv(WATTPROF_BIN, argv);
+		_exit(99);
+	}
+}
+
+void cli_run_start(struct cli_run *r, const char *root, char *const argv[],
+                   const char *const env[])
+{
+	cli_run_start_with(r, root, argv, env, NULL);
+}
+
+void cli_run_wait(struct cli_run *r)
+{
+	char path[600];
+	int st;
+	while (waitpid(r->pid, &st, 0) < 0)
+		if (errno != EINTR)
+			TEST_FAIL_("waitpid: %s", strerror(errno));
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->signaled = WIFSIGNALED(st);
+	ASSERT_INT(r->status, !=, 99); /* exec of the binary failed */
+	snprintf(path, sizeof path, "%s/stdout", r->dir);
+	r->out = test_slurp(path);
+	snprintf(path, sizeof path, "%s/stderr", r->dir);
+	r->err = test_slurp(path);
+	if (!r->out || !r->err)
+		TEST_FAIL_("cannot read the output of wattprof in '%s'", r->dir);
+}
+
+void cli_run(struct cli_run *r, const char *root, char *const argv[], const char *const env[])
+{
+	cli_run_start(r, root, argv, env);
+	cli_run_wait(r);
+}
+
+void cli_run_free(struct cli_run *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+	test_rmtree(r->dir);
 }

@@ -128,11 +128,13 @@ const char *cli_db_where(const char *given);
 int cli_open_store(struct wp_store **out, const char *given, unsigned flags);
 /* Prints "error: <what>: <why>" for a store call that returned rc. */
 void cli_store_error(const struct wp_store *store, int rc, const char *what);
-/* A run id, or "last"; prints the error.  0, -EINVAL or -ENOENT. */
+/* A run id, or "last"; prints the error.  0, -EINVAL or -ENOENT.  store is
+ * only read for "last": NULL checks a number's syntax. */
 int cli_parse_run_id(struct wp_store *store, const char *s, int64_t *id);
 /* Columns a UTF-8 string takes (one per character). */
 size_t cli_utf8_width(const char *s);
-/* s as a JSON string, quoted and escaped (RFC 8259). */
+/* s as a JSON string, quoted and escaped (RFC 8259); bytes that are not
+ * UTF-8 become U+FFFD. */
 void cli_json_string(FILE *f, const char *s);
 
 /*

@@ -200,7 +200,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, no_store_given = 0;
 
 	o->freq_hz = DEFAULT_FREQ_HZ;
 	o->format = WP_FORMAT_TEXT;
@@ -259,10 +259,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_DB:
 			o->db = optarg;
-			o->no_store = 0;
 			break;
 		case OPT_NO_STORE:
 			o->no_store = 1;
+			no_store_given = 1;
 			break;
 		case OPT_NAME:
 			o->info.name = optarg;
@@ -313,10 +313,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 		cli_hint("csv and html reports always hold the time series; text has none");
 		return -1;
 	}
-	if (o->db && o->no_store) {
+	/* In either order; --db alone overrides WATTPROF_NO_STORE. */
+	if (o->db && no_store_given) {
 		cli_error("'--db' and '--no-store' contradict each other");
 		return -1;
 	}
+	if (o->db)
+		o->no_store = 0;
 	if (o->warmup && !o->rounds) {
 		cli_error("'--warmup-rounds' needs '--rounds'");
 		cli_hint("e.g. '--rounds 5 --warmup-rounds 1' runs the command 6 times and "

@@ -70,6 +70,9 @@ int cmd_report(int argc, char **argv)
 	struct wp_run *run = NULL;
 	FILE *out = stdout;
 	int64_t id;
+	/* A malformed id is a usage error, told before any database is opened. */
+	if (strcmp(argv[optind], "last") && cli_parse_run_id(NULL, argv[optind], &id) < 0)
+		return CLI_EXIT_USAGE;
 	if (cli_open_store(&store, db, 0) < 0)
 		return CLI_EXIT_FAILURE;
 	if (cli_parse_run_id(store, argv[optind], &id) < 0)

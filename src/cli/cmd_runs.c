@@ -276,18 +276,33 @@ static void print_json(struct wp_run *const *runs, size_t n, FILE *f)
 
 /* ---------------------------------------------------------- summary */
 
+/*
+ * A running mean and sum of squared deviations (Welford; Knuth, TAOCP
+ * vol. 2, 4.2.2): unlike sum(x^2) - sum(x)^2/n, exact enough when the
+ * spread is tiny beside the mean (runs of nearly the same energy).
+ */
+struct running {
+	double mean, m2;
+};
+
+static void running_add(struct running *r, size_t n, double x)
+{
+	double delta = x - r->mean;
+	r->mean += delta / (double)n; /* n counts x */
+	r->m2 += delta * (x - r->mean);
+}
+
 struct group {
 	const char *name;
 	size_t runs, counted;
-	double sum_d, sum_d2, sum_e, sum_e2;
+	struct running d, e; /* duration and energy */
 };
 
-static void mean_std(double sum, double sum2, size_t n, double *mean, double *std)
+static void mean_std(const struct running *r, size_t n, double *mean, double *std)
 {
-	*mean = n ? sum / (double)n : NAN;
-	/* Sample standard deviation; clamped against rounding below zero. */
-	double var = n > 1 ? (sum2 - sum * sum / (double)n) / (double)(n - 1) : NAN;
-	*std = isnan(var) ? NAN : sqrt(var > 0 ? var : 0);
+	*mean = n ? r->mean : NAN;
+	/* Sample standard deviation. */
+	*std = n > 1 ? sqrt(r->m2 / (double)(n - 1)) : NAN;
 }
 
 static size_t make_groups(struct wp_run *const *runs, size_t n, struct group *g)
@@ -306,10 +321,8 @@ static size_t make_groups(struct wp_run *const *runs, size_t n, struct group *g)
 			continue;
 		double d = r->report.duration_s, e = total_j(r);
 		g[k].counted++;
-		g[k].sum_d += d;
-		g[k].sum_d2 += d * d;
-		g[k].sum_e += e;
-		g[k].sum_e2 += e * e;
+		running_add(&g[k].d, g[k].counted, d);
+		running_add(&g[k].e, g[k].counted, e);
 	}
 	return ng;
 }
@@ -332,8 +345,8 @@ static void print_summary(struct wp_run *const *runs, size_t n, enum out_format 
 	table_add(&t, head);
 	for (size_t k = 0; k < ng; k++) {
 		double dm, ds, em, es;
-		mean_std(g[k].sum_d, g[k].sum_d2, g[k].counted, &dm, &ds);
-		mean_std(g[k].sum_e, g[k].sum_e2, g[k].counted, &em, &es);
+		mean_std(&g[k].d, g[k].counted, &dm, &ds);
+		mean_std(&g[k].e, g[k].counted, &em, &es);
 		if (fmt == OUT_CSV) {
 			csv_field(f, g[k].name);
 			fprintf(f, ",%zu,%zu,", g[k].runs, g[k].counted);
@@ -523,6 +536,12 @@ int cmd_rm(int argc, char **argv)
 		cli_error("no run id given");
 		cli_hint("'wattprof runs' lists the stored runs and their ids");
 		return CLI_EXIT_USAGE;
+	}
+	/* Malformed ids are a usage error, told before the database is opened. */
+	for (int i = optind; i < argc; i++) {
+		int64_t id;
+		if (strcmp(argv[i], "last") && cli_parse_run_id(NULL, argv[i], &id) < 0)
+			return CLI_EXIT_USAGE;
 	}
 	struct wp_store *store = NULL;
 	if (cli_open_store(&store, db, 0) < 0)

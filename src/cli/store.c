@@ -94,16 +94,44 @@ size_t cli_utf8_width(const char *s)
 	return n;
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0 (RFC 3629: no overlong
+ * forms, surrogates or code points above U+10FFFF; a NUL ends it). */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t len;
+	unsigned cp, min;
+	if (*p < 0x80)
+		return 1;
+	if ((*p & 0xE0) == 0xC0)
+		len = 2, cp = *p & 0x1Fu, min = 0x80;
+	else if ((*p & 0xF0) == 0xE0)
+		len = 3, cp = *p & 0x0Fu, min = 0x800;
+	else if ((*p & 0xF8) == 0xF0)
+		len = 4, cp = *p & 0x07u, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3Fu);
+	}
+	return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
+}
+
 void cli_json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t len = utf8_len(p);
+		if (len == 0) /* JSON is UTF-8: a byte that is not becomes U+FFFD */
+			fputs("\\ufffd", f);
+		else if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p < 0x20)
 			fprintf(f, "\\u%04x", *p);
 		else
-			fputc(*p, f);
+			fwrite(p, 1, len, f);
+		p += len ? len : 1;
 	}
 	fputc('"', f);
 }

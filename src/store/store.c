@@ -1082,8 +1082,8 @@ static int load_series(struct wp_store *s, int64_t id, struct wp_run *run, int w
 		rc = each_row(s, id, 0, rep->domain_count + 1, energy_row, &ctx, &n);
 	if (rc == 0 && ctx.series && nr)
 		rc = each_row(s, id, 1, nr + 1, reading_row, &ctx, &nrr);
-	if (rc == 0 && !strcmp(run->status, "unfinished") && n > 0) {
-		/* The figures up to the last stored sample. */
+	if (rc == 0 && strcmp(run->status, "finished") && n > 0) {
+		/* Running or unfinished: the figures up to the last stored sample. */
 		double t = ctx.last[0] / 1e9, total = 0;
 		int any = 0;
 		rep->duration_s = t;
