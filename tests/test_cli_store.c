@@ -886,13 +886,13 @@ TEST(cli_store_bad_databases)
 		cli_run(&r, s.root, argv, NULL);
 		assert_no_crash(&r);
 		ASSERT_EQ(r.status, 125);
-		ASSERT_HAS(r.err, "is a database of something else than wattprof");
+		ASSERT_HAS(r.err, "is not a wattprof database");
 		ASSERT_HAS(r.err, path);
 		cli_run_free(&r);
 	}
 	wp(&r, s.root, NULL, "monitor", "--db", path, "--", "touch", marker, NULL);
 	ASSERT_EQ(r.status, 125);
-	ASSERT_HAS(r.err, "is a database of something else than wattprof");
+	ASSERT_HAS(r.err, "is not a wattprof database");
 	ASSERT(!exists(marker));
 	cli_run_free(&r);
 	char *tables = py_sqlite(dir, path,
