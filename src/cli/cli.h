@@ -133,9 +133,6 @@ void cli_store_error(const struct wp_store *store, int rc, const char *what);
 int cli_parse_run_id(struct wp_store *store, const char *s, int64_t *id);
 /* Columns a UTF-8 string takes (one per character). */
 size_t cli_utf8_width(const char *s);
-/* s as a JSON string, quoted and escaped (RFC 8259); bytes that are not
- * UTF-8 become U+FFFD. */
-void cli_json_string(FILE *f, const char *s);
 
 /*
  * export.c: the writers of `wattprof export` (docs/STORAGE.md, "Export

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "wattprof/wattprof.h"
+#include "../sinks/sinks.h" /* wp__put_quoted: the reports' JSON strings */
 #include "cli.h"
 
 enum { OPT_FORMAT = 256, OPT_DB, OPT_NAME, OPT_SUMMARY };
@@ -211,9 +212,9 @@ static void print_csv(struct wp_run *const *runs, size_t n, FILE *f)
 
 static void json_kv(FILE *f, const char *k, const char *v, int comma)
 {
-	cli_json_string(f, k);
+	wp__put_quoted(f, k);
 	fputc(':', f);
-	cli_json_string(f, v);
+	wp__put_quoted(f, v);
 	if (comma)
 		fputc(',', f);
 }
