@@ -163,7 +163,7 @@ test-suites:
 
 bench: all
 	$(MAKE) -C . $(BUILD)/bench/bench
-	$(BUILD)/bench/bench
+	$(PG_WITH) $(BUILD)/bench/bench
 
 $(BUILD)/bench/bench: bench/bench.c $(STATIC) $(BIN) $(FAKENVML) $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -5,8 +5,13 @@
  *   1. one begin/end region pair on 4 domains, against the floor of the same
  *      number of raw pread() calls (8) on the same files;
  *   2. the CPU time the sampler thread uses at 100 Hz, 1 kHz and 10 kHz;
- *   3. the wall time `wattprof monitor -- true` adds over `true`;
- *   4. one read of one domain, through each source that can be exercised
+ *   3. the wall time `wattprof monitor -- true` adds over `true`, storing
+ *      the run and not;
+ *   4. the run store (SQLite on the checkout's disk, and PostgreSQL when
+ *      WATTPROF_TEST_PG names a server, as make bench arranges): syncing
+ *      once a second at 1 kHz, storing and loading a 1,000,000-sample run,
+ *      and `wattprof runs` over 1000 runs;
+ *   5. one read of one domain, through each source that can be exercised
  *      here: fakes in tmpfs for the counters, this machine's own /proc/stat
  *      for the estimate, and the real perf PMU or MSRs where they answer.
  *
@@ -33,6 +38,7 @@
 #include "core/internal.h"
 #include "fakecpu.h"
 #include "sim.h"
+#include "store/db.h"
 #include "test.h"
 
 extern char **environ;
@@ -177,6 +183,7 @@ static double spawn_ms(char *const argv[], int n)
 	double *t = calloc((size_t)n, sizeof *t);
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	for (int i = 0; i < n; i++) {
 		pid_t pid;
@@ -456,16 +463,285 @@ static void bench_series(const char *root, double seconds)
 	unsetenv("FAKE_NVML");
 }
 
-static void bench_monitor(const char *root, int n)
+/* ------------------------------------------------------- the run store */
+
+/* ------------------------------------------------------- the run store */
+
+/*
+ * The run database's folder: beside this binary (build/bench/), on the
+ * disk the checkout is on, so that SQLite's writes reach a real file
+ * system rather than the tmpfs the series' temporary files use.
+ */
+static void store_dir(char *buf, size_t cap)
 {
+	ssize_t n = readlink("/proc/self/exe", buf, cap - 32);
+	if (n <= 0)
+		TEST_FAIL_("cannot find this binary's folder");
+	buf[n] = '\0';
+	strcpy(strrchr(buf, '/') + 1, "store.XXXXXX");
+	if (!mkdtemp(buf))
+		TEST_FAIL_("cannot create a folder for the run database: %s", strerror(errno));
+}
+
+static struct wp_store *store_open(const char *where, unsigned flags)
+{
+	struct wp_store *st = NULL;
+	int rc = wp_store_open(&st, where, flags);
+	if (rc < 0)
+		TEST_FAIL_("cannot open the run database '%s': %s", where, wp_store_errmsg(st));
+	return st;
+}
+
+/* A report ready for wp_store_begin, as monitor makes one. */
+static void store_report(struct wp_report *r, const char *what)
+{
+	const char *argv[] = { "bench", what, NULL };
+	struct timespec wall;
+	wp_report_init(r);
+	r->host = strdup("bench-host");
+	wp_report_set_command(r, argv);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	r->start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+}
+
+static double ms_since(uint64_t t0)
+{
+	return (double)(wp_now_ns() - t0) / 1e6;
+}
+
+/*
+ * 1. A live run: the sampler at 1 kHz fills a series that flushes every
+ *    0.5 s (as monitor opens it), and this thread syncs once a second.
+ */
+static void store_live(struct wp_meter *m, const char *where, const char *label, int seconds)
+{
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION,
+		                        .flags = WP_SERIES_STORE | WP_SERIES_NODE | WP_SERIES_DEVICES,
+		                        .flush_s = 0.5 };
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+	struct wp_store *st = store_open(where, WP_STORE_CREATE);
+	struct wp_run_info info = { .version = WP_RUN_INFO_VERSION, .name = "bench" };
+	struct wp_series *sr;
+	struct wp_report r;
+	int64_t id;
+	double *sync = calloc((size_t)seconds, sizeof *sync), worst = 0;
+
+	store_report(&r, "live");
+	wp_meter_snapshot(m, a);
+	if (wp_series_open(&sr, m, a, &so) < 0 || wp_store_begin(st, &info, &r, m, sr, &id) < 0)
+		TEST_FAIL_("cannot begin a stored run in '%s': %s", where, wp_store_errmsg(st));
+	struct wp_sampler_options opts = { .version = WP_SAMPLER_OPTIONS_VERSION,
+		                           .freq_hz = 1000, .series = sr };
+	double c0 = cpu_s();
+	uint64_t t0 = wp_now_ns();
+	wp_meter_start_sampler(m, &opts);
+	for (int i = 0; i < seconds; i++) {
+		uint64_t next = t0 + (uint64_t)(i + 1) * 1000000000u;
+		struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		uint64_t s0 = wp_now_ns();
+		if (wp_store_sync(st) < 0)
+			TEST_FAIL_("sync failed: %s", wp_store_errmsg(st));
+		sync[i] = ms_since(s0);
+		worst = sync[i] > worst ? sync[i] : worst;
+	}
+	wp_meter_stop_sampler(m);
+	double wall = (double)(wp_now_ns() - t0) / 1e9, cpu = cpu_s() - c0;
+	wp_meter_snapshot(m, b);
+	wp_series_add(sr, b);
+	if (wp_report_measure(&r, m, a, b) < 0 || wp_report_set_series(&r, sr) < 0)
+		TEST_FAIL_("cannot build the report");
+	uint64_t f0 = wp_now_ns();
+	if (wp_store_finish(st, &r) < 0)
+		TEST_FAIL_("finish failed: %s", wp_store_errmsg(st));
+	double fin = ms_since(f0);
+	printf("| %s: sync once a second while the sampler runs at 1 kHz (%zu columns), %d s | "
+	       "median %.2f ms, max %.2f ms per sync | whole process %.2f%% of one core "
+	       "(compare the series row above); finish %.1f ms | |\n",
+	       label, wp_series_column_count(sr), seconds, median(sync, (size_t)seconds), worst,
+	       100 * cpu / wall, fin);
+	free(sync);
+	wp_report_free(&r);
+	wp_series_close(sr);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_store_close(st);
+}
+
+/* 2. A million-sample run: storing it at once, then loading it back. */
+static void store_big(struct wp_meter *m, const char *where, const char *label)
+{
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION,
+		                        .flags = WP_SERIES_STORE | WP_SERIES_NODE | WP_SERIES_DEVICES };
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+	struct wp_store *st = store_open(where, WP_STORE_CREATE);
+	struct wp_run_info info = { .version = WP_RUN_INFO_VERSION, .name = "bench-big" };
+	struct wp_series *sr;
+	struct wp_report r;
+	struct wp_run *run;
+	int64_t id;
+
+	store_report(&r, "big");
+	wp_meter_snapshot(m, a);
+	if (wp_series_open(&sr, m, a, &so) < 0 || wp_store_begin(st, &info, &r, m, sr, &id) < 0)
+		TEST_FAIL_("cannot begin a stored run in '%s': %s", where, wp_store_errmsg(st));
+	feed(m, sr, b, 1000000 - 1);
+	wp_meter_snapshot(m, b);
+	wp_series_add(sr, b);
+	if (wp_report_measure(&r, m, a, b) < 0 || wp_report_set_series(&r, sr) < 0)
+		TEST_FAIL_("cannot build the report");
+	uint64_t t0 = wp_now_ns();
+	if (wp_store_finish(st, &r) < 0)
+		TEST_FAIL_("finish failed: %s", wp_store_errmsg(st));
+	double store_ms = ms_since(t0);
+	wp_store_close(st);
+
+	st = store_open(where, WP_STORE_READONLY);
+	t0 = wp_now_ns();
+	if (wp_store_load(st, id, 0, &run) < 0)
+		TEST_FAIL_("cannot load run %" PRId64 ": %s", id, wp_store_errmsg(st));
+	double head_ms = ms_since(t0);
+	wp_run_free(run);
+	t0 = wp_now_ns();
+	if (wp_store_load(st, id, WP_LOAD_SERIES, &run) < 0)
+		TEST_FAIL_("cannot load run %" PRId64 ": %s", id, wp_store_errmsg(st));
+	double all_ms = ms_since(t0);
+	size_t rows = run->series ? wp_series_sample_count(run->series) : 0;
+	wp_run_free(run);
+	printf("| %s: a 1,000,000-sample run (%zu columns) stored at its end, then loaded | "
+	       "store %.0f ms; load %.0f ms with the samples (%zu rows), %.1f ms without | "
+	       "wp_store_finish, wp_store_load | |\n",
+	       label, wp_series_column_count(sr), store_ms, all_ms, rows, head_ms);
+	struct stat sb;
+	if (stat(where, &sb) == 0) /* a file: SQLite */
+		printf("| %s: the database holding that run | %.1f MB | %.1f bytes per stored "
+		       "value | |\n",
+		       label, (double)sb.st_size / 1e6,
+		       (double)sb.st_size / 1e6 / (double)wp_series_column_count(sr));
+	wp_report_free(&r);
+	wp_series_close(sr);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+	wp_store_close(st);
+}
+
+/* 3. `wattprof runs` over 1000 stored runs (each with a short series). */
+static void store_many(struct wp_meter *m, const char *where, const char *label, int n)
+{
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION,
+		                        .flags = WP_SERIES_STORE };
+	struct wp_snapshot *a = wp_snapshot_new(m), *b = wp_snapshot_new(m);
+	struct wp_store *st = store_open(where, WP_STORE_CREATE);
+	struct wp_run_info info = { .version = WP_RUN_INFO_VERSION, .name = "bench-many" };
+
+	uint64_t t0 = wp_now_ns();
+	for (int i = 0; i < n; i++) {
+		struct wp_series *sr;
+		struct wp_report r;
+		int64_t id;
+		store_report(&r, "many");
+		wp_meter_snapshot(m, a);
+		if (wp_series_open(&sr, m, a, &so) < 0 ||
+		    wp_store_begin(st, &info, &r, m, sr, &id) < 0)
+			TEST_FAIL_("cannot begin run %d: %s", i, wp_store_errmsg(st));
+		feed(m, sr, b, 99);
+		wp_meter_snapshot(m, b);
+		wp_series_add(sr, b);
+		if (wp_report_measure(&r, m, a, b) < 0 || wp_report_set_series(&r, sr) < 0 ||
+		    wp_store_finish(st, &r) < 0)
+			TEST_FAIL_("cannot store run %d: %s", i, wp_store_errmsg(st));
+		wp_report_free(&r);
+		wp_series_close(sr);
+	}
+	double each_ms = ms_since(t0) / n;
+	wp_store_close(st);
+	wp_snapshot_free(a);
+	wp_snapshot_free(b);
+
+	char *runs[] = { WATTPROF_BIN, "runs", "--db", (char *)where, NULL };
+	char *json[] = { WATTPROF_BIN, "runs", "--db", (char *)where, "--format", "json", NULL };
+	char *sum[] = { WATTPROF_BIN, "runs", "--db", (char *)where, "--summary", NULL };
+	char *rep[] = { WATTPROF_BIN, "report", "--db", (char *)where, "last", NULL };
+	double t_runs = spawn_ms(runs, 5), t_json = spawn_ms(json, 5);
+	double t_sum = spawn_ms(sum, 5), t_rep = spawn_ms(rep, 5);
+	printf("| %s: `wattprof runs` over %d stored runs (100 samples each) | %.0f ms | "
+	       "`--format json` %.0f ms, `--summary` %.0f ms, `report last` %.1f ms; storing "
+	       "took %.2f ms per run; medians of 5 | |\n",
+	       label, n, t_runs, t_json, t_sum, t_rep, each_ms);
+}
+
+static void bench_store(const char *root, const char *dir, int seconds)
+{
+	struct wp_host *h;
+	struct wp_meter *m;
+	const char *gpu;
+	char path[700], *pg = NULL, schema[64] = "";
+
+	if (open_cpu_gpu(&h, root, &gpu) < 0 || wp_meter_open(&m, h, NULL, 0, NULL) < 0)
+		TEST_FAIL_("cannot open the CPU and GPU domains");
+	snprintf(path, sizeof path, "%s/live.db", dir);
+	store_live(m, path, "SQLite", seconds);
+	snprintf(path, sizeof path, "%s/big.db", dir);
+	store_big(m, path, "SQLite");
+	snprintf(path, sizeof path, "%s/many.db", dir);
+	store_many(m, path, "SQLite", 1000);
+
+	/* The same on PostgreSQL, in a schema of its own, when a server is
+	 * given (make bench starts a private one, as make test does). */
+	const char *base = getenv("WATTPROF_TEST_PG");
+	if (base && *base) {
+		struct wp__db db = { .ops = &wp__pg_ops };
+		char sql[160];
+		snprintf(schema, sizeof schema, "wp_bench_%d", (int)getpid());
+		snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+		if (db.ops->open(&db, base, 0) != 0 || db.ops->exec(&db, sql, NULL, 0, NULL) != 0)
+			TEST_FAIL_("cannot create a schema in '%s': %s", base, db.err);
+		db.ops->close(&db);
+		if (asprintf(&pg, "%s%soptions=-csearch_path%%3D%s", base,
+		             strchr(base, '?') ? "&" : "?", schema) < 0)
+			TEST_FAIL_("out of memory");
+		store_live(m, pg, "PostgreSQL", seconds);
+		store_big(m, pg, "PostgreSQL");
+		store_many(m, pg, "PostgreSQL", 1000);
+		snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+		if (db.ops->open(&db, base, 0) == 0)
+			db.ops->exec(&db, sql, NULL, 0, NULL);
+		db.ops->close(&db);
+		free(pg);
+	} else {
+		printf("| PostgreSQL | not measured | WATTPROF_TEST_PG is not set (%s) | |\n",
+		       getenv("WATTPROF_TEST_PG_WHY") ? getenv("WATTPROF_TEST_PG_WHY")
+		                                       : "run through make bench");
+	}
+	wp_meter_close(m);
+	wp_host_close(h);
+	unsetenv("WATTPROF_NVML_LIB");
+	unsetenv("FAKE_NVML");
+}
+
+/*
+ * `monitor -- true` against `true`: storing the run in a SQLite database
+ * (the default) and with --no-store.
+ */
+static void bench_monitor(const char *root, const char *dir, int n)
+{
+	char db[700];
 	char *plain[] = { "/bin/true", NULL };
 	char *mon[] = { WATTPROF_BIN, "monitor", "--", "/bin/true", NULL };
+	char *bare[] = { WATTPROF_BIN, "monitor", "--no-store", "--", "/bin/true", NULL };
+	snprintf(db, sizeof db, "%s/monitor.db", dir);
 	setenv("WATTPROF_SYSFS_ROOT", root, 1);
+	setenv("WATTPROF_DB", db, 1);
 	spawn_ms(mon, 10); /* warm the page cache */
-	double a = spawn_ms(plain, n), b = spawn_ms(mon, n);
+	double a = spawn_ms(plain, n), b = spawn_ms(mon, n), c = spawn_ms(bare, n);
 	printf("| `wattprof monitor -- true` vs `true`, %d runs each | +%.2f ms (%.2f vs %.2f ms, "
-	       "medians) | report to /dev/null (stderr) | target < 3 ms |\n",
+	       "medians) | the run stored in a SQLite database on disk; report to /dev/null "
+	       "(stderr) | target < 3 ms |\n",
 	       n, b - a, b, a);
+	printf("| `wattprof monitor --no-store -- true` vs `true` | +%.2f ms (%.2f ms) | | |\n",
+	       c - a, c);
+	unsetenv("WATTPROF_DB");
 }
 
 int main(void)
@@ -477,6 +753,7 @@ int main(void)
 	double seconds = env ? atof(env) : 10;
 	env = getenv("BENCH_SPAWNS");
 	int spawns = env ? atoi(env) : 300;
+	char dir[600];
 
 	if (access("/dev/shm", W_OK) == 0)
 		setenv("TMPDIR", "/dev/shm", 1);
@@ -491,7 +768,10 @@ int main(void)
 	bench_regions(h);
 	bench_sampler(h, seconds);
 	bench_series(s.root, seconds);
-	bench_monitor(s.root, spawns);
+	store_dir(dir, sizeof dir);
+	bench_monitor(s.root, dir, spawns);
+	bench_store(s.root, dir, (int)(seconds + 0.5));
+	test_rmtree(dir);
 	bench_sources(s.root);
 	wp_host_close(h);
 	sim_destroy(&s);

@@ -595,6 +595,26 @@ struct wp_report_region {
 };
 
 /*
+ * What a run's energy means in kWh, CO2e and money (docs/CARBON.md):
+ * facility energy = energy x PUE; emissions = facility kWh x emissions
+ * factor; cost = facility kWh x price factor.
+ */
+struct wp_report_carbon {
+	int set;                 /* 0: not accounted (the other fields are unset) */
+	double energy_kwh;       /* the report's total_energy_j in kWh */
+	double pue;              /* data centre power usage effectiveness, >= 1 */
+	double facility_energy_kwh;
+	char *country;           /* the ISO 3166 alpha-2 code, NULL when none was given */
+	double emissions_factor_g_per_kwh;
+	char *emissions_factor_source; /* "Ember 2022 (Germany), via CO2.js 0.13.10",
+	                                  or where a given factor came from */
+	double co2e_g;
+	double price_factor;     /* per kWh; NaN when no price was given */
+	char *price_unit;        /* "EUR"; NULL when no price was given */
+	double cost;             /* NaN when no price was given */
+};
+
+/*
  * A finished measurement.  Fill it with wp_report_init() and
  * wp_report_measure(), set the run's own fields, then write it.  Every string
  * and array is owned by the report and freed by wp_report_free().
@@ -629,6 +649,8 @@ struct wp_report {
 	size_t warmup_rounds;
 	double duration_std_s, duration_min_s, duration_max_s;
 	double total_std_j, total_min_j, total_max_j;
+	/* Carbon and cost (wp_report_set_carbon); carbon.set is 0 without. */
+	struct wp_report_carbon carbon;
 };
 
 /* wp_report.flags */
@@ -675,6 +697,55 @@ int wp_report_set_idle(struct wp_report *report, const struct wp_meter *meter,
 /* Energy above idle of domain i (or of the total when i == (size_t)-1);
  * NaN without a baseline. */
 double wp_report_above_idle_j(const struct wp_report *report, size_t i);
+/*
+ * Carbon and cost: the factors a report's energy is counted with.  The
+ * emissions factor is the country's from the shipped table (below) unless
+ * WP_CARBON_EMISSIONS_FACTOR is set; without either, the world average.
+ */
+#define WP_CARBON_OPTIONS_VERSION 1
+#define WP_CARBON_EMISSIONS_FACTOR 0x1u /* emissions_factor is given */
+#define WP_CARBON_PRICE 0x2u            /* price_factor and price_unit are given */
+struct wp_carbon_options {
+	unsigned version;        /* WP_CARBON_OPTIONS_VERSION */
+	unsigned flags;          /* WP_CARBON_* */
+	double pue;              /* >= 1; 0: 1.0 */
+	const char *country;     /* ISO 3166 alpha-2 or alpha-3, any case; NULL: none */
+	double emissions_factor; /* gCO2e/kWh, >= 0, with WP_CARBON_EMISSIONS_FACTOR */
+	const char *emissions_factor_source; /* where a given factor came from;
+	                                        NULL: "given" */
+	double price_factor;     /* currency units per kWh, >= 0, with WP_CARBON_PRICE */
+	const char *price_unit;  /* "EUR", "USD", ... with WP_CARBON_PRICE */
+};
+
+/*
+ * Sets the factors of report->carbon and its figures from total_energy_j.
+ * It may be called before wp_report_measure (figures NaN until then):
+ * wp_report_measure and wp_report_set_rounds update the figures of a
+ * report whose factors are set, and a run store records the factors at
+ * wp_store_begin.  Returns 0, -EINVAL (a PUE below 1, a negative or
+ * non-finite factor, an empty price unit) or -ENOENT (a country the table
+ * does not hold); the report is unchanged on an error.  Setting it again
+ * replaces factors and figures.
+ */
+int wp_report_set_carbon(struct wp_report *report, const struct wp_carbon_options *opts);
+
+/* One row of the shipped carbon-intensity table (data/carbon-intensity.csv). */
+struct wp_carbon_intensity {
+	const char *alpha2, *alpha3; /* ISO 3166-1; "" for the world average */
+	const char *name;            /* "Germany", "World" */
+	double g_per_kwh;            /* average gCO2e per kWh of electricity */
+	int year;                    /* the year the figure is of */
+	const char *source;          /* "Ember 2022, via CO2.js 0.13.10" */
+};
+/*
+ * Looks a country up by ISO 3166 alpha-2 or alpha-3 code, in any case; NULL
+ * or "WORLD" gives the world average.  Returns 0 or -ENOENT.
+ */
+int wp_carbon_intensity_find(const char *country, const struct wp_carbon_intensity **out);
+/* The table, world average first, then by alpha-2 code. */
+size_t wp_carbon_intensity_count(void);
+const struct wp_carbon_intensity *wp_carbon_intensity_at(size_t i);
+
 /* Adds a warning (printf-style).  Returns 0 or -ENOMEM. */
 int wp_report_warn(struct wp_report *report, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
