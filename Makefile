@@ -19,11 +19,13 @@ WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototype
 # Paths are built in PATH_MAX buffers from a sysfs root that wp_host_open()
 # limits to WP__ROOT_MAX bytes, so truncation cannot happen there.
 # The run store links SQLite and libpq; the command also links HDF5 (export
-# only, kept out of the library: see docs/ARCHITECTURE.md).  Expanded when
+# only, kept out of the library: see docs/ARCHITECTURE.md) and inih.  Expanded when
 # used, so that pkg-config runs after `deps` installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags libpq hdf5 2>/dev/null)
 DB_LIBS = $(shell pkg-config --libs sqlite3 libpq 2>/dev/null || echo -lsqlite3 -lpq)
 HDF5_LIBS = $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
+# The command reads its INI configuration files with inih (libinih-dev).
+INI_LIBS = $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -fPIC -pthread $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(SAN)
 LDLIBS = $(DB_LIBS) -pthread -lm -ldl
 
@@ -69,7 +71,7 @@ $(SHARED): $(LIB_OBJ) src/libwattprof.map
 
 # The command links the static library: no loader search at start-up.
 $(BIN): $(CLI_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(INI_LIBS) $(LDLIBS)
 
 # The tests call the live line's text composer (src/cli/live.c) and the
 # export writers (src/cli/export.c, hence HDF5) directly.

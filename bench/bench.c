@@ -732,7 +732,7 @@ static void bench_monitor(const char *root, const char *dir, int n)
 	char *bare[] = { WATTPROF_BIN, "monitor", "--no-store", "--", "/bin/true", NULL };
 	snprintf(db, sizeof db, "%s/monitor.db", dir);
 	setenv("WATTPROF_SYSFS_ROOT", root, 1);
-	setenv("WATTPROF_DB", db, 1);
+	setenv("WATTPROF_DATABASE", db, 1);
 	spawn_ms(mon, 10); /* warm the page cache */
 	double a = spawn_ms(plain, n), b = spawn_ms(mon, n), c = spawn_ms(bare, n);
 	printf("| `wattprof monitor -- true` vs `true`, %d runs each | +%.2f ms (%.2f vs %.2f ms, "
@@ -741,7 +741,7 @@ static void bench_monitor(const char *root, const char *dir, int n)
 	       n, b - a, b, a);
 	printf("| `wattprof monitor --no-store -- true` vs `true` | +%.2f ms (%.2f ms) | | |\n",
 	       c - a, c);
-	unsetenv("WATTPROF_DB");
+	unsetenv("WATTPROF_DATABASE");
 }
 
 int main(void)

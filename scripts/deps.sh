@@ -4,8 +4,8 @@
 # than Debian it says what to install instead.
 set -eu
 case "${1:-build}" in
-build) pkgs="gcc make libc6-dev pkg-config libsqlite3-dev libpq-dev libhdf5-dev" ;;
-test) pkgs="gcc make libc6-dev pkg-config libsqlite3-dev libpq-dev postgresql libhdf5-dev libasan8 libubsan1 libtsan2 man-db pkg-config locales python3 python3-yaml python3-h5py chromium" ;;
+build) pkgs="gcc make libc6-dev pkg-config libsqlite3-dev libpq-dev libhdf5-dev libinih-dev" ;;
+test) pkgs="gcc make libc6-dev pkg-config libsqlite3-dev libpq-dev postgresql libhdf5-dev libinih-dev libasan8 libubsan1 libtsan2 man-db pkg-config locales python3 python3-yaml python3-h5py chromium" ;;
 fuzz) pkgs="clang libclang-rt-14-dev" ;;
 *) echo "usage: deps.sh build|test|fuzz" >&2; exit 2 ;;
 esac

@@ -107,12 +107,28 @@ int main(int argc, char **argv)
 	char db[600];
 	test_tmpdir(db, sizeof db - 16);
 	strcat(db, "/wattprof.db");
-	setenv("WATTPROF_DB", db, 0);
+	setenv("WATTPROF_DATABASE", db, 0);
+	/* Nor the user's configuration file ($XDG_CONFIG_HOME/wattprof/
+	 * config.ini): an empty folder of its own stands for that home. */
+	char xdg[512];
+	test_tmpdir(xdg, sizeof xdg);
+	setenv("XDG_CONFIG_HOME", xdg, 1);
 	/* Nor this shell's GPU selection (the amdgpu source reads it). */
 	unsetenv("ROCR_VISIBLE_DEVICES");
 	unsetenv("HIP_VISIBLE_DEVICES");
 	unsetenv("WATTPROF_SOURCE");
 	unsetenv("WATTPROF_TDP_W");
+	/* Nor this shell's settings (docs/CONFIG.md): each test gives its own. */
+	static const char *const settings[] = {
+		"FREQUENCY", "DOMAINS", "FORMAT", "OUTPUT", "IDLE", "LIVE", "SERIES", "NAME",
+		"PACKAGE", "ALGORITHM", "ALGORITHM_PARAMS", "DATA_TYPE", "DATA_SHAPE", "COMMENT",
+		"PUE", "COUNTRY", "EMISSIONS_FACTOR", "PRICE_FACTOR", "PRICE_UNIT", "STORE",
+	};
+	for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "WATTPROF_%s", settings[i]);
+		unsetenv(name);
+	}
 	for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
 		if (!selected(tests[i].name, argc - 1, argv + 1))
 			continue;

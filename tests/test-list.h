@@ -130,6 +130,12 @@
 	X(cli_store_bad_databases, 60)                       \
 	X(cli_store_default_location_and_no_store, 20)       \
 	X(cli_store_description_options, 20)                 \
+	X(config_priority_each_level_over_the_next, 40)      \
+	X(config_showconf_reads_back, 20)                    \
+	X(config_storage_and_run_sections, 30)               \
+	X(config_bad_files_name_file_line_and_key, 120)      \
+	X(config_bad_files_that_cannot_be_read, 20)          \
+	X(config_bad_environment_and_options, 60)            \
 	X(live_status_line_on_terminal, 20)                  \
 	X(live_signals_still_forwarded, 10)                  \
 	X(live_never_without_terminal, 10)                   \

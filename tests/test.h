@@ -188,6 +188,9 @@ void cli_run_start_with(struct cli_run *r, const char *root, char *const argv[],
 void cli_run_wait(struct cli_run *r);
 /* cli_run_start, then cli_run_wait. */
 void cli_run(struct cli_run *r, const char *root, char *const argv[], const char *const env[]);
+/* cli_run of `wattprof ARG...` (NULL-ended, at most 38 arguments). */
+void cli_runl(struct cli_run *r, const char *root, const char *const env[], const char *arg,
+              ...) __attribute__((sentinel));
 /* Frees its output and removes its folder; r may be run again after. */
 void cli_run_free(struct cli_run *r);
 

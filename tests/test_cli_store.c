@@ -50,24 +50,6 @@ static const struct sim_zone steady[] = {
 
 /* ------------------------------------------------------------ helpers */
 
-/* Runs `wattprof ARG...` (NULL-ended) on the tree at root, with env. */
-static void wp(struct cli_run *r, const char *root, const char *const env[], const char *arg,
-               ...)
-{
-	char *argv[40] = { "wattprof" };
-	size_t n = 1;
-	va_list ap;
-	va_start(ap, arg);
-	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
-		if (n + 1 >= sizeof argv / sizeof *argv)
-			TEST_FAIL_("too many arguments for wp()");
-		argv[n++] = (char *)a;
-	}
-	va_end(ap);
-	argv[n] = NULL;
-	cli_run(r, root, argv, env);
-}
-
 /* The run ended on its own, without a signal or a sanitizer's report. */
 static void assert_no_crash(const struct cli_run *r)
 {
@@ -115,7 +97,7 @@ static char *py_sqlite(const char *dir, const char *db, const char *code)
 static struct json *list_runs(const char *root, const char *db)
 {
 	struct cli_run r;
-	wp(&r, root, NULL, "runs", "--db", db, "--format", "json", NULL);
+	cli_runl(&r, root, NULL, "runs", "--db", db, "--format", "json", NULL);
 	if (r.status != 0)
 		TEST_FAIL_("'wattprof runs --db %s' exited with %d:\n%s", db, r.status, r.err);
 	struct json *j = json_must_parse(r.out);
@@ -128,7 +110,7 @@ static struct json *list_runs(const char *root, const char *db)
 static char *report_of(const char *root, const char *db, const char *id, const char *format)
 {
 	struct cli_run r;
-	wp(&r, root, NULL, "report", "--db", db, "--format", format, id, NULL);
+	cli_runl(&r, root, NULL, "report", "--db", db, "--format", format, id, NULL);
 	if (r.status != 0)
 		TEST_FAIL_("'wattprof report --db %s --format %s %s' exited with %d:\n%s", db,
 		           format, id, r.status, r.err);
@@ -308,8 +290,8 @@ TEST(cli_store_runs_listed_and_reported)
 	snprintf(r2, sizeof r2, "%s/r2.txt", dir);
 
 	double t0 = wall_s();
-	wp(&r, s.root, NULL, "monitor", "--db", db, "--name", "exp", "--tag", "lr=0.1", "--tag",
-	   "seed=7", "--package", "scikit-learn", "--algorithm", "random forest",
+	cli_runl(&r, s.root, NULL, "monitor", "--db", db, "--name", "exp", "--tag", "lr=0.1", "--tag",
+	         "seed=7", "--package", "scikit-learn", "--algorithm", "random forest",
 	   "--algorithm-params", "n_estimators=100", "--data-type", "tabular", "--data-shape",
 	   "1000x20", "--comment", "first \"try\", with\\ a comma", "--format", "json", "-o", r1,
 	   "--", "sleep", "1", NULL);
@@ -317,8 +299,8 @@ TEST(cli_store_runs_listed_and_reported)
 	ASSERT_STR(r.err, ""); /* stored silently: stderr is not a terminal */
 	cli_run_free(&r);
 	double t1 = wall_s();
-	wp(&r, s.root, NULL, "monitor", "--db", db, "--name", "exp", "--tag", "lr=0.1",
-	   "--data-type", "tabular", "-o", r2, "--", "sleep", "1", NULL);
+	cli_runl(&r, s.root, NULL, "monitor", "--db", db, "--name", "exp", "--tag", "lr=0.1",
+	         "--data-type", "tabular", "-o", r2, "--", "sleep", "1", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	double t2 = wall_s();
@@ -355,7 +337,7 @@ TEST(cli_store_runs_listed_and_reported)
 	ASSERT_STR(json_member(d, "comment")->str, "");
 
 	/* runs (text): a header and a row per run, with the same figures. */
-	wp(&r, s.root, NULL, "runs", "--db", db, NULL);
+	cli_runl(&r, s.root, NULL, "runs", "--db", db, NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_STR(r.err, "");
 	size_t lines = 0;
@@ -382,7 +364,7 @@ TEST(cli_store_runs_listed_and_reported)
 	cli_run_free(&r);
 
 	/* runs --format csv: the same runs, the same numbers. */
-	wp(&r, s.root, NULL, "runs", "--db", db, "--format", "csv", NULL);
+	cli_runl(&r, s.root, NULL, "runs", "--db", db, "--format", "csv", NULL);
 	ASSERT_EQ(r.status, 0);
 	struct csv c;
 	csv_parse(r.out, &c);
@@ -419,7 +401,7 @@ TEST(cli_store_runs_listed_and_reported)
 
 	/* report ID: what monitor wrote, byte for byte, to a file or stdout. */
 	snprintf(got, sizeof got, "%s/got.json", dir);
-	wp(&r, s.root, NULL, "report", "--db", db, "--format", "json", "-o", got, "1", NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", db, "--format", "json", "-o", got, "1", NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_STR(r.out, "");
 	ASSERT_STR(r.err, "");
@@ -429,7 +411,7 @@ TEST(cli_store_runs_listed_and_reported)
 	ASSERT_STR(text, report1);
 	free(text);
 	snprintf(got, sizeof got, "%s/got.txt", dir);
-	wp(&r, s.root, NULL, "report", "--db", db, "-o", got, "2", NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", db, "-o", got, "2", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	assert_same_file(got, r2);
@@ -446,7 +428,7 @@ TEST(cli_store_runs_listed_and_reported)
 	free(text);
 
 	/* The summary: mean and sample standard deviation over the two. */
-	wp(&r, s.root, NULL, "runs", "--db", db, "--summary", "--format", "json", NULL);
+	cli_runl(&r, s.root, NULL, "runs", "--db", db, "--summary", "--format", "json", NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *sum = json_must_parse(r.out);
 	cli_run_free(&r);
@@ -477,7 +459,7 @@ TEST(cli_store_runs_listed_and_reported)
 	if (have_python(dir)) {
 		free(py_sqlite(dir, got, "c.execute('UPDATE runs SET total_energy_j = "
 		                         "1000000 + id / 1000.0')"));
-		wp(&r, s.root, NULL, "runs", "--db", got, "--summary", "--format", "json", NULL);
+		cli_runl(&r, s.root, NULL, "runs", "--db", got, "--summary", "--format", "json", NULL);
 		ASSERT_EQ(r.status, 0);
 		sum = json_must_parse(r.out);
 		cli_run_free(&r);
@@ -491,7 +473,7 @@ TEST(cli_store_runs_listed_and_reported)
 	}
 
 	/* --name selects; a name without runs lists nothing, and says so. */
-	wp(&r, s.root, NULL, "runs", "--db", db, "--name", "other", NULL);
+	cli_runl(&r, s.root, NULL, "runs", "--db", db, "--name", "other", NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_STR(r.out, "");
 	ASSERT_HAS(r.err, "no run stored in '");
@@ -499,7 +481,7 @@ TEST(cli_store_runs_listed_and_reported)
 	cli_run_free(&r);
 
 	/* rm 1: gone from the list, and report says which run it cannot find. */
-	wp(&r, s.root, NULL, "rm", "--db", db, "1", NULL);
+	cli_runl(&r, s.root, NULL, "rm", "--db", db, "1", NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_STR(r.err, "");
 	cli_run_free(&r);
@@ -507,13 +489,13 @@ TEST(cli_store_runs_listed_and_reported)
 	runs = list_runs(s.root, db);
 	ASSERT_EQ(runs->n, 1);
 	ASSERT_EQ(json_member(&runs->items[0], "id")->num, 2);
-	wp(&r, s.root, NULL, "report", "--db", db, "1", NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", db, "1", NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_STR(r.out, "");
 	ASSERT_HAS(r.err, "error: cannot read run 1: no run 1 in '");
 	ASSERT_HAS(r.err, db);
 	cli_run_free(&r);
-	wp(&r, s.root, NULL, "rm", "--db", db, "1", NULL);
+	cli_runl(&r, s.root, NULL, "rm", "--db", db, "1", NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: cannot remove run 1: no run 1 in '");
 	cli_run_free(&r);
@@ -564,15 +546,15 @@ TEST(cli_store_report_formats_as_monitor_wrote)
 		cli_run(&r, s.root, argv, NULL);
 		ASSERT_EQ(r.status, 0);
 		cli_run_free(&r);
-		wp(&r, s.root, NULL, "report", "--db", db, "--format", fmt, "-o", theirs,
-		   series ? series : id, series ? id : NULL, NULL);
+		cli_runl(&r, s.root, NULL, "report", "--db", db, "--format", fmt, "-o", theirs,
+		         series ? series : id, series ? id : NULL, NULL);
 		ASSERT_EQ(r.status, 0);
 		ASSERT_STR(r.err, "");
 		cli_run_free(&r);
 		assert_same_file(theirs, mine);
 		/* To stdout as well. */
-		wp(&r, s.root, NULL, "report", "--db", db, "--format", fmt, series ? series : id,
-		   series ? id : NULL, NULL);
+		cli_runl(&r, s.root, NULL, "report", "--db", db, "--format", fmt, series ? series : id,
+		         series ? id : NULL, NULL);
 		ASSERT_EQ(r.status, 0);
 		char *want = test_slurp(mine);
 		ASSERT_STR(r.out, want);
@@ -608,8 +590,8 @@ TEST(cli_store_killed_run_unfinished)
 	snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
 
 	/* A finished run first, which the killed one must leave as it is. */
-	wp(&r, s.root, NULL, "monitor", "--db", db, "--format", "json", "-o", first, "--", "sleep",
-	   "0.3", NULL);
+	cli_runl(&r, s.root, NULL, "monitor", "--db", db, "--format", "json", "-o", first, "--", "sleep",
+	         "0.3", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 
@@ -707,7 +689,7 @@ TEST(cli_store_killed_run_unfinished)
 	free(text);
 
 	/* The database takes new runs after it. */
-	wp(&r, s.root, NULL, "monitor", "--db", db, "--", "true", NULL);
+	cli_runl(&r, s.root, NULL, "monitor", "--db", db, "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	json_free(runs);
@@ -767,7 +749,7 @@ TEST(cli_store_bad_databases)
 	static const char garbage[] = "these are my notes, not a database\n";
 	snprintf(path, sizeof path, "%s/notes.txt", dir);
 	test_spit(path, garbage);
-	wp(&r, s.root, NULL, "monitor", "--db", path, "--", "touch", marker, NULL);
+	cli_runl(&r, s.root, NULL, "monitor", "--db", path, "--", "touch", marker, NULL);
 	assert_no_crash(&r);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: '");
@@ -796,13 +778,13 @@ TEST(cli_store_bad_databases)
 
 	/* No database there: said, with what to do, and none is made. */
 	snprintf(path, sizeof path, "%s/nonexistent.db", dir);
-	wp(&r, s.root, NULL, "report", "--db", path, "1", NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", path, "1", NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: no run database at '");
 	ASSERT_HAS(r.err, path);
 	ASSERT_HAS(r.err, "hint: 'wattprof monitor' stores every run there");
 	cli_run_free(&r);
-	wp(&r, s.root, NULL, "runs", "--db", path, NULL);
+	cli_runl(&r, s.root, NULL, "runs", "--db", path, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "error: no run database at '");
 	cli_run_free(&r);
@@ -811,12 +793,12 @@ TEST(cli_store_bad_databases)
 	/* A run id that is not one is a usage error, whatever the database. */
 	static const char *const bad_ids[] = { "abc", "0", "1x", "", "99999999999999999999" };
 	for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
-		wp(&r, s.root, NULL, "report", "--db", path, bad_ids[i], NULL);
+		cli_runl(&r, s.root, NULL, "report", "--db", path, bad_ids[i], NULL);
 		ASSERT_EQ(r.status, 2);
 		ASSERT_HAS(r.err, "error: invalid run id '");
 		ASSERT_HAS(r.err, "hint: 'wattprof runs' lists the stored runs");
 		cli_run_free(&r);
-		wp(&r, s.root, NULL, "rm", "--db", path, "1", bad_ids[i], NULL);
+		cli_runl(&r, s.root, NULL, "rm", "--db", path, "1", bad_ids[i], NULL);
 		ASSERT_EQ(r.status, 2);
 		ASSERT_HAS(r.err, "error: invalid run id '");
 		cli_run_free(&r);
@@ -826,13 +808,13 @@ TEST(cli_store_bad_databases)
 	/* A good database, with runs whose samples span several syncs. */
 	snprintf(good, sizeof good, "%s/good.db", dir);
 	for (int i = 0; i < 3; i++) {
-		wp(&r, s.root, NULL, "monitor", "--db", good, "--name", "damage", "-f", "200", "--",
-		   "sleep", i ? "0.2" : "1.2", NULL);
+		cli_runl(&r, s.root, NULL, "monitor", "--db", good, "--name", "damage", "-f", "200", "--",
+		         "sleep", i ? "0.2" : "1.2", NULL);
 		ASSERT_EQ(r.status, 0);
 		cli_run_free(&r);
 	}
 	read_damaged(s.root, good, "the good database"); /* the check itself */
-	wp(&r, s.root, NULL, "report", "--db", good, "--format", "csv", "1", NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", good, "--format", "csv", "1", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 
@@ -890,7 +872,7 @@ TEST(cli_store_bad_databases)
 		ASSERT_HAS(r.err, path);
 		cli_run_free(&r);
 	}
-	wp(&r, s.root, NULL, "monitor", "--db", path, "--", "touch", marker, NULL);
+	cli_runl(&r, s.root, NULL, "monitor", "--db", path, "--", "touch", marker, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "is not a wattprof database");
 	ASSERT(!exists(marker));
@@ -921,7 +903,7 @@ TEST(cli_store_bad_databases)
 		ASSERT_HAS(r.err, "upgrade wattprof");
 		cli_run_free(&r);
 	}
-	wp(&r, s.root, NULL, "monitor", "--db", path, "--", "touch", marker, NULL);
+	cli_runl(&r, s.root, NULL, "monitor", "--db", path, "--", "touch", marker, NULL);
 	ASSERT_EQ(r.status, 125);
 	ASSERT_HAS(r.err, "was written by a newer wattprof");
 	ASSERT(!exists(marker));
@@ -956,7 +938,7 @@ TEST(cli_store_bad_databases)
 		snprintf(code, sizeof code, "c.execute(\"%s\")", altered[i].sql);
 		free(py_sqlite(dir, path, code));
 		read_damaged(s.root, path, altered[i].sql);
-		wp(&r, s.root, NULL, "report", "--db", path, "--format", "csv", "1", NULL);
+		cli_runl(&r, s.root, NULL, "report", "--db", path, "--format", "csv", "1", NULL);
 		assert_no_crash(&r);
 		if (altered[i].error) {
 			ASSERT_EQ(r.status, 125);
@@ -965,7 +947,7 @@ TEST(cli_store_bad_databases)
 		}
 		cli_run_free(&r);
 		/* One bad run does not hide the others. */
-		wp(&r, s.root, NULL, "runs", "--db", path, "--format", "json", NULL);
+		cli_runl(&r, s.root, NULL, "runs", "--db", path, "--format", "json", NULL);
 		assert_no_crash(&r);
 		struct json *runs = json_must_parse(r.out);
 		ASSERT_EQ(runs->n, altered[i].listed ? 3 : 2);
@@ -986,7 +968,7 @@ TEST(cli_store_default_location_and_no_store)
 	struct sim s;
 	struct cli_run r;
 	char dir[512], cwd[600], path[700], marker[700];
-	static const char *const no_env[] = { "WATTPROF_DB", NULL };
+	static const char *const no_env[] = { "WATTPROF_DATABASE", NULL };
 	sim_create(&s, steady, 2);
 	test_tmpdir(dir, sizeof dir);
 
@@ -994,12 +976,12 @@ TEST(cli_store_default_location_and_no_store)
 	snprintf(cwd, sizeof cwd, "%s/default", dir);
 	test_mkdirs(cwd);
 	ASSERT_EQ(chdir(cwd), 0);
-	wp(&r, s.root, no_env, "monitor", "--name", "here", "--", "true", NULL);
+	cli_runl(&r, s.root, no_env, "monitor", "--name", "here", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_LACKS(r.err, "warning");
 	cli_run_free(&r);
 	ASSERT(exists("wattprof_results/wattprof.db"));
-	wp(&r, s.root, no_env, "runs", "--format", "json", NULL);
+	cli_runl(&r, s.root, no_env, "runs", "--format", "json", NULL);
 	ASSERT_EQ(r.status, 0);
 	struct json *runs = json_must_parse(r.out);
 	ASSERT_EQ(runs->n, 1);
@@ -1007,24 +989,24 @@ TEST(cli_store_default_location_and_no_store)
 	ASSERT_STR(json_member(&runs->items[0], "status")->str, "finished");
 	json_free(runs);
 	cli_run_free(&r);
-	wp(&r, s.root, no_env, "report", "last", NULL);
+	cli_runl(&r, s.root, no_env, "report", "last", NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_HAS(r.out, "wattprof: 'true' exited with status 0");
 	cli_run_free(&r);
 
-	/* WATTPROF_DB names another; --db wins over it. */
+	/* WATTPROF_DATABASE names another; --db wins over it. */
 	snprintf(path, sizeof path, "%s/env.db", dir);
 	char env_db[720];
-	snprintf(env_db, sizeof env_db, "WATTPROF_DB=%s", path);
+	snprintf(env_db, sizeof env_db, "WATTPROF_DATABASE=%s", path);
 	const char *const with_env[] = { env_db, NULL };
-	wp(&r, s.root, with_env, "monitor", "--", "true", NULL);
+	cli_runl(&r, s.root, with_env, "monitor", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	ASSERT(exists(path));
 	runs = list_runs(s.root, path);
 	ASSERT_EQ(runs->n, 1);
 	json_free(runs);
-	wp(&r, s.root, with_env, "monitor", "--db", "given.db", "--", "true", NULL);
+	cli_runl(&r, s.root, with_env, "monitor", "--db", "given.db", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	ASSERT(exists("given.db"));
@@ -1053,7 +1035,7 @@ TEST(cli_store_default_location_and_no_store)
 		}
 		snprintf(marker, sizeof marker, "%s/ran", dir);
 		unlink(marker);
-		wp(&r, s.root, no_env, "monitor", "--", "touch", marker, NULL);
+		cli_runl(&r, s.root, no_env, "monitor", "--", "touch", marker, NULL);
 		ASSERT_EQ(r.status, 0);
 		ASSERT(exists(marker));
 		ASSERT_HAS(r.err, "warning: this run will not be stored: ");
@@ -1071,28 +1053,28 @@ TEST(cli_store_default_location_and_no_store)
 		}
 	}
 
-	/* --no-store, or WATTPROF_NO_STORE set (but to 0), stores nothing. */
+	/* --no-store, or WATTPROF_STORE=no, stores nothing. */
 	snprintf(cwd, sizeof cwd, "%s/nostore", dir);
 	test_mkdirs(cwd);
 	ASSERT_EQ(chdir(cwd), 0);
-	wp(&r, s.root, no_env, "monitor", "--no-store", "--", "true", NULL);
+	cli_runl(&r, s.root, no_env, "monitor", "--no-store", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_LACKS(r.err, "stored");
 	cli_run_free(&r);
 	ASSERT(!exists("wattprof_results"));
-	static const char *const off[] = { "WATTPROF_DB", "WATTPROF_NO_STORE=1", NULL };
-	wp(&r, s.root, off, "monitor", "--", "true", NULL);
+	static const char *const off[] = { "WATTPROF_DATABASE", "WATTPROF_STORE=no", NULL };
+	cli_runl(&r, s.root, off, "monitor", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	ASSERT_LACKS(r.err, "stored");
 	cli_run_free(&r);
 	ASSERT(!exists("wattprof_results"));
 	/* ...unless a database is named: --db overrides the variable. */
-	wp(&r, s.root, off, "monitor", "--db", "named.db", "--", "true", NULL);
+	cli_runl(&r, s.root, off, "monitor", "--db", "named.db", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	ASSERT(exists("named.db"));
-	static const char *const on[] = { "WATTPROF_DB", "WATTPROF_NO_STORE=0", NULL };
-	wp(&r, s.root, on, "monitor", "--", "true", NULL);
+	static const char *const on[] = { "WATTPROF_DATABASE", "WATTPROF_STORE=yes", NULL };
+	cli_runl(&r, s.root, on, "monitor", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	ASSERT(exists("wattprof_results/wattprof.db"));
@@ -1102,7 +1084,7 @@ TEST(cli_store_default_location_and_no_store)
 	for (int order = 0; order < 2; order++) {
 		const char *a = order ? "--no-store" : "--db", *b = order ? "--db" : "x.db",
 		           *c = order ? "x.db" : "--no-store";
-		wp(&r, s.root, no_env, "monitor", a, b, c, "--", "touch", marker, NULL);
+		cli_runl(&r, s.root, no_env, "monitor", a, b, c, "--", "touch", marker, NULL);
 		ASSERT_EQ(r.status, 125);
 		ASSERT_HAS(r.err, "error: '--db' and '--no-store' contradict each other");
 		cli_run_free(&r);
@@ -1164,8 +1146,8 @@ TEST(cli_store_description_options)
 	}
 
 	/* What is allowed: '=' in a value, an empty value, "time series". */
-	wp(&r, s.root, NULL, "monitor", "--db", db, "--tag", "expr=a=b", "--tag", "empty=",
-	   "--tag", "v1.2_x-y=ok", "--data-type", "time series", "--", "true", NULL);
+	cli_runl(&r, s.root, NULL, "monitor", "--db", db, "--tag", "expr=a=b", "--tag", "empty=",
+	         "--tag", "v1.2_x-y=ok", "--data-type", "time series", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
 	struct json *runs = list_runs(s.root, db);
@@ -1182,8 +1164,8 @@ TEST(cli_store_description_options)
 
 	/* Any bytes in a description still list as JSON (a strict reader's):
 	 * UTF-8 kept, other bytes replaced, control characters escaped. */
-	wp(&r, s.root, NULL, "monitor", "--db", db, "--name", "caf\xc3\xa9 \xe2\x98\x95",
-	   "--comment", "latin-1 caf\xe9, cut \xe2\x98, \"quoted\"\ttab\nline\x01",
+	cli_runl(&r, s.root, NULL, "monitor", "--db", db, "--name", "caf\xc3\xa9 \xe2\x98\x95",
+	         "--comment", "latin-1 caf\xe9, cut \xe2\x98, \"quoted\"\ttab\nline\x01",
 	   "--tag", "k=\xff", "--", "true", NULL);
 	ASSERT_EQ(r.status, 0);
 	cli_run_free(&r);
@@ -1198,27 +1180,27 @@ TEST(cli_store_description_options)
 	json_free(runs);
 
 	/* runs and report: their own usage errors. */
-	wp(&r, s.root, NULL, "runs", "--db", db, "--format", "xml", NULL);
+	cli_runl(&r, s.root, NULL, "runs", "--db", db, "--format", "xml", NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "error: unknown format 'xml'");
 	cli_run_free(&r);
-	wp(&r, s.root, NULL, "runs", "--db", db, "7", NULL);
+	cli_runl(&r, s.root, NULL, "runs", "--db", db, "7", NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "error: unexpected argument '7'");
 	cli_run_free(&r);
-	wp(&r, s.root, NULL, "report", "--db", db, NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", db, NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "error: no run id given");
 	cli_run_free(&r);
-	wp(&r, s.root, NULL, "report", "--db", db, "1", "2", NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", db, "1", "2", NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "error: one run id at a time");
 	cli_run_free(&r);
-	wp(&r, s.root, NULL, "report", "--db", db, "--format", "text", "--series", "1", NULL);
+	cli_runl(&r, s.root, NULL, "report", "--db", db, "--format", "text", "--series", "1", NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "error: '--series' needs '--format json' or '--format yaml'");
 	cli_run_free(&r);
-	wp(&r, s.root, NULL, "rm", "--db", db, NULL);
+	cli_runl(&r, s.root, NULL, "rm", "--db", db, NULL);
 	ASSERT_EQ(r.status, 2);
 	ASSERT_HAS(r.err, "error: no run id given");
 	cli_run_free(&r);

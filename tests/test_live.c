@@ -55,7 +55,7 @@ struct setup {
 	enum stderr_kind kind;
 	unsigned short cols;
 	const char *term;     /* TERM; NULL: unset */
-	const char *no_live;  /* WATTPROF_NO_LIVE; NULL: unset */
+	const char *live;     /* WATTPROF_LIVE; NULL: unset */
 	int background;       /* another process group holds the terminal */
 };
 
@@ -100,10 +100,10 @@ static void child(const struct setup *su, const char *root, int err, int master,
 		setenv("TERM", su->term, 1);
 	else
 		unsetenv("TERM");
-	if (su->no_live)
-		setenv("WATTPROF_NO_LIVE", su->no_live, 1);
+	if (su->live)
+		setenv("WATTPROF_LIVE", su->live, 1);
 	else
-		unsetenv("WATTPROF_NO_LIVE");
+		unsetenv("WATTPROF_LIVE");
 	execv(WATTPROF_BIN, argv);
 	_exit(99);
 }
@@ -421,26 +421,26 @@ TEST(live_off_when_asked_or_dumb)
 	struct sim s;
 	struct result r;
 	static const struct {
-		const char *no_live, *term;
+		const char *live, *term;
 		int option;
 	} cases[] = {
 		{ NULL, "xterm", 1 }, /* --no-live */
-		{ "1", "xterm", 0 },  /* WATTPROF_NO_LIVE=1 */
+		{ "no", "xterm", 0 }, /* WATTPROF_LIVE=no (the [monitor] live setting) */
 		{ NULL, "dumb", 0 },  /* a terminal that cannot erase */
 		{ NULL, NULL, 0 },    /* TERM unset: nothing known */
 	};
 	sim_create(&s, sockets, sizeof sockets / sizeof *sockets);
 	sim_start(&s, 1000000);
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		const struct setup su = { ON_PTY, 80, cases[i].term, cases[i].no_live, 0 };
+		const struct setup su = { ON_PTY, 80, cases[i].term, cases[i].live, 0 };
 		char *with[] = { "wattprof", "monitor", "--no-live", "--", "sleep", "1.1", NULL };
 		char *without[] = { "wattprof", "monitor", "--", "sleep", "1.1", NULL };
 		run_live(&r, &su, s.root, cases[i].option ? with : without);
 		assert_nothing_live(&r, "sleep 1.1");
 		free(r.out);
 	}
-	/* WATTPROF_NO_LIVE=0 is not "off". */
-	const struct setup zero = { ON_PTY, 80, "xterm", "0", 0 };
+	/* WATTPROF_LIVE=yes is the default's "on". */
+	const struct setup zero = { ON_PTY, 80, "xterm", "yes", 0 };
 	char *argv[] = { "wattprof", "monitor", "--", "sleep", "1.5", NULL };
 	run_live(&r, &zero, s.root, argv);
 	ASSERT_EQ(r.status, 0);

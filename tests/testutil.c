@@ -267,6 +267,23 @@ void cli_run(struct cli_run *r, const char *root, char *const argv[], const char
 	cli_run_wait(r);
 }
 
+void cli_runl(struct cli_run *r, const char *root, const char *const env[], const char *arg,
+              ...)
+{
+	char *argv[40] = { "wattprof" };
+	size_t n = 1;
+	va_list ap;
+	va_start(ap, arg);
+	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+		if (n + 1 >= sizeof argv / sizeof *argv)
+			TEST_FAIL_("too many arguments for cli_runl()");
+		argv[n++] = (char *)a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	cli_run(r, root, argv, env);
+}
+
 void cli_run_free(struct cli_run *r)
 {
 	free(r->out);

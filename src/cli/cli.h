@@ -86,8 +86,8 @@ struct live {
 /*
  * Decides whether to show the line, and if so takes its first snapshot
  * (time 0 of "elapsed").  Shown when `tty` is a terminal, TERM is set and
- * not "dumb", WATTPROF_NO_LIVE is unset, empty or "0", and the meter has a
- * domain that counts towards the total.  Returns 1 when it will be shown,
+ * not "dumb", and the meter has a domain that counts towards the total
+ * (the caller does not open it with live = no, --no-live or WATTPROF_LIVE=no).  Returns 1 when it will be shown,
  * 0 when not (out of memory included: the line is a nicety).
  */
 int live_open(struct live *l, struct wp_meter *meter, FILE *tty);
@@ -122,8 +122,12 @@ size_t live_compose(char *buf, size_t cap, unsigned cols, uint64_t elapsed_ns,
 /* store.c: the run database, for monitor, runs, report, export and rm. */
 struct wp_store;
 #define CLI_DEFAULT_DB "wattprof_results/wattprof.db"
-/* --db as given, else $WATTPROF_DB, else CLI_DEFAULT_DB. */
+/* The database given, else CLI_DEFAULT_DB. */
 const char *cli_db_where(const char *given);
+/* Opens the database of --db (db, may be NULL), else of the configuration
+ * (`config`: -c FILE, may be NULL); prints the error.  0 or < 0. */
+int cli_open_store_config(struct wp_store **out, const char *db, const char *config,
+                          unsigned flags);
 /* Opens it; prints the error and a hint.  wp_store_open's code. */
 int cli_open_store(struct wp_store **out, const char *given, unsigned flags);
 /* Prints "error: <what>: <why>" for a store call that returned rc. */
@@ -157,11 +161,67 @@ int export_csv(FILE *out, const char *name, struct wp_run *const *runs, size_t n
 int export_json(FILE *out, const char *name, struct wp_run *const *runs, size_t n, char *err,
                 size_t errlen);
 
+/*
+ * config.c: layered settings (docs/CONFIG.md): the command line, then
+ * WATTPROF_<KEY>, then ./.wattprof.ini (or -c FILE), then the user's
+ * $XDG_CONFIG_HOME/wattprof/config.ini, then the defaults.
+ */
+enum cli_setting {
+	CFG_FREQUENCY, CFG_DOMAINS, CFG_FORMAT, CFG_OUTPUT, CFG_SOURCE, CFG_TDP_W, CFG_IDLE,
+	CFG_LIVE, CFG_SERIES,                                          /* [monitor] */
+	CFG_NAME, CFG_PACKAGE, CFG_ALGORITHM, CFG_ALGORITHM_PARAMS, CFG_DATA_TYPE,
+	CFG_DATA_SHAPE, CFG_COMMENT,                                   /* [run] */
+	CFG_PUE, CFG_COUNTRY, CFG_EMISSIONS_FACTOR, CFG_PRICE_FACTOR, CFG_PRICE_UNIT, /* [report] */
+	CFG_DATABASE, CFG_STORE,                                       /* [storage] */
+	CFG_COUNT
+};
+enum cli_level { CLI_LEVEL_DEFAULT, CLI_LEVEL_USER, CLI_LEVEL_LOCAL, CLI_LEVEL_ENV, CLI_LEVEL_CLI };
+#define CLI_LOCAL_CONFIG ".wattprof.ini"
+
+struct cli_value {
+	char *value;  /* NULL: not set */
+	char *origin; /* "default", "FILE:LINE", "WATTPROF_PUE", "--pue" */
+	enum cli_level level;
+};
+struct cli_config {
+	struct cli_value v[CFG_COUNT];
+};
+
+void cli_config_init(struct cli_config *c);
+/* A value given on the command line: checked (the error printed), then
+ * kept over every other level.  option: how it was given ("-f"); NULL: the
+ * setting's long option.  0 or -1. */
+int cli_config_set(struct cli_config *c, enum cli_setting id, const char *value,
+                   const char *option);
+/* The defaults, the user's file, the local file (`local`, from -c, when not
+ * NULL: it must then exist), and the environment, under what the command
+ * line set.  Prints the first error (file, line, key) and returns -1. */
+int cli_config_load(struct cli_config *c, const char *local);
+/* Only the built-in defaults.  0 or -1. */
+int cli_config_defaults(struct cli_config *c);
+void cli_config_free(struct cli_config *c);
+/* The effective value (NULL: not set), as a number (NaN: not set). */
+const char *cli_config_get(const struct cli_config *c, enum cli_setting id);
+double cli_config_number(const struct cli_config *c, enum cli_setting id);
+/* Set at some level above the defaults. */
+int cli_config_given(const struct cli_config *c, enum cli_setting id);
+const char *cli_config_key(enum cli_setting id);
+/* 1 for yes/true/on/1, 0 for no/false/off/0 (any case), -1 otherwise. */
+int cli_config_parse_bool(const char *v);
+/* The carbon factors of the [report] settings; src (cap bytes) holds the
+ * source of a given emissions factor.  0. */
+struct wp_carbon_options;
+int cli_carbon_options(const struct cli_config *c, struct wp_carbon_options *co, char *src,
+                       size_t cap);
+/* The settings as INI, each with where its value came from. */
+void cli_config_print(FILE *out, const struct cli_config *c);
+
 int cmd_monitor(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_showconf(int argc, char **argv);
 
 #endif

@@ -60,17 +60,19 @@ int cmd_export(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "db", required_argument, NULL, OPT_DB },
+		{ "database", required_argument, NULL, OPT_DB },
+		{ "config", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum exp_format fmt = EXP_NONE;
-	const char *db = NULL, *output = NULL;
+	const char *db = NULL, *config = NULL, *output = NULL;
 	int c, status = CLI_EXIT_FAILURE;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
 			fmt = !strcmp(optarg, "hdf5")   ? EXP_HDF5
@@ -85,6 +87,9 @@ int cmd_export(int argc, char **argv)
 			break;
 		case OPT_DB:
 			db = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'o':
 			output = optarg;
@@ -119,7 +124,7 @@ int cmd_export(int argc, char **argv)
 	size_t n = 0, loaded = 0;
 	char tmp[4096] = "", err[1024] = "";
 	FILE *f = NULL;
-	if (cli_open_store(&store, db, 0) < 0)
+	if (cli_open_store_config(&store, db, config, 0) < 0)
 		return CLI_EXIT_FAILURE;
 	if (collect_ids(store, argv + optind, argc - optind, &ids, &n) < 0)
 		goto done;

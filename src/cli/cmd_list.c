@@ -40,17 +40,19 @@ int cmd_list(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "source", required_argument, NULL, 's' },
 		{ "tdp", required_argument, NULL, 256 },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sources = NULL;
+	const char *sources = NULL, *config = NULL;
 	double tdp_w = 0;
 	struct wp_host *host;
+	struct cli_config cfg;
 	int c;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (cli_parse_sources(optarg, &sources) < 0)
@@ -59,6 +61,9 @@ int cmd_list(int argc, char **argv)
 		case 256: /* --tdp: long only, named in full by errors */
 			if (cli_parse_tdp(optarg, &tdp_w) < 0)
 				return CLI_EXIT_USAGE;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'h':
 			cli_usage("list");
@@ -78,7 +83,19 @@ int cmd_list(int argc, char **argv)
 		cli_hint("'wattprof list --help' shows the usage");
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_open_host(&host, sources, tdp_w) < 0)
+	/* What monitor would measure: its [monitor] source and tdp_w. */
+	cli_config_init(&cfg);
+	if (cli_config_load(&cfg, config) < 0) {
+		cli_config_free(&cfg);
+		return CLI_EXIT_USAGE;
+	}
+	if (!sources)
+		sources = cli_config_get(&cfg, CFG_SOURCE);
+	if (tdp_w == 0 && cli_config_get(&cfg, CFG_TDP_W))
+		tdp_w = cli_config_number(&cfg, CFG_TDP_W);
+	int rc = cli_open_host(&host, sources, tdp_w);
+	cli_config_free(&cfg);
+	if (rc < 0)
 		return 1;
 
 	size_t n = wp_host_domain_count(host);

@@ -60,8 +60,12 @@ struct options {
 	long warmup;         /* --warmup-rounds */
 	double idle_s;       /* --idle: 0 for none */
 	int no_live;         /* --no-live */
-	const char *db;      /* --db: NULL for the default */
-	int no_store;        /* --no-store */
+	const char *db;      /* the run database */
+	int db_named;        /* given, not the default */
+	int no_store;        /* --no-store, store = no */
+	struct wp_carbon_options carbon; /* --pue, --country ... */
+	char carbon_src[300];
+	struct cli_config cfg; /* what the values above point into */
 	struct wp_run_info info; /* --name, --tag and the description */
 	const char **tags;
 };
@@ -70,7 +74,8 @@ struct options {
  * name as "-X" (option_name). */
 enum { OPT_NO_LIVE = 256, OPT_SERIES, OPT_ROUNDS, OPT_WARMUP, OPT_IDLE, OPT_FORMAT, OPT_TDP,
        OPT_DB, OPT_NO_STORE, OPT_NAME, OPT_TAG, OPT_PACKAGE, OPT_ALGORITHM, OPT_PARAMS,
-       OPT_DATA_TYPE, OPT_DATA_SHAPE, OPT_COMMENT };
+       OPT_DATA_TYPE, OPT_DATA_SHAPE, OPT_COMMENT, OPT_PUE, OPT_COUNTRY, OPT_EMISSIONS,
+       OPT_PRICE, OPT_PRICE_UNIT };
 
 /* --tag KEY=VALUE: a key of letters, digits, '_', '-', '.' and a value. */
 static int add_tag(struct options *o, const char *tag)
@@ -128,21 +133,6 @@ static int parse_domains(struct options *o, const char *list)
 	}
 }
 
-static int parse_freq(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > WP_SAMPLER_MAX_HZ) {
-		cli_error("invalid sampling frequency '%s'", s);
-		cli_hint("give a number of Hz above 0 and at most %g, e.g. '-f 100'",
-		         WP_SAMPLER_MAX_HZ);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 /* A count for --rounds / --warmup-rounds, at least `min`. */
 static int parse_count(const char *opt, const char *s, long min, long *out)
 {
@@ -158,26 +148,26 @@ static int parse_count(const char *opt, const char *s, long min, long *out)
 	return 0;
 }
 
-static int parse_idle(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400) {
-		cli_error("invalid idle time '%s'", s);
-		cli_hint("give the seconds of idle to measure before the command, above 0 "
-		         "and at most 86400, e.g. '--idle 10'");
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
+/* Options that only set a setting (cli.h's enum cli_setting), by getopt value. */
+static const struct {
+	int opt;
+	enum cli_setting id;
+} to_setting[] = {
+	{ 'd', CFG_DOMAINS },       { 'f', CFG_FREQUENCY },         { OPT_FORMAT, CFG_FORMAT },
+	{ 'o', CFG_OUTPUT },        { 's', CFG_SOURCE },            { OPT_TDP, CFG_TDP_W },
+	{ OPT_IDLE, CFG_IDLE },     { OPT_DB, CFG_DATABASE },       { OPT_NAME, CFG_NAME },
+	{ OPT_PACKAGE, CFG_PACKAGE }, { OPT_ALGORITHM, CFG_ALGORITHM },
+	{ OPT_PARAMS, CFG_ALGORITHM_PARAMS }, { OPT_DATA_TYPE, CFG_DATA_TYPE },
+	{ OPT_DATA_SHAPE, CFG_DATA_SHAPE }, { OPT_COMMENT, CFG_COMMENT }, { OPT_PUE, CFG_PUE },
+	{ OPT_COUNTRY, CFG_COUNTRY }, { OPT_EMISSIONS, CFG_EMISSIONS_FACTOR },
+	{ OPT_PRICE, CFG_PRICE_FACTOR }, { OPT_PRICE_UNIT, CFG_PRICE_UNIT },
+};
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "domains", required_argument, NULL, 'd' },
-		{ "freq", required_argument, NULL, 'f' },
+		{ "frequency", required_argument, NULL, 'f' },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "output", required_argument, NULL, 'o' },
 		{ "source", required_argument, NULL, 's' },
@@ -188,6 +178,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "no-live", no_argument, NULL, OPT_NO_LIVE },
 		{ "db", required_argument, NULL, OPT_DB },
+		{ "database", required_argument, NULL, OPT_DB },
 		{ "no-store", no_argument, NULL, OPT_NO_STORE },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "tag", required_argument, NULL, OPT_TAG },
@@ -197,50 +188,41 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "data-type", required_argument, NULL, OPT_DATA_TYPE },
 		{ "data-shape", required_argument, NULL, OPT_DATA_SHAPE },
 		{ "comment", required_argument, NULL, OPT_COMMENT },
+		{ "pue", required_argument, NULL, OPT_PUE },
+		{ "country", required_argument, NULL, OPT_COUNTRY },
+		{ "emissions-factor", required_argument, NULL, OPT_EMISSIONS },
+		{ "price-factor", required_argument, NULL, OPT_PRICE },
+		{ "price-unit", required_argument, NULL, OPT_PRICE_UNIT },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, no_store_given = 0;
+	struct cli_config *cfg = &o->cfg;
+	const char *config = NULL;
+	int c, db_given = 0, no_store_given = 0;
 
-	o->freq_hz = DEFAULT_FREQ_HZ;
-	o->format = WP_FORMAT_TEXT;
 	o->info.version = WP_RUN_INFO_VERSION;
-	o->no_store = getenv("WATTPROF_NO_STORE") && strcmp(getenv("WATTPROF_NO_STORE"), "0") &&
-	              *getenv("WATTPROF_NO_STORE");
+	cli_config_init(cfg);
 	opterr = 0;
 	optind = 1;
 	/* '+': stop at CMD, whose own options are not ours. */
-	while ((c = getopt_long(argc, argv, "+:d:f:o:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:d:f:o:s:c:h", longopts, NULL)) != -1) {
+		size_t i;
+		for (i = 0; i < sizeof to_setting / sizeof *to_setting; i++)
+			if (to_setting[i].opt == c)
+				break;
+		if (i < sizeof to_setting / sizeof *to_setting) {
+			if (cli_config_set(cfg, to_setting[i].id, optarg, NULL) < 0)
+				return -1;
+			db_given |= c == OPT_DB;
+			continue;
+		}
 		switch (c) {
-		case 's':
-			if (cli_parse_sources(optarg, &o->sources) < 0)
-				return -1;
-			break;
-		case OPT_TDP:
-			if (cli_parse_tdp(optarg, &o->tdp_w) < 0)
-				return -1;
-			break;
-		case 'd':
-			if (parse_domains(o, optarg) < 0)
-				return -1;
-			break;
-		case 'f':
-			if (parse_freq(optarg, &o->freq_hz) < 0)
-				return -1;
-			o->freq_given = 1;
-			break;
-		case OPT_FORMAT:
-			if (wp_format_parse(optarg, &o->format) < 0) {
-				cli_error("unknown report format '%s'", optarg);
-				cli_hint("use one of: text, json, csv, yaml, html");
-				return -1;
-			}
-			break;
-		case 'o':
-			o->output = optarg;
+		case 'c':
+			config = optarg;
 			break;
 		case OPT_SERIES:
-			o->series = 1;
+			cli_config_set(cfg, CFG_SERIES, "yes", "--series");
 			break;
 		case OPT_ROUNDS:
 			if (parse_count("--rounds", optarg, 1, &o->rounds) < 0)
@@ -250,49 +232,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_count("--warmup-rounds", optarg, 0, &o->warmup) < 0)
 				return -1;
 			break;
-		case OPT_IDLE:
-			if (parse_idle(optarg, &o->idle_s) < 0)
-				return -1;
-			break;
 		case OPT_NO_LIVE:
-			o->no_live = 1;
-			break;
-		case OPT_DB:
-			o->db = optarg;
+			cli_config_set(cfg, CFG_LIVE, "no", "--no-live");
 			break;
 		case OPT_NO_STORE:
-			o->no_store = 1;
+			cli_config_set(cfg, CFG_STORE, "no", "--no-store");
 			no_store_given = 1;
-			break;
-		case OPT_NAME:
-			o->info.name = optarg;
 			break;
 		case OPT_TAG:
 			if (add_tag(o, optarg) < 0)
 				return -1;
-			break;
-		case OPT_PACKAGE:
-			o->info.package = optarg;
-			break;
-		case OPT_ALGORITHM:
-			o->info.algorithm = optarg;
-			break;
-		case OPT_PARAMS:
-			o->info.algorithm_params = optarg;
-			break;
-		case OPT_DATA_TYPE:
-			if (wp_data_type_check(optarg) < 0) {
-				cli_error("unknown data type '%s'", optarg);
-				cli_hint("use one of: tabular, image, text, 'time series', other");
-				return -1;
-			}
-			o->info.data_type = optarg;
-			break;
-		case OPT_DATA_SHAPE:
-			o->info.data_shape = optarg;
-			break;
-		case OPT_COMMENT:
-			o->info.comment = optarg;
 			break;
 		case 'h':
 			cli_usage("monitor");
@@ -308,18 +257,44 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
+	if (db_given && no_store_given) {
+		cli_error("'--db' and '--no-store' contradict each other");
+		return -1;
+	}
+	if (cli_config_load(cfg, config) < 0)
+		return -1;
+
+	/* The effective settings. */
+	o->freq_hz = cli_config_number(cfg, CFG_FREQUENCY);
+	o->freq_given = cli_config_given(cfg, CFG_FREQUENCY);
+	if (cli_config_get(cfg, CFG_DOMAINS) && parse_domains(o, cli_config_get(cfg, CFG_DOMAINS)) < 0)
+		return -1;
+	wp_format_parse(cli_config_get(cfg, CFG_FORMAT), &o->format);
+	o->output = cli_config_get(cfg, CFG_OUTPUT);
+	o->sources = cli_config_get(cfg, CFG_SOURCE);
+	o->tdp_w = cli_config_get(cfg, CFG_TDP_W) ? cli_config_number(cfg, CFG_TDP_W) : 0;
+	o->idle_s = cli_config_get(cfg, CFG_IDLE) ? cli_config_number(cfg, CFG_IDLE) : 0;
+	o->no_live = !cli_config_parse_bool(cli_config_get(cfg, CFG_LIVE));
+	o->series = cli_config_parse_bool(cli_config_get(cfg, CFG_SERIES)) == 1;
+	o->info.name = cli_config_get(cfg, CFG_NAME);
+	o->info.package = cli_config_get(cfg, CFG_PACKAGE);
+	o->info.algorithm = cli_config_get(cfg, CFG_ALGORITHM);
+	o->info.algorithm_params = cli_config_get(cfg, CFG_ALGORITHM_PARAMS);
+	o->info.data_type = cli_config_get(cfg, CFG_DATA_TYPE);
+	o->info.data_shape = cli_config_get(cfg, CFG_DATA_SHAPE);
+	o->info.comment = cli_config_get(cfg, CFG_COMMENT);
+	/* A database named at a higher level than store = no wins over it (a
+	 * --db over WATTPROF_STORE=no), and the other way round. */
+	o->db_named = cli_config_given(cfg, CFG_DATABASE);
+	o->db = cli_config_get(cfg, CFG_DATABASE);
+	o->no_store = !cli_config_parse_bool(cli_config_get(cfg, CFG_STORE)) &&
+	              !(o->db_named && cfg->v[CFG_DATABASE].level > cfg->v[CFG_STORE].level);
+	cli_carbon_options(cfg, &o->carbon, o->carbon_src, sizeof o->carbon_src);
 	if (o->series && o->format != WP_FORMAT_JSON && o->format != WP_FORMAT_YAML) {
 		cli_error("'--series' needs '--format json' or '--format yaml'");
 		cli_hint("csv and html reports always hold the time series; text has none");
 		return -1;
 	}
-	/* In either order; --db alone overrides WATTPROF_NO_STORE. */
-	if (o->db && no_store_given) {
-		cli_error("'--db' and '--no-store' contradict each other");
-		return -1;
-	}
-	if (o->db)
-		o->no_store = 0;
 	if (o->warmup && !o->rounds) {
 		cli_error("'--warmup-rounds' needs '--rounds'");
 		cli_hint("e.g. '--rounds 5 --warmup-rounds 1' runs the command 6 times and "
@@ -650,8 +625,7 @@ static int measure_idle(struct wp_meter *meter, const struct options *o, struct 
  */
 static int open_store(struct options *o, struct wp_store **store)
 {
-	const char *env = getenv("WATTPROF_DB");
-	int named = o->db || (env && *env);
+	int named = o->db_named;
 	const char *where = cli_db_where(o->db);
 
 	*store = NULL;
@@ -829,6 +803,7 @@ int cmd_monitor(int argc, char **argv)
 		free(o.domains);
 		free(o.domains_buf);
 		free(o.tags);
+		cli_config_free(&o.cfg);
 		return rc > 0 ? 0 : CLI_EXIT_FAILURE;
 	}
 	char **cmd = argv + optind;
@@ -879,6 +854,13 @@ int cmd_monitor(int argc, char **argv)
 	gethostname(host_name, sizeof host_name - 1);
 	r.host = strdup(host_name);
 	wp_report_set_command(&r, (const char *const *)cmd);
+	/* The factors checked as options were read: the figures follow the
+	 * measurement. */
+	if (wp_report_set_carbon(&r, &o.carbon) < 0) {
+		cli_error("cannot set the carbon factors");
+		status = CLI_EXIT_FAILURE;
+		goto out;
+	}
 	if (o.idle_s > 0) {
 		int sig = measure_idle(meter, &o, &r, &set, idle_a, a);
 		if (sig) {
@@ -974,6 +956,7 @@ out:
 	free(o.domains);
 	free(o.domains_buf);
 	free(o.tags);
+	cli_config_free(&o.cfg);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (term_signal)
 		die_like(term_signal);

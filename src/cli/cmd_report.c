@@ -19,18 +19,20 @@ int cmd_report(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "db", required_argument, NULL, OPT_DB },
+		{ "database", required_argument, NULL, OPT_DB },
+		{ "config", required_argument, NULL, 'c' },
 		{ "series", no_argument, NULL, OPT_SERIES },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum wp_format format = WP_FORMAT_TEXT;
-	const char *db = NULL, *output = NULL;
+	const char *db = NULL, *config = NULL, *output = NULL;
 	int series = 0, c, status = CLI_EXIT_FAILURE;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
 			if (wp_format_parse(optarg, &format) < 0) {
@@ -41,6 +43,9 @@ int cmd_report(int argc, char **argv)
 			break;
 		case OPT_DB:
 			db = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case OPT_SERIES:
 			series = 1;
@@ -73,7 +78,7 @@ int cmd_report(int argc, char **argv)
 	/* A malformed id is a usage error, told before any database is opened. */
 	if (strcmp(argv[optind], "last") && cli_parse_run_id(NULL, argv[optind], &id) < 0)
 		return CLI_EXIT_USAGE;
-	if (cli_open_store(&store, db, 0) < 0)
+	if (cli_open_store_config(&store, db, config, 0) < 0)
 		return CLI_EXIT_FAILURE;
 	if (cli_parse_run_id(store, argv[optind], &id) < 0)
 		goto done;

@@ -37,6 +37,29 @@ static void energy_cell(char *buf, size_t cap, double j)
 		snprintf(buf, cap, "%.2f MJ", j / 1e6);
 }
 
+/* "4.70 g", "1.23 kg", "2.5 t" of CO2e; "-" when not accounted. */
+static void co2_cell(char *buf, size_t cap, const struct wp_report_carbon *c)
+{
+	double g = c->set ? c->co2e_g : NAN;
+	if (isnan(g))
+		snprintf(buf, cap, "-");
+	else if (fabs(g) < 1e3)
+		snprintf(buf, cap, "%.3g g", g);
+	else if (fabs(g) < 1e6)
+		snprintf(buf, cap, "%.3g kg", g / 1e3);
+	else
+		snprintf(buf, cap, "%.3g t", g / 1e6);
+}
+
+/* "0.0039 EUR"; "-" without a price. */
+static void cost_cell(char *buf, size_t cap, const struct wp_report_carbon *c)
+{
+	if (!c->set || isnan(c->cost) || !c->price_unit)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.3g %.16s", c->cost, c->price_unit);
+}
+
 static void duration_cell(char *buf, size_t cap, double s)
 {
 	if (isnan(s))
@@ -150,14 +173,15 @@ static double total_j(const struct wp_run *r)
 
 static void print_text(struct wp_run *const *runs, size_t n, FILE *f)
 {
-	static const unsigned char right[] = { 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0 };
-	struct table t = { .cols = 12, .right = right };
-	char *head[] = { "ID",  "DATE", "NAME",  "HOST",  "DURATION", "CPU",
-		         "DRAM", "GPU", "OTHER", "TOTAL", "kWh",      "STATUS" };
+	enum { COLS = 14 };
+	static const unsigned char right[COLS] = { 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+	struct table t = { .cols = COLS, .right = right };
+	char *head[COLS] = { "ID",    "DATE",  "NAME", "HOST", "DURATION", "CPU",  "DRAM",
+		             "GPU",   "OTHER", "TOTAL", "kWh", "CO2e",     "COST", "STATUS" };
 	table_add(&t, head);
 	for (size_t i = 0; i < n; i++) {
 		const struct wp_run *r = runs[i];
-		char c[12][64];
+		char c[COLS][64];
 		snprintf(c[0], 64, "%" PRId64, r->id);
 		date_cell(c[1], 64, r->report.start_unix_ns, 0);
 		snprintf(c[2], 64, "%.40s", *r->name ? r->name : "-");
@@ -172,9 +196,11 @@ static void print_text(struct wp_run *const *runs, size_t n, FILE *f)
 			snprintf(c[10], 64, "-");
 		else
 			snprintf(c[10], 64, "%.6f", total_j(r) / J_PER_KWH);
-		snprintf(c[11], 64, "%s", r->status);
-		char *row[12];
-		for (int k = 0; k < 12; k++)
+		co2_cell(c[11], 64, &r->report.carbon);
+		cost_cell(c[12], 64, &r->report.carbon);
+		snprintf(c[13], 64, "%s", r->status);
+		char *row[COLS];
+		for (int k = 0; k < COLS; k++)
 			row[k] = c[k];
 		table_add(&t, row);
 	}
@@ -185,7 +211,8 @@ static void print_text(struct wp_run *const *runs, size_t n, FILE *f)
 static void print_csv(struct wp_run *const *runs, size_t n, FILE *f)
 {
 	fputs("id,start_time,name,host,user,duration_s,cpu_j,dram_j,gpu_j,other_j,total_j,"
-	      "total_kwh,status,exit_status\r\n",
+	      "total_kwh,pue,facility_energy_kwh,country,emissions_factor_g_per_kwh,co2e_g,"
+	      "price_factor,price_unit,cost,status,exit_status\r\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const struct wp_run *r = runs[i];
@@ -203,6 +230,24 @@ static void print_csv(struct wp_run *const *runs, size_t n, FILE *f)
 			fputc(',', f);
 			csv_num(f, v[k]);
 		}
+		/* The carbon figures: empty cells when the run has none. */
+		const struct wp_report_carbon *cb = &r->report.carbon;
+		fputc(',', f);
+		csv_num(f, cb->set ? cb->pue : NAN);
+		fputc(',', f);
+		csv_num(f, cb->set ? cb->facility_energy_kwh : NAN);
+		fputc(',', f);
+		csv_field(f, cb->set && cb->country ? cb->country : "");
+		fputc(',', f);
+		csv_num(f, cb->set ? cb->emissions_factor_g_per_kwh : NAN);
+		fputc(',', f);
+		csv_num(f, cb->set ? cb->co2e_g : NAN);
+		fputc(',', f);
+		csv_num(f, cb->set ? cb->price_factor : NAN);
+		fputc(',', f);
+		csv_field(f, cb->set && cb->price_unit ? cb->price_unit : "");
+		fputc(',', f);
+		csv_num(f, cb->set ? cb->cost : NAN);
 		fprintf(f, ",%s,", r->status);
 		if (!strcmp(r->status, "finished") && r->report.exit_status >= 0)
 			fprintf(f, "%d", r->report.exit_status);
@@ -217,6 +262,42 @@ static void json_kv(FILE *f, const char *k, const char *v, int comma)
 	wp__put_quoted(f, v);
 	if (comma)
 		fputc(',', f);
+}
+
+/* ,"carbon":{...} as in the report (docs/REPORT.md), or ,"carbon":null. */
+static void print_json_carbon(FILE *f, const struct wp_report_carbon *c)
+{
+	if (!c->set) {
+		fputs(",\"carbon\":null", f);
+		return;
+	}
+	fputs(",\"carbon\":{\"energy_kwh\":", f);
+	num(f, c->energy_kwh);
+	fputs(",\"pue\":", f);
+	num(f, c->pue);
+	fputs(",\"facility_energy_kwh\":", f);
+	num(f, c->facility_energy_kwh);
+	fputs(",\"country\":", f);
+	if (c->country)
+		wp__put_quoted(f, c->country);
+	else
+		fputs("null", f);
+	fputs(",\"emissions_factor_g_per_kwh\":", f);
+	num(f, c->emissions_factor_g_per_kwh);
+	fputs(",\"emissions_factor_source\":", f);
+	wp__put_quoted(f, c->emissions_factor_source ? c->emissions_factor_source : "");
+	fputs(",\"co2e_g\":", f);
+	num(f, c->co2e_g);
+	fputs(",\"price_factor\":", f);
+	num(f, c->price_factor);
+	fputs(",\"price_unit\":", f);
+	if (c->price_unit)
+		wp__put_quoted(f, c->price_unit);
+	else
+		fputs("null", f);
+	fputs(",\"cost\":", f);
+	num(f, c->cost);
+	fputc('}', f);
 }
 
 static void print_json(struct wp_run *const *runs, size_t n, FILE *f)
@@ -250,6 +331,7 @@ static void print_json(struct wp_run *const *runs, size_t n, FILE *f)
 		num(f, total_j(r));
 		fputs(",\"total_kwh\":", f);
 		num(f, total_j(r) / J_PER_KWH);
+		print_json_carbon(f, &r->report.carbon);
 		fputs(",\"exit_status\":", f);
 		if (!strcmp(r->status, "finished") && r->report.exit_status >= 0)
 			fprintf(f, "%d", r->report.exit_status);
@@ -295,8 +377,8 @@ static void running_add(struct running *r, size_t n, double x)
 
 struct group {
 	const char *name;
-	size_t runs, counted;
-	struct running d, e; /* duration and energy */
+	size_t runs, counted, with_co2;
+	struct running d, e, c; /* duration, energy and CO2e */
 };
 
 static void mean_std(const struct running *r, size_t n, double *mean, double *std)
@@ -324,6 +406,8 @@ static size_t make_groups(struct wp_run *const *runs, size_t n, struct group *g)
 		g[k].counted++;
 		running_add(&g[k].d, g[k].counted, d);
 		running_add(&g[k].e, g[k].counted, e);
+		if (r->report.carbon.set && !isnan(r->report.carbon.co2e_g))
+			running_add(&g[k].c, ++g[k].with_co2, r->report.carbon.co2e_g);
 	}
 	return ng;
 }
@@ -336,25 +420,26 @@ static void print_summary(struct wp_run *const *runs, size_t n, enum out_format 
 	size_t ng = make_groups(runs, n, g);
 	if (fmt == OUT_CSV)
 		fputs("name,runs,counted,duration_mean_s,duration_std_s,energy_mean_j,"
-		      "energy_std_j,energy_mean_kwh\r\n",
+		      "energy_std_j,energy_mean_kwh,co2e_mean_g\r\n",
 		      f);
 	if (fmt == OUT_JSON)
 		fputs("[", f);
-	static const unsigned char right[] = { 0, 1, 1, 1, 1, 1, 1 };
-	struct table t = { .cols = 7, .right = right };
-	char *head[] = { "NAME", "RUNS", "DURATION", "STD", "ENERGY", "STD", "kWh" };
+	static const unsigned char right[] = { 0, 1, 1, 1, 1, 1, 1, 1 };
+	struct table t = { .cols = 8, .right = right };
+	char *head[] = { "NAME", "RUNS", "DURATION", "STD", "ENERGY", "STD", "kWh", "CO2e" };
 	table_add(&t, head);
 	for (size_t k = 0; k < ng; k++) {
-		double dm, ds, em, es;
+		double dm, ds, em, es, cm, cs;
 		mean_std(&g[k].d, g[k].counted, &dm, &ds);
 		mean_std(&g[k].e, g[k].counted, &em, &es);
+		mean_std(&g[k].c, g[k].with_co2, &cm, &cs);
 		if (fmt == OUT_CSV) {
 			csv_field(f, g[k].name);
 			fprintf(f, ",%zu,%zu,", g[k].runs, g[k].counted);
-			const double v[] = { dm, ds, em, es, em / J_PER_KWH };
-			for (size_t i = 0; i < 5; i++) {
+			const double v[] = { dm, ds, em, es, em / J_PER_KWH, cm };
+			for (size_t i = 0; i < 6; i++) {
 				csv_num(f, v[i]);
-				fputs(i < 4 ? "," : "\r\n", f);
+				fputs(i < 5 ? "," : "\r\n", f);
 			}
 		} else if (fmt == OUT_JSON) {
 			fprintf(f, "%s\n{", k ? "," : "");
@@ -370,9 +455,11 @@ static void print_summary(struct wp_run *const *runs, size_t n, enum out_format 
 			num(f, es);
 			fputs(",\"energy_mean_kwh\":", f);
 			num(f, em / J_PER_KWH);
+			fputs(",\"co2e_mean_g\":", f);
+			num(f, cm);
 			fputs("}", f);
 		} else {
-			char c[7][64];
+			char c[8][64];
 			snprintf(c[0], 64, "%.40s", *g[k].name ? g[k].name : "-");
 			if (g[k].counted == g[k].runs)
 				snprintf(c[1], 64, "%zu", g[k].runs);
@@ -386,7 +473,9 @@ static void print_summary(struct wp_run *const *runs, size_t n, enum out_format 
 				snprintf(c[6], 64, "-");
 			else
 				snprintf(c[6], 64, "%.6f", em / J_PER_KWH);
-			char *row[7] = { c[0], c[1], c[2], c[3], c[4], c[5], c[6] };
+			struct wp_report_carbon mean = { .set = 1, .co2e_g = cm };
+			co2_cell(c[7], 64, &mean);
+			char *row[8] = { c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7] };
 			table_add(&t, row);
 		}
 	}
@@ -403,18 +492,20 @@ int cmd_runs(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "db", required_argument, NULL, OPT_DB },
+		{ "database", required_argument, NULL, OPT_DB },
+		{ "config", required_argument, NULL, 'c' },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum out_format fmt = OUT_TEXT;
-	const char *db = NULL, *name = NULL;
+	const char *db = NULL, *config = NULL, *name = NULL;
 	int summary = 0, c, status = CLI_EXIT_FAILURE;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
 			if (!strcmp(optarg, "text"))
@@ -431,6 +522,9 @@ int cmd_runs(int argc, char **argv)
 			break;
 		case OPT_DB:
 			db = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case OPT_NAME:
 			name = optarg;
@@ -455,7 +549,7 @@ int cmd_runs(int argc, char **argv)
 	struct wp_run **runs = NULL;
 	int64_t *ids = NULL;
 	size_t n = 0, kept = 0;
-	if (cli_open_store(&store, db, 0) < 0)
+	if (cli_open_store_config(&store, db, config, 0) < 0)
 		return CLI_EXIT_FAILURE;
 	int rc = wp_store_list(store, &ids, &n);
 	if (rc < 0) {
@@ -513,18 +607,23 @@ int cmd_rm(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, OPT_DB },
+		{ "database", required_argument, NULL, OPT_DB },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = NULL;
+	const char *db = NULL, *config = NULL;
 	int c, status = 0;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DB:
 			db = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'h':
 			cli_usage("rm");
@@ -545,7 +644,7 @@ int cmd_rm(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 	}
 	struct wp_store *store = NULL;
-	if (cli_open_store(&store, db, 0) < 0)
+	if (cli_open_store_config(&store, db, config, 0) < 0)
 		return CLI_EXIT_FAILURE;
 	for (int i = optind; i < argc; i++) {
 		int64_t id;

@@ -209,10 +209,7 @@ size_t live_compose(char *buf, size_t cap, unsigned cols, uint64_t elapsed_ns,
 
 static int wanted(void)
 {
-	const char *off = getenv("WATTPROF_NO_LIVE");
 	const char *term = getenv("TERM");
-	if (off && *off && strcmp(off, "0") != 0)
-		return 0;
 	/* Without TERM (cron, some IDE consoles) ESC [ K may print as text. */
 	return term && *term && strcmp(term, "dumb") != 0;
 }

@@ -1,6 +1,7 @@
 /*
  * store.c - what the commands that use the run database share: where it is
- * (--db, else WATTPROF_DB, else ./wattprof_results/wattprof.db), opening it
+ * (--db, else the [storage] database setting, else
+ * ./wattprof_results/wattprof.db), opening it
  * with an error that says what to do, and reading run ids.
  */
 #include <errno.h>
@@ -13,10 +14,21 @@
 
 const char *cli_db_where(const char *given)
 {
-	const char *env = getenv("WATTPROF_DB");
-	if (given && *given)
-		return given;
-	return env && *env ? env : CLI_DEFAULT_DB;
+	return given && *given ? given : CLI_DEFAULT_DB;
+}
+
+int cli_open_store_config(struct wp_store **out, const char *db, const char *config,
+                          unsigned flags)
+{
+	struct cli_config cfg;
+	int rc = -EINVAL;
+	cli_config_init(&cfg);
+	*out = NULL;
+	if ((!db || cli_config_set(&cfg, CFG_DATABASE, db, "--db") == 0) &&
+	    cli_config_load(&cfg, config) == 0)
+		rc = cli_open_store(out, cli_config_get(&cfg, CFG_DATABASE), flags);
+	cli_config_free(&cfg);
+	return rc;
 }
 
 int cli_open_store(struct wp_store **out, const char *given, unsigned flags)
@@ -28,7 +40,7 @@ int cli_open_store(struct wp_store **out, const char *given, unsigned flags)
 	if (rc == -ENOENT && !(flags & WP_STORE_CREATE)) {
 		cli_error("no run database at '%s'", where);
 		cli_hint("'wattprof monitor' stores every run there; give another database "
-		         "with --db or WATTPROF_DB");
+		         "with --db, WATTPROF_DATABASE or 'database' in [storage]");
 	} else if (rc == -EINVAL || rc == -ENOMEM) {
 		cli_error("cannot open the run database '%s': %s", where, wp_strerror(rc));
 	} else {
