@@ -290,12 +290,13 @@ TEST(cli_monitor_bad_arguments)
 		const char *error, *hint;
 	} cases[] = {
 		{ { "-d", "package_0,gpu_3" }, "error: unknown domain 'gpu_3'", "wattprof list" },
-		{ { "-d", "package_0,,dram_0" }, "error: empty domain name", "single commas" },
+		{ { "-d", "package_0,,dram_0" }, "error: invalid domain list 'package_0,,dram_0': an empty name",
+		  "single commas" },
 		{ { "-d", "dram_0,dram_0" }, "error: domain 'dram_0' given twice", "name each" },
 		{ { "-f", "fast" }, "error: invalid sampling frequency 'fast'", "-f 100" },
 		{ { "-f", "0" }, "error: invalid sampling frequency '0'", NULL },
 		{ { "-f", "1e9" }, "error: invalid sampling frequency '1e9'", NULL },
-		{ { "--format", "xml" }, "error: unknown report format 'xml'", "text, json, csv" },
+		{ { "--format", "xml" }, "error: invalid report format 'xml'", "text, json, csv" },
 		{ { "-o", "/nonexistent-dir/r.json" },
 		  "error: cannot open '/nonexistent-dir/r.json' for the report",
 		  "directory exists" },
@@ -479,7 +480,7 @@ TEST(cli_monitor_estimate_when_no_counter)
 	char *bad[] = { "wattprof", "monitor", "-s", "powercap,rapl", "--", "true", NULL };
 	cli_run(&r, sys, bad, NULL);
 	ASSERT_EQ(r.status, 125);
-	ASSERT_HAS(r.err, "error: unknown source 'rapl' in '--source powercap,rapl'");
+	ASSERT_HAS(r.err, "error: invalid source list 'powercap,rapl': no source 'rapl'");
 	ASSERT_HAS(r.err, "hint: give one or more of: ");
 	ASSERT_HAS(r.err, "estimate");
 	cli_run_free(&r);
@@ -491,8 +492,9 @@ TEST(cli_monitor_estimate_when_no_counter)
 	setenv("WATTPROF_TDP_W", "lots", 1);
 	cli_run(&r, sys, list, NULL);
 	unsetenv("WATTPROF_TDP_W");
-	ASSERT_EQ(r.status, 1);
-	ASSERT_HAS(r.err, "error: invalid WATTPROF_TDP_W 'lots'");
+	ASSERT_EQ(r.status, 2);
+	ASSERT_HAS(r.err, "error: WATTPROF_TDP_W: invalid TDP 'lots'");
+	ASSERT_HAS(r.err, "hint: or unset WATTPROF_TDP_W");
 	cli_run_free(&r);
 	test_rmtree(root);
 	return TEST_OK;

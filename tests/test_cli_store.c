@@ -357,8 +357,10 @@ TEST(cli_store_runs_listed_and_reported)
 		ASSERT_HAS(line, json_member(run, "host")->str);
 		snprintf(want, sizeof want, "  %.1f J  ", json_member(run, "total_energy_j")->num);
 		ASSERT_HAS(line, want);
-		snprintf(want, sizeof want, "  %.6f  finished",
+		snprintf(want, sizeof want, "  %.6f  ",
 		         json_member(run, "total_energy_j")->num / J_PER_KWH);
+		ASSERT_HAS(line, want);
+		snprintf(want, sizeof want, "  %s  finished", "-"); /* no price: no cost */
 		ASSERT_HAS(line, want);
 	}
 	cli_run_free(&r);
@@ -369,17 +371,21 @@ TEST(cli_store_runs_listed_and_reported)
 	struct csv c;
 	csv_parse(r.out, &c);
 	ASSERT_EQ(c.rows, 3);
-	static const char *const head[] = { "id",      "start_time", "name",     "host",
-		                            "user",    "duration_s", "cpu_j",    "dram_j",
-		                            "gpu_j",   "other_j",    "total_j",  "total_kwh",
-		                            "status",  "exit_status" };
-	ASSERT_EQ(c.cols[0], 14);
-	for (size_t k = 0; k < 14; k++)
+	static const char *const head[] = {
+		"id",        "start_time",   "name",         "host",
+		"user",      "duration_s",   "cpu_j",        "dram_j",
+		"gpu_j",     "other_j",      "total_j",      "total_kwh",
+		"pue",       "facility_energy_kwh",          "country",
+		"emissions_factor_g_per_kwh", "co2e_g",      "price_factor",
+		"price_unit", "cost",        "status",       "exit_status",
+	};
+	ASSERT_EQ(c.cols[0], 22);
+	for (size_t k = 0; k < 22; k++)
 		ASSERT_STR(c.f[0][k], head[k]);
 	for (size_t i = 0; i < 2; i++) {
 		const struct json *run = &runs->items[i];
 		const struct json *e = json_member(run, "energy_j");
-		ASSERT_EQ(c.cols[i + 1], 14);
+		ASSERT_EQ(c.cols[i + 1], 22);
 		ASSERT_EQ(csv_num(&c, i + 1, "id"), i + 1);
 		ASSERT_STR(csv_get(&c, i + 1, "start_time"), json_member(run, "start_time")->str);
 		ASSERT_STR(csv_get(&c, i + 1, "name"), "exp");
@@ -1118,9 +1124,9 @@ TEST(cli_store_description_options)
 		{ { "--tag", "a b=1" }, "error: invalid tag 'a b=1'", "letters, digits" },
 		{ { "--tag", "" }, "error: invalid tag ''", NULL },
 		{ { "--tag", "lr=1", "--tag", "lr=2" }, "error: tag 'lr' given twice", NULL },
-		{ { "--data-type", "video" }, "error: unknown data type 'video'",
+		{ { "--data-type", "video" }, "error: invalid data type 'video'",
 		  "use one of: tabular, image, text, 'time series', other" },
-		{ { "--data-type", "" }, "error: unknown data type ''", "tabular" },
+		{ { "--data-type", "" }, "error: empty data type", NULL },
 		{ { "--tag" }, "error: option '--tag' needs a value", NULL },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
