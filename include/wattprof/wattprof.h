@@ -739,7 +739,9 @@ struct wp_carbon_intensity {
 };
 /*
  * Looks a country up by ISO 3166 alpha-2 or alpha-3 code, in any case; NULL
- * or "WORLD" gives the world average.  Returns 0 or -ENOENT.
+ * or "WORLD" gives the world average.  Returns 0, -ENOENT (no such code in
+ * the table, "" included) or -EINVAL (out is NULL).  The rows are static:
+ * any thread, never freed.
  */
 int wp_carbon_intensity_find(const char *country, const struct wp_carbon_intensity **out);
 /* The table, world average first, then by alpha-2 code. */
