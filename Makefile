@@ -108,6 +108,7 @@ $(FAKENVML_OLD): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 	@$(FAKENVML_CC) -DFAKE_NVML_OLD_DRIVER $< -o $@ -lm
 
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
+  -DWATTPROF_SRCDIR='"$(abspath .)"' \
   -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"' \
   -DWATTPROF_FAKENVML_OLD='"$(abspath $(FAKENVML_OLD))"'
 

@@ -673,7 +673,7 @@ TEST(store_migrates_schema_1)
 	/* Read-only, an old schema cannot be brought up to date: it says so. */
 	struct wp_store *st = NULL;
 	ASSERT_EQ(wp_store_open(&st, path, WP_STORE_READONLY), WP_ESCHEMA);
-	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 2");
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 3");
 	wp_store_close(st);
 	st = must_open(path, 0);
 	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);

@@ -778,7 +778,7 @@ int wp_report_write(const struct wp_report *report, enum wp_format format, FILE 
  */
 struct wp_store;
 
-#define WP_STORE_SCHEMA_VERSION 2 /* the schema this library writes */
+#define WP_STORE_SCHEMA_VERSION 3 /* the schema this library writes */
 /* wp_store_open flags */
 #define WP_STORE_CREATE 0x1u   /* create the database (and a file's folder) if absent */
 #define WP_STORE_READONLY 0x2u /* never write (an older schema is then not migrated) */
@@ -818,10 +818,11 @@ struct wp_run_info {
 int wp_data_type_check(const char *type);
 
 /*
- * Starts storing a run: the description, the report's start, host and
- * command (set them first), the meter's domains, and the columns of
- * `series` (may be NULL), whose samples wp_store_sync() then stores; open
- * the series with a flush_s of at most 1 s.  One run at a time per store.
+ * Starts storing a run: the description, the report's start, host,
+ * command and carbon factors (set them first), the meter's domains, and
+ * the columns of `series` (may be NULL), whose samples wp_store_sync() then
+ * stores; open the series with a flush_s of at most 1 s.  One run at a
+ * time per store.
  * *id receives the run's id.
  */
 int wp_store_begin(struct wp_store *store, const struct wp_run_info *info,
@@ -836,8 +837,8 @@ int wp_store_sync(struct wp_store *store);
 /*
  * Ends the run: the last samples (the series' buffered rows are written
  * out first: stop its sampler before), then the report (totals, regions,
- * rounds, idle baseline, warnings) in one transaction; the run is marked
- * finished.  The report must be of the meter given to wp_store_begin.
+ * rounds, idle baseline, warnings, carbon factors) in one transaction; the
+ * run is marked finished.  The report must be of the meter given to wp_store_begin.
  */
 int wp_store_finish(struct wp_store *store, const struct wp_report *report);
 
@@ -856,7 +857,8 @@ struct wp_run {
 	 * NaN when none. */
 	double cpu_j, dram_j, gpu_j, other_j;
 	/* The report as `monitor` made it; for an unfinished run, its figures up
-	 * to the last stored sample, and a warning that says so. */
+	 * to the last stored sample, and a warning that says so.  Its carbon
+	 * figures are computed from the stored factors and total. */
 	struct wp_report report;
 	/* The samples (WP_LOAD_SERIES), also attached to report.series; NULL
 	 * when not loaded or when the run has none. */
