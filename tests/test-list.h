@@ -182,6 +182,10 @@
 	X(store_killed_run_is_unfinished_postgresql, 20)     \
 	X(store_full_disk_loses_nothing, 20)                 \
 	X(store_migrates_schema_1, 20)                       \
+	X(store_migrates_schema_2_sqlite, 20)                \
+	X(store_migrates_schema_2_postgresql, 20)            \
+	X(store_carbon_roundtrip_sqlite, 20)                 \
+	X(store_carbon_roundtrip_postgresql, 20)             \
 	X(store_refuses_newer_foreign_and_broken, 10)        \
 	X(store_corrupt_runs_give_clear_errors, 20)          \
 	X(store_damaged_file_never_crashes, 60)              \
