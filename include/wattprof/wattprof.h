@@ -721,11 +721,17 @@ struct wp_carbon_options {
  * Sets the factors of report->carbon and its figures from total_energy_j.
  * It may be called before wp_report_measure (figures NaN until then):
  * wp_report_measure and wp_report_set_rounds update the figures of a
- * report whose factors are set, and a run store records the factors at
- * wp_store_begin.  Returns 0, -EINVAL (a PUE below 1, a negative or
- * non-finite factor, an empty price unit) or -ENOENT (a country the table
- * does not hold); the report is unchanged on an error.  Setting it again
- * replaces factors and figures.
+ * report whose factors are set (a total changed by hand is not followed:
+ * set the factors again), and a run store records the factors at
+ * wp_store_begin and wp_store_finish.  A country is looked up (and kept as
+ * its alpha-2 code) even when the factor is given; its source then reads
+ * "Ember 2022 (Germany), via CO2.js 0.13.10", and without a country
+ * "Ember 2022 (world average), via CO2.js 0.13.10".  Returns 0, -EINVAL (no
+ * report or options, an unknown version or flag, a PUE below 1 or not
+ * finite, a negative or non-finite factor, a price without a unit), -ENOENT
+ * (a country the table does not hold, "" included) or -ENOMEM; the report
+ * is unchanged on an error.  Setting it again replaces factors and figures;
+ * wp_report_free frees them.
  */
 int wp_report_set_carbon(struct wp_report *report, const struct wp_carbon_options *opts);
 
