@@ -58,6 +58,19 @@ $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@echo "  CC  $@"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The carbon-intensity table (data/carbon-intensity.csv, docs/CARBON.md) as C,
+# made at build time so that the CSV stays the one copy; src/core/carbon.c
+# includes it.  The awk checks the CSV and fails the build on a bad row.
+CARBON_TABLE = $(BUILD)/gen/carbon_table.h
+$(CARBON_TABLE): data/carbon-intensity.csv scripts/carbon-table.awk
+	@mkdir -p $(dir $@)
+	@echo "  GEN $@"
+	@awk -f scripts/carbon-table.awk data/carbon-intensity.csv > $@.tmp || \
+	  { rm -f $@.tmp; exit 1; }
+	@mv $@.tmp $@
+$(BUILD)/src/core/carbon.o: $(CARBON_TABLE)
+$(BUILD)/src/core/carbon.o: ALL_CFLAGS += -I$(BUILD)/gen
+
 $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -97,6 +110,7 @@ $(FAKENVML_OLD): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 	@$(FAKENVML_CC) -DFAKE_NVML_OLD_DRIVER $< -o $@ -lm
 
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
+  -DWATTPROF_SRCDIR='"$(abspath .)"' \
   -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"' \
   -DWATTPROF_FAKENVML_OLD='"$(abspath $(FAKENVML_OLD))"'
 

@@ -103,6 +103,16 @@
 	X(report_json_escapes_any_bytes, 10)                 \
 	X(report_numbers_ignore_locale, 10)                  \
 	X(report_csv_and_text, 10)                           \
+	X(carbon_table_lookup, 5)                            \
+	X(carbon_table_sane, 5)                              \
+	X(carbon_table_is_the_csv, 5)                        \
+	X(carbon_table_generator_refuses_bad_rows, 10)       \
+	X(carbon_data_attribution, 5)                        \
+	X(carbon_figures_by_hand, 5)                         \
+	X(carbon_given_factor_and_price, 5)                  \
+	X(carbon_rejects_bad_options, 5)                     \
+	X(carbon_follows_measure_and_rounds, 10)             \
+	X(carbon_report_formats, 10)                         \
 	X(html_power_chart_matches_truth, 20)                \
 	X(html_without_series_escapes_strings, 20)           \
 	X(html_long_series_reduced, 30)                      \
@@ -178,6 +188,10 @@
 	X(store_killed_run_is_unfinished_postgresql, 20)     \
 	X(store_full_disk_loses_nothing, 20)                 \
 	X(store_migrates_schema_1, 20)                       \
+	X(store_migrates_schema_2_sqlite, 20)                \
+	X(store_migrates_schema_2_postgresql, 20)            \
+	X(store_carbon_roundtrip_sqlite, 20)                 \
+	X(store_carbon_roundtrip_postgresql, 20)             \
 	X(store_refuses_newer_foreign_and_broken, 10)        \
 	X(store_corrupt_runs_give_clear_errors, 20)          \
 	X(store_damaged_file_never_crashes, 60)              \

@@ -1526,6 +1526,10 @@ TEST(series_yaml_equals_json)
 	ASSERT_EQ(wp_report_set_series(&r, ser), 0);
 	ASSERT_EQ(wp_report_set_idle(&r, m, i0, i1), 0);
 	ASSERT_EQ(wp_report_set_rounds(&r, 1, 3, 1), 0);
+	struct wp_carbon_options co = { .version = WP_CARBON_OPTIONS_VERSION,
+		                        .flags = WP_CARBON_PRICE, .pue = 1.3, .country = "swe",
+		                        .price_factor = 0.2, .price_unit = "SEK: 'kr'" };
+	ASSERT_EQ(wp_report_set_carbon(&r, &co), 0);
 	r.flags |= WP_REPORT_SERIES;
 	ASSERT(r.domains[pkg].in_total && r.domains[dram].in_total);
 	render_to(&r, WP_FORMAT_JSON, jpath);

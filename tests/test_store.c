@@ -11,8 +11,11 @@
  *     synced sample;
  *   - a disk that fills mid-run (RLIMIT_FSIZE): the sync fails, nothing is
  *     lost, the next sync stores it all;
- *   - schema 1 (an older wattprof's database, frozen below) is migrated;
- *     a newer schema, a foreign database, a file that is not one, a chunk
+ *   - carbon factors stored with a run give the same figures read back, in
+ *     every format, for a finished, a running and a killed run;
+ *   - schemas 1 and 2 (older wattprofs' databases, frozen below) are
+ *     migrated, in SQLite and (schema 2) PostgreSQL; factors no wattprof
+ *     writes, a newer schema, a foreign database, a file that is not one, a chunk
  *     cut short, a bad domain kind and random damage give clear errors and
  *     never a crash;
  *   - removing a run removes every row it had, and only those.
@@ -214,6 +217,21 @@ static void same_report(const struct wp_report *x, const struct wp_report *y)
 		n++;
 	}
 	ASSERT(!y->command || !y->command[n]);
+	/* The carbon factors as set, and the figures computed from them. */
+	const struct wp_report_carbon *c = &x->carbon, *d = &y->carbon;
+	ASSERT_EQ(c->set, d->set);
+	if (c->set) {
+		ASSERT_SAME(c->pue, d->pue);
+		ASSERT_STR(str0(c->country), str0(d->country));
+		ASSERT_SAME(c->emissions_factor_g_per_kwh, d->emissions_factor_g_per_kwh);
+		ASSERT_STR(c->emissions_factor_source, d->emissions_factor_source);
+		ASSERT_SAME(c->price_factor, d->price_factor);
+		ASSERT_STR(str0(c->price_unit), str0(d->price_unit));
+		ASSERT_SAME(c->energy_kwh, d->energy_kwh);
+		ASSERT_SAME(c->facility_energy_kwh, d->facility_energy_kwh);
+		ASSERT_SAME(c->co2e_g, d->co2e_g);
+		ASSERT_SAME(c->cost, d->cost);
+	}
 }
 
 /* Every sample of two series: times and values, bit for bit. */
@@ -466,6 +484,9 @@ static void killed(const char *where)
 		int64_t id;
 		char msg[256];
 		fix_open(&f);
+		struct wp_carbon_options co = { .version = WP_CARBON_OPTIONS_VERSION, .pue = 1.2,
+			                        .country = "FR" };
+		ASSERT_EQ(wp_report_set_carbon(&f.rep, &co), 0);
 		struct wp_store *st = must_open(where, WP_STORE_CREATE);
 		ASSERT_EQ(wp_store_begin(st, &info, &f.rep, f.m, f.ser, &id), 0);
 		drive(&f, 300);
@@ -517,6 +538,11 @@ static void killed(const char *where)
 	ASSERT_U64(wp_series_sample_count(run->series), ==, 301);
 	ASSERT(run->report.duration_s > 0);
 	ASSERT_HAS(run->report.warnings[run->report.warning_count - 1], "did not finish");
+	/* Its carbon figures are of the energy up to its last stored sample. */
+	ASSERT_EQ(run->report.carbon.set, 1);
+	ASSERT_STR(run->report.carbon.country, "FR");
+	ASSERT_NEAR(run->report.carbon.energy_kwh, (e0 + e1) / 3.6e6, 1e-15);
+	ASSERT_REL(run->report.carbon.co2e_g, (e0 + e1) / 3.6e6 * 1.2 * 84.88, 1e-12);
 	/* Its report is written like any other. */
 	char *j = report_json(&run->report);
 	ASSERT_HAS(j, "did not finish");
@@ -673,7 +699,7 @@ TEST(store_migrates_schema_1)
 	/* Read-only, an old schema cannot be brought up to date: it says so. */
 	struct wp_store *st = NULL;
 	ASSERT_EQ(wp_store_open(&st, path, WP_STORE_READONLY), WP_ESCHEMA);
-	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 2");
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 3");
 	wp_store_close(st);
 	st = must_open(path, 0);
 	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
@@ -711,6 +737,193 @@ TEST(store_migrates_schema_1)
 	check_loaded(&f, st, id);
 	wp_store_close(st);
 	fix_close(&f);
+	return TEST_OK;
+}
+
+/*
+ * Schema 2, frozen as the wattprof that wrote it left it (migrations 1 and
+ * 2, their type words left for the driver: @ID@, @REAL@, @BLOB@), with two
+ * runs: one with a description and tags, one unnamed.  Never change this
+ * text: it stands for databases already out there.
+ */
+static const char *const schema2[] = {
+	"CREATE TABLE wattprof_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+	"CREATE TABLE runs ("
+	" id @ID@, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, status TEXT NOT NULL,"
+	" start_unix_ns BIGINT NOT NULL, updated_unix_ns BIGINT NOT NULL,"
+	" host TEXT NOT NULL, user_name TEXT NOT NULL, platform TEXT NOT NULL,"
+	" wattprof_version TEXT NOT NULL, pid BIGINT NOT NULL, boot_id TEXT NOT NULL,"
+	" flags BIGINT, exit_status BIGINT, term_signal BIGINT, duration_s @REAL@, total_energy_j @REAL@,"
+	" sampler_freq_hz @REAL@, samples BIGINT, idle_s @REAL@, idle_total_power_w @REAL@,"
+	" rounds BIGINT, warmup_rounds BIGINT, duration_std_s @REAL@, duration_min_s @REAL@,"
+	" duration_max_s @REAL@, total_std_j @REAL@, total_min_j @REAL@, total_max_j @REAL@)",
+	"CREATE TABLE run_args (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" arg TEXT NOT NULL, PRIMARY KEY (run_id, idx))",
+	"CREATE TABLE nodes (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" host TEXT NOT NULL, energy_j @REAL@, duration_s @REAL@, PRIMARY KEY (run_id, node))",
+	"CREATE TABLE domains (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, name TEXT NOT NULL, kind BIGINT NOT NULL, source TEXT NOT NULL,"
+	" method TEXT NOT NULL, estimated BIGINT NOT NULL, in_total BIGINT NOT NULL,"
+	" integrated BIGINT NOT NULL, device_name TEXT, device_id TEXT, status BIGINT,"
+	" energy_j @REAL@, avg_power_w @REAL@, min_power_w @REAL@, peak_power_w @REAL@,"
+	" idle_power_w @REAL@, energy_std_j @REAL@, energy_min_j @REAL@, energy_max_j @REAL@,"
+	" PRIMARY KEY (run_id, node, idx))",
+	"CREATE TABLE readings (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, domain TEXT NOT NULL, metric TEXT NOT NULL, unit TEXT NOT NULL,"
+	" PRIMARY KEY (run_id, node, idx))",
+	"CREATE TABLE regions (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" tag TEXT NOT NULL, start_s @REAL@, duration_s @REAL@, PRIMARY KEY (run_id, idx))",
+	"CREATE TABLE region_energy (run_id BIGINT NOT NULL REFERENCES runs(id),"
+	" region BIGINT NOT NULL, node BIGINT NOT NULL, domain BIGINT NOT NULL,"
+	" energy_j @REAL@, PRIMARY KEY (run_id, region, node, domain))",
+	"CREATE TABLE warnings (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" message TEXT NOT NULL, PRIMARY KEY (run_id, idx))",
+	"CREATE TABLE chunks (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" kind BIGINT NOT NULL, first_row BIGINT NOT NULL, nrows BIGINT NOT NULL,"
+	" width BIGINT NOT NULL, data @BLOB@ NOT NULL, PRIMARY KEY (run_id, node, kind, first_row))",
+	"INSERT INTO wattprof_meta (key, value) VALUES ('schema_version', '1')",
+	"ALTER TABLE runs ADD COLUMN package TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN algorithm TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN algorithm_params TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN data_type TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN data_shape TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN comment TEXT NOT NULL DEFAULT ''",
+	"CREATE TABLE tags (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" tag TEXT NOT NULL, PRIMARY KEY (run_id, idx))",
+	"UPDATE wattprof_meta SET value = '2' WHERE key = 'schema_version'",
+	/* Ids 1 and 2, given by the database as a wattprof left them to it. */
+	"INSERT INTO runs (uuid, name, status, start_unix_ns, updated_unix_ns, host, user_name,"
+	" platform, wattprof_version, pid, boot_id, flags, exit_status, term_signal, duration_s,"
+	" total_energy_j, sampler_freq_hz, samples, idle_s, rounds, warmup_rounds, package,"
+	" algorithm, algorithm_params, data_type, data_shape, comment) VALUES"
+	" ('6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f', 'mnist', 'finished', 1780000000000000000,"
+	" 1780000002000000000, 'gpu07', 'bob', 'Linux 6.1 x86_64', '0.1.0', 777, 'boot', 2, 0, 0,"
+	" 2.0, 7200000.0, 10.0, 20, 0, 0, 0, 'torch', 'cnn', 'lr=0.1', 'image', '(60000, 28, 28)',"
+	" 'old run')",
+	"INSERT INTO runs (uuid, name, status, start_unix_ns, updated_unix_ns, host, user_name,"
+	" platform, wattprof_version, pid, boot_id, flags, exit_status, term_signal, duration_s,"
+	" total_energy_j, sampler_freq_hz, samples, idle_s, rounds, warmup_rounds) VALUES"
+	" ('7a2d3e4f-5b6c-4d7e-9f80-0b1c2d3e4f50', '', 'finished', 1780000100000000000,"
+	" 1780000101000000000, 'gpu07', 'bob', 'Linux 6.1 x86_64', '0.1.0', 778, 'boot', 0, 1, 0,"
+	" 1.0, 3.0, NULL, 0, 0, 0, 0)",
+	"INSERT INTO run_args (run_id, idx, arg) VALUES (1, 0, 'python3'), (1, 1, 'mnist.py'),"
+	" (2, 0, 'false')",
+	"INSERT INTO tags (run_id, idx, tag) VALUES (1, 0, 'epochs=3'), (1, 1, 'gpu=a100')",
+	"INSERT INTO nodes (run_id, node, host, energy_j, duration_s) VALUES"
+	" (1, 0, 'gpu07', 7200000.0, 2.0), (2, 0, 'gpu07', 3.0, 1.0)",
+	"INSERT INTO domains VALUES (1, 0, 0, 'package_0', 1, 'powercap', 'energy_counter', 0, 1,"
+	" 0, NULL, NULL, 0, 3600000.0, 1800000.0, NULL, NULL, NULL, NULL, NULL, NULL),"
+	" (1, 0, 1, 'nvidia_gpu_0', 8, 'nvml', 'energy_counter', 0, 1, 0, 'NVIDIA A100',"
+	" 'GPU-1', 0, 3600000.0, 1800000.0, NULL, NULL, NULL, NULL, NULL, NULL),"
+	" (2, 0, 0, 'package_0', 1, 'powercap', 'energy_counter', 0, 1, 0, NULL, NULL, 0, 3.0,"
+	" 3.0, NULL, NULL, NULL, NULL, NULL, NULL)",
+	"INSERT INTO warnings (run_id, idx, message) VALUES (2, 0, 'an old warning')",
+};
+
+/* The frozen script on a database, the type words as that driver writes them. */
+static void schema2_script(const struct wp__db_ops *ops, const char *where)
+{
+	struct wp__db db = { .ops = ops };
+	ASSERT_EQ(db.ops->open(&db, where, WP_STORE_CREATE), 0);
+	for (size_t i = 0; i < sizeof schema2 / sizeof *schema2; i++) {
+		char sql[4096];
+		size_t n = 0;
+		for (const char *p = schema2[i]; *p;) {
+			const char *word = !strncmp(p, "@ID@", 4)     ? ops->id_type
+			                   : !strncmp(p, "@REAL@", 6) ? ops->real_type
+			                   : !strncmp(p, "@BLOB@", 6) ? ops->blob_type
+			                                              : NULL;
+			if (word) {
+				n += (size_t)snprintf(sql + n, sizeof sql - n, "%s", word);
+				p = strchr(p + 1, '@') + 1;
+			} else {
+				sql[n++] = *p++;
+			}
+			ASSERT(n < sizeof sql - 64);
+		}
+		sql[n] = '\0';
+		if (db.ops->exec(&db, sql, NULL, 0, NULL) != 0)
+			TEST_FAIL_("%s: %s", sql, db.err);
+	}
+	db.ops->close(&db);
+}
+
+/* Opens a schema-2 database: migrated, its runs read back, new runs beside. */
+static void migrates_schema_2(const char *where)
+{
+	struct wp_store *st = NULL;
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_open(&st, where, WP_STORE_READONLY), WP_ESCHEMA);
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 2 and must be updated to 3");
+	wp_store_close(st);
+	st = must_open(where, 0);
+	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
+	ASSERT_STR(run->status, "finished");
+	ASSERT_STR(run->name, "mnist");
+	ASSERT_STR(run->package, "torch");
+	ASSERT_STR(run->data_shape, "(60000, 28, 28)");
+	ASSERT_EQ(run->tag_count, 2);
+	ASSERT_STR(run->tags[1], "gpu=a100");
+	ASSERT_STR(run->report.command[1], "mnist.py");
+	ASSERT_SAME(run->report.total_energy_j, 7200000.0);
+	ASSERT_SAME(run->cpu_j, 3600000.0);
+	ASSERT_SAME(run->gpu_j, 3600000.0);
+	ASSERT_STR(run->report.domains[1].device_name, "NVIDIA A100");
+	ASSERT(run->series == NULL); /* it stored no samples */
+	/* Stored before carbon factors existed: none, and none made up. */
+	ASSERT_EQ(run->report.carbon.set, 0);
+	char *j = report_json(&run->report);
+	ASSERT_HAS(j, "\"carbon\": null");
+	free(j);
+	wp_run_free(run);
+	ASSERT_EQ(wp_store_load(st, 2, 0, &run), 0);
+	ASSERT_STR(run->name, "");
+	ASSERT_EQ(run->report.exit_status, 1);
+	ASSERT_EQ(run->report.warning_count, 1);
+	ASSERT_EQ(run->report.carbon.set, 0);
+	wp_run_free(run);
+	wp_store_close(st);
+	/* Now at schema 3 (read-only opens it), and new runs carry factors. */
+	struct fix f;
+	int64_t id;
+	fix_open(&f);
+	st = must_open(where, WP_STORE_READONLY);
+	wp_store_close(st);
+	st = must_open(where, 0);
+	struct wp_carbon_options co = { .version = WP_CARBON_OPTIONS_VERSION, .pue = 1.1,
+		                        .country = "US" };
+	ASSERT_EQ(wp_report_set_carbon(&f.rep, &co), 0);
+	store_run(&f, &st, 1, &id);
+	ASSERT(id == 3);
+	check_loaded(&f, st, id);
+	ASSERT_EQ(wp_store_load(st, id, 0, &run), 0);
+	ASSERT_STR(run->report.carbon.country, "US");
+	ASSERT_REL(run->report.carbon.co2e_g, run->report.total_energy_j / 3.6e6 * 1.1 * 368.1,
+	           1e-12);
+	wp_run_free(run);
+	wp_store_close(st);
+	fix_close(&f);
+}
+
+TEST(store_migrates_schema_2_sqlite)
+{
+	char path[600];
+	sqlite_path(path, sizeof path);
+	schema2_script(&wp__sqlite_ops, path);
+	migrates_schema_2(path);
+	return TEST_OK;
+}
+
+TEST(store_migrates_schema_2_postgresql)
+{
+	char schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
+	schema2_script(&wp__pg_ops, url);
+	migrates_schema_2(url);
+	pg_drop(schema);
+	free(url);
 	return TEST_OK;
 }
 
@@ -889,6 +1102,182 @@ TEST(store_damaged_file_never_crashes)
 	ASSERT_INT(errors, >, 4); /* the damage was seen, not only survived */
 	free(orig);
 	fix_close(&f);
+	return TEST_OK;
+}
+
+/* -------------------------------------------------------------- carbon */
+
+static char *report_as(const struct wp_report *r, enum wp_format format)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ASSERT(f != NULL);
+	ASSERT_EQ(wp_report_write(r, format, f), 0);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Runs stored with carbon factors read back with the same factors and
+ * figures, in every format: factors set before wp_store_begin, factors set
+ * only before wp_store_finish, none; a run still being written; factors
+ * that cannot be right.
+ */
+static void carbon_roundtrip(const char *where, int sqlite)
+{
+	struct fix f;
+	int64_t ids[4];
+	struct wp_run *run;
+
+	/* Germany at a PUE of 1.4, 0.25 EUR per kWh, set before the run. */
+	fix_open(&f);
+	struct wp_carbon_options co = { .version = WP_CARBON_OPTIONS_VERSION,
+		                        .flags = WP_CARBON_PRICE,
+		                        .pue = 1.4,
+		                        .country = "deu",
+		                        .price_factor = 0.25,
+		                        .price_unit = "EUR" };
+	ASSERT_EQ(wp_report_set_carbon(&f.rep, &co), 0);
+	struct wp_store *st = must_open(where, WP_STORE_CREATE);
+	store_run(&f, &st, 1, &ids[0]);
+	check_loaded(&f, st, ids[0]); /* same_report and the JSON compare the carbon */
+	ASSERT_EQ(wp_store_load(st, ids[0], WP_LOAD_SERIES, &run), 0);
+	const struct wp_report_carbon *c = &run->report.carbon;
+	ASSERT_EQ(c->set, 1);
+	ASSERT_STR(c->country, "DE");
+	ASSERT_STR(c->emissions_factor_source, "Ember 2022 (Germany), via CO2.js 0.13.10");
+	ASSERT_STR(c->price_unit, "EUR");
+	double kwh = run->report.total_energy_j / 3.6e6;
+	ASSERT(kwh > 0);
+	ASSERT_REL(c->co2e_g, kwh * 1.4 * 385.39, 1e-12);
+	ASSERT_REL(c->cost, kwh * 1.4 * 0.25, 1e-12);
+	static const enum wp_format formats[] = { WP_FORMAT_TEXT, WP_FORMAT_CSV, WP_FORMAT_YAML,
+		                                  WP_FORMAT_HTML };
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+		char *x = report_as(&f.rep, formats[i]), *y = report_as(&run->report, formats[i]);
+		ASSERT_STR(y, x);
+		if (formats[i] == WP_FORMAT_TEXT)
+			ASSERT_HAS(y, "gCO2e at 385.39 gCO2e/kWh (Ember 2022 (Germany)");
+		free(x);
+		free(y);
+	}
+	wp_run_free(run);
+
+	/* Factors set after wp_store_begin: stored at wp_store_finish. */
+	wp_report_free(&f.rep);
+	wp_report_init(&f.rep);
+	f.rep.host = strdup("node18");
+	f.rep.start_unix_ns = 1790000001000000000;
+	ASSERT_EQ(wp_meter_snapshot(f.m, f.a), 0);
+	ASSERT_EQ(wp_store_begin(st, NULL, &f.rep, f.m, NULL, &ids[1]), 0);
+	drive(&f, 20);
+	ASSERT_EQ(wp_report_measure(&f.rep, f.m, f.a, f.b), 0);
+	struct wp_carbon_options given = { .version = WP_CARBON_OPTIONS_VERSION,
+		                           .flags = WP_CARBON_EMISSIONS_FACTOR,
+		                           .emissions_factor = 12.5,
+		                           .emissions_factor_source = "PPA 'wind', 2026" };
+	ASSERT_EQ(wp_report_set_carbon(&f.rep, &given), 0);
+	ASSERT_EQ(wp_store_finish(st, &f.rep), 0);
+	ASSERT_EQ(wp_store_load(st, ids[1], 0, &run), 0);
+	same_report(&f.rep, &run->report);
+	ASSERT(run->report.carbon.country == NULL);
+	ASSERT_STR(run->report.carbon.emissions_factor_source, "PPA 'wind', 2026");
+	ASSERT(isnan(run->report.carbon.cost) && run->report.carbon.price_unit == NULL);
+	char *x = report_json(&f.rep), *y = report_json(&run->report);
+	ASSERT_STR(y, x);
+	ASSERT_HAS(y, "\"country\": null");
+	free(x);
+	free(y);
+	wp_run_free(run);
+
+	/* Without factors: none read back, "carbon": null. */
+	wp_report_free(&f.rep);
+	wp_report_init(&f.rep);
+	f.rep.host = strdup("node19");
+	ASSERT_EQ(wp_store_begin(st, NULL, &f.rep, f.m, NULL, &ids[2]), 0);
+	drive(&f, 5);
+	ASSERT_EQ(wp_report_measure(&f.rep, f.m, f.a, f.b), 0);
+	ASSERT_EQ(wp_store_finish(st, &f.rep), 0);
+	ASSERT_EQ(wp_store_load(st, ids[2], 0, &run), 0);
+	ASSERT_EQ(run->report.carbon.set, 0);
+	y = report_json(&run->report);
+	ASSERT_HAS(y, "\"carbon\": null");
+	free(y);
+	wp_run_free(run);
+
+	/* Still being written: the figures of its samples so far. */
+	wp_report_free(&f.rep);
+	wp_report_init(&f.rep);
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	f.rep.host = strdup(host); /* its wattprof (this process) is alive */
+	co.country = "IN";
+	ASSERT_EQ(wp_report_set_carbon(&f.rep, &co), 0);
+	wp_series_close(f.ser);
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION,
+		                        .flags = WP_SERIES_STORE,
+		                        .flush_s = 1e-9 };
+	ASSERT_EQ(wp_meter_snapshot(f.m, f.a), 0);
+	ASSERT_EQ(wp_series_open(&f.ser, f.m, f.a, &so), 0);
+	uint64_t at0 = f.uj[0] + f.uj[1];
+	ASSERT_EQ(wp_store_begin(st, NULL, &f.rep, f.m, f.ser, &ids[3]), 0);
+	drive(&f, 40);
+	ASSERT_EQ(wp_store_sync(st), 0);
+	double so_far_j = (double)(f.uj[0] + f.uj[1] - at0) / 1e6;
+	wp_store_close(st); /* never finished */
+	st = must_open(where, 0);
+	ASSERT_EQ(wp_store_load(st, ids[3], 0, &run), 0);
+	ASSERT_STR(run->status, "running");
+	ASSERT_NEAR(run->report.total_energy_j, so_far_j, 1e-9);
+	ASSERT_STR(run->report.carbon.country, "IN");
+	ASSERT_REL(run->report.carbon.co2e_g, run->report.total_energy_j / 3.6e6 * 1.4 * 633.4,
+	           1e-12);
+	ASSERT_REL(run->report.carbon.cost, run->report.total_energy_j / 3.6e6 * 1.4 * 0.25,
+	           1e-12);
+	wp_run_free(run);
+	wp_store_close(st);
+	fix_close(&f);
+
+	if (!sqlite)
+		return;
+	/* Factors no wattprof writes: a clear error, never a figure. */
+	static const char *const tampered[] = {
+		"UPDATE runs SET pue = 0.5 WHERE id = 1",
+		"UPDATE runs SET pue = 1.4, emissions_factor_g_per_kwh = -3 WHERE id = 1",
+		"UPDATE runs SET emissions_factor_g_per_kwh = NULL WHERE id = 1",
+		"UPDATE runs SET emissions_factor_g_per_kwh = 385.39, price_unit = NULL WHERE id = 1",
+		"UPDATE runs SET price_unit = 'EUR', emissions_factor_source = NULL WHERE id = 1",
+	};
+	for (size_t i = 0; i < sizeof tampered / sizeof *tampered; i++) {
+		sqlite_script(where, tampered[i]);
+		st = must_open(where, 0);
+		if (wp_store_load(st, 1, 0, &run) != WP_ECORRUPT)
+			TEST_FAIL_("'%s' was read", tampered[i]);
+		ASSERT_HAS(wp_store_errmsg(st), "has impossible carbon factors");
+		ASSERT_EQ(wp_store_load(st, 2, 0, &run), 0); /* the others still load */
+		wp_run_free(run);
+		wp_store_close(st);
+	}
+}
+
+TEST(store_carbon_roundtrip_sqlite)
+{
+	char path[600];
+	sqlite_path(path, sizeof path);
+	carbon_roundtrip(path, 1);
+	return TEST_OK;
+}
+
+TEST(store_carbon_roundtrip_postgresql)
+{
+	char schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
+	carbon_roundtrip(url, 0);
+	pg_drop(schema);
+	free(url);
 	return TEST_OK;
 }
 

@@ -721,11 +721,17 @@ struct wp_carbon_options {
  * Sets the factors of report->carbon and its figures from total_energy_j.
  * It may be called before wp_report_measure (figures NaN until then):
  * wp_report_measure and wp_report_set_rounds update the figures of a
- * report whose factors are set, and a run store records the factors at
- * wp_store_begin.  Returns 0, -EINVAL (a PUE below 1, a negative or
- * non-finite factor, an empty price unit) or -ENOENT (a country the table
- * does not hold); the report is unchanged on an error.  Setting it again
- * replaces factors and figures.
+ * report whose factors are set (a total changed by hand is not followed:
+ * set the factors again), and a run store records the factors at
+ * wp_store_begin and wp_store_finish.  A country is looked up (and kept as
+ * its alpha-2 code) even when the factor is given; its source then reads
+ * "Ember 2022 (Germany), via CO2.js 0.13.10", and without a country
+ * "Ember 2022 (world average), via CO2.js 0.13.10".  Returns 0, -EINVAL (no
+ * report or options, an unknown version or flag, a PUE below 1 or not
+ * finite, a negative or non-finite factor, a price without a unit), -ENOENT
+ * (a country the table does not hold, "" included) or -ENOMEM; the report
+ * is unchanged on an error.  Setting it again replaces factors and figures;
+ * wp_report_free frees them.
  */
 int wp_report_set_carbon(struct wp_report *report, const struct wp_carbon_options *opts);
 
@@ -739,7 +745,9 @@ struct wp_carbon_intensity {
 };
 /*
  * Looks a country up by ISO 3166 alpha-2 or alpha-3 code, in any case; NULL
- * or "WORLD" gives the world average.  Returns 0 or -ENOENT.
+ * or "WORLD" gives the world average.  Returns 0, -ENOENT (no such code in
+ * the table, "" included) or -EINVAL (out is NULL).  The rows are static:
+ * any thread, never freed.
  */
 int wp_carbon_intensity_find(const char *country, const struct wp_carbon_intensity **out);
 /* The table, world average first, then by alpha-2 code. */
@@ -776,7 +784,7 @@ int wp_report_write(const struct wp_report *report, enum wp_format format, FILE 
  */
 struct wp_store;
 
-#define WP_STORE_SCHEMA_VERSION 2 /* the schema this library writes */
+#define WP_STORE_SCHEMA_VERSION 3 /* the schema this library writes */
 /* wp_store_open flags */
 #define WP_STORE_CREATE 0x1u   /* create the database (and a file's folder) if absent */
 #define WP_STORE_READONLY 0x2u /* never write (an older schema is then not migrated) */
@@ -816,10 +824,11 @@ struct wp_run_info {
 int wp_data_type_check(const char *type);
 
 /*
- * Starts storing a run: the description, the report's start, host and
- * command (set them first), the meter's domains, and the columns of
- * `series` (may be NULL), whose samples wp_store_sync() then stores; open
- * the series with a flush_s of at most 1 s.  One run at a time per store.
+ * Starts storing a run: the description, the report's start, host,
+ * command and carbon factors (set them first), the meter's domains, and
+ * the columns of `series` (may be NULL), whose samples wp_store_sync() then
+ * stores; open the series with a flush_s of at most 1 s.  One run at a
+ * time per store.
  * *id receives the run's id.
  */
 int wp_store_begin(struct wp_store *store, const struct wp_run_info *info,
@@ -834,8 +843,8 @@ int wp_store_sync(struct wp_store *store);
 /*
  * Ends the run: the last samples (the series' buffered rows are written
  * out first: stop its sampler before), then the report (totals, regions,
- * rounds, idle baseline, warnings) in one transaction; the run is marked
- * finished.  The report must be of the meter given to wp_store_begin.
+ * rounds, idle baseline, warnings, carbon factors) in one transaction; the
+ * run is marked finished.  The report must be of the meter given to wp_store_begin.
  */
 int wp_store_finish(struct wp_store *store, const struct wp_report *report);
 
@@ -854,7 +863,8 @@ struct wp_run {
 	 * NaN when none. */
 	double cpu_j, dram_j, gpu_j, other_j;
 	/* The report as `monitor` made it; for an unfinished run, its figures up
-	 * to the last stored sample, and a warning that says so. */
+	 * to the last stored sample, and a warning that says so.  Its carbon
+	 * figures are computed from the stored factors and total. */
 	struct wp_report report;
 	/* The samples (WP_LOAD_SERIES), also attached to report.series; NULL
 	 * when not loaded or when the run has none. */

@@ -268,4 +268,22 @@ int wp__series_flush(struct wp_series *s);
 /* Appends one row of the kind `which` to such a series. */
 int wp__series_append(struct wp_series *s, int which, const double *row);
 
+/* ------------------------------------------------- carbon (carbon.c) */
+
+/* Recomputes report->carbon's figures from total_energy_j and its factors;
+ * nothing when carbon.set is 0. */
+void wp__carbon_update(struct wp_report *report);
+/*
+ * Sets report->carbon to factors read back from a run store, as they were
+ * when the run was stored (no table look-up: the table may have changed
+ * since), then its figures.  country, price_unit may be NULL; price_factor
+ * NaN for none.  0, -EINVAL (factors wp_report_set_carbon would refuse) or
+ * -ENOMEM; the report is unchanged on an error.
+ */
+int wp__carbon_restore(struct wp_report *report, double pue, const char *country,
+                       double emissions_factor, const char *source, double price_factor,
+                       const char *price_unit);
+/* Frees report->carbon's strings and clears it (carbon.set 0). */
+void wp__carbon_free(struct wp_report *report);
+
 #endif

@@ -210,7 +210,10 @@ int wp_report_measure(struct wp_report *r, const struct wp_meter *m,
 		r->samples = st.samples;
 	}
 	int rc = measure_domains(r, m, a, b);
-	return rc < 0 ? rc : measure_regions(r, m, a);
+	if (rc == 0)
+		rc = measure_regions(r, m, a);
+	wp__carbon_update(r); /* factors set before the measurement */
+	return rc;
 }
 
 int wp_report_set_series(struct wp_report *r, const struct wp_series *s)
@@ -297,6 +300,7 @@ int wp_report_set_rounds(struct wp_report *r, size_t first, size_t n, size_t war
 	free(v);
 	r->rounds = n;
 	r->warmup_rounds = warmup;
+	wp__carbon_update(r); /* now of the mean round */
 	return 0;
 }
 
@@ -356,6 +360,7 @@ void wp_report_free(struct wp_report *r)
 	for (size_t i = 0; i < r->warning_count; i++)
 		free(r->warnings[i]);
 	free(r->warnings);
+	wp__carbon_free(r);
 	wp_report_init(r);
 }
 

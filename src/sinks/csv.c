@@ -14,8 +14,9 @@
  * periods, a domain after it was lost) has no row.  A report without a
  * stored series (a library user's) is written as the two samples it has:
  * time 0 (energy 0) and the end (energy_j, and avg_power_w as the power over
- * the interval).  Everything else of the report (methods, regions, warnings)
- * is in the JSON and YAML reports.
+ * the interval).  A report with carbon factors ends with their figures as
+ * rows of the domain "carbon" at the run's end (carbon_rows).  Everything
+ * else of the report (regions, warnings) is in the JSON and YAML reports.
  */
 #include <errno.h>
 #include <math.h>
@@ -143,6 +144,63 @@ static void row(FILE *f, double t, const struct wp_report_domain *d, const char 
 	free(c.tail);
 }
 
+/* One row of the carbon figures, at the end of the run; none when v is NaN. */
+static int carbon_row(FILE *f, double t, const char *metric, double v, const char *unit,
+                      const char *method)
+{
+	char ts[40], num[40];
+	struct col_text c;
+
+	if (!isfinite(v))
+		return 0;
+	if (col_text(&c, "carbon", metric, unit, method) < 0)
+		return -ENOMEM;
+	fwrite(ts, 1, wp__fmt_num(ts, t), f);
+	fwrite(c.mid, 1, c.mid_len, f);
+	fwrite(num, 1, wp__fmt_num(num, v), f);
+	fwrite(c.tail, 1, c.tail_len, f);
+	free(c.mid);
+	free(c.tail);
+	return 0;
+}
+
+/*
+ * The carbon figures (wp_report_set_carbon) as rows of the domain "carbon"
+ * at the run's end: energy_kwh, pue, facility_energy_kwh,
+ * emissions_factor_g_per_kwh and co2e_g (their method: the factor's
+ * source), price_factor and cost (units from the price unit).
+ */
+static int carbon_rows(const struct wp_report *r, FILE *f)
+{
+	const struct wp_report_carbon *c = &r->carbon;
+	const char *src = c->emissions_factor_source ? c->emissions_factor_source : "";
+	const char *cur = c->price_unit ? c->price_unit : "";
+	char *per_kwh = NULL;
+	double t = r->duration_s;
+	int rc;
+
+	if (!c->set)
+		return 0;
+	if (asprintf(&per_kwh, "%s/kWh", cur) < 0)
+		return -ENOMEM;
+	rc = carbon_row(f, t, "energy_kwh", c->energy_kwh, "kWh", "");
+	if (rc == 0)
+		rc = carbon_row(f, t, "pue", c->pue, "", "");
+	if (rc == 0)
+		rc = carbon_row(f, t, "facility_energy_kwh", c->facility_energy_kwh, "kWh", "");
+	if (rc == 0)
+		rc = carbon_row(f, t, "emissions_factor_g_per_kwh", c->emissions_factor_g_per_kwh,
+		                "gCO2e/kWh", src);
+	if (rc == 0)
+		rc = carbon_row(f, t, "co2e_g", c->co2e_g, "gCO2e", src);
+	if (rc == 0)
+		rc = carbon_row(f, t, "price_factor", c->price_factor, per_kwh, "");
+	if (rc == 0)
+		rc = carbon_row(f, t, "cost", c->cost, cur, "");
+	free(per_kwh);
+	return rc;
+}
+
 static int write_csv(const struct wp_report *r, FILE *f)
 {
 	int rc = 0;
@@ -160,6 +218,8 @@ static int write_csv(const struct wp_report *r, FILE *f)
 			row(f, r->duration_s, &r->domains[i], "energy_j", r->domains[i].energy_j, "J");
 		}
 	}
+	if (rc == 0)
+		rc = carbon_rows(r, f);
 	if (rc < 0)
 		return rc;
 	return ferror(f) ? -EIO : 0;

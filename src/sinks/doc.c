@@ -365,6 +365,29 @@ static void regions(struct wp__doc *d, const struct wp_report *r)
 	wp__doc_end(d);
 }
 
+/* "carbon": the factors and figures of wp_report_set_carbon; null without. */
+static void carbon(struct wp__doc *d, const struct wp_report *r)
+{
+	const struct wp_report_carbon *c = &r->carbon;
+
+	if (!c->set) {
+		wp__doc_null(d, "carbon");
+		return;
+	}
+	wp__doc_begin(d, "carbon", 0, WP__BLOCK);
+	wp__doc_num(d, "energy_kwh", c->energy_kwh);
+	wp__doc_num(d, "pue", c->pue);
+	wp__doc_num(d, "facility_energy_kwh", c->facility_energy_kwh);
+	wp__doc_str(d, "country", c->country);
+	wp__doc_num(d, "emissions_factor_g_per_kwh", c->emissions_factor_g_per_kwh);
+	wp__doc_str(d, "emissions_factor_source", c->emissions_factor_source);
+	wp__doc_num(d, "co2e_g", c->co2e_g);
+	wp__doc_num(d, "price_factor", c->price_factor);
+	wp__doc_str(d, "price_unit", c->price_unit);
+	wp__doc_num(d, "cost", c->cost);
+	wp__doc_end(d);
+}
+
 /* "series": the columns, then one flow row per sample: [t, v0, v1 ...]. */
 static int series(struct wp__doc *d, const struct wp_report *r)
 {
@@ -471,6 +494,7 @@ int wp__report_doc(const struct wp_report *r, FILE *f, int yaml)
 	} else {
 		wp__doc_null(&d, "rounds");
 	}
+	carbon(&d, r);
 	int rc = 0;
 	if (r->series && (r->flags & WP_REPORT_SERIES))
 		rc = series(&d, r);

@@ -4,7 +4,9 @@
  *
  * The page, top to bottom: the command as heading; the run summary (host,
  * start time, duration, exit status, sampling); the domain table with the
- * figures text.c shows (scaled with wp__scaled_j/_w); the benchmark rounds'
+ * figures text.c shows (scaled with wp__scaled_j/_w), and under it the
+ * carbon sentence of the text report when there are factors
+ * (<p id="carbon">); the benchmark rounds'
  * spread and the regions when there are; the warnings; then the charts,
  * inline SVG: power over time per domain, then utilisation, temperature,
  * memory and clocks when the series holds such readings, with every region
@@ -132,6 +134,7 @@ static const char style[] =
 	"tr.total td{font-weight:bold}\n"
 	".note{color:#555;font-size:.9em}\n"
 	"ul.warnings li{color:#8a4b00}\n"
+	"p.carbon{background:#f1f7ef;border-left:4px solid #2ca02c;padding:.5em .8em}\n"
 	"figure{margin:1.2em 0}figcaption{font-weight:bold;margin-bottom:.3em}\n"
 	"svg.chart{display:block;width:100%;max-width:900px;height:auto;"
 	"font-family:system-ui,sans-serif}\n"
@@ -883,6 +886,17 @@ static int write_html(const struct wp_report *r, FILE *f)
 	run_summary(r, f);
 	fputs("<h2>Energy by domain</h2>\n", f);
 	domain_table(r, f);
+	char *sentence;
+	int crc = wp__carbon_sentence(r, &sentence);
+	if (crc < 0)
+		return crc;
+	if (sentence) {
+		/* The text report's last line: kWh, CO2e and cost. */
+		fputs("<p class=\"carbon\" id=\"carbon\">", f);
+		put_esc(f, sentence);
+		fputs("</p>\n", f);
+		free(sentence);
+	}
 	if (r->rounds)
 		rounds_table(r, f);
 	if (r->region_count)

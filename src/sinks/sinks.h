@@ -82,5 +82,13 @@ const char *wp__scaled_j(char *buf, size_t cap, double j);
 void wp__put_duration(FILE *f, double s);
 /* Power likewise: "mW", "W", "kW", "MW". */
 const char *wp__scaled_w(char *buf, size_t cap, double w);
+/*
+ * The run's kWh, emissions and cost in one plain sentence (text.c; the HTML
+ * page shows it too): "In all: 0.0123 kWh (0.0148 kWh at the facility with
+ * a PUE of 1.2), 5.69 gCO2e at 385.39 gCO2e/kWh (Ember 2022 (Germany), via
+ * CO2.js 0.13.10), costing 0.00444 EUR at 0.3 EUR/kWh."  *out is malloc'ed,
+ * NULL when the report has no carbon factors.  0 or -ENOMEM.
+ */
+int wp__carbon_sentence(const struct wp_report *r, char **out);
 
 #endif

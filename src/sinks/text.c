@@ -1,14 +1,17 @@
 /*
  * text.c - the report people read: a headline, a table of domains (energy,
  * average, lowest and highest power, share of the total), the idle baseline
- * and benchmark rounds when there are, the regions, and every warning.
- * Figures are scaled for reading (mJ, J, kJ, Wh, kWh; mW, W, kW); the JSON,
- * YAML and CSV reports keep plain joules.
+ * and benchmark rounds when there are, the regions, every warning, and last
+ * the carbon sentence: kWh, CO2e and cost, when the report has factors
+ * (wp__carbon_sentence, which the HTML page shows too).  Figures are scaled
+ * for reading (mJ, J, kJ, Wh, kWh; mW, W, kW); the JSON, YAML and CSV
+ * reports keep plain joules.
  */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sinks.h"
@@ -188,6 +191,83 @@ static void rounds_table(const struct wp_report *r, FILE *f, int w)
 		        wp__scaled_j(hi, sizeof hi, r->total_max_j));
 }
 
+/*
+ * Three significant figures: the factors behind them (a country's yearly
+ * average, a PUE) are good to a few per cent at best.  Plain decimals from
+ * 0.0001 up, so that a short run's "0.000278 kWh" never reads as 0.0000;
+ * below that an exponent ("2.78e-07").  "-" when not finite.
+ */
+static const char *sig3(char *buf, size_t cap, double v)
+{
+	double a = fabs(v);
+
+	if (!isfinite(v)) {
+		snprintf(buf, cap, "-");
+		return buf;
+	}
+	if (a == 0 || a < 1e-4) {
+		snprintf(buf, cap, "%.3g", v);
+		return buf;
+	}
+	int e = (int)floor(log10(a));
+	snprintf(buf, cap, "%.*f", e >= 2 ? 0 : 2 - e, v);
+	/* 9.996 rounds to "10.00": drop the zeros a fraction ends with. */
+	char *dot = strchr(buf, '.');
+	if (dot) {
+		char *end = buf + strlen(buf);
+		while (end > dot + 1 && end[-1] == '0')
+			*--end = '\0';
+		if (end == dot + 1)
+			*dot = '\0';
+	}
+	return buf;
+}
+
+int wp__carbon_sentence(const struct wp_report *r, char **out)
+{
+	const struct wp_report_carbon *c = &r->carbon;
+	char e[40], fe[40], g[40], ef[40], pue[40], cost[40], price[40];
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	*out = NULL;
+	if (!c->set)
+		return 0;
+	f = open_memstream(&s, &len);
+	if (!f)
+		return -ENOMEM;
+	fputs(r->rounds ? "Per round: " : "In all: ", f);
+	if (!isfinite(c->energy_kwh)) {
+		fputs("no energy was measured, so there are no emissions or cost to count.", f);
+	} else {
+		fprintf(f, "%s%s kWh", wp__total_estimated(r) ? "an estimated " : "",
+		        sig3(e, sizeof e, c->energy_kwh));
+		wp__fmt_num(pue, c->pue);
+		if (c->pue != 1)
+			fprintf(f, " (%s kWh at the facility with a PUE of %s)",
+			        sig3(fe, sizeof fe, c->facility_energy_kwh), pue);
+		wp__fmt_num(ef, c->emissions_factor_g_per_kwh);
+		if (fabs(c->co2e_g) >= 1000)
+			fprintf(f, ", %s kgCO2e", sig3(g, sizeof g, c->co2e_g / 1000));
+		else
+			fprintf(f, ", %s gCO2e", sig3(g, sizeof g, c->co2e_g));
+		fprintf(f, " at %s gCO2e/kWh (%s)", ef, c->emissions_factor_source);
+		if (!isnan(c->cost)) {
+			wp__fmt_num(price, c->price_factor);
+			fprintf(f, ", costing %s %s at %s %s/kWh", sig3(cost, sizeof cost, c->cost),
+			        c->price_unit, price, c->price_unit);
+		}
+		fputc('.', f);
+	}
+	if (fclose(f) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
 static int write_text(const struct wp_report *r, FILE *f)
 {
 	char e[32];
@@ -222,6 +302,14 @@ static int write_text(const struct wp_report *r, FILE *f)
 	}
 	for (size_t i = 0; i < r->warning_count; i++)
 		fprintf(f, "warning: %s\n", r->warnings[i]);
+	/* Last, the run in kWh, CO2e and money (when wp_report_set_carbon was). */
+	char *sentence;
+	int rc = wp__carbon_sentence(r, &sentence);
+	if (rc < 0)
+		return rc;
+	if (sentence)
+		fprintf(f, "%s\n", sentence);
+	free(sentence);
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -105,6 +105,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN comment TEXT NOT NULL DEFAULT '';"
 	"CREATE TABLE tags (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
 	" tag TEXT NOT NULL, PRIMARY KEY (run_id, idx))",
+	/* 3: the carbon and cost factors (wp_report_set_carbon); NULL pue: none.
+	 * The figures are computed from them and the total when read. */
+	"ALTER TABLE runs ADD COLUMN pue @REAL@;"
+	"ALTER TABLE runs ADD COLUMN country TEXT;"
+	"ALTER TABLE runs ADD COLUMN emissions_factor_g_per_kwh @REAL@;"
+	"ALTER TABLE runs ADD COLUMN emissions_factor_source TEXT;"
+	"ALTER TABLE runs ADD COLUMN price_factor @REAL@;"
+	"ALTER TABLE runs ADD COLUMN price_unit TEXT",
 };
 
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
@@ -413,6 +421,25 @@ static int insert_domains(struct wp_store *s, int64_t id, struct wp_meter *meter
 	return rc;
 }
 
+/* The report's carbon factors into the run's row, when it has some. */
+static int store_carbon(struct wp_store *s, int64_t id, const struct wp_report *r)
+{
+	const struct wp_report_carbon *c = &r->carbon;
+	if (!c->set)
+		return 0;
+	struct wp__val p[] = { wp__real(c->pue),
+		               wp__text(c->country),
+		               wp__real(c->emissions_factor_g_per_kwh),
+		               wp__text(c->emissions_factor_source),
+		               wp__real(c->price_factor),
+		               wp__text(c->price_unit),
+		               wp__int(id) };
+	return exec(s,
+	            "UPDATE runs SET pue = ?, country = ?, emissions_factor_g_per_kwh = ?, "
+	            "emissions_factor_source = ?, price_factor = ?, price_unit = ? WHERE id = ?",
+	            p, sizeof p / sizeof p[0], NULL);
+}
+
 int wp_store_begin(struct wp_store *s, const struct wp_run_info *info,
                    const struct wp_report *report, struct wp_meter *meter,
                    struct wp_series *series, int64_t *id)
@@ -492,6 +519,8 @@ int wp_store_begin(struct wp_store *s, const struct wp_run_info *info,
 		struct wp__val t[] = { wp__int(run), wp__int((int64_t)i), wp__text(in.tags[i]) };
 		rc = exec(s, "INSERT INTO tags (run_id, idx, tag) VALUES (?, ?, ?)", t, 3, NULL);
 	}
+	if (rc == 0)
+		rc = store_carbon(s, run, report);
 	if (rc == 0) {
 		struct wp__val n[] = { wp__int(run), wp__text(in.host) };
 		rc = exec(s, "INSERT INTO nodes (run_id, node, host) VALUES (?, 0, ?)", n, 2, NULL);
@@ -636,6 +665,9 @@ static int finish_report(struct wp_store *s, const struct wp_report *r)
 	              "total_std_j = ?, total_min_j = ?, total_max_j = ?, updated_unix_ns = ? "
 	              "WHERE id = ?",
 	              p, sizeof p / sizeof p[0], NULL);
+	/* Factors set after wp_store_begin count too. */
+	if (rc == 0)
+		rc = store_carbon(s, id, r);
 	if (rc == 0) {
 		struct wp__val n[] = { wp__real(node_j), wp__real(r->duration_s), wp__int(id) };
 		rc = exec(s, "UPDATE nodes SET energy_j = ?, duration_s = ? WHERE run_id = ? AND node = 0",
@@ -1110,6 +1142,37 @@ static int load_series(struct wp_store *s, int64_t id, struct wp_run *run, int w
 	return rc;
 }
 
+/*
+ * The run's carbon factors, and its figures from them and the total (for an
+ * unfinished run, the total up to its last sample): the same formulas as
+ * when it was measured, so the stored report shows the same figures.
+ */
+static int load_carbon(struct wp_store *s, int64_t id, struct wp_report *rep)
+{
+	struct wp__rows r = { 0 };
+	struct wp__val p = wp__int(id);
+	int rc = exec(s,
+	              "SELECT pue, country, emissions_factor_g_per_kwh, emissions_factor_source, "
+	              "price_factor, price_unit FROM runs WHERE id = ?",
+	              &p, 1, &r);
+	if (rc < 0)
+		return rc;
+	const struct wp__val *c = r.nrows == 1 ? wp__cell(&r, 0, 0) : NULL;
+	if (c && c[0].t != WP__V_NULL) {
+		rc = wp__carbon_restore(rep, num(&c[0]), c[1].t == WP__V_TEXT ? c[1].s : NULL,
+		                        num(&c[2]), c[3].t == WP__V_TEXT ? c[3].s : NULL, num(&c[4]),
+		                        c[5].t == WP__V_TEXT ? c[5].s : NULL);
+		if (rc == -EINVAL)
+			rc = errf(s, WP_ECORRUPT,
+			          "run %" PRId64 " in '%s' has impossible carbon factors (a PUE below "
+			          "1, a negative or missing emissions factor or price, a price "
+			          "without its unit)",
+			          id, s->db.where);
+	}
+	wp__rows_free(&r);
+	return rc;
+}
+
 static void sum_kinds(struct wp_run *run)
 {
 	double *to[] = { &run->cpu_j, &run->dram_j, &run->gpu_j, &run->other_j };
@@ -1168,6 +1231,8 @@ int wp_store_load(struct wp_store *s, int64_t id, unsigned flags, struct wp_run 
 	int partial = rc == 0 && strcmp(run->status, "finished");
 	if (rc == 0 && (partial || (flags & WP_LOAD_SERIES)))
 		rc = load_series(s, id, run, (flags & WP_LOAD_SERIES) != 0);
+	if (rc == 0)
+		rc = load_carbon(s, id, &run->report);
 	if (rc == 0 && partial)
 		rc = wp_report_warn(&run->report,
 		                    "this run %s: its figures cover its first %.1f s, up to the last "
