@@ -146,6 +146,7 @@
 	X(config_bad_files_name_file_line_and_key, 120)      \
 	X(config_bad_files_that_cannot_be_read, 20)          \
 	X(config_bad_environment_and_options, 60)            \
+	X(config_carbon_reaches_report_and_runs, 30)         \
 	X(live_status_line_on_terminal, 20)                  \
 	X(live_signals_still_forwarded, 10)                  \
 	X(live_never_without_terminal, 10)                   \

@@ -399,6 +399,13 @@ TEST(cli_store_runs_listed_and_reported)
 		ASSERT_STR(csv_get(&c, i + 1, "other_j"), "");
 		ASSERT(csv_num(&c, i + 1, "total_j") == json_member(run, "total_energy_j")->num);
 		ASSERT(csv_num(&c, i + 1, "total_kwh") == json_member(run, "total_kwh")->num);
+		/* No country given: the world average of the shipped table
+		 * (437.63 gCO2e/kWh, Ember 2022), PUE 1, no price. */
+		double kwh = json_member(run, "total_kwh")->num;
+		ASSERT_NEAR(csv_num(&c, i + 1, "co2e_g"), kwh * 437.63, kwh * 1e-9);
+		ASSERT_NEAR(csv_num(&c, i + 1, "pue"), 1, 0);
+		ASSERT_STR(csv_get(&c, i + 1, "country"), "");
+		ASSERT_STR(csv_get(&c, i + 1, "cost"), "");
 		ASSERT_STR(csv_get(&c, i + 1, "status"), "finished");
 		ASSERT_STR(csv_get(&c, i + 1, "exit_status"), "0");
 	}

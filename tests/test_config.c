@@ -481,3 +481,90 @@ TEST(config_bad_environment_and_options)
 	sim_destroy(&s);
 	return TEST_OK;
 }
+
+/*
+ * The [report] settings, from three levels at once, reach the report and
+ * the stored run: the figures against values computed by hand from the
+ * table's row for France (84.88 gCO2e/kWh, Ember 2022).
+ */
+TEST(config_carbon_reaches_report_and_runs)
+{
+	struct place p;
+	struct cli_run r;
+	struct sim s;
+	place_open(&p);
+	sim_create(&s, steady, 1);
+	sim_start(&s, 1000000); /* the counter moves: energy above 0 */
+	test_spit(p.local, "[report]\ncountry = fra\npue = 1.5\n");
+	const char *const env[] = { p.xdg_env, "WATTPROF_PRICE_FACTOR=0.2", NULL };
+	cli_runl(&r, s.root, env, "monitor", "--db", "c.db", "--price-unit", "EUR", "--format",
+	         "json", "-o", "r.json", "--", "sleep", "0.2", NULL);
+	ASSERT_EQ(r.status, 0);
+	cli_run_free(&r);
+	char *text = test_slurp("r.json");
+	struct json *j = json_must_parse(text);
+	const struct json *c = json_member(j, "carbon");
+	ASSERT(c && c->type == J_OBJ);
+	double kwh = json_member(j, "total_energy_j")->num / 3.6e6;
+	ASSERT(kwh > 0);
+	ASSERT_NEAR(json_member(c, "energy_kwh")->num, kwh, kwh * 1e-9);
+	ASSERT_NEAR(json_member(c, "pue")->num, 1.5, 0);
+	ASSERT_NEAR(json_member(c, "facility_energy_kwh")->num, kwh * 1.5, kwh * 1e-9);
+	ASSERT_STR(json_member(c, "country")->str, "FR");
+	ASSERT_NEAR(json_member(c, "emissions_factor_g_per_kwh")->num, 84.88, 0);
+	ASSERT_HAS(json_member(c, "emissions_factor_source")->str, "France");
+	ASSERT_HAS(json_member(c, "emissions_factor_source")->str, "2022");
+	ASSERT_NEAR(json_member(c, "co2e_g")->num, kwh * 1.5 * 84.88, kwh * 1e-6);
+	ASSERT_NEAR(json_member(c, "price_factor")->num, 0.2, 0);
+	ASSERT_STR(json_member(c, "price_unit")->str, "EUR");
+	ASSERT_NEAR(json_member(c, "cost")->num, kwh * 1.5 * 0.2, kwh * 1e-9);
+
+	/* The stored run: the same figures in runs and report.  (Without the
+	 * price's variable: a price factor without its unit is refused by
+	 * every command.) */
+	const char *const plain[] = { p.xdg_env, NULL };
+	cli_runl(&r, NULL, plain, "runs", "--db", "c.db", "--format", "json", NULL);
+	ASSERT_EQ(r.status, 0);
+	struct json *runs = json_must_parse(r.out);
+	const struct json *rc = json_member(&runs->items[0], "carbon");
+	/* The report prints 10 significant digits, runs every one. */
+	double co2 = json_member(c, "co2e_g")->num;
+	ASSERT_NEAR(json_member(rc, "co2e_g")->num, co2, co2 * 1e-9);
+	ASSERT_STR(json_member(rc, "country")->str, "FR");
+	ASSERT_STR(json_member(rc, "price_unit")->str, "EUR");
+	json_free(runs);
+	cli_run_free(&r);
+	/* report uses the run's own factors, whatever the settings now say. */
+	const char *const now[] = { p.xdg_env, "WATTPROF_COUNTRY=US", NULL };
+	cli_runl(&r, NULL, now, "report", "--db", "c.db", "--format", "json", "last", NULL);
+	ASSERT_EQ(r.status, 0);
+	struct json *again = json_must_parse(r.out);
+	const struct json *ac = json_member(again, "carbon");
+	ASSERT_STR(json_member(ac, "country")->str, "FR");
+	ASSERT_NEAR(json_member(ac, "co2e_g")->num, co2, co2 * 1e-9);
+	json_free(again);
+	cli_run_free(&r);
+	/* The runs table has the columns. */
+	cli_runl(&r, NULL, plain, "runs", "--db", "c.db", NULL);
+	ASSERT_HAS(r.out, "CO2e");
+	ASSERT_HAS(r.out, " EUR");
+	cli_run_free(&r);
+	json_free(j);
+	free(text);
+
+	/* A given factor says where it was given, and wins over the country. */
+	const char *const given[] = { p.xdg_env, "WATTPROF_EMISSIONS_FACTOR=100", NULL };
+	cli_runl(&r, s.root, given, "monitor", "--no-store", "--format", "json", "--", "true",
+	         NULL);
+	ASSERT_EQ(r.status, 0);
+	j = json_must_parse(r.err);
+	c = json_member(j, "carbon");
+	ASSERT_NEAR(json_member(c, "emissions_factor_g_per_kwh")->num, 100, 0);
+	ASSERT_STR(json_member(c, "emissions_factor_source")->str,
+	           "set in WATTPROF_EMISSIONS_FACTOR");
+	ASSERT_STR(json_member(c, "country")->str, "FR"); /* still recorded */
+	json_free(j);
+	cli_run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}

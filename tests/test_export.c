@@ -406,6 +406,12 @@ static void fx_open(struct fx *f, size_t n7)
 	ASSERT_EQ(wp_report_set_command(r, (const char *const *)command7), 0);
 	r->exit_status = 0;
 	r->sampler_freq_hz = 1000;
+	/* Carbon factors: Germany (385.39 gCO2e/kWh in the table), a PUE, a price. */
+	const struct wp_carbon_options co = { .version = WP_CARBON_OPTIONS_VERSION,
+		                              .flags = WP_CARBON_PRICE, .pue = 1.25,
+		                              .country = "DEU", .price_factor = 0.3,
+		                              .price_unit = "EUR" };
+	ASSERT_EQ(wp_report_set_carbon(r, &co), 0);
 	ASSERT_INT(r->warning_count, >=, 1); /* the GPU lost */
 	struct wp_run *run = &f->run[0];
 	run->id = 7;
@@ -697,6 +703,20 @@ TEST(export_hdf5_layout_and_samples)
 	assert_attr_num(g, "duration_s", r->duration_s);
 	assert_attr_num(g, "total_energy_j", r->total_energy_j);
 	assert_attr_bool(g, "total_estimated", 0);
+	/* The carbon figures, by hand from the table's row for Germany. */
+	double kwh = r->total_energy_j / 3.6e6;
+	assert_attr_num(g, "energy_kwh", r->carbon.energy_kwh);
+	ASSERT_NEAR(r->carbon.energy_kwh, kwh, kwh * 1e-12);
+	assert_attr_num(g, "pue", 1.25);
+	assert_attr_num(g, "facility_energy_kwh", r->carbon.facility_energy_kwh);
+	assert_attr_str(g, "country", "DE");
+	assert_attr_num(g, "emissions_factor_g_per_kwh", 385.39);
+	assert_attr_str(g, "emissions_factor_source", r->carbon.emissions_factor_source);
+	assert_attr_num(g, "co2e_g", r->carbon.co2e_g);
+	ASSERT_NEAR(r->carbon.co2e_g, kwh * 1.25 * 385.39, kwh * 1e-9);
+	assert_attr_num(g, "price_factor", 0.3);
+	assert_attr_str(g, "price_unit", "EUR");
+	assert_attr_num(g, "cost", r->carbon.cost);
 	assert_attr_num(g, "exit_status", 0);
 	assert_attr_num(g, "signal", 0);
 	assert_attr_num(g, "sampler_freq_hz", 1000);
@@ -1003,18 +1023,35 @@ static void want_run(struct csv_want *w, const struct wp_run *run)
 			want_row(w, run->id, r->duration_s, d->name, "energy_j", d->energy_j, "J",
 			         wp__report_method(d));
 		}
-		return;
+	} else {
+		struct rows rows;
+		read_all(run->series, &rows);
+		for (size_t k = 0; k < rows.n; k++)
+			for (size_t c = 0; c < rows.nc; c++) {
+				struct wp_series_column col;
+				wp_series_column(run->series, c, &col);
+				want_row(w, run->id, rows.t[k], col.domain, col.metric, V(&rows, k, c),
+				         col.unit, method_of(r, col.domain, col.metric));
+			}
+		rows_free(&rows);
 	}
-	struct rows rows;
-	read_all(run->series, &rows);
-	for (size_t k = 0; k < rows.n; k++)
-		for (size_t c = 0; c < rows.nc; c++) {
-			struct wp_series_column col;
-			wp_series_column(run->series, c, &col);
-			want_row(w, run->id, rows.t[k], col.domain, col.metric, V(&rows, k, c), col.unit,
-			         method_of(r, col.domain, col.metric));
-		}
-	rows_free(&rows);
+	/* Then the carbon figures at the run's end, as the CSV report has them. */
+	const struct wp_report_carbon *c = &r->carbon;
+	if (c->set) {
+		char per_kwh[40];
+		snprintf(per_kwh, sizeof per_kwh, "%s/kWh", c->price_unit ? c->price_unit : "");
+		const char *src = c->emissions_factor_source, *cur = c->price_unit ? c->price_unit : "";
+		double t = r->duration_s;
+		want_row(w, run->id, t, "carbon", "energy_kwh", c->energy_kwh, "kWh", "");
+		want_row(w, run->id, t, "carbon", "pue", c->pue, "", "");
+		want_row(w, run->id, t, "carbon", "facility_energy_kwh", c->facility_energy_kwh,
+		         "kWh", "");
+		want_row(w, run->id, t, "carbon", "emissions_factor_g_per_kwh",
+		         c->emissions_factor_g_per_kwh, "gCO2e/kWh", src);
+		want_row(w, run->id, t, "carbon", "co2e_g", c->co2e_g, "gCO2e", src);
+		want_row(w, run->id, t, "carbon", "price_factor", c->price_factor, per_kwh, "");
+		want_row(w, run->id, t, "carbon", "cost", c->cost, cur, "");
+	}
 }
 
 TEST(export_csv_long_format)

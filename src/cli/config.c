@@ -31,8 +31,10 @@
 
 /* ------------------------------------------------------------- checks */
 
-/* Each check returns 0, or -1 with a hint saying what to give. */
-typedef int check_fn(const char *v, char *hint, size_t cap);
+/* Each check returns 0, or -1 with a hint saying what to give (cap bytes)
+ * and, where "invalid" alone would leave the user guessing, `why` (64
+ * bytes): which part of the value is wrong. */
+typedef int check_fn(const char *v, char *hint, size_t cap, char *why);
 
 static int number(const char *v, double lo, double hi, int lo_open, double *out)
 {
@@ -48,8 +50,9 @@ static int number(const char *v, double lo, double hi, int lo_open, double *out)
 	return 0;
 }
 
-static int check_frequency(const char *v, char *hint, size_t cap)
+static int check_frequency(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	if (number(v, 0, WP_SAMPLER_MAX_HZ, 1, NULL) == 0)
 		return 0;
 	snprintf(hint, cap, "give a number of Hz above 0 and at most %g, e.g. '-f 100'",
@@ -57,8 +60,9 @@ static int check_frequency(const char *v, char *hint, size_t cap)
 	return -1;
 }
 
-static int check_idle(const char *v, char *hint, size_t cap)
+static int check_idle(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	if (number(v, 0, 86400, 1, NULL) == 0)
 		return 0;
 	snprintf(hint, cap, "give the seconds of idle to measure before the command, above 0 "
@@ -66,8 +70,9 @@ static int check_idle(const char *v, char *hint, size_t cap)
 	return -1;
 }
 
-static int check_tdp(const char *v, char *hint, size_t cap)
+static int check_tdp(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	if (number(v, 0, 100000, 1, NULL) == 0)
 		return 0;
 	snprintf(hint, cap, "give the processors' thermal design power in watts, e.g. "
@@ -75,8 +80,9 @@ static int check_tdp(const char *v, char *hint, size_t cap)
 	return -1;
 }
 
-static int check_pue(const char *v, char *hint, size_t cap)
+static int check_pue(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	if (number(v, 1, 10, 0, NULL) == 0)
 		return 0;
 	snprintf(hint, cap, "give the data centre's power usage effectiveness, from 1 "
@@ -84,16 +90,18 @@ static int check_pue(const char *v, char *hint, size_t cap)
 	return -1;
 }
 
-static int check_factor(const char *v, char *hint, size_t cap)
+static int check_factor(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	if (number(v, 0, 1e6, 0, NULL) == 0)
 		return 0;
 	snprintf(hint, cap, "give a number of at least 0, per kWh, e.g. '400'");
 	return -1;
 }
 
-static int check_format(const char *v, char *hint, size_t cap)
+static int check_format(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	enum wp_format f;
 	if (wp_format_parse(v, &f) == 0)
 		return 0;
@@ -101,8 +109,9 @@ static int check_format(const char *v, char *hint, size_t cap)
 	return -1;
 }
 
-static int check_bool(const char *v, char *hint, size_t cap)
+static int check_bool(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	if (cli_config_parse_bool(v) >= 0)
 		return 0;
 	snprintf(hint, cap, "use yes or no (also true/false, on/off, 1/0)");
@@ -110,28 +119,31 @@ static int check_bool(const char *v, char *hint, size_t cap)
 }
 
 /* A comma-separated list without empty names. */
-static int check_list(const char *v, char *hint, size_t cap)
+static int check_list(const char *v, char *hint, size_t cap, char *why)
 {
 	size_t n = strlen(v);
 	if (n && v[0] != ',' && v[n - 1] != ',' && !strstr(v, ",,"))
 		return 0;
+	snprintf(why, 64, "an empty name");
 	snprintf(hint, cap, "separate names with single commas, e.g. 'package_0,dram_0'");
 	return -1;
 }
 
-static int check_sources(const char *v, char *hint, size_t cap)
+static int check_sources(const char *v, char *hint, size_t cap, char *why)
 {
 	const char *p = v;
 	size_t used = 0;
-	if (check_list(v, hint, cap) == 0) {
+	if (check_list(v, hint, cap, why) == 0) {
 		while (*p) {
 			size_t len = strcspn(p, ","), i;
 			for (i = 0; wp_source_name(i); i++)
 				if (strlen(wp_source_name(i)) == len &&
 				    !strncmp(wp_source_name(i), p, len))
 					break;
-			if (!wp_source_name(i))
+			if (!wp_source_name(i)) {
+				snprintf(why, 64, "no source '%.*s'", (int)(len < 40 ? len : 40), p);
 				break;
+			}
 			p += len + (p[len] == ',');
 		}
 		if (!*p)
@@ -146,16 +158,18 @@ static int check_sources(const char *v, char *hint, size_t cap)
 	return -1;
 }
 
-static int check_data_type(const char *v, char *hint, size_t cap)
+static int check_data_type(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	if (wp_data_type_check(v) == 0)
 		return 0;
 	snprintf(hint, cap, "use one of: tabular, image, text, 'time series', other");
 	return -1;
 }
 
-static int check_country(const char *v, char *hint, size_t cap)
+static int check_country(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	const struct wp_carbon_intensity *ci;
 	if (wp_carbon_intensity_find(v, &ci) == 0)
 		return 0;
@@ -164,8 +178,9 @@ static int check_country(const char *v, char *hint, size_t cap)
 	return -1;
 }
 
-static int check_unit(const char *v, char *hint, size_t cap)
+static int check_unit(const char *v, char *hint, size_t cap, char *why)
 {
+	(void)why;
 	size_t n = strlen(v);
 	int ok = n > 0 && n <= 16;
 	for (size_t i = 0; ok && i < n; i++)
@@ -253,15 +268,15 @@ static void env_name(enum cli_setting id, char *buf, size_t cap)
  * `key` how it was named there) and the hint. */
 static int check(enum cli_setting id, const char *v, const char *where)
 {
-	char hint[400] = "";
+	char hint[400] = "", why[64] = "";
 	const struct setting *s = &settings[id];
-	int bad = !*v || (s->check && s->check(v, hint, sizeof hint) < 0);
+	int bad = !*v || (s->check && s->check(v, hint, sizeof hint, why) < 0);
 	if (!bad)
 		return 0;
 	if (!*v)
 		cli_error("%sempty %s", where, s->noun);
 	else
-		cli_error("%sinvalid %s '%s'", where, s->noun, v);
+		cli_error("%sinvalid %s '%s'%s%s", where, s->noun, v, *why ? ": " : "", why);
 	if (*hint)
 		cli_hint("%s", hint);
 	return -1;
@@ -577,7 +592,8 @@ int cli_carbon_options(const struct cli_config *c, struct wp_carbon_options *co,
 	if (cli_config_get(c, CFG_EMISSIONS_FACTOR)) {
 		co->flags |= WP_CARBON_EMISSIONS_FACTOR;
 		co->emissions_factor = cli_config_number(c, CFG_EMISSIONS_FACTOR);
-		snprintf(src, cap, "configured (%s)", c->v[CFG_EMISSIONS_FACTOR].origin);
+		const char *o = c->v[CFG_EMISSIONS_FACTOR].origin;
+		snprintf(src, cap, "%s %s", !strncmp(o, "--", 2) ? "given with" : "set in", o);
 		co->emissions_factor_source = src;
 	}
 	if (cli_config_get(c, CFG_PRICE_FACTOR)) {

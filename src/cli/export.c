@@ -487,6 +487,22 @@ static void run_attrs(struct h5 *w, hid_t g, const struct wp_run *run)
 	attr_f64(w, g, "total_min_j", bench ? r->total_min_j : NAN);
 	attr_f64(w, g, "total_max_j", bench ? r->total_max_j : NAN);
 	attr_strs(w, g, "warnings", r->warnings, r->warning_count);
+	/* Carbon and cost, as the JSON report's "carbon" (docs/CARBON.md),
+	 * for a run that has them. */
+	const struct wp_report_carbon *c = &r->carbon;
+	if (c->set) {
+		attr_f64(w, g, "energy_kwh", c->energy_kwh);
+		attr_f64(w, g, "pue", c->pue);
+		attr_f64(w, g, "facility_energy_kwh", c->facility_energy_kwh);
+		attr_str(w, g, "country", c->country ? c->country : "");
+		attr_f64(w, g, "emissions_factor_g_per_kwh", c->emissions_factor_g_per_kwh);
+		attr_str(w, g, "emissions_factor_source",
+		         c->emissions_factor_source ? c->emissions_factor_source : "");
+		attr_f64(w, g, "co2e_g", c->co2e_g);
+		attr_f64(w, g, "price_factor", c->price_factor);
+		attr_str(w, g, "price_unit", c->price_unit ? c->price_unit : "");
+		attr_f64(w, g, "cost", c->cost);
+	}
 }
 
 /* Regions: `regions` (tag, start_s, duration_s) and `regions_energy`
