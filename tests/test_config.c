@@ -275,7 +275,8 @@ TEST(config_bad_files_name_file_line_and_key)
 	struct sim s;
 	place_open(&p);
 	sim_create(&s, steady, 1);
-	const char *const env[] = { p.xdg_env, NULL };
+	/* No database from the runner's variable: a file's own must count. */
+	const char *const env[] = { p.xdg_env, "WATTPROF_DATABASE", NULL };
 	char longline[400];
 	snprintf(longline, sizeof longline, "[run]\ncomment = %0300d\n", 7);
 	const struct {
@@ -297,7 +298,7 @@ TEST(config_bad_files_name_file_line_and_key)
 		  "line 2: 'country' in [report]: invalid country 'Atlantis'", "alpha-2" },
 		{ "[report]\nemissions_factor = -5\n",
 		  "line 2: 'emissions_factor' in [report]: invalid emissions factor '-5'",
-		  "at least 0" },
+		  "from 0 to 1000000" },
 		{ "[monitor]\nlive = maybe\n", "line 2: 'live' in [monitor]: invalid yes/no value "
 		  "'maybe'", "yes or no" },
 		{ "[run]\ndata_type = video\n", "line 2: 'data_type' in [run]: invalid data type",
@@ -312,7 +313,15 @@ TEST(config_bad_files_name_file_line_and_key)
 		{ "[monitor\nformat = json\n", "line 1: a section header without its ']'", NULL },
 		{ "[monitor]\nformat = json\n  frequency = 5\n",
 		  "line 3: an indented line: a value must be on one line", NULL },
-		{ longline, "line 2: longer than", NULL },
+		{ longline, "line 2: longer than 198 characters", NULL },
+		{ "[run]\rname = a\r", "line 1: a carriage return inside the line", "LF or CRLF" },
+		{ "[run] name = a\n", "line 1: text after the section header: 'name = a'",
+		  "stands alone" },
+		{ "[monitor]\ndomains = package_0, dram_0\n",
+		  "line 2: 'domains' in [monitor]: invalid domain list 'package_0, dram_0': a space",
+		  "no spaces" },
+		{ "[storage]\ndatabase = x.db\nstore = no\n", "contradict each other",
+		  "keep one" },
 		{ "[report]\nprice_factor = 0.3\n", "a price factor is set", "price_unit" },
 	};
 	char marker[700];
@@ -336,8 +345,9 @@ TEST(config_bad_files_name_file_line_and_key)
 			char want[900];
 			snprintf(want, sizeof want, "error: '%s' %s",
 			         where == 0 ? ".wattprof.ini" : path, cases[i].error);
-			if (!strncmp(cases[i].error, "a price", 7)) /* not of one line */
-				snprintf(want, sizeof want, "error: %s", cases[i].error);
+			if (!strncmp(cases[i].error, "a price", 7) || /* not of one line */
+			    !strncmp(cases[i].error, "contradict", 10))
+				snprintf(want, sizeof want, "%s", cases[i].error);
 			ASSERT_HAS(r.err, want);
 			if (cases[i].hint)
 				ASSERT_HAS(r.err, cases[i].hint);
@@ -384,6 +394,13 @@ TEST(config_bad_files_that_cannot_be_read)
 	cli_run_free(&r);
 	rmdir(p.local);
 
+	/* Not a regular file: a device (which could be endless). */
+	cli_runl(&r, NULL, env, "showconf", "-c", "/dev/zero", NULL);
+	ASSERT(r.status != 0);
+	ASSERT_HAS(r.err, "error: cannot read the configuration file '/dev/zero': not a regular "
+	                  "file");
+	cli_run_free(&r);
+
 	/* A binary file. */
 	FILE *f = fopen(p.local, "w");
 	ASSERT(f != NULL);
@@ -408,6 +425,27 @@ TEST(config_bad_files_that_cannot_be_read)
 		fprintf(stderr, "  note: running as root, who reads a mode 000 file: the "
 		                "unreadable file's case is not checked\n");
 	}
+
+	/* A line of exactly 198 characters is read, with CRLF too; a FIFO is
+	 * refused without being opened (which would wait for a writer). */
+	char line[260];
+	snprintf(line, sizeof line, "[run]\r\ncomment = %0188d\r\n", 1);
+	ASSERT_EQ(strlen(strchr(line, 'c')) - 2, 198);
+	test_spit(p.local, line);
+	cli_runl(&r, NULL, env, "showconf", NULL);
+	ASSERT_EQ(r.status, 0);
+	cli_run_free(&r);
+	unlink(p.local);
+	ASSERT_EQ(mkfifo("fifo.ini", 0600), 0);
+	cli_runl(&r, NULL, env, "showconf", "-c", "fifo.ini", NULL);
+	ASSERT(r.status != 0);
+	ASSERT_HAS(r.err, "'fifo.ini': not a regular file");
+	cli_run_free(&r);
+	/* -c twice: which one was meant? */
+	cli_runl(&r, NULL, env, "showconf", "-c", "a.ini", "-c", "b.ini", NULL);
+	ASSERT_EQ(r.status, 2);
+	ASSERT_HAS(r.err, "error: '-c' given twice ('a.ini' and 'b.ini')");
+	cli_run_free(&r);
 
 	/* A UTF-8 byte order mark and CRLF line ends are read. */
 	test_spit(p.local, "\xEF\xBB\xBF[monitor]\r\nformat = csv\r\n; note\r\n");
@@ -436,6 +474,12 @@ TEST(config_bad_environment_and_options)
 		{ "WATTPROF_SOURCE=rapl", "error: WATTPROF_SOURCE: invalid source list 'rapl'" },
 		{ "WATTPROF_PUE=nan", "error: WATTPROF_PUE: invalid PUE 'nan'" },
 	};
+	/* The variables renamed since the first builds are refused, not ignored. */
+	static const char *const renamed[][2] = {
+		{ "WATTPROF_DB=x.db", "WATTPROF_DATABASE" },
+		{ "WATTPROF_NO_STORE=1", "WATTPROF_STORE=no" },
+		{ "WATTPROF_NO_LIVE=1", "WATTPROF_LIVE=no" },
+	};
 	char marker[700];
 	snprintf(marker, sizeof marker, "%s/ran", p.dir);
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -449,6 +493,18 @@ TEST(config_bad_environment_and_options)
 		snprintf(unset, sizeof unset, "or unset %.*s", (int)strcspn(cases[i].env, "="),
 		         cases[i].env);
 		ASSERT_HAS(r.err, unset);
+		cli_run_free(&r);
+	}
+	for (size_t i = 0; i < sizeof renamed / sizeof *renamed; i++) {
+		const char *const env[] = { p.xdg_env, renamed[i][0], NULL };
+		cli_runl(&r, s.root, env, "monitor", "--", "touch", marker, NULL);
+		ASSERT_EQ(r.status, 125);
+		ASSERT(access(marker, F_OK) != 0);
+		char want[80];
+		snprintf(want, sizeof want, "error: %.*s is no longer read",
+		         (int)strcspn(renamed[i][0], "="), renamed[i][0]);
+		ASSERT_HAS(r.err, want);
+		ASSERT_HAS(r.err, renamed[i][1]);
 		cli_run_free(&r);
 	}
 	/* The new options are checked as the old ones are. */
@@ -563,6 +619,18 @@ TEST(config_carbon_reaches_report_and_runs)
 	ASSERT_STR(json_member(c, "emissions_factor_source")->str,
 	           "set in WATTPROF_EMISSIONS_FACTOR");
 	ASSERT_STR(json_member(c, "country")->str, "FR"); /* still recorded */
+	json_free(j);
+	cli_run_free(&r);
+	/* A factor in the user's file, a country in the local one: the higher
+	 * level, the country, counts. */
+	test_spit(p.user, "[report]\nemissions_factor = 100\n");
+	cli_runl(&r, s.root, plain, "monitor", "--no-store", "--format", "json", "--", "true",
+	         NULL);
+	ASSERT_EQ(r.status, 0);
+	j = json_must_parse(r.err);
+	c = json_member(j, "carbon");
+	ASSERT_NEAR(json_member(c, "emissions_factor_g_per_kwh")->num, 84.88, 0);
+	ASSERT_HAS(json_member(c, "emissions_factor_source")->str, "France");
 	json_free(j);
 	cli_run_free(&r);
 	sim_destroy(&s);

@@ -63,6 +63,11 @@ int cmd_list(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			break;
 		case 'c':
+			if (config) {
+				cli_error("'-c' given twice ('%s' and '%s')", config, optarg);
+				cli_hint("give one configuration file");
+				return CLI_EXIT_USAGE;
+			}
 			config = optarg;
 			break;
 		case 'h':

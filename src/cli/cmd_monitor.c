@@ -219,6 +219,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 		switch (c) {
 		case 'c':
+			if (config) {
+				cli_error("'-c' given twice ('%s' and '%s')", config, optarg);
+				cli_hint("give one configuration file");
+				return -1;
+			}
 			config = optarg;
 			break;
 		case OPT_SERIES:
@@ -291,7 +296,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	              !(o->db_named && cfg->v[CFG_DATABASE].level > cfg->v[CFG_STORE].level);
 	cli_carbon_options(cfg, &o->carbon, o->carbon_src, sizeof o->carbon_src);
 	if (o->series && o->format != WP_FORMAT_JSON && o->format != WP_FORMAT_YAML) {
-		cli_error("'--series' needs '--format json' or '--format yaml'");
+		if (cfg->v[CFG_SERIES].level == CLI_LEVEL_CLI)
+			cli_error("'--series' needs '--format json' or '--format yaml'");
+		else
+			cli_error("'series = yes' (%s) needs '--format json' or '--format yaml'",
+			          cfg->v[CFG_SERIES].origin);
 		cli_hint("csv and html reports always hold the time series; text has none");
 		return -1;
 	}
@@ -619,7 +628,7 @@ static int measure_idle(struct wp_meter *meter, const struct options *o, struct 
 
 /* The time series: kept in full when the report shows it. */
 /*
- * The run database.  A database named with --db or WATTPROF_DB must open,
+ * The run database.  A database named (--db, WATTPROF_DATABASE, a file) must open,
  * or nothing runs; the default one is only a convenience, and a run is not
  * left unmeasured because the current folder is read-only.
  */

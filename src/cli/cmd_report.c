@@ -45,6 +45,11 @@ int cmd_report(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'c':
+			if (config) {
+				cli_error("'-c' given twice ('%s' and '%s')", config, optarg);
+				cli_hint("give one configuration file");
+				return CLI_EXIT_USAGE;
+			}
 			config = optarg;
 			break;
 		case OPT_SERIES:

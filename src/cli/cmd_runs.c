@@ -524,6 +524,11 @@ int cmd_runs(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'c':
+			if (config) {
+				cli_error("'-c' given twice ('%s' and '%s')", config, optarg);
+				cli_hint("give one configuration file");
+				return CLI_EXIT_USAGE;
+			}
 			config = optarg;
 			break;
 		case OPT_NAME:
@@ -623,6 +628,11 @@ int cmd_rm(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'c':
+			if (config) {
+				cli_error("'-c' given twice ('%s' and '%s')", config, optarg);
+				cli_hint("give one configuration file");
+				return CLI_EXIT_USAGE;
+			}
 			config = optarg;
 			break;
 		case 'h':

@@ -39,6 +39,11 @@ int cmd_showconf(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
+			if (config) {
+				cli_error("'-c' given twice ('%s' and '%s')", config, optarg);
+				cli_hint("give one configuration file");
+				return CLI_EXIT_USAGE;
+			}
 			config = optarg;
 			break;
 		case 'D':

@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ static int check_factor(const char *v, char *hint, size_t cap, char *why)
 	(void)why;
 	if (number(v, 0, 1e6, 0, NULL) == 0)
 		return 0;
-	snprintf(hint, cap, "give a number of at least 0, per kWh, e.g. '400'");
+	snprintf(hint, cap, "give a number from 0 to 1000000, per kWh, e.g. '400'");
 	return -1;
 }
 
@@ -122,10 +123,15 @@ static int check_bool(const char *v, char *hint, size_t cap, char *why)
 static int check_list(const char *v, char *hint, size_t cap, char *why)
 {
 	size_t n = strlen(v);
-	if (n && v[0] != ',' && v[n - 1] != ',' && !strstr(v, ",,"))
+	if (strpbrk(v, " \t")) {
+		snprintf(why, 64, "a space");
+	} else if (n && v[0] != ',' && v[n - 1] != ',' && !strstr(v, ",,")) {
 		return 0;
-	snprintf(why, 64, "an empty name");
-	snprintf(hint, cap, "separate names with single commas, e.g. 'package_0,dram_0'");
+	} else {
+		snprintf(why, 64, "an empty name");
+	}
+	snprintf(hint, cap, "separate names with single commas and no spaces, e.g. "
+	                    "'package_0,dram_0'");
 	return -1;
 }
 
@@ -320,8 +326,7 @@ struct parse {
 	FILE *f;
 	int line;
 	int failed;
-	char *buf;
-	size_t cap;
+	char buf[INI_MAX_LINE + 2];
 	unsigned char seen[CFG_COUNT]; /* keys given in this file */
 	int seen_line[CFG_COUNT];
 };
@@ -364,39 +369,75 @@ static void section_keys(const char *section, char *buf, size_t cap)
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
+	char *s = p->buf;
+	size_t n = 0, max = (size_t)num - 2; /* room for "\n" and the NUL */
+	int ch, nul = 0, cr = 0;
+
 	if (p->failed)
 		return NULL;
-	ssize_t n = getline(&p->buf, &p->cap, p->f);
-	if (n < 0) {
-		if (ferror(p->f)) {
-			p->line++;
-			file_error(p, "cannot be read: %s", strerror(errno));
-		}
+	if (num > (int)sizeof p->buf) /* a library built with a longer line */
+		max = sizeof p->buf - 2;
+	/* One line, never more than max + 2 bytes kept: a huge line costs no
+	 * memory, and a NUL or a bare CR is seen. */
+	while ((ch = getc(p->f)) != EOF && ch != '\n') {
+		if (n < max + 1)
+			s[n] = (char)ch;
+		nul |= ch == '\0';
+		if (ch == '\r')
+			cr = cr == 2 ? 2 : 1; /* 1: the last byte so far is a CR */
+		else if (cr == 1)
+			cr = 2; /* 2: a CR inside the line */
+		n++;
+	}
+	if (ch == EOF && ferror(p->f)) {
+		p->line++;
+		file_error(p, "cannot be read: %s", strerror(errno));
 		return NULL;
 	}
+	if (ch == EOF && n == 0)
+		return NULL;
 	p->line++;
-	char *s = p->buf;
-	if (p->line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
-		s += 3; /* a UTF-8 byte order mark */
-	if (strlen(s) != (size_t)(n - (s - p->buf))) {
+	if (cr == 1) /* a CRLF line end */
+		n--, cr = 0;
+	if (nul) {
 		file_error(p, "holds a NUL byte: this is not a text file");
 		cli_hint("give an INI file of 'key = value' lines");
 		return NULL;
 	}
+	if (cr) {
+		file_error(p, "a carriage return inside the line (old Mac line ends?)");
+		cli_hint("end lines with LF or CRLF");
+		return NULL;
+	}
+	if (n > max) {
+		file_error(p, "longer than %zu characters", max);
+		cli_hint("shorten the line; a value cannot be longer than that");
+		return NULL;
+	}
+	s[n] = '\0';
+	if (p->line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
+		memmove(s, s + 3, (n -= 3) + 1); /* a UTF-8 byte order mark */
 	char *t = s;
 	while (*t == ' ' || *t == '\t')
 		t++;
-	if (t != s && *t && *t != '\n' && *t != '\r' && *t != ';' && *t != '#') {
+	if (t != s && *t && *t != ';' && *t != '#') {
 		file_error(p, "an indented line: a value must be on one line");
 		cli_hint("remove the indentation; wattprof takes no values spread over lines");
 		return NULL;
 	}
 	if (*t == '[') {
 		char name[64];
-		size_t len = strcspn(t + 1, "]\n\r");
+		size_t len = strcspn(t + 1, "]");
 		if (t[1 + len] != ']') {
 			file_error(p, "a section header without its ']'");
 			cli_hint("write sections as [monitor], [run], [report] or [storage]");
+			return NULL;
+		}
+		const char *after = t + 2 + len;
+		after += strspn(after, " \t");
+		if (*after && *after != ';' && *after != '#') {
+			file_error(p, "text after the section header: '%s'", after);
+			cli_hint("a section header stands alone on its line");
 			return NULL;
 		}
 		snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), t + 1);
@@ -406,12 +447,7 @@ static char *read_line(char *str, int num, void *stream)
 			return NULL;
 		}
 	}
-	if (n >= num - 1) {
-		file_error(p, "longer than %d characters", num - 2);
-		cli_hint("shorten the line; a value cannot be longer than that");
-		return NULL;
-	}
-	memcpy(str, s, strlen(s) + 1);
+	snprintf(str, (size_t)num, "%s\n", s);
 	return str;
 }
 
@@ -469,6 +505,12 @@ static int read_file(struct cli_config *c, const char *path, enum cli_level leve
 		cli_error("cannot read the configuration file '%s': it is a folder", path);
 		return -1;
 	}
+	/* Not a pipe or a device: /dev/zero would be one endless line. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		cli_error("cannot read the configuration file '%s': not a regular file", path);
+		cli_hint("give a file of 'key = value' lines");
+		return -1;
+	}
 	p.f = fopen(path, "r");
 	if (!p.f) {
 		cli_error("cannot read the configuration file '%s': %s", path, strerror(errno));
@@ -478,7 +520,6 @@ static int read_file(struct cli_config *c, const char *path, enum cli_level leve
 	}
 	int rc = ini_parse_stream(read_line, &p, on_key, &p);
 	fclose(p.f);
-	free(p.buf);
 	if (p.failed)
 		return -1;
 	if (rc != 0) {
@@ -495,7 +536,10 @@ static int read_file(struct cli_config *c, const char *path, enum cli_level leve
 static void user_file(char *buf, size_t cap)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	struct passwd *pw;
 	buf[0] = '\0';
+	if ((!home || !*home) && (pw = getpwuid(getuid())))
+		home = pw->pw_dir; /* HOME unset (cron, some services) */
 	if (xdg && xdg[0] == '/') /* a relative one is to be ignored (XDG spec) */
 		snprintf(buf, cap, "%s/wattprof/config.ini", xdg);
 	else if (home && *home)
@@ -526,6 +570,19 @@ int cli_config_load(struct cli_config *c, const char *local)
 		return -1;
 	if (read_file(c, local ? local : CLI_LOCAL_CONFIG, CLI_LEVEL_LOCAL, local != NULL) < 0)
 		return -1;
+	/* The variables of wattprof 0.1's first builds, renamed since: not
+	 * to be ignored without a word. */
+	static const char *const renamed[][2] = {
+		{ "WATTPROF_DB", "WATTPROF_DATABASE" },
+		{ "WATTPROF_NO_STORE", "WATTPROF_STORE=no" },
+		{ "WATTPROF_NO_LIVE", "WATTPROF_LIVE=no" },
+	};
+	for (size_t i = 0; i < sizeof renamed / sizeof *renamed; i++)
+		if (getenv(renamed[i][0])) {
+			cli_error("%s is no longer read", renamed[i][0]);
+			cli_hint("use %s instead (docs/CONFIG.md)", renamed[i][1]);
+			return -1;
+		}
 	for (int i = 0; i < CFG_COUNT; i++) {
 		env_name((enum cli_setting)i, name, sizeof name);
 		const char *v = getenv(name);
@@ -539,6 +596,15 @@ int cli_config_load(struct cli_config *c, const char *local)
 		}
 		if (put(c, (enum cli_setting)i, v, CLI_LEVEL_ENV, name) < 0)
 			return -1;
+	}
+	/* A database named beside store = no, at one level: which was meant? */
+	if (cli_config_parse_bool(c->v[CFG_STORE].value) == 0 &&
+	    c->v[CFG_STORE].level > CLI_LEVEL_DEFAULT &&
+	    c->v[CFG_DATABASE].level == c->v[CFG_STORE].level) {
+		cli_error("'database' (%s) and 'store = no' (%s) contradict each other",
+		          c->v[CFG_DATABASE].origin, c->v[CFG_STORE].origin);
+		cli_hint("keep one of them");
+		return -1;
 	}
 	/* A price needs its unit, wherever each was given. */
 	if (c->v[CFG_PRICE_FACTOR].value && !c->v[CFG_PRICE_UNIT].value) {
@@ -589,7 +655,10 @@ int cli_carbon_options(const struct cli_config *c, struct wp_carbon_options *co,
 	co->version = WP_CARBON_OPTIONS_VERSION;
 	co->pue = cli_config_number(c, CFG_PUE);
 	co->country = cli_config_get(c, CFG_COUNTRY);
-	if (cli_config_get(c, CFG_EMISSIONS_FACTOR)) {
+	/* A factor counts unless a country was set at a higher level (a
+	 * project's country over the user's usual factor). */
+	if (cli_config_get(c, CFG_EMISSIONS_FACTOR) &&
+	    (!co->country || c->v[CFG_EMISSIONS_FACTOR].level >= c->v[CFG_COUNTRY].level)) {
 		co->flags |= WP_CARBON_EMISSIONS_FACTOR;
 		co->emissions_factor = cli_config_number(c, CFG_EMISSIONS_FACTOR);
 		const char *o = c->v[CFG_EMISSIONS_FACTOR].origin;
@@ -625,7 +694,14 @@ void cli_config_print(FILE *out, const struct cli_config *c)
 		if (strcmp(last, s->section))
 			fprintf(out, "%s[%s]\n", *last ? "\n" : "", s->section);
 		last = s->section;
-		if (v->value)
+		if (v->value && (strstr(v->value, " ;") || strpbrk(v->value, "\r\n") ||
+		                 strlen(s->key) + 3 + strlen(v->value) > INI_MAX_LINE - 2))
+		{
+			/* A value INI cannot hold: shown commented out, not read back. */
+			char why[600];
+			snprintf(why, sizeof why, "%s; INI cannot hold this value", v->origin);
+			print_line(out, s->key, v->value, why, 1);
+		} else if (v->value)
 			print_line(out, s->key, v->value, v->origin, 0);
 		else
 			print_line(out, s->key, NULL, "not set", 1);

@@ -8,7 +8,7 @@
  *
  * It is shown only where it can do no harm:
  *   - stderr is a terminal that knows "\r" and ESC [ K (TERM set, not
- *     "dumb"), and neither --no-live nor WATTPROF_NO_LIVE turned it off;
+ *     "dumb"), and neither --no-live nor live = no turned it off;
  *   - wattprof is in the terminal's foreground process group at each tick.
  *     A background job that writes to a terminal with `stty tostop` gets
  *     SIGTTOU, which would stop wattprof and the command with it; and a
