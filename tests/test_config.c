@@ -441,6 +441,13 @@ TEST(config_bad_files_that_cannot_be_read)
 	ASSERT(r.status != 0);
 	ASSERT_HAS(r.err, "'fifo.ini': not a regular file");
 	cli_run_free(&r);
+	/* A local file that is a link to nothing: not taken for absent. */
+	ASSERT_EQ(symlink("gone.ini", p.local), 0);
+	cli_runl(&r, NULL, env, "showconf", NULL);
+	ASSERT(r.status != 0);
+	ASSERT_HAS(r.err, "'.wattprof.ini': a link to nothing");
+	cli_run_free(&r);
+	unlink(p.local);
 	/* -c twice: which one was meant? */
 	cli_runl(&r, NULL, env, "showconf", "-c", "a.ini", "-c", "b.ini", NULL);
 	ASSERT_EQ(r.status, 2);

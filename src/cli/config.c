@@ -499,14 +499,21 @@ static int read_file(struct cli_config *c, const char *path, enum cli_level leve
 {
 	struct parse p = { .c = c, .path = path, .level = level };
 	struct stat st;
-	if (stat(path, &st) < 0 && errno == ENOENT && !must)
-		return 0;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (stat(path, &st) < 0) {
+		/* Absent is fine unless asked for; a link to nothing is not absent. */
+		if (errno == ENOENT && !must && lstat(path, &st) < 0)
+			return 0;
+		if (errno == ENOENT && !must) {
+			cli_error("cannot read the configuration file '%s': a link to nothing",
+			          path);
+			cli_hint("remove the link, or make it point to a file");
+			return -1;
+		}
+	} else if (S_ISDIR(st.st_mode)) {
 		cli_error("cannot read the configuration file '%s': it is a folder", path);
 		return -1;
-	}
-	/* Not a pipe or a device: /dev/zero would be one endless line. */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	} else if (!S_ISREG(st.st_mode)) {
+		/* Not a pipe or a device: /dev/zero would be one endless line. */
 		cli_error("cannot read the configuration file '%s': not a regular file", path);
 		cli_hint("give a file of 'key = value' lines");
 		return -1;
