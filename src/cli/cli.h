@@ -42,10 +42,6 @@ void cli_usage(const char *name);
 struct wp_host;
 struct wp_report;
 
-/* --source LIST: checks every name; prints the error.  0 or -EINVAL. */
-int cli_parse_sources(const char *list, const char **out);
-/* --tdp W: a positive number of watts; prints the error.  0 or -EINVAL. */
-int cli_parse_tdp(const char *s, double *out);
 /* Opens the host with these sources (NULL: the default) and TDP (0: the
  * default); prints the error.  Returns wp_host_open's code. */
 int cli_open_host(struct wp_host **host, const char *sources, double tdp_w);

@@ -44,61 +44,58 @@ int cmd_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sources = NULL, *config = NULL;
-	double tdp_w = 0;
+	const char *config = NULL;
 	struct wp_host *host;
 	struct cli_config cfg;
-	int c;
+	int c, bad = 0;
 
+	/* -s and --tdp are monitor's [monitor] source and tdp_w, checked as
+	 * monitor checks them: list shows what monitor would measure. */
+	cli_config_init(&cfg);
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":s:c:h", longopts, NULL)) != -1) {
+	while (!bad && (c = getopt_long(argc, argv, ":s:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (cli_parse_sources(optarg, &sources) < 0)
-				return CLI_EXIT_USAGE;
+			bad = cli_config_set(&cfg, CFG_SOURCE, optarg, NULL) < 0;
 			break;
 		case 256: /* --tdp: long only, named in full by errors */
-			if (cli_parse_tdp(optarg, &tdp_w) < 0)
-				return CLI_EXIT_USAGE;
+			bad = cli_config_set(&cfg, CFG_TDP_W, optarg, NULL) < 0;
 			break;
 		case 'c':
 			if (config) {
 				cli_error("'-c' given twice ('%s' and '%s')", config, optarg);
 				cli_hint("give one configuration file");
-				return CLI_EXIT_USAGE;
+				bad = 1;
 			}
 			config = optarg;
 			break;
 		case 'h':
+			cli_config_free(&cfg);
 			cli_usage("list");
 			return 0;
 		case ':':
 			cli_error("option '%s' needs a value", argv[optind - 1]);
 			cli_hint("'wattprof list --help' shows the usage");
-			return CLI_EXIT_USAGE;
+			bad = 1;
+			break;
 		default:
 			cli_error("unknown option '%s'", argv[optind - 1]);
 			cli_hint("'wattprof list --help' shows the usage");
-			return CLI_EXIT_USAGE;
+			bad = 1;
 		}
 	}
-	if (optind < argc) {
+	if (!bad && optind < argc) {
 		cli_error("unexpected argument '%s'", argv[optind]);
 		cli_hint("'wattprof list --help' shows the usage");
-		return CLI_EXIT_USAGE;
+		bad = 1;
 	}
-	/* What monitor would measure: its [monitor] source and tdp_w. */
-	cli_config_init(&cfg);
-	if (cli_config_load(&cfg, config) < 0) {
+	if (bad || cli_config_load(&cfg, config) < 0) {
 		cli_config_free(&cfg);
 		return CLI_EXIT_USAGE;
 	}
-	if (!sources)
-		sources = cli_config_get(&cfg, CFG_SOURCE);
-	if (tdp_w == 0 && cli_config_get(&cfg, CFG_TDP_W))
-		tdp_w = cli_config_number(&cfg, CFG_TDP_W);
-	int rc = cli_open_host(&host, sources, tdp_w);
+	double tdp_w = cli_config_get(&cfg, CFG_TDP_W) ? cli_config_number(&cfg, CFG_TDP_W) : 0;
+	int rc = cli_open_host(&host, cli_config_get(&cfg, CFG_SOURCE), tdp_w);
 	cli_config_free(&cfg);
 	if (rc < 0)
 		return 1;
