@@ -264,6 +264,7 @@ const char *wp_host_dev_root(const struct wp_host *host);
 struct wp_meter;
 struct wp_snapshot;
 struct wp_series; /* a time series: below */
+struct wp_attrib; /* an attribution to a process tree: below */
 
 /*
  * Opens a meter on `count` domains named in `names`; names == NULL opens
@@ -467,7 +468,7 @@ int wp_meter_sampler_stats(const struct wp_meter *meter, struct wp_sampler_stats
  */
 struct wp_series;
 
-#define WP_SERIES_OPTIONS_VERSION 2
+#define WP_SERIES_OPTIONS_VERSION 3
 /* wp_series_options.flags */
 #define WP_SERIES_STORE 0x1u   /* keep every sample, to read back */
 #define WP_SERIES_NODE 0x2u    /* node readings: CPU utilisation, memory, temperature */
@@ -485,6 +486,15 @@ struct wp_series_options {
 	double flush_s;     /* write buffered rows to the file at least this often,
 	                       so that a run store (wp_store_sync) sees them; 0: only
 	                       when a 64 KiB chunk is full */
+	/* version 3 */
+	/*
+	 * An attribution fed at every reading row (wp_attrib_add, from the
+	 * series' thread); its figures become reading columns: every domain's
+	 * "attributed_energy_j" (cumulative, J), then "processes" "cpu_util_pct"
+	 * (the tree's CPU time in % of the machine's), "rss_b", "pss_b", "uss_b".
+	 * NULL: none.  It must outlive the series.
+	 */
+	struct wp_attrib *attrib;
 };
 
 /*
@@ -549,6 +559,76 @@ int wp_series_reader_open(struct wp_series_reader **out, const struct wp_series 
 int wp_series_next(struct wp_series_reader *reader, double *t_s, double *values);
 void wp_series_reader_close(struct wp_series_reader *reader);
 
+/* ------------------------------------------------------------- attribution */
+
+/*
+ * The part of each domain's energy that one process tree is responsible for
+ * (docs/ATTRIBUTION.md): the root process and every descendant, followed
+ * through /proc (under the host's proc root) as they start, exec, re-parent
+ * and end.  A process seen once in the tree stays in it until it ends,
+ * wherever it is re-parented.
+ *
+ * Per interval between two snapshots fed in, with E a domain's energy,
+ * I = idle power x interval (the idle baseline given; 0 without):
+ *   CPU domains (package, core, uncore, psys, system, estimates):
+ *     s_busy x max(0, E - I) + s_cap x min(E, I)
+ *     s_busy = tree CPU time / the machine's busy CPU time (/proc/stat)
+ *     s_cap  = tree CPU time / the machine's CPU capacity (all CPU time)
+ *   DRAM: E x tree PSS / memory in use (MemTotal - MemAvailable); RSS
+ *     stands in for a process whose smaps_rollup cannot be read
+ *   NVIDIA GPUs: the same as CPU domains with the tree's share of the SM
+ *     utilisation in NVML's per-process samples; by device memory held
+ *     where the GPU gives no per-process samples
+ * Shares are clamped to [0, 1].  Other domains are not attributed.
+ *
+ * Used by one thread at a time (a series that drives it: its sampler's); it
+ * must be closed after every series using it and before its meter.
+ */
+#define WP_ATTRIB_OPTIONS_VERSION 1
+/* wp_attrib_options.flags */
+#define WP_ATTRIB_EXCLUDE_ROOT 0x1u /* the root's own CPU time is not the tree's (a
+                                       launcher: wattprof monitor); the children it
+                                       reaps are */
+
+struct wp_attrib_options {
+	unsigned version; /* WP_ATTRIB_OPTIONS_VERSION */
+	unsigned flags;   /* WP_ATTRIB_* */
+	int64_t root_pid; /* the tree's root, > 0 */
+	/* One idle power per meter domain (W; NaN: none), copied; NULL: none. */
+	const double *idle_power_w;
+};
+
+/* How a domain's attributed energy was found (the reports' "attribution_method"). */
+#define WP_ATTRIB_METHOD_CPU "cpu_time"
+#define WP_ATTRIB_METHOD_PSS "memory_pss"
+#define WP_ATTRIB_METHOD_RSS "memory_rss"       /* PSS unreadable for some process */
+#define WP_ATTRIB_METHOD_GPU_SM "gpu_sm"
+#define WP_ATTRIB_METHOD_GPU_MEM "gpu_memory"   /* no per-process SM samples */
+#define WP_ATTRIB_METHOD_NONE "none"
+
+/*
+ * Opens an attribution of meter's domains to the tree of opts->root_pid from
+ * snapshot `start`, scanning /proc once for the tree as it is.  Returns 0,
+ * -EINVAL, -ENOMEM, -ESRCH (no such root process), or the error of reading
+ * the proc root's stat file (-ENOENT ...).
+ */
+int wp_attrib_open(struct wp_attrib **out, struct wp_meter *meter,
+                   const struct wp_snapshot *start, const struct wp_attrib_options *opts);
+/*
+ * Attributes the interval from the previous snapshot to snap (a later
+ * snapshot of the same meter): scans the tree, reads its processes and
+ * the devices' per-process use.  Processes that end, exec or cannot be read
+ * are not errors.  Returns 0, or -EINVAL for an older snapshot.
+ */
+int wp_attrib_add(struct wp_attrib *a, const struct wp_snapshot *snap);
+void wp_attrib_close(struct wp_attrib *a);
+/* Domain i's energy attributed so far (J); NaN when not attributed. */
+double wp_attrib_energy(const struct wp_attrib *a, size_t i);
+/* Domain i's WP_ATTRIB_METHOD_*; NULL for a bad i. */
+const char *wp_attrib_method(const struct wp_attrib *a, size_t i);
+/* Processes seen so far (the tree's, the root included unless excluded). */
+size_t wp_attrib_process_count(const struct wp_attrib *a);
+
 /* ------------------------------------------------------------------ report */
 
 enum wp_format {
@@ -585,6 +665,33 @@ struct wp_report_domain {
 	double energy_min_j;
 	double energy_max_j;
 	enum wp_domain_kind kind; /* what the domain measures */
+	/* Attribution (wp_report_set_attribution): the part of energy_j the
+	 * process tree is responsible for, and how it was found
+	 * (WP_ATTRIB_METHOD_*); NaN and NULL without attribution, NaN and
+	 * "none" for a domain that nothing attributes. */
+	double attributed_energy_j;
+	char *attribution_method;
+};
+
+/*
+ * One process of an attributed tree (docs/ATTRIBUTION.md): every process
+ * seen at least once, in the order first seen.  pid 0 with command
+ * "(unseen)" stands for the CPU time of processes that lived and ended
+ * between two scans, whose parent was not seen either.
+ */
+struct wp_report_process {
+	int64_t pid;
+	int64_t ppid;      /* the parent when last seen */
+	char *command;     /* its command line after its last exec, or "[comm]" */
+	double start_s;    /* first and last seen, since the report's start */
+	double end_s;
+	int exited;        /* 1 when it ended before the report did */
+	double cpu_time_s; /* user + system time during the run, with the time of
+	                      its children that ended unseen */
+	double peak_rss_b, peak_pss_b, peak_uss_b; /* NaN where never read */
+	int pss_from_rss;  /* 1 when PSS and USS could not be read: RSS stands in */
+	double peak_gpu_mem_b; /* NaN when it held no GPU memory that was seen */
+	double attributed_energy_j; /* over the domains in the total */
 };
 
 struct wp_report_region {
@@ -651,6 +758,16 @@ struct wp_report {
 	double total_std_j, total_min_j, total_max_j;
 	/* Carbon and cost (wp_report_set_carbon); carbon.set is 0 without. */
 	struct wp_report_carbon carbon;
+	/* Attribution (wp_report_set_attribution); attributed is 0 without, and
+	 * the fields below are then unset. */
+	int attributed;
+	int64_t attribution_root_pid;
+	double attributed_total_j; /* over the domains in the total */
+	double attributed_cpu_time_s; /* the tree's CPU time */
+	double attributed_peak_rss_b, attributed_peak_pss_b, attributed_peak_uss_b;
+	double attributed_peak_gpu_mem_b;
+	size_t process_count;
+	struct wp_report_process *processes;
 };
 
 /* wp_report.flags */
@@ -753,6 +870,15 @@ int wp_carbon_intensity_find(const char *country, const struct wp_carbon_intensi
 /* The table, world average first, then by alpha-2 code. */
 size_t wp_carbon_intensity_count(void);
 const struct wp_carbon_intensity *wp_carbon_intensity_at(size_t i);
+
+/*
+ * Attribution: fills every domain's attributed_energy_j and
+ * attribution_method, the totals and the processes from `a` (over the
+ * intervals it was fed).  Call after wp_report_measure with an attribution
+ * of the same meter.  Returns 0, -EINVAL, -ENOMEM, or WP_ESTATE in benchmark
+ * mode (an attribution covers the whole run, not a round's mean).
+ */
+int wp_report_set_attribution(struct wp_report *report, const struct wp_attrib *a);
 
 /* Adds a warning (printf-style).  Returns 0 or -ENOMEM. */
 int wp_report_warn(struct wp_report *report, const char *fmt, ...)

@@ -19,11 +19,37 @@
 struct wp__domain;
 
 /*
+ * A GPU's use by processes (wp_sensor_ops.gpu_use): the driver's
+ * per-process utilisation samples since a cursor, and the device memory
+ * each process holds now.
+ */
+struct wp__gpu_sample {
+	int64_t pid;
+	uint64_t ts_us;  /* the sample's time stamp (the driver's clock, us) */
+	double sm_pct;   /* SM utilisation of that process over the sample's period */
+};
+struct wp__gpu_mem {
+	int64_t pid;
+	double bytes;    /* NaN when the driver does not say (e.g. no permission) */
+};
+struct wp__gpu_use {
+	int sm_status;   /* 0, or why there are no samples: -EOPNOTSUPP (the device
+	                    keeps none), -EACCES, ... ; 0 with no samples: no
+	                    process used the SMs since the cursor */
+	struct wp__gpu_sample *samples;
+	size_t nsamples;
+	int mem_status;  /* 0, or why the processes could not be listed */
+	struct wp__gpu_mem *mem;
+	size_t nmem;
+};
+void wp__gpu_use_free(struct wp__gpu_use *u);
+
+/*
  * One hardware source.  Fields are only ever added at the end; `version`
  * says how many there are (SQLite's sqlite3_vfs does the same).
  */
 struct wp_sensor_ops {
-	unsigned version; /* 3 */
+	unsigned version; /* 4 */
 	const char *name;
 	/*
 	 * Finds this source's domains on the host and adds them with
@@ -49,6 +75,16 @@ struct wp_sensor_ops {
 	 * in those it does not offer.  May be NULL.  Any thread.
 	 */
 	int (*metrics)(const struct wp__domain *d, double *values);
+	/* version 4 */
+	/*
+	 * The device's use by each process since the previous call with this
+	 * cursor (*cursor: the device's time stamp of the newest sample seen,
+	 * 0 at first; advanced).  Fills *out (freed by wp__gpu_use_free even
+	 * on an error).  Returns 0 when at least one of its two parts could be
+	 * read, else a negative errno.  May be NULL.  Any thread, one cursor
+	 * per caller.
+	 */
+	int (*gpu_use)(const struct wp__domain *d, uint64_t *cursor, struct wp__gpu_use *out);
 };
 
 /* Probed only when no other source gave a domain, or when named. */

@@ -126,6 +126,7 @@ static int measure_domains(struct wp_report *r, const struct wp_meter *m,
 		d->avg_power_w = r->duration_s > 0 ? j / r->duration_s : 0;
 		d->min_power_w = d->peak_power_w = d->idle_power_w = NAN;
 		d->energy_std_j = d->energy_min_j = d->energy_max_j = NAN;
+		d->attributed_energy_j = NAN;
 		d->estimated = info->estimated;
 		d->integrated = info->integrated;
 		d->kind = info->kind;
@@ -350,8 +351,12 @@ void wp_report_free(struct wp_report *r)
 		free(r->domains[i].method);
 		free(r->domains[i].device_name);
 		free(r->domains[i].device_id);
+		free(r->domains[i].attribution_method);
 	}
 	free(r->domains);
+	for (size_t i = 0; i < r->process_count; i++)
+		free(r->processes[i].command);
+	free(r->processes);
 	for (size_t i = 0; i < r->region_count; i++) {
 		free(r->regions[i].tag);
 		free(r->regions[i].energy_j);

@@ -284,3 +284,14 @@ void wp__detect_update_ns(size_t n, int (*read)(void *ctx, double *watts), void 
 			update_ns[i] = WP__MIN_UPDATE_NS;
 	}
 }
+
+void wp__gpu_use_free(struct wp__gpu_use *u)
+{
+	if (!u)
+		return;
+	free(u->samples);
+	free(u->mem);
+	u->samples = NULL;
+	u->mem = NULL;
+	u->nsamples = u->nmem = 0;
+}
