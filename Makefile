@@ -32,7 +32,7 @@ LDLIBS = $(DB_LIBS) -pthread -lm -ldl
 VERSION = 0.1.0
 SOMAJOR = 0
 
-LIB_SRC = $(sort $(wildcard src/core/*.c src/sensors/*.c src/sinks/*.c src/store/*.c))
+LIB_SRC = $(sort $(wildcard src/core/*.c src/sensors/*.c src/sinks/*.c src/store/*.c src/attrib/*.c))
 CLI_SRC = $(sort $(wildcard src/cli/*.c))
 TEST_SRC = $(sort $(wildcard tests/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -213,4 +213,8 @@
 	X(export_json_document, 20)                          \
 	X(export_errors_name_the_file, 20)                   \
 	X(export_hdf5_memory_stays_flat, 40)                 \
+	X(attrib_fake_tree_exact, 20)                        \
+	X(attrib_excluded_root_and_unseen, 20)               \
+	X(attrib_bad_input, 20)                              \
+	X(attrib_real_burners_follow_cpu_time, 30)           \
 	X(contract_every_source, 30)

@@ -628,6 +628,12 @@ double wp_attrib_energy(const struct wp_attrib *a, size_t i);
 const char *wp_attrib_method(const struct wp_attrib *a, size_t i);
 /* Processes seen so far (the tree's, the root included unless excluded). */
 size_t wp_attrib_process_count(const struct wp_attrib *a);
+/*
+ * 1 while the root process runs, 0 once it has ended (gone, a zombie, or
+ * its pid taken by another process), or a negative errno.  Safe to call
+ * beside the thread that feeds the attribution.
+ */
+int wp_attrib_root_running(const struct wp_attrib *a);
 
 /* ------------------------------------------------------------------ report */
 

@@ -164,7 +164,7 @@ int export_json(FILE *out, const char *name, struct wp_run *const *runs, size_t 
  */
 enum cli_setting {
 	CFG_FREQUENCY, CFG_DOMAINS, CFG_FORMAT, CFG_OUTPUT, CFG_SOURCE, CFG_TDP_W, CFG_IDLE,
-	CFG_LIVE, CFG_SERIES,                                          /* [monitor] */
+	CFG_LIVE, CFG_SERIES, CFG_ATTRIBUTE,                           /* [monitor] */
 	CFG_NAME, CFG_PACKAGE, CFG_ALGORITHM, CFG_ALGORITHM_PARAMS, CFG_DATA_TYPE,
 	CFG_DATA_SHAPE, CFG_COMMENT,                                   /* [run] */
 	CFG_PUE, CFG_COUNTRY, CFG_EMISSIONS_FACTOR, CFG_PRICE_FACTOR, CFG_PRICE_UNIT, /* [report] */

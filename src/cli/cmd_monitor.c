@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -60,6 +61,8 @@ struct options {
 	long warmup;         /* --warmup-rounds */
 	double idle_s;       /* --idle: 0 for none */
 	int no_live;         /* --no-live */
+	int attribute;       /* --attribute: the command's part of the energy */
+	pid_t pid;           /* --pid: attach to this process instead of running one */
 	const char *db;      /* the run database */
 	int db_named;        /* given, not the default */
 	int no_store;        /* --no-store, store = no */
@@ -75,7 +78,7 @@ struct options {
 enum { OPT_NO_LIVE = 256, OPT_SERIES, OPT_ROUNDS, OPT_WARMUP, OPT_IDLE, OPT_FORMAT, OPT_TDP,
        OPT_DB, OPT_NO_STORE, OPT_NAME, OPT_TAG, OPT_PACKAGE, OPT_ALGORITHM, OPT_PARAMS,
        OPT_DATA_TYPE, OPT_DATA_SHAPE, OPT_COMMENT, OPT_PUE, OPT_COUNTRY, OPT_EMISSIONS,
-       OPT_PRICE, OPT_PRICE_UNIT };
+       OPT_PRICE, OPT_PRICE_UNIT, OPT_ATTRIBUTE, OPT_PID };
 
 /* --tag KEY=VALUE: a key of letters, digits, '_', '-', '.' and a value. */
 static int add_tag(struct options *o, const char *tag)
@@ -177,6 +180,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "warmup-rounds", required_argument, NULL, OPT_WARMUP },
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "no-live", no_argument, NULL, OPT_NO_LIVE },
+		{ "attribute", no_argument, NULL, OPT_ATTRIBUTE },
+		{ "pid", required_argument, NULL, OPT_PID },
 		{ "db", required_argument, NULL, OPT_DB },
 		{ "database", required_argument, NULL, OPT_DB },
 		{ "no-store", no_argument, NULL, OPT_NO_STORE },
@@ -240,6 +245,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_NO_LIVE:
 			cli_config_set(cfg, CFG_LIVE, "no", "--no-live");
 			break;
+		case OPT_ATTRIBUTE:
+			cli_config_set(cfg, CFG_ATTRIBUTE, "yes", "--attribute");
+			break;
+		case OPT_PID: {
+			char *end;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v <= 0 || v > INT32_MAX) {
+				cli_error("invalid process id '%s' for '--pid'", optarg);
+				cli_hint("give the pid of a running process, e.g. '--pid $(pgrep -n python)'");
+				return -1;
+			}
+			o->pid = (pid_t)v;
+			break;
+		}
 		case OPT_NO_STORE:
 			cli_config_set(cfg, CFG_STORE, "no", "--no-store");
 			no_store_given = 1;
@@ -281,6 +301,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->idle_s = cli_config_get(cfg, CFG_IDLE) ? cli_config_number(cfg, CFG_IDLE) : 0;
 	o->no_live = !cli_config_parse_bool(cli_config_get(cfg, CFG_LIVE));
 	o->series = cli_config_parse_bool(cli_config_get(cfg, CFG_SERIES)) == 1;
+	o->attribute = cli_config_parse_bool(cli_config_get(cfg, CFG_ATTRIBUTE)) == 1 || o->pid;
 	o->info.name = cli_config_get(cfg, CFG_NAME);
 	o->info.package = cli_config_get(cfg, CFG_PACKAGE);
 	o->info.algorithm = cli_config_get(cfg, CFG_ALGORITHM);
@@ -310,9 +331,25 @@ static int parse_options(int argc, char **argv, struct options *o)
 		         "counts the last 5");
 		return -1;
 	}
-	if (optind >= argc) {
+	if (o->attribute && o->rounds) {
+		cli_error("attribution and '--rounds' cannot be combined");
+		cli_hint("a benchmark reports the mean of its rounds, an attribution covers the "
+		         "whole run: measure the rounds without '--attribute'%s",
+		         cfg->v[CFG_ATTRIBUTE].level != CLI_LEVEL_CLI && !o->pid
+		                 ? " (set by 'attribute = yes' or WATTPROF_ATTRIBUTE)"
+		                 : "");
+		return -1;
+	}
+	if (o->pid && optind < argc) {
+		cli_error("'--pid %ld' and a command to run exclude each other", (long)o->pid);
+		cli_hint("'--pid' measures a process that runs already; leave out the command, "
+		         "or '--pid' to run one");
+		return -1;
+	}
+	if (!o->pid && optind >= argc) {
 		cli_error("no command to monitor");
-		cli_hint("give one after '--', e.g. 'wattprof monitor -- sleep 1'");
+		cli_hint("give one after '--', e.g. 'wattprof monitor -- sleep 1', or attach "
+		         "to a running process with '--pid PID'");
 		return -1;
 	}
 	return 0;
@@ -383,20 +420,24 @@ static void recorder_tick(struct recorder *rec, struct timespec *timeout)
  * sigwaitinfo(), except that it also returns (-1, EAGAIN) at each tick of
  * the live line (redrawn when due) and of the recorder (samples stored).
  */
+static int earlier(const struct timespec *x, const struct timespec *y)
+{
+	return x->tv_sec < y->tv_sec || (x->tv_sec == y->tv_sec && x->tv_nsec < y->tv_nsec);
+}
+
 static int wait_signal(const sigset_t *set, siginfo_t *si, struct live *lv,
-                       struct recorder *rec)
+                       struct recorder *rec, const struct timespec *cap)
 {
 	struct timespec t_live, t_rec = { 0, 0 };
 	int live = live_tick(lv, &t_live) == 0;
 	recorder_tick(rec, &t_rec);
 	int stored = rec && rec->store;
-	if (!live && !stored)
+	if (!live && !stored && !cap)
 		return sigwaitinfo(set, si);
 	const struct timespec *t = !live ? &t_rec : !stored ? &t_live
-	                         : (t_live.tv_sec < t_rec.tv_sec ||
-	                            (t_live.tv_sec == t_rec.tv_sec && t_live.tv_nsec < t_rec.tv_nsec))
-	                                   ? &t_live
-	                                   : &t_rec;
+	                         : earlier(&t_live, &t_rec) ? &t_live : &t_rec;
+	if (cap && ((!live && !stored) || earlier(cap, t)))
+		t = cap;
 	return sigtimedwait(set, si, t);
 }
 
@@ -411,7 +452,7 @@ static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r, struc
 	siginfo_t si;
 
 	for (;;) {
-		if (wait_signal(set, &si, lv, rec) < 0)
+		if (wait_signal(set, &si, lv, rec, NULL) < 0)
 			continue; /* EINTR, or a tick */
 		if (si.si_signo == SIGCHLD) {
 			pid_t got;
@@ -429,6 +470,55 @@ static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r, struc
 		wp_report_warn(r, "wattprof received %s and passed it on to the command",
 		               sigabbrev_np(si.si_signo) ? sigabbrev_np(si.si_signo) : "a signal");
 	}
+}
+
+/*
+ * --pid: waits until the attached process ends, or until a stopping signal
+ * (which ends the measurement, not the process: it is not ours).  Returns
+ * the signal, or 0.
+ */
+static int wait_attached(struct wp_attrib *at, pid_t pid, const sigset_t *set,
+                         struct wp_report *r, struct live *lv, struct recorder *rec)
+{
+	/* How late the end of the process may be noticed. */
+	const struct timespec poll = { 0, 50 * 1000 * 1000 };
+	siginfo_t si;
+
+	while (wp_attrib_root_running(at) == 1) {
+		if (wait_signal(set, &si, lv, rec, &poll) < 0 || si.si_signo == SIGCHLD)
+			continue;
+		wp_report_warn(r, "wattprof received %s and stopped measuring; process %ld "
+		                  "was left running",
+		               sigabbrev_np(si.si_signo) ? sigabbrev_np(si.si_signo) : "a signal",
+		               (long)pid);
+		return si.si_signo;
+	}
+	return 0;
+}
+
+/* --pid: the process's command line as the report's command ("[pid N]" when
+ * it cannot be read). */
+static void set_attached_command(struct wp_report *r, const char *proc_root, pid_t pid)
+{
+	char path[4096], buf[4096], fallback[64];
+	char *argv[256];
+	size_t n = 0, len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%ld/cmdline", proc_root, (long)pid);
+	if ((f = fopen(path, "re"))) {
+		len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[len] = '\0';
+	for (size_t i = 0; i < len && n < sizeof argv / sizeof *argv - 1; i += strlen(buf + i) + 1)
+		argv[n++] = buf + i;
+	if (n == 0) {
+		snprintf(fallback, sizeof fallback, "[pid %ld]", (long)pid);
+		argv[n++] = fallback;
+	}
+	argv[n] = NULL;
+	wp_report_set_command(r, (const char *const *)argv);
 }
 
 struct output {
@@ -655,7 +745,7 @@ static int open_store(struct options *o, struct wp_store **store)
 
 static int open_series(struct wp_series **series, struct wp_meter *meter,
                        const struct wp_snapshot *a, const struct options *o,
-                       struct wp_report *r)
+                       struct wp_report *r, struct wp_attrib *attrib)
 {
 	int store = o->series || o->format == WP_FORMAT_CSV || o->format == WP_FORMAT_HTML ||
 	            !o->no_store;
@@ -665,6 +755,7 @@ static int open_series(struct wp_series **series, struct wp_meter *meter,
 		/* Twice per recorder tick, so that it stores samples at most a
 		 * second old. */
 		.flush_s = o->no_store ? 0 : 0.5,
+		.attrib = attrib,
 	};
 	int rc = wp_series_open(series, meter, a, &so);
 	if (rc == -ENOMEM) {
@@ -685,6 +776,52 @@ static int open_series(struct wp_series **series, struct wp_meter *meter,
 		}
 	}
 	return 0;
+}
+
+/*
+ * The attribution (--attribute, --pid): to the tree of the attached process,
+ * or to wattprof's own children, made their subreaper so that processes
+ * that leave their parent stay in reach.  The idle baseline, when measured,
+ * gives each domain's idle power.
+ */
+static int open_attrib(struct wp_attrib **at, const struct wp_host *host,
+                       struct wp_meter *meter, const struct options *o,
+                       const struct wp_snapshot *idle_a, const struct wp_snapshot *a)
+{
+	size_t n = wp_meter_domain_count(meter);
+	double *idle_w = calloc(n ? n : 1, sizeof *idle_w);
+	double dt = (double)(wp_snapshot_time_ns(a) - wp_snapshot_time_ns(idle_a)) / 1e9;
+	struct wp_attrib_options ao = {
+		.version = WP_ATTRIB_OPTIONS_VERSION,
+		.flags = o->pid ? 0 : WP_ATTRIB_EXCLUDE_ROOT,
+		.root_pid = o->pid ? o->pid : getpid(),
+		.idle_power_w = idle_w,
+	};
+
+	if (!idle_w) {
+		cli_error("out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double j = NAN;
+		if (o->idle_s <= 0 || dt <= 0 || wp_energy_between(meter, idle_a, a, i, &j) < 0)
+			j = NAN;
+		idle_w[i] = j / dt;
+	}
+	if (!o->pid)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int rc = wp_attrib_open(at, meter, a, &ao);
+	free(idle_w);
+	if (rc == -ESRCH && o->pid) {
+		cli_error("no process with pid %ld", (long)o->pid);
+		cli_hint("'ps -e' lists the processes running now");
+	} else if (rc < 0) {
+		cli_error("cannot attribute energy to processes: cannot read '%s': %s",
+		          wp_host_proc_root(host), wp_strerror(rc));
+		cli_hint("attribution reads /proc (or WATTPROF_PROC_ROOT): mount it, or leave "
+		         "out '--attribute'");
+	}
+	return rc < 0 ? -1 : 0;
 }
 
 /* Sets *status (and r's exit status and signal) from a wait status. */
@@ -799,6 +936,7 @@ int cmd_monitor(int argc, char **argv)
 	struct wp_meter *meter = NULL;
 	struct wp_snapshot *a = NULL, *b = NULL, *idle_a = NULL;
 	struct wp_series *series = NULL;
+	struct wp_attrib *attrib = NULL;
 	struct wp_store *store = NULL;
 	struct recorder rec = { 0 };
 	struct live lv = { 0 };
@@ -862,7 +1000,8 @@ int cmd_monitor(int argc, char **argv)
 	char host_name[256] = "";
 	gethostname(host_name, sizeof host_name - 1);
 	r.host = strdup(host_name);
-	wp_report_set_command(&r, (const char *const *)cmd);
+	if (!o.pid)
+		wp_report_set_command(&r, (const char *const *)cmd);
 	/* The factors checked as options were read: the figures follow the
 	 * measurement. */
 	if (wp_report_set_carbon(&r, &o.carbon) < 0) {
@@ -881,7 +1020,13 @@ int cmd_monitor(int argc, char **argv)
 	} else {
 		wp_meter_snapshot(meter, a);
 	}
-	if (open_series(&series, meter, a, &o, &r) < 0) {
+	if (o.attribute && open_attrib(&attrib, host, meter, &o, idle_a, a) < 0) {
+		status = CLI_EXIT_FAILURE;
+		goto out;
+	}
+	if (o.pid)
+		set_attached_command(&r, wp_host_proc_root(host), o.pid);
+	if (open_series(&series, meter, a, &o, &r, attrib) < 0) {
 		status = CLI_EXIT_FAILURE;
 		goto out;
 	}
@@ -903,7 +1048,11 @@ int cmd_monitor(int argc, char **argv)
 
 	if (!o.no_live)
 		live_open(&lv, meter, stderr);
-	long counted = run_all(cmd, &o, meter, &old, &deflt, &set, &lv, &rec, &r, &status);
+	long counted = 1;
+	if (o.pid)
+		wait_attached(attrib, o.pid, &set, &r, &lv, &rec);
+	else
+		counted = run_all(cmd, &o, meter, &old, &deflt, &set, &lv, &rec, &r, &status);
 	live_clear(&lv);
 	if (counted < 0)
 		goto out;
@@ -919,6 +1068,11 @@ int cmd_monitor(int argc, char **argv)
 		rc = wp_report_set_series(&r, series);
 	if (rc == 0 && o.idle_s > 0)
 		rc = wp_report_set_idle(&r, meter, idle_a, a);
+	if (rc == 0 && attrib) {
+		/* The last moments, with the command reaped by now. */
+		wp_attrib_add(attrib, b);
+		rc = wp_report_set_attribution(&r, attrib);
+	}
 	if (rc == 0 && counted > 0 && o.rounds)
 		rc = wp_report_set_rounds(&r, (size_t)o.warmup, (size_t)counted, (size_t)o.warmup);
 	else if (rc == 0 && o.rounds)
@@ -956,6 +1110,7 @@ out:
 	abandon_output(&out);
 	wp_store_close(store);
 	wp_series_close(series);
+	wp_attrib_close(attrib);
 	wp_snapshot_free(idle_a);
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);

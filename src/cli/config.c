@@ -220,6 +220,7 @@ static const struct setting settings[CFG_COUNT] = {
 	[CFG_IDLE] = { "monitor", "idle", "--idle", "idle time", NULL, check_idle },
 	[CFG_LIVE] = { "monitor", "live", "--no-live", "yes/no value", "yes", check_bool },
 	[CFG_SERIES] = { "monitor", "series", "--series", "yes/no value", "no", check_bool },
+	[CFG_ATTRIBUTE] = { "monitor", "attribute", "--attribute", "yes/no value", "no", check_bool },
 	[CFG_NAME] = { "run", "name", "--name", "name", NULL, NULL },
 	[CFG_PACKAGE] = { "run", "package", "--package", "package", NULL, NULL },
 	[CFG_ALGORITHM] = { "run", "algorithm", "--algorithm", "algorithm", NULL, NULL },

@@ -277,6 +277,24 @@ int wp__node_has(const struct wp__node *node, enum wp__node_reading r);
  * utilisation at the first read (it needs two). */
 void wp__node_read(struct wp__node *node, double *out);
 void wp__node_close(struct wp__node *node);
+/*
+ * The raw figures behind two readings, for attribution: the cumulative busy
+ * and idle ticks of the "cpu " line (0, a negative errno or WP_EPARSE), and
+ * the memory in use in bytes (NaN when unreadable).  Neither touches the
+ * state of wp__node_read.
+ */
+int wp__node_cpu_ticks(const struct wp__node *node, uint64_t *busy, uint64_t *idle);
+double wp__node_mem_used(const struct wp__node *node);
+
+/* --------------------------------------------------------- attribution */
+
+/*
+ * The tree's readings over the last interval of an attribution
+ * (src/attrib/attrib.c), for a series' columns: out[0] its CPU time in % of
+ * the machine's, out[1..3] its RSS, PSS and USS in bytes (NaN unknown).
+ */
+#define WP__ATTRIB_READINGS 4
+void wp__attrib_readings(const struct wp_attrib *a, double *out);
 
 /* ------------------------------------------ the time series, for the store */
 

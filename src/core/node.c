@@ -549,6 +549,19 @@ static double cpu_util(struct wp__node *node)
 	return pct;
 }
 
+int wp__node_cpu_ticks(const struct wp__node *node, uint64_t *busy, uint64_t *idle)
+{
+	char buf[HEAD_BYTES];
+	ssize_t n;
+
+	if (!node || node->stat_fd < 0)
+		return -ENOENT;
+	n = read_head(node->stat_fd, buf, sizeof buf);
+	if (n < 0)
+		return (int)n;
+	return parse_cpu_line(buf, (size_t)n, busy, idle);
+}
+
 static double mem_used(const struct wp__node *node)
 {
 	char buf[HEAD_BYTES];
@@ -593,6 +606,11 @@ void wp__node_read(struct wp__node *node, double *out)
 	out[WP__NODE_CPU_UTIL_PCT] = cpu_util(node);
 	out[WP__NODE_MEM_USED_B] = mem_used(node);
 	out[WP__NODE_CPU_TEMP_C] = cpu_temp(node);
+}
+
+double wp__node_mem_used(const struct wp__node *node)
+{
+	return node ? mem_used(node) : NAN;
 }
 
 void wp__node_close(struct wp__node *node)

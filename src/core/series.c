@@ -33,10 +33,20 @@
 #define DEFAULT_WINDOW_S 0.1
 
 /* Where a reading column comes from. */
+enum reading_kind {
+	FROM_DEVICE = 0, /* device metric `which` of domain `dom` */
+	FROM_NODE,       /* the node's reading `which` */
+	FROM_ATTRIB,     /* the attributed energy of domain `dom` */
+	FROM_TREE        /* the attributed tree's reading `which` (wp__attrib_readings) */
+};
 struct reading_src {
-	int node;   /* 1: the node's reading `which`; 0: device metric of domain `dom` */
+	enum reading_kind kind;
 	size_t dom; /* meter domain */
-	int which;  /* enum wp_metric or enum wp__node_reading */
+	int which;  /* enum wp_metric, enum wp__node_reading, or a tree reading */
+};
+
+static const char *const tree_cols[WP__ATTRIB_READINGS][2] = {
+	{ "cpu_util_pct", "%" }, { "rss_b", "B" }, { "pss_b", "B" }, { "uss_b", "B" }
 };
 
 /* One stream of fixed-width rows in a temporary file. */
@@ -59,6 +69,7 @@ struct wp_series {
 	size_t nd;
 	struct wp_snapshot *start, *readings;
 	struct wp__node *node;
+	struct wp_attrib *attrib;
 	struct reading_src *rsrc;
 	size_t nr;
 	struct wp_series_column *cols;
@@ -178,18 +189,25 @@ static int add_col(struct wp_series *s, const char *domain, const char *metric,
 	return 0;
 }
 
-static int add_reading(struct wp_series *s, int node, size_t dom, int which)
+static int add_reading(struct wp_series *s, enum reading_kind kind, size_t dom, int which)
 {
 	struct reading_src *r = realloc(s->rsrc, (s->nr + 1) * sizeof *r);
 	if (!r)
 		return -ENOMEM;
 	s->rsrc = r;
-	r[s->nr++] = (struct reading_src){ node, dom, which };
-	if (node)
+	r[s->nr++] = (struct reading_src){ kind, dom, which };
+	switch (kind) {
+	case FROM_NODE:
 		return add_col(s, "node", wp__node_reading_name(which),
 		               wp__node_reading_unit(which));
-	return add_col(s, wp_meter_domain(s->meter, dom)->name, wp_metric_name(which),
-	               wp_metric_unit(which));
+	case FROM_ATTRIB:
+		return add_col(s, wp_meter_domain(s->meter, dom)->name, "attributed_energy_j", "J");
+	case FROM_TREE:
+		return add_col(s, "processes", tree_cols[which][0], tree_cols[which][1]);
+	default:
+		return add_col(s, wp_meter_domain(s->meter, dom)->name, wp_metric_name(which),
+		               wp_metric_unit(which));
+	}
 }
 
 /* Energy and power of every domain; then what the devices and node offer. */
@@ -209,14 +227,20 @@ static int build_columns(struct wp_series *s)
 		for (size_t i = 0; i < s->nd && rc == 0; i++)
 			for (int m = WP_METRIC_POWER_W + 1; m < WP_METRIC_COUNT && rc == 0; m++)
 				if (!isnan(wp_snapshot_metric(s->readings, i, m)))
-					rc = add_reading(s, 0, i, m);
+					rc = add_reading(s, FROM_DEVICE, i, m);
 	}
 	if (rc == 0 && (s->flags & WP_SERIES_NODE)) {
 		rc = wp__node_open(&s->node, s->meter->host);
 		for (int k = 0; k < WP__NODE_COUNT && rc == 0; k++)
 			if (wp__node_has(s->node, k))
-				rc = add_reading(s, 1, 0, k);
+				rc = add_reading(s, FROM_NODE, 0, k);
 	}
+	/* What the attribution gives to the tree: domains it attributes. */
+	for (size_t i = 0; s->attrib && i < s->nd && rc == 0; i++)
+		if (!isnan(wp_attrib_energy(s->attrib, i)))
+			rc = add_reading(s, FROM_ATTRIB, i, 0);
+	for (int k = 0; s->attrib && k < WP__ATTRIB_READINGS && rc == 0; k++)
+		rc = add_reading(s, FROM_TREE, 0, k);
 	return rc;
 }
 
@@ -263,8 +287,10 @@ int wp_series_open(struct wp_series **out, struct wp_meter *meter,
 	if (!out || !meter || !start || start->count != meter->count ||
 	    (opts && opts->version < 1))
 		return -EINVAL;
-	if (opts && opts->version >= 2)
+	if (opts && opts->version >= 3)
 		o = *opts;
+	else if (opts && opts->version == 2) /* version 2 ends with flush_s */
+		memcpy(&o, opts, offsetof(struct wp_series_options, attrib));
 	else if (opts) /* version 1 ends with dir */
 		memcpy(&o, opts, offsetof(struct wp_series_options, flush_s));
 	o.version = WP_SERIES_OPTIONS_VERSION;
@@ -278,6 +304,7 @@ int wp_series_open(struct wp_series **out, struct wp_meter *meter,
 	s->energy.fd = s->reading.fd = -1;
 	s->meter = meter;
 	s->flags = o.flags;
+	s->attrib = o.attrib;
 	s->nd = meter->count;
 	s->readings_period_ns = period_ns(1e9 / (o.readings_hz > 0 ? o.readings_hz
 	                                                          : DEFAULT_READINGS_HZ));
@@ -337,9 +364,10 @@ static void follow_power(struct wp_series *s, size_t i, double e, uint64_t ts)
 	s->win_ns[i] = ts;
 }
 
-static void add_readings(struct wp_series *s, uint64_t ts)
+static void add_readings(struct wp_series *s, const struct wp_snapshot *snap)
 {
-	double node[WP__NODE_COUNT];
+	double node[WP__NODE_COUNT], tree[WP__ATTRIB_READINGS];
+	uint64_t ts = snap->ts_ns;
 
 	if (s->nr == 0 || ts < s->next_readings_ns)
 		return;
@@ -352,11 +380,26 @@ static void add_readings(struct wp_series *s, uint64_t ts)
 		wp_meter_read_metrics(s->meter, s->readings);
 	if (s->node)
 		wp__node_read(s->node, node);
+	if (s->attrib) {
+		wp_attrib_add(s->attrib, snap);
+		wp__attrib_readings(s->attrib, tree);
+	}
 	s->row[0] = (double)(ts - s->start->ts_ns);
 	for (size_t k = 0; k < s->nr; k++) {
 		const struct reading_src *r = &s->rsrc[k];
-		s->row[1 + k] = r->node ? node[r->which]
-		                        : wp_snapshot_metric(s->readings, r->dom, r->which);
+		switch (r->kind) {
+		case FROM_NODE:
+			s->row[1 + k] = node[r->which];
+			break;
+		case FROM_ATTRIB:
+			s->row[1 + k] = wp_attrib_energy(s->attrib, r->dom);
+			break;
+		case FROM_TREE:
+			s->row[1 + k] = tree[r->which];
+			break;
+		default:
+			s->row[1 + k] = wp_snapshot_metric(s->readings, r->dom, r->which);
+		}
 	}
 	if (s->reading.fd >= 0 && s->error == 0)
 		s->error = stream_add(&s->reading, s->row);
@@ -384,7 +427,7 @@ int wp_series_add(struct wp_series *s, const struct wp_snapshot *snap)
 		s->error = stream_add(&s->energy, s->row);
 	s->samples++;
 	s->last_ns = ts;
-	add_readings(s, ts);
+	add_readings(s, snap);
 	if (s->flush_ns && ts - s->last_flush_ns >= s->flush_ns && s->error == 0) {
 		/* Written out early, so that a store sees them within flush_s. */
 		s->last_flush_ns = ts;

@@ -1,0 +1,908 @@
+/*
+ * attrib.c - the part of each domain's energy that a process tree is
+ * responsible for (wattprof.h, "attribution"; the method and why:
+ * docs/ATTRIBUTION.md).
+ *
+ * Each wp_attrib_add() is one interval, from the previous snapshot to the
+ * new one:
+ *
+ *   1. scan the proc root: every process's stat (proc.c);
+ *   2. find the tree: the processes it held at the last scan (the same pid
+ *      and start time: a pid used again is another process), the root, and
+ *      every process whose parent is in the tree, repeated until nothing
+ *      is added; a process that was seen once stays in the tree, however it
+ *      is re-parented;
+ *   3. count the tree's CPU time over the interval (below);
+ *   4. read the tree's memory (smaps_rollup) and each GPU's per-process use;
+ *   5. give each domain's energy over the interval its share, and split the
+ *      tree's share between its processes.
+ *
+ * CPU time.  A process's own time is utime + stime; the time of its
+ * children that it waited for is cutime + cstime, added when it reaps them
+ * (the whole of the child's life, its own reaped children included).  Per
+ * interval, each process in the tree is credited with the growth of its own
+ * time, and each parent with the growth of its reaped time less the last
+ * time seen of its children that vanished in the interval (counted already):
+ * what is left is the last moments of those children and the whole life of
+ * children that started and ended between two scans.  That residue goes to
+ * the youngest child that vanished, else to the parent (else, for a root
+ * that is excluded, to the "(unseen)" entry).  It is never negative: a
+ * parent that lets the kernel reap its children (SIGCHLD ignored) gets
+ * nothing added, and their last moments are lost.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/meter.h"
+#include "attrib.h"
+
+/* How long a GPU's last per-process shares stand in for an interval with
+ * no new sample: NVML samples about every 1/6 s, more rarely at idle. */
+#define GPU_HOLD_NS 1000000000ull
+
+enum how { HOW_NONE = 0, HOW_CPU, HOW_MEM, HOW_GPU };
+
+struct pidmap {
+	int64_t *key;
+	long *val;
+	size_t cap, used;
+};
+
+struct proc_rec {
+	int64_t pid, ppid;
+	uint64_t start_ticks;
+	char comm[64];
+	char *command;
+	uint64_t first_ns, last_ns;
+	int alive, exited, excluded;
+	uint64_t own, reaped;      /* at the last scan */
+	double cpu_ticks;          /* credited over the run */
+	double d_ticks;            /* credited this interval */
+	double vanished_ticks;     /* this interval: last totals of children gone */
+	long youngest_gone;        /* this interval: the youngest child gone, or -1 */
+	double pss_now;            /* this interval; NaN when not read */
+	double peak_rss, peak_pss, peak_uss, peak_gpu_mem;
+	int pss_from_rss;
+	double gpu_w;              /* scratch: weight within one GPU's share */
+	double energy_j;           /* over the domains in the total */
+};
+
+struct gpu_state {
+	uint64_t cursor;
+	int have;                  /* shares below are from a sample batch */
+	uint64_t last_ns;          /* when that batch came */
+	double s_busy, s_cap;
+	size_t *w_rec;             /* the batch's per-process weights */
+	double *w;
+	size_t nw;
+	int fallback_used;         /* memory stood in for samples once */
+};
+
+struct wp_attrib {
+	struct wp_meter *meter;
+	const char *proc_root;
+	unsigned flags;
+	int64_t root_pid;
+	uint64_t root_start;
+	uint64_t open_boot_ticks;
+	long hz;
+	size_t nd;
+	enum how *how;
+	int *in_total;
+	double *idle_w;
+	double *energy;
+	double *unattributed;
+	int *mem_rss; /* DRAM: RSS stood in for PSS at least once */
+	struct gpu_state *gpu;
+	struct wp_snapshot *start, *prev;
+	struct wp__node *node;
+	uint64_t prev_busy, prev_idle;
+	struct proc_rec *recs;
+	size_t nrecs, recs_cap;
+	long unseen; /* index of the "(unseen)" entry, or -1 */
+	struct wp__proc_stat *ents;
+	size_t nents, ents_cap;
+	long *ent_rec; /* per ent: its record, or -1 when not in the tree */
+	size_t ent_rec_cap;
+	struct pidmap alive;  /* pid -> record of the live tree processes */
+	struct pidmap marked; /* pids of the scan found in the tree */
+	/* Readings of the last interval, for a series. */
+	double cpu_pct, rss_b, pss_b, uss_b;
+	double peak_rss, peak_pss, peak_uss, peak_gpu_mem;
+};
+
+/* ----------------------------------------------------------- the tree */
+
+/* pid -> index, open addressing (pids are > 0: 0 marks a free slot). */
+static int pidmap_reset(struct pidmap *m, size_t n)
+{
+	size_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	if (cap > m->cap) {
+		int64_t *k = realloc(m->key, cap * sizeof *k);
+		if (k)
+			m->key = k;
+		long *v = realloc(m->val, cap * sizeof *v);
+		if (v)
+			m->val = v;
+		if (!k || !v)
+			return -ENOMEM;
+		m->cap = cap;
+	}
+	memset(m->key, 0, m->cap * sizeof *m->key);
+	m->used = 0;
+	return 0;
+}
+
+static size_t pidmap_slot(const struct pidmap *m, int64_t pid)
+{
+	size_t i = (size_t)((uint64_t)pid * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
+	while (m->key[i] != 0 && m->key[i] != pid)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+/* Callers reset the map for at least as many entries as they put. */
+static void pidmap_put(struct pidmap *m, int64_t pid, long v)
+{
+	size_t i = pidmap_slot(m, pid);
+	m->used += m->key[i] == 0;
+	m->key[i] = pid;
+	m->val[i] = v;
+}
+
+static long pidmap_get(const struct pidmap *m, int64_t pid)
+{
+	if (m->cap == 0 || pid <= 0)
+		return -1;
+	size_t i = pidmap_slot(m, pid);
+	return m->key[i] == pid ? m->val[i] : -1;
+}
+
+/* The record of the live process with this pid, or -1. */
+static long find_alive(const struct wp_attrib *a, int64_t pid)
+{
+	long r = pidmap_get(&a->alive, pid);
+	return r >= 0 && a->recs[r].alive ? r : -1;
+}
+
+static long add_rec(struct wp_attrib *a, int64_t pid, const char *comm)
+{
+	if (wp__grow((void **)&a->recs, &a->recs_cap, a->nrecs + 1, sizeof *a->recs) < 0)
+		return -1;
+	struct proc_rec *r = &a->recs[a->nrecs];
+	memset(r, 0, sizeof *r);
+	r->pid = pid;
+	snprintf(r->comm, sizeof r->comm, "%s", comm);
+	r->peak_rss = r->peak_pss = r->peak_uss = r->peak_gpu_mem = NAN;
+	r->pss_now = NAN;
+	r->youngest_gone = -1;
+	return (long)a->nrecs++;
+}
+
+static long unseen_rec(struct wp_attrib *a)
+{
+	if (a->unseen < 0) {
+		a->unseen = add_rec(a, 0, "unseen");
+		if (a->unseen >= 0 && !(a->recs[a->unseen].command = strdup("(unseen)"))) {
+			a->nrecs--;
+			a->unseen = -1;
+		}
+	}
+	return a->unseen;
+}
+
+/*
+ * Marks the scan's processes that are in the tree (ent_rec[k] >= 0 for a
+ * known one, -2 for a new one), the root and descendants included.
+ */
+static void mark_tree(struct wp_attrib *a)
+{
+	int grew = 1;
+
+	for (size_t k = 0; k < a->nents; k++) {
+		const struct wp__proc_stat *e = &a->ents[k];
+		long r = find_alive(a, e->pid);
+		if (r >= 0 && a->recs[r].start_ticks == e->start_ticks)
+			a->ent_rec[k] = r;
+		else if (e->pid == a->root_pid && e->start_ticks == a->root_start)
+			a->ent_rec[k] = -2;
+		else
+			a->ent_rec[k] = -1;
+	}
+	/* Descendants, to a fixed point: pids are not ordered by age once
+	 * they wrap, so one pass may not be enough. */
+	for (size_t k = 0; k < a->nents; k++)
+		if (a->ent_rec[k] != -1)
+			pidmap_put(&a->marked, a->ents[k].pid, 1);
+	while (grew) {
+		grew = 0;
+		for (size_t k = 0; k < a->nents; k++) {
+			if (a->ent_rec[k] != -1 || pidmap_get(&a->marked, a->ents[k].ppid) < 0)
+				continue;
+			a->ent_rec[k] = -2;
+			pidmap_put(&a->marked, a->ents[k].pid, 1);
+			grew = 1;
+		}
+	}
+}
+
+/* The command line again when the name changed: the process exec'd. */
+static void follow_exec(struct wp_attrib *a, struct proc_rec *r, const struct wp__proc_stat *e)
+{
+	if (r->command && strcmp(r->comm, e->comm) == 0)
+		return;
+	char *cmd = wp__proc_read_cmdline(a->proc_root, e->pid, e->comm);
+	if (cmd) {
+		free(r->command);
+		r->command = cmd;
+	}
+	snprintf(r->comm, sizeof r->comm, "%s", e->comm);
+}
+
+/*
+ * One scan: updates the records and credits this interval's CPU time
+ * (none when `baseline`).  Returns the tree's ticks credited, or a
+ * negative errno.
+ */
+static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err)
+{
+	double tree = 0;
+
+	*err = wp__proc_scan(a->proc_root, &a->ents, &a->nents, &a->ents_cap);
+	if (*err == 0 && a->nents > a->ent_rec_cap) {
+		long *p = realloc(a->ent_rec, a->nents * sizeof *p);
+		if (p) {
+			a->ent_rec = p;
+			a->ent_rec_cap = a->nents;
+		} else {
+			*err = -ENOMEM;
+		}
+	}
+	/* The maps hold every live record and every process scanned. */
+	size_t live = 0;
+	for (size_t i = 0; i < a->nrecs; i++)
+		live += a->recs[i].alive;
+	if (*err == 0 && (pidmap_reset(&a->alive, live + a->nents) < 0 ||
+	                  pidmap_reset(&a->marked, a->nents) < 0))
+		*err = -ENOMEM;
+	if (*err < 0)
+		return 0;
+	for (size_t i = 0; i < a->nrecs; i++)
+		if (a->recs[i].alive)
+			pidmap_put(&a->alive, a->recs[i].pid, (long)i);
+	mark_tree(a);
+	for (size_t i = 0; i < a->nrecs; i++) {
+		a->recs[i].d_ticks = 0;
+		a->recs[i].vanished_ticks = 0;
+		a->recs[i].youngest_gone = -1;
+	}
+	/* New members, and the records of those seen again. */
+	size_t known = a->nrecs;
+	int *seen = calloc(known ? known : 1, sizeof *seen);
+	if (!seen) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	for (size_t k = 0; k < a->nents; k++) {
+		const struct wp__proc_stat *e = &a->ents[k];
+		long r = a->ent_rec[k];
+		if (r == -1)
+			continue;
+		if (r == -2) {
+			r = add_rec(a, e->pid, e->comm);
+			if (r < 0) {
+				*err = -ENOMEM;
+				break;
+			}
+			struct proc_rec *n = &a->recs[r];
+			n->start_ticks = e->start_ticks;
+			n->first_ns = ts;
+			n->alive = 1;
+			n->excluded = (a->flags & WP_ATTRIB_EXCLUDE_ROOT) && e->pid == a->root_pid &&
+			              e->start_ticks == a->root_start;
+			/* Started during the run: all its time is the run's.
+			 * Older (the tree at the start, or one that joined
+			 * later): from now on. */
+			int young = !baseline && e->start_ticks >= a->open_boot_ticks;
+			n->own = young ? 0 : e->own_ticks;
+			n->reaped = young ? 0 : e->reaped_ticks;
+			a->ent_rec[k] = r;
+			pidmap_put(&a->alive, e->pid, r);
+		} else {
+			seen[r] = 1;
+		}
+	}
+	/* Those gone since the last scan: their parent may have reaped them. */
+	for (size_t i = 0; i < known && *err == 0; i++) {
+		struct proc_rec *r = &a->recs[i];
+		if (!r->alive || seen[i])
+			continue;
+		r->alive = 0;
+		r->exited = 1;
+		long p = find_alive(a, r->ppid);
+		if (p >= 0) {
+			a->recs[p].vanished_ticks += (double)(r->own + r->reaped);
+			long y = a->recs[p].youngest_gone;
+			if (y < 0 || a->recs[y].start_ticks <= r->start_ticks)
+				a->recs[p].youngest_gone = (long)i;
+		}
+	}
+	free(seen);
+	/* Credit the interval. */
+	for (size_t k = 0; k < a->nents && *err == 0; k++) {
+		const struct wp__proc_stat *e = &a->ents[k];
+		if (a->ent_rec[k] < 0)
+			continue;
+		struct proc_rec *r = &a->recs[a->ent_rec[k]];
+		double d_own = e->own_ticks > r->own ? (double)(e->own_ticks - r->own) : 0;
+		double d_reaped = e->reaped_ticks > r->reaped ? (double)(e->reaped_ticks - r->reaped) : 0;
+		double residue = d_reaped - r->vanished_ticks;
+		r->own = e->own_ticks;
+		r->reaped = e->reaped_ticks;
+		r->ppid = e->ppid;
+		r->last_ns = ts;
+		follow_exec(a, r, e);
+		if (baseline)
+			continue;
+		if (!r->excluded)
+			r->d_ticks += d_own;
+		if (residue > 0) {
+			long to = r->youngest_gone >= 0 ? r->youngest_gone
+			        : !r->excluded         ? a->ent_rec[k]
+			                               : unseen_rec(a);
+			r = &a->recs[a->ent_rec[k]]; /* unseen_rec may move recs */
+			if (to >= 0)
+				a->recs[to].d_ticks += residue;
+		}
+	}
+	for (size_t i = 0; i < a->nrecs; i++) {
+		a->recs[i].cpu_ticks += a->recs[i].d_ticks;
+		tree += a->recs[i].d_ticks;
+	}
+	return tree;
+}
+
+/* Memory of the tree's live processes; sums into the readings. */
+static void read_memory(struct wp_attrib *a)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	double rss = 0, pss = 0, uss = 0;
+	int any = 0, uss_all = 1;
+
+	for (size_t i = 0; i < a->nrecs; i++)
+		a->recs[i].pss_now = NAN;
+	for (size_t k = 0; k < a->nents; k++) {
+		if (a->ent_rec[k] < 0)
+			continue;
+		struct proc_rec *r = &a->recs[a->ent_rec[k]];
+		struct wp__proc_mem m;
+		if (r->excluded)
+			continue;
+		if (wp__proc_read_mem(a->proc_root, r->pid, &m) < 0) {
+			if (a->ents[k].state == 'Z')
+				continue; /* ended between the two reads */
+			/* Not ours to read (another user's), or a kernel
+			 * without smaps_rollup: RSS stands in, and overcounts
+			 * what is shared. */
+			m.rss_b = m.pss_b = (double)a->ents[k].rss_pages * (double)page;
+			m.uss_b = NAN;
+			r->pss_from_rss = 1;
+			uss_all = 0;
+		}
+		r->pss_now = m.pss_b;
+		if (isnan(r->peak_rss) || m.rss_b > r->peak_rss)
+			r->peak_rss = m.rss_b;
+		if (isnan(r->peak_pss) || m.pss_b > r->peak_pss)
+			r->peak_pss = m.pss_b;
+		if (!isnan(m.uss_b) && (isnan(r->peak_uss) || m.uss_b > r->peak_uss))
+			r->peak_uss = m.uss_b;
+		rss += m.rss_b;
+		pss += m.pss_b;
+		if (!isnan(m.uss_b))
+			uss += m.uss_b;
+		any = 1;
+	}
+	a->rss_b = any ? rss : 0;
+	a->pss_b = any ? pss : 0;
+	a->uss_b = uss_all ? uss : NAN;
+	if (isnan(a->peak_rss) || a->rss_b > a->peak_rss)
+		a->peak_rss = a->rss_b;
+	if (isnan(a->peak_pss) || a->pss_b > a->peak_pss)
+		a->peak_pss = a->pss_b;
+	if (!isnan(a->uss_b) && (isnan(a->peak_uss) || a->uss_b > a->peak_uss))
+		a->peak_uss = a->uss_b;
+}
+
+static double clamp01(double x)
+{
+	return !(x > 0) ? 0 : x > 1 ? 1 : x;
+}
+
+/* The record of a live tree process with this pid, or -1. */
+static long tree_rec(const struct wp_attrib *a, int64_t pid)
+{
+	long r = find_alive(a, pid);
+	return r >= 0 && !a->recs[r].excluded ? r : -1;
+}
+
+/*
+ * GPU domain i's shares for this interval from its per-process use; sets
+ * each tree process's gpu_w (its part of the tree's share).  Returns 0, or
+ * -1 when nothing could be read (the interval is then not attributed).
+ */
+static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy, double *s_cap)
+{
+	const struct wp__domain *d = a->meter->dom[i];
+	struct gpu_state *g = &a->gpu[i];
+	struct wp__gpu_use u = { 0 };
+	double tree_mem = 0, all_mem = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < a->nrecs; k++)
+		a->recs[k].gpu_w = 0;
+	d->ops->gpu_use(d, &g->cursor, &u);
+	/* Device memory: a process's peak, and the fallback's shares. */
+	for (size_t k = 0; u.mem_status == 0 && k < u.nmem; k++) {
+		long r = tree_rec(a, u.mem[k].pid);
+		double b = u.mem[k].bytes;
+		if (!(b >= 0))
+			continue;
+		all_mem += b;
+		if (r < 0)
+			continue;
+		tree_mem += b;
+		if (isnan(a->recs[r].peak_gpu_mem) || b > a->recs[r].peak_gpu_mem)
+			a->recs[r].peak_gpu_mem = b;
+	}
+	if (u.mem_status == 0 && (isnan(a->peak_gpu_mem) || tree_mem > a->peak_gpu_mem))
+		a->peak_gpu_mem = tree_mem;
+
+	if (u.sm_status == 0 && u.nsamples > 0) {
+		/* A new batch: the tree's part of all SM use, and of capacity
+		 * (its mean utilisation over the batch's sample periods). */
+		double tree = 0, all = 0;
+		size_t distinct = 0;
+		size_t *w_rec = calloc(u.nsamples, sizeof *w_rec);
+		double *w = calloc(u.nsamples, sizeof *w);
+		if (!w_rec || !w) {
+			free(w_rec);
+			free(w);
+			wp__gpu_use_free(&u);
+			return -1;
+		}
+		free(g->w_rec);
+		free(g->w);
+		g->w_rec = w_rec;
+		g->w = w;
+		g->nw = 0;
+		for (size_t k = 0; k < u.nsamples; k++) {
+			const struct wp__gpu_sample *smp = &u.samples[k];
+			size_t j = 0, m = 0;
+			while (j < k && u.samples[j].ts_us != smp->ts_us)
+				j++;
+			distinct += j == k;
+			if (!(smp->sm_pct > 0))
+				continue;
+			all += smp->sm_pct;
+			long r = tree_rec(a, smp->pid);
+			if (r < 0)
+				continue;
+			tree += smp->sm_pct;
+			while (m < g->nw && g->w_rec[m] != (size_t)r)
+				m++;
+			if (m == g->nw) {
+				g->w_rec[g->nw] = (size_t)r;
+				g->w[g->nw++] = 0;
+			}
+			g->w[m] += smp->sm_pct;
+		}
+		g->s_busy = all > 0 ? tree / all : 0;
+		g->s_cap = distinct > 0 ? tree / (double)distinct / 100.0 : 0;
+		g->have = 1;
+		g->last_ns = ts;
+	} else if (u.sm_status == 0 && !(g->have && ts - g->last_ns < GPU_HOLD_NS)) {
+		/* No process used the SMs lately: nothing to give. */
+		g->s_busy = g->s_cap = 0;
+		g->have = 0;
+		g->nw = 0;
+	} else if (u.sm_status < 0) {
+		/* No per-process samples on this device: the memory each
+		 * process holds stands in. */
+		if (u.mem_status != 0) {
+			rc = -1;
+		} else {
+			g->fallback_used = 1;
+			*s_busy = *s_cap = all_mem > 0 ? tree_mem / all_mem : 0;
+			for (size_t k = 0; k < u.nmem; k++) {
+				long r = tree_rec(a, u.mem[k].pid);
+				if (r >= 0 && tree_mem > 0 && u.mem[k].bytes > 0)
+					a->recs[r].gpu_w += u.mem[k].bytes / tree_mem;
+			}
+		}
+		wp__gpu_use_free(&u);
+		return rc;
+	}
+	/* This batch's shares, or the last batch's while they hold. */
+	wp__gpu_use_free(&u);
+	double wsum = 0;
+	for (size_t m = 0; m < g->nw; m++)
+		wsum += g->w[m];
+	for (size_t m = 0; m < g->nw && wsum > 0; m++)
+		if (a->recs[g->w_rec[m]].alive)
+			a->recs[g->w_rec[m]].gpu_w = g->w[m] / wsum;
+	*s_busy = clamp01(g->s_busy);
+	*s_cap = clamp01(g->s_cap);
+	return 0;
+}
+
+
+/* One interval, from a->prev to snap. */
+static void attribute(struct wp_attrib *a, const struct wp_snapshot *snap)
+{
+	uint64_t busy = 0, idle = 0;
+	int err;
+	double dt = (double)(snap->ts_ns - a->prev->ts_ns) / 1e9;
+	double tree = scan_tree(a, snap->ts_ns, 0, &err);
+	int ticks_ok = wp__node_cpu_ticks(a->node, &busy, &idle) == 0;
+	double d_busy = ticks_ok && busy > a->prev_busy ? (double)(busy - a->prev_busy) : 0;
+	double d_idle = ticks_ok && idle > a->prev_idle ? (double)(idle - a->prev_idle) : 0;
+	if (ticks_ok) {
+		a->prev_busy = busy;
+		a->prev_idle = idle;
+	}
+	/* A tree busier than the machine is tick rounding: all of it. */
+	double s_busy = tree > 0 ? tree / (d_busy > tree ? d_busy : tree) : 0;
+	double s_cap = d_busy + d_idle > 0 ? clamp01(tree / (d_busy + d_idle)) : 0;
+	double mem_used = wp__node_mem_used(a->node);
+	double tree_ticks = tree, cpu_e = 0, mem_e = 0;
+
+	a->cpu_pct = d_busy + d_idle > 0 ? 100.0 * s_cap : NAN;
+	read_memory(a);
+	for (size_t i = 0; i < a->nd; i++) {
+		double e = 0, idle_j, got = 0;
+		wp_energy_between(a->meter, a->prev, snap, i, &e); /* to the loss, if lost */
+		idle_j = a->idle_w[i] * dt;
+		switch (a->how[i]) {
+		case HOW_CPU:
+			if (err < 0 || !ticks_ok) {
+				a->unattributed[i] += e;
+				continue;
+			}
+			got = s_busy * fmax(0, e - idle_j) + s_cap * fmin(e, idle_j);
+			if (a->in_total[i])
+				cpu_e += got;
+			break;
+		case HOW_MEM:
+			if (err < 0 || !(mem_used > 0)) {
+				a->unattributed[i] += e;
+				continue;
+			}
+			got = e * clamp01(a->pss_b / mem_used);
+			if (a->in_total[i])
+				mem_e += got;
+			break;
+		case HOW_GPU: {
+			double gb, gc;
+			if (gpu_shares(a, i, snap->ts_ns, &gb, &gc) < 0) {
+				a->unattributed[i] += e;
+				continue;
+			}
+			got = gb * fmax(0, e - idle_j) + gc * fmin(e, idle_j);
+			if (a->in_total[i])
+				for (size_t k = 0; k < a->nrecs; k++)
+					a->recs[k].energy_j += got * a->recs[k].gpu_w;
+			break;
+		}
+		default:
+			continue;
+		}
+		a->energy[i] += got;
+	}
+	/* The processes' parts: CPU by CPU time, memory by PSS. */
+	double pss_sum = 0;
+	for (size_t k = 0; k < a->nrecs; k++)
+		if (a->recs[k].alive && !a->recs[k].excluded && a->recs[k].pss_now > 0)
+			pss_sum += a->recs[k].pss_now;
+	for (size_t k = 0; k < a->nrecs; k++) {
+		struct proc_rec *r = &a->recs[k];
+		if (tree_ticks > 0)
+			r->energy_j += cpu_e * r->d_ticks / tree_ticks;
+		if (pss_sum > 0 && r->alive && !r->excluded && r->pss_now > 0)
+			r->energy_j += mem_e * r->pss_now / pss_sum;
+	}
+	for (size_t i = 0; i < a->nd; i++)
+		if (a->how[i] == HOW_MEM)
+			for (size_t k = 0; k < a->nrecs; k++)
+				if (a->recs[k].pss_from_rss && !a->recs[k].excluded)
+					a->mem_rss[i] = 1;
+	wp__snapshot_copy(a->prev, snap);
+}
+
+/* ------------------------------------------------------------- the API */
+
+static enum how how_of(const struct wp__domain *d)
+{
+	switch (d->info.kind) {
+	case WP_KIND_PACKAGE:
+	case WP_KIND_CORE:
+	case WP_KIND_UNCORE:
+	case WP_KIND_PSYS:
+	case WP_KIND_SYSTEM:
+		return HOW_CPU;
+	case WP_KIND_DRAM:
+		return HOW_MEM;
+	case WP_KIND_GPU:
+		return d->ops->version >= 4 && d->ops->gpu_use ? HOW_GPU : HOW_NONE;
+	default:
+		return HOW_NONE;
+	}
+}
+
+void wp_attrib_close(struct wp_attrib *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nrecs; i++)
+		free(a->recs[i].command);
+	for (size_t i = 0; a->gpu && i < a->nd; i++) {
+		free(a->gpu[i].w_rec);
+		free(a->gpu[i].w);
+	}
+	free(a->recs);
+	free(a->ents);
+	free(a->ent_rec);
+	free(a->alive.key);
+	free(a->alive.val);
+	free(a->marked.key);
+	free(a->marked.val);
+	free(a->gpu);
+	free(a->how);
+	free(a->in_total);
+	free(a->idle_w);
+	free(a->energy);
+	free(a->unattributed);
+	free(a->mem_rss);
+	wp_snapshot_free(a->start);
+	wp_snapshot_free(a->prev);
+	wp__node_close(a->node);
+	free(a);
+}
+
+int wp_attrib_open(struct wp_attrib **out, struct wp_meter *meter,
+                   const struct wp_snapshot *start, const struct wp_attrib_options *opts)
+{
+	struct wp__proc_stat root;
+	struct timespec now;
+	int rc, err;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!meter || !start || !opts || opts->version < 1 || opts->root_pid <= 0 ||
+	    (opts->flags & ~WP_ATTRIB_EXCLUDE_ROOT) || start->count != meter->count)
+		return -EINVAL;
+	struct wp_attrib *a = calloc(1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	a->meter = meter;
+	a->proc_root = meter->host->proc_root;
+	a->flags = opts->flags;
+	a->root_pid = opts->root_pid;
+	a->nd = meter->count;
+	a->unseen = -1;
+	a->hz = sysconf(_SC_CLK_TCK);
+	a->peak_rss = a->peak_pss = a->peak_uss = a->peak_gpu_mem = NAN;
+	a->cpu_pct = a->rss_b = a->pss_b = a->uss_b = NAN;
+	size_t n = a->nd ? a->nd : 1;
+	a->how = calloc(n, sizeof *a->how);
+	a->in_total = calloc(n, sizeof *a->in_total);
+	a->idle_w = calloc(n, sizeof *a->idle_w);
+	a->energy = calloc(n, sizeof *a->energy);
+	a->unattributed = calloc(n, sizeof *a->unattributed);
+	a->mem_rss = calloc(n, sizeof *a->mem_rss);
+	a->gpu = calloc(n, sizeof *a->gpu);
+	a->start = wp_snapshot_new(meter);
+	a->prev = wp_snapshot_new(meter);
+	if (!a->how || !a->in_total || !a->idle_w || !a->energy || !a->unattributed ||
+	    !a->mem_rss || !a->gpu || !a->start || !a->prev) {
+		wp_attrib_close(a);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < a->nd; i++) {
+		const struct wp_domain_info *info = wp_meter_domain(meter, i);
+		a->how[i] = how_of(meter->dom[i]);
+		a->in_total[i] = info->kind != WP_KIND_OTHER;
+		for (size_t k = 0; k < a->nd; k++)
+			if (wp_domain_contains(wp_meter_domain(meter, k), info))
+				a->in_total[i] = 0;
+		double w = opts->idle_power_w ? opts->idle_power_w[i] : NAN;
+		a->idle_w[i] = isfinite(w) && w > 0 ? w : 0;
+	}
+	wp__snapshot_copy(a->start, start);
+	wp__snapshot_copy(a->prev, start);
+	rc = wp__node_open(&a->node, meter->host);
+	if (rc == 0)
+		rc = wp__node_cpu_ticks(a->node, &a->prev_busy, &a->prev_idle);
+	if (rc == 0) {
+		rc = wp__proc_read_stat(a->proc_root, a->root_pid, &root);
+		if (rc == -ENOENT)
+			rc = -ESRCH;
+	}
+	if (rc < 0) {
+		wp_attrib_close(a);
+		return rc;
+	}
+	a->root_start = root.start_ticks;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	a->open_boot_ticks = (uint64_t)now.tv_sec * (uint64_t)a->hz +
+	                     (uint64_t)now.tv_nsec / (1000000000ull / (uint64_t)a->hz);
+	/* The GPUs' samples from now on only. */
+	for (size_t i = 0; i < a->nd; i++)
+		if (a->how[i] == HOW_GPU) {
+			struct wp__gpu_use u = { 0 };
+			meter->dom[i]->ops->gpu_use(meter->dom[i], &a->gpu[i].cursor, &u);
+			wp__gpu_use_free(&u);
+		}
+	scan_tree(a, start->ts_ns, 1, &err);
+	if (err == 0)
+		read_memory(a);
+	if (err < 0) {
+		wp_attrib_close(a);
+		return err;
+	}
+	*out = a;
+	return 0;
+}
+
+int wp_attrib_add(struct wp_attrib *a, const struct wp_snapshot *snap)
+{
+	if (!a || !snap || snap->count != a->nd || snap->ts_ns < a->prev->ts_ns)
+		return -EINVAL;
+	if (snap->ts_ns == a->prev->ts_ns)
+		return 0; /* no time passed: nothing to attribute */
+	attribute(a, snap);
+	return 0;
+}
+
+double wp_attrib_energy(const struct wp_attrib *a, size_t i)
+{
+	if (!a || i >= a->nd || a->how[i] == HOW_NONE)
+		return NAN;
+	return a->energy[i];
+}
+
+const char *wp_attrib_method(const struct wp_attrib *a, size_t i)
+{
+	if (!a || i >= a->nd)
+		return NULL;
+	switch (a->how[i]) {
+	case HOW_CPU:
+		return WP_ATTRIB_METHOD_CPU;
+	case HOW_MEM:
+		return a->mem_rss[i] ? WP_ATTRIB_METHOD_RSS : WP_ATTRIB_METHOD_PSS;
+	case HOW_GPU:
+		return a->gpu[i].fallback_used ? WP_ATTRIB_METHOD_GPU_MEM : WP_ATTRIB_METHOD_GPU_SM;
+	default:
+		return WP_ATTRIB_METHOD_NONE;
+	}
+}
+
+size_t wp_attrib_process_count(const struct wp_attrib *a)
+{
+	size_t n = 0;
+	for (size_t i = 0; a && i < a->nrecs; i++)
+		n += !a->recs[i].excluded;
+	return n;
+}
+
+int wp_attrib_root_running(const struct wp_attrib *a)
+{
+	struct wp__proc_stat st;
+
+	if (!a)
+		return -EINVAL;
+	int rc = wp__proc_read_stat(a->proc_root, a->root_pid, &st);
+	if (rc == -ENOENT || rc == -ESRCH)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return st.start_ticks == a->root_start && st.state != 'Z' && st.state != 'X';
+}
+
+void wp__attrib_readings(const struct wp_attrib *a, double *out)
+{
+	out[0] = a->cpu_pct;
+	out[1] = a->rss_b;
+	out[2] = a->pss_b;
+	out[3] = a->uss_b;
+}
+
+/* ------------------------------------------------------------ the report */
+
+int wp_report_set_attribution(struct wp_report *r, const struct wp_attrib *a)
+{
+	if (!r || !a || !r->domains || r->domain_count != a->nd)
+		return -EINVAL;
+	if (r->rounds)
+		return WP_ESTATE;
+	for (size_t i = 0; i < a->nd; i++)
+		if (strcmp(r->domains[i].name, wp_meter_domain(a->meter, i)->name) != 0)
+			return -EINVAL;
+	size_t n = wp_attrib_process_count(a), at = 0;
+	struct wp_report_process *procs = calloc(n ? n : 1, sizeof *procs);
+	char **methods = calloc(a->nd ? a->nd : 1, sizeof *methods);
+	int fail = !procs || !methods;
+	for (size_t i = 0; i < a->nd && !fail; i++)
+		fail = !(methods[i] = strdup(wp_attrib_method(a, i)));
+	for (size_t k = 0; k < a->nrecs && !fail; k++) {
+		const struct proc_rec *s = &a->recs[k];
+		if (s->excluded)
+			continue;
+		struct wp_report_process *p = &procs[at++];
+		p->pid = s->pid;
+		p->ppid = s->ppid;
+		p->command = strdup(s->command ? s->command : s->comm);
+		fail = !p->command;
+		p->start_s = s->first_ns > a->start->ts_ns ? (double)(s->first_ns - a->start->ts_ns) / 1e9 : 0;
+		p->end_s = s->last_ns > a->start->ts_ns ? (double)(s->last_ns - a->start->ts_ns) / 1e9 : 0;
+		p->exited = s->exited;
+		p->cpu_time_s = s->cpu_ticks / (double)a->hz;
+		p->peak_rss_b = s->peak_rss;
+		p->peak_pss_b = s->peak_pss;
+		p->peak_uss_b = s->pss_from_rss ? NAN : s->peak_uss;
+		p->pss_from_rss = s->pss_from_rss;
+		p->peak_gpu_mem_b = s->peak_gpu_mem;
+		p->attributed_energy_j = s->energy_j;
+	}
+	if (fail) {
+		for (size_t k = 0; procs && k < at; k++)
+			free(procs[k].command);
+		for (size_t i = 0; methods && i < a->nd; i++)
+			free(methods[i]);
+		free(procs);
+		free(methods);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < r->process_count; k++)
+		free(r->processes[k].command);
+	free(r->processes);
+	r->processes = procs;
+	r->process_count = n;
+	r->attributed = 1;
+	r->attribution_root_pid = a->root_pid;
+	r->attributed_total_j = 0;
+	r->attributed_cpu_time_s = 0;
+	for (size_t k = 0; k < a->nrecs; k++)
+		r->attributed_cpu_time_s += a->recs[k].cpu_ticks / (double)a->hz;
+	r->attributed_peak_rss_b = a->peak_rss;
+	r->attributed_peak_pss_b = a->peak_pss;
+	r->attributed_peak_uss_b = a->peak_uss;
+	r->attributed_peak_gpu_mem_b = a->peak_gpu_mem;
+	for (size_t i = 0; i < a->nd; i++) {
+		struct wp_report_domain *d = &r->domains[i];
+		free(d->attribution_method);
+		d->attribution_method = methods[i];
+		d->attributed_energy_j = wp_attrib_energy(a, i);
+		if (d->in_total && !isnan(d->attributed_energy_j))
+			r->attributed_total_j += d->attributed_energy_j;
+		if (a->unattributed[i] > 0)
+			wp_report_warn(r, "%.3g J of %s fell in intervals that could not be "
+			                  "attributed (%s unreadable) and count for no process",
+			               a->unattributed[i], d->name,
+			               a->how[i] == HOW_GPU ? "the GPU's per-process use was"
+			               : a->how[i] == HOW_MEM ? "the memory in use was"
+			                                      : "/proc was");
+		else if (a->how[i] == HOW_NONE && d->in_total)
+			wp_report_warn(r, "%s cannot be attributed to processes (%s gives no "
+			                  "per-process figures): the attributed total leaves it out",
+			               d->name, d->source);
+	}
+	free(methods);
+	return 0;
+}

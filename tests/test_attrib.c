@@ -1,0 +1,589 @@
+/*
+ * test_attrib.c - per-process attribution (src/attrib/) against known truths.
+ *
+ *   - a fake /proc (processes' stat and smaps_rollup, /proc/stat,
+ *     /proc/meminfo) whose every tick the test writes, beside a simulated
+ *     powercap tree whose counters it drives by hand: every attributed
+ *     joule, every process's CPU time and memory, exactly, through children
+ *     that exit and are reaped, a grandchild re-parented to init, an exec,
+ *     a pid used again, processes that cannot be read, and a launcher whose
+ *     own time is left out;
+ *   - real processes (busy loops inside and outside the tree, on this
+ *     machine's /proc) on a simulated package of constant power: the share
+ *     attributed follows the CPU-time shares that the test measures itself.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+#include "test.h"
+#include "wattprof/wattprof.h"
+
+/* ------------------------------------------------------------- fake /proc */
+
+/*
+ * A package and its DRAM driven by hand (sim_set), with a range far past any
+ * step.  They declare 10 MW so that no step is too fast to be a wrap.
+ */
+#define TEN_MW_UW 10000000000000ull
+static const struct sim_zone zones[] = {
+	{ "intel-rapl:0", "package-0", 1ull << 50, 0, 0, 0, TEN_MW_UW, 0 },
+	{ "intel-rapl:0:0", "dram", 1ull << 50, 0, 0, 0, TEN_MW_UW, 0 },
+};
+enum { PKG = 0, DRAM = 1 };
+
+#define MB (1024.0 * 1024.0)
+/* Far after this machine's boot: a process that started during the run. */
+#define YOUNG 4000000000ull
+
+struct fproc {
+	long pid, ppid;
+	const char *comm;
+	unsigned long long own, reaped, start;
+	long rss_pages;
+	double rss_mb, pss_mb, uss_mb; /* smaps_rollup; pss_mb < 0: unreadable */
+};
+
+static void put_proc(const char *proc, const struct fproc *p, const char *cmdline)
+{
+	char rel[64];
+	snprintf(rel, sizeof rel, "%ld/stat", p->pid);
+	/* Fields 1-24 (proc(5)); utime and cutime carry everything. */
+	test_putf(proc, rel,
+	          "%ld (%s) %c %ld 1 1 0 -1 4194304 0 0 0 0 %llu 0 %llu 0 20 0 1 0 %llu "
+	          "1000 %ld 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0\n",
+	          p->pid, p->comm, 'R', p->ppid, p->own, p->reaped, p->start, p->rss_pages);
+	snprintf(rel, sizeof rel, "%ld/smaps_rollup", p->pid);
+	if (p->pss_mb >= 0) {
+		test_putf(proc, rel,
+		          "00400000-7fff00000000 ---p 00000000 00:00 0  [rollup]\n"
+		          "Rss:            %8.0f kB\nPss:            %8.0f kB\n"
+		          "Pss_Anon:       %8.0f kB\nShared_Clean:          0 kB\n"
+		          "Private_Clean:  %8.0f kB\nPrivate_Dirty:         0 kB\nSwap: 0 kB\n",
+		          p->rss_mb * 1024, p->pss_mb * 1024, p->pss_mb * 1024, p->uss_mb * 1024);
+	} else {
+		char path[700];
+		snprintf(path, sizeof path, "%s/%ld/smaps_rollup", proc, p->pid);
+		unlink(path);
+		test_mkdirs(path); /* a folder: reading it fails, as EACCES would */
+	}
+	snprintf(rel, sizeof rel, "%ld/cmdline", p->pid);
+	test_putf(proc, rel, "%s", cmdline);
+	/* cmdline's NULs: written as '|' above, turned back here. */
+	char path[700];
+	snprintf(path, sizeof path, "%s/%ld/cmdline", proc, p->pid);
+	FILE *f = fopen(path, "r+");
+	ASSERT(f != NULL);
+	for (int c; (c = fgetc(f)) != EOF;)
+		if (c == '|') {
+			fseek(f, -1, SEEK_CUR);
+			fputc('\0', f);
+			fseek(f, 0, SEEK_CUR);
+		}
+	fclose(f);
+}
+
+static void rm_proc(const char *proc, long pid)
+{
+	char dir[700];
+	snprintf(dir, sizeof dir, "%s/%ld", proc, pid);
+	test_rmtree(dir);
+}
+
+static void put_machine(const char *proc, unsigned long long busy, unsigned long long idle,
+                        double used_mb)
+{
+	double total_kb = 16000.0 * 1024;
+	test_putf(proc, "stat", "cpu  %llu 0 0 %llu 0 0 0 0 0 0\ncpu0 %llu 0 0 %llu 0 0 0 0 0 0\n",
+	          busy, idle, busy, idle);
+	test_putf(proc, "meminfo",
+	          "MemTotal:       %.0f kB\nMemFree:         1000 kB\nMemAvailable:   %.0f kB\n",
+	          total_kb, total_kb - used_mb * 1024);
+}
+
+struct fixture {
+	struct sim s;
+	char proc[512];
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_snapshot *prev, *now;
+	uint64_t uj[2];
+	long hz;
+};
+
+static void fixture_open(struct fixture *f)
+{
+	memset(f, 0, sizeof *f);
+	sim_create(&f->s, zones, 2);
+	test_tmpdir(f->proc, sizeof f->proc);
+	put_machine(f->proc, 1000, 1000, 1600);
+	test_putf(f->proc, "1/stat", "1 (init) S 0 1 1 0 -1 0 0 0 0 0 5 5 0 0 20 0 1 0 1 1 1 1\n");
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = f->s.root,
+		                .proc_root = f->proc, .sources = "powercap",
+		                .flags = WP_OPEN_NO_CROSSCHECK };
+	ASSERT_EQ(wp_host_open(&f->h, &o), 0);
+	ASSERT_EQ(wp_meter_open(&f->m, f->h, NULL, 0, NULL), 0);
+	ASSERT_EQ(wp_meter_domain_count(f->m), 2);
+	ASSERT(strcmp(wp_meter_domain(f->m, PKG)->name, "package_0") == 0);
+	ASSERT(strcmp(wp_meter_domain(f->m, DRAM)->name, "dram_0") == 0);
+	f->prev = wp_snapshot_new(f->m);
+	f->now = wp_snapshot_new(f->m);
+	ASSERT_EQ(wp_meter_snapshot(f->m, f->prev), 0);
+	f->hz = sysconf(_SC_CLK_TCK);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	wp_snapshot_free(f->prev);
+	wp_snapshot_free(f->now);
+	wp_meter_close(f->m);
+	wp_host_close(f->h);
+	sim_destroy(&f->s);
+	test_rmtree(f->proc);
+}
+
+/* Adds energy (J) to both zones and takes the next snapshot; *dt_s is the
+ * time since the previous one. */
+static void advance(struct fixture *f, double pkg_j, double dram_j, double *dt_s)
+{
+	test_sleep_ms(20);
+	f->uj[PKG] += (uint64_t)(pkg_j * 1e6);
+	f->uj[DRAM] += (uint64_t)(dram_j * 1e6);
+	sim_set(&f->s, PKG, f->uj[PKG]);
+	sim_set(&f->s, DRAM, f->uj[DRAM]);
+	ASSERT_EQ(wp_meter_snapshot(f->m, f->now), 0);
+	*dt_s = (double)(wp_snapshot_time_ns(f->now) - wp_snapshot_time_ns(f->prev)) / 1e9;
+}
+
+static void next(struct fixture *f)
+{
+	struct wp_snapshot *t = f->prev;
+	f->prev = f->now;
+	f->now = t;
+}
+
+/* s_busy x max(0, E - I) + s_cap x min(E, I) */
+static double cpu_part(double tree, double busy, double total, double e, double idle_j)
+{
+	double s_busy = tree / busy, s_cap = tree / total;
+	return s_busy * fmax(0, e - idle_j) + s_cap * fmin(e, idle_j);
+}
+
+static const struct wp_report_process *find_proc(const struct wp_report *r, long pid)
+{
+	for (size_t i = 0; i < r->process_count; i++)
+		if (r->processes[i].pid == pid)
+			return &r->processes[i];
+	return NULL;
+}
+
+/*
+ * Four intervals of a tree whose every tick is known:
+ *   1. root 100 (+10 ticks) and child 101 (+20); 200 outside (+50)
+ *   2. 101 exits (4 more ticks) and 100 reaps it; 103 starts (7); 100 exec's
+ *   3. 103 forks 104 (5)
+ *   4. 103 exits (2 more) and 100 reaps it; 104 is re-parented to init and
+ *      burns 8 more; a process that cannot be read appears
+ */
+int test_attrib_fake_tree_exact(void)
+{
+	struct fixture f;
+	struct wp_attrib *a;
+	double dt, want_pkg = 0, want_dram = 0, idle_w[2] = { 40, NAN };
+	double want_cpu_s[5] = { 0 }; /* 100 101 103 104 */
+
+	fixture_open(&f);
+	struct fproc p100 = { 100, 1, "python3", 500, 0, 10, 1000, 200, 150, 100 };
+	struct fproc p101 = { 101, 100, "worker", 100, 0, 20, 1000, 400, 300, 250 };
+	struct fproc p200 = { 200, 1, "other", 900, 0, 5, 1000, 800, 800, 800 };
+	put_proc(f.proc, &p100, "python3|train.py|");
+	put_proc(f.proc, &p101, "worker|--fast|");
+	put_proc(f.proc, &p200, "other|");
+	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION, .root_pid = 100,
+		                        .idle_power_w = idle_w };
+	ASSERT_EQ(wp_attrib_open(&a, f.m, f.prev, &ao), 0);
+	ASSERT_EQ(wp_attrib_process_count(a), 2);
+	ASSERT(strcmp(wp_attrib_method(a, PKG), WP_ATTRIB_METHOD_CPU) == 0);
+	ASSERT(strcmp(wp_attrib_method(a, DRAM), WP_ATTRIB_METHOD_PSS) == 0);
+	ASSERT_EQ(wp_attrib_root_running(a), 1);
+
+	/* 1. */
+	p100.own += 10;
+	p101.own += 20;
+	p200.own += 50;
+	put_proc(f.proc, &p100, "python3|train.py|");
+	put_proc(f.proc, &p101, "worker|--fast|");
+	put_proc(f.proc, &p200, "other|");
+	put_machine(f.proc, 1000 + 100, 1000 + 300, 1600);
+	advance(&f, 50, 20, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	want_pkg += cpu_part(30, 100, 400, 50, 40 * dt);
+	want_dram += 20 * (150 + 300) / 1600.0; /* the tree's PSS over memory in use */
+	want_cpu_s[0] += 10;
+	want_cpu_s[1] += 20;
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), want_pkg, 1e-6);
+	ASSERT_NEAR(wp_attrib_energy(a, DRAM), want_dram, 1e-6);
+	next(&f);
+
+	/* 2. 101 ends with 4 ticks unseen; 100 reaps it (its cutime grows by
+	 * all of 101's time), exec's into "python3.11"; 103 starts. */
+	p101.own += 4;
+	p100.reaped += p101.own + p101.reaped;
+	p100.own += 6;
+	p100.comm = "python3.11";
+	rm_proc(f.proc, 101);
+	struct fproc p103 = { 103, 100, "loader", 7, 0, YOUNG, 10, 100, 100, 100 };
+	put_proc(f.proc, &p100, "python3.11|-m|train|");
+	put_proc(f.proc, &p103, "loader|");
+	put_machine(f.proc, 1100 + 50, 1300 + 50, 1600);
+	advance(&f, 30, 10, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	want_pkg += cpu_part(6 + 4 + 7, 50, 100, 30, 40 * dt);
+	want_dram += 10 * (150 + 100) / 1600.0;
+	want_cpu_s[0] += 6;
+	want_cpu_s[1] += 4; /* the residue goes to the child that ended */
+	want_cpu_s[2] += 7; /* started during the run: all of its time */
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), want_pkg, 1e-6);
+	ASSERT_NEAR(wp_attrib_energy(a, DRAM), want_dram, 1e-6);
+	next(&f);
+
+	/* 3. 103 forks 104. */
+	struct fproc p104 = { 104, 103, "child", 5, 0, YOUNG + 5, 10, 50, 40, 30 };
+	put_proc(f.proc, &p104, "child|");
+	put_machine(f.proc, 1150 + 40, 1350 + 60, 1600);
+	advance(&f, 10, 0, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	want_pkg += cpu_part(5, 40, 100, 10, 40 * dt);
+	want_cpu_s[3] += 5;
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), want_pkg, 1e-6);
+	next(&f);
+
+	/* 4. 103 ends (2 more ticks), reaped by 100; 104 goes to init and burns
+	 * 8 more; a process of the tree whose stat is garbage; the process
+	 * outside burns on. */
+	p103.own += 2;
+	p100.reaped += p103.own;
+	rm_proc(f.proc, 103);
+	p104.ppid = 1;
+	p104.own += 8;
+	p104.pss_mb = -1; /* its smaps_rollup cannot be read: RSS stands in */
+	p200.own += 30;
+	put_proc(f.proc, &p100, "python3.11|-m|train|");
+	put_proc(f.proc, &p104, "child|");
+	put_proc(f.proc, &p200, "other|");
+	test_putf(f.proc, "105/stat", "105 (broken) R 100 not a stat line\n");
+	put_machine(f.proc, 1190 + 40, 1410 + 60, 1600);
+	advance(&f, 20, 16, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	want_pkg += cpu_part(2 + 8, 40, 100, 20, 40 * dt);
+	want_dram += 16 * (150 + 10 * sysconf(_SC_PAGESIZE) / MB) / 1600.0;
+	want_cpu_s[2] += 2;
+	want_cpu_s[3] += 8;
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), want_pkg, 1e-6);
+	ASSERT_NEAR(wp_attrib_energy(a, DRAM), want_dram, 1e-6);
+	ASSERT(strcmp(wp_attrib_method(a, DRAM), WP_ATTRIB_METHOD_RSS) == 0);
+	ASSERT_EQ(wp_attrib_process_count(a), 4);
+
+	/* The report: per domain, per process, the totals. */
+	struct wp_report r;
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, f.m, f.prev, f.now), 0);
+	ASSERT_EQ(wp_report_set_attribution(&r, a), 0);
+	ASSERT_EQ(r.attributed, 1);
+	ASSERT_EQ(r.attribution_root_pid, 100);
+	ASSERT_NEAR(r.domains[PKG].attributed_energy_j, want_pkg, 1e-6);
+	ASSERT(strcmp(r.domains[PKG].attribution_method, "cpu_time") == 0);
+	ASSERT(strcmp(r.domains[DRAM].attribution_method, "memory_rss") == 0);
+	/* dram_0 lies inside package_0 for no one: both count. */
+	ASSERT_NEAR(r.attributed_total_j, want_pkg + want_dram, 1e-6);
+	ASSERT_NEAR(r.attributed_cpu_time_s, (10 + 20 + 6 + 4 + 7 + 5 + 2 + 8) / (double)f.hz,
+	            1e-12);
+	ASSERT_EQ(r.process_count, 4);
+	long pids[4] = { 100, 101, 103, 104 };
+	double sum_e = 0;
+	for (int k = 0; k < 4; k++) {
+		const struct wp_report_process *p = find_proc(&r, pids[k]);
+		ASSERT(p != NULL);
+		ASSERT_NEAR(p->cpu_time_s, want_cpu_s[k] / (double)f.hz, 1e-12);
+		ASSERT(p->attributed_energy_j >= 0);
+		sum_e += p->attributed_energy_j;
+	}
+	ASSERT_NEAR(sum_e, r.attributed_total_j, 1e-6);
+	ASSERT(find_proc(&r, 200) == NULL); /* outside the tree */
+	ASSERT(find_proc(&r, 105) == NULL); /* unreadable: not a process */
+	const struct wp_report_process *p = find_proc(&r, 100);
+	ASSERT(strcmp(p->command, "python3.11 -m train") == 0); /* after its exec */
+	ASSERT_EQ(p->exited, 0);
+	ASSERT_NEAR(p->peak_pss_b, 150 * MB, 1);
+	ASSERT_NEAR(p->peak_uss_b, 100 * MB, 1);
+	ASSERT_NEAR(p->peak_rss_b, 200 * MB, 1);
+	ASSERT_EQ(p->pss_from_rss, 0);
+	p = find_proc(&r, 101);
+	ASSERT_EQ(p->exited, 1);
+	ASSERT(strcmp(p->command, "worker --fast") == 0);
+	ASSERT_NEAR(p->peak_pss_b, 300 * MB, 1);
+	p = find_proc(&r, 104);
+	ASSERT_EQ(p->pss_from_rss, 1);
+	ASSERT(isnan(p->peak_uss_b));
+	ASSERT_EQ(p->ppid, 1); /* re-parented, still counted */
+	/* The tree's peak PSS: 150 + 300 in interval 1. */
+	ASSERT_NEAR(r.attributed_peak_pss_b, 450 * MB, 1);
+
+	/* The root ends: a zombie is no longer running. */
+	p100.comm = "python3.11";
+	test_putf(f.proc, "100/stat",
+	          "100 (python3.11) Z 1 1 1 0 -1 0 0 0 0 0 1 0 1 0 20 0 1 0 10 0 0\n");
+	ASSERT_EQ(wp_attrib_root_running(a), 0);
+	rm_proc(f.proc, 100);
+	ASSERT_EQ(wp_attrib_root_running(a), 0);
+	/* A snapshot of the past is refused; the same one adds nothing. */
+	ASSERT_EQ(wp_attrib_add(a, f.prev), -EINVAL);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), want_pkg, 1e-6);
+	wp_report_free(&r);
+	wp_attrib_close(a);
+	fixture_close(&f);
+	return TEST_OK;
+}
+
+/*
+ * A launcher (wattprof monitor) left out: its own ticks are not the tree's,
+ * the children it reaps are; time of children never seen goes to
+ * "(unseen)".  And a pid used again is another process.
+ */
+int test_attrib_excluded_root_and_unseen(void)
+{
+	struct fixture f;
+	struct wp_attrib *a;
+	double dt;
+
+	fixture_open(&f);
+	struct fproc self = { 300, 1, "wattprof", 50, 0, 10, 100, 10, 10, 10 };
+	put_proc(f.proc, &self, "wattprof|monitor|");
+	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION, .root_pid = 300,
+		                        .flags = WP_ATTRIB_EXCLUDE_ROOT };
+	ASSERT_EQ(wp_attrib_open(&a, f.m, f.prev, &ao), 0);
+	ASSERT_EQ(wp_attrib_process_count(a), 0);
+
+	/* 1. wattprof burns 30 ticks itself; a child ran 12 ticks and was
+	 * reaped between two scans. */
+	self.own += 30;
+	self.reaped += 12;
+	put_proc(f.proc, &self, "wattprof|monitor|");
+	put_machine(f.proc, 1000 + 60, 1000 + 40, 1600);
+	advance(&f, 10, 0, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), 10 * 12 / 60.0, 1e-6);
+	next(&f);
+
+	/* 2. child 301 appears; then 3. it is gone and pid 301 is another
+	 * process of the tree (reaped 301 counted as it ended). */
+	struct fproc c = { 301, 300, "sleep", 3, 0, YOUNG, 10, 1, 1, 1 };
+	put_proc(f.proc, &c, "sleep|1|");
+	put_machine(f.proc, 1060 + 10, 1040 + 90, 1600);
+	advance(&f, 10, 0, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), 2 + 10 * 3 / 10.0, 1e-6);
+	next(&f);
+	self.reaped += 3 + 1; /* 301 ended with one more tick */
+	struct fproc c2 = { 301, 300, "true", 2, 0, YOUNG + 50, 10, 1, 1, 1 };
+	put_proc(f.proc, &self, "wattprof|monitor|");
+	put_proc(f.proc, &c2, "true|");
+	put_machine(f.proc, 1070 + 10, 1130 + 90, 1600);
+	advance(&f, 10, 0, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), 2 + 3 + 10 * (1 + 2) / 10.0, 1e-6);
+
+	struct wp_report r;
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, f.m, f.prev, f.now), 0);
+	ASSERT_EQ(wp_report_set_attribution(&r, a), 0);
+	ASSERT_EQ(r.process_count, 3); /* (unseen), sleep, true: not wattprof */
+	const struct wp_report_process *p = find_proc(&r, 0);
+	ASSERT(p && strcmp(p->command, "(unseen)") == 0);
+	ASSERT_NEAR(p->cpu_time_s, 12.0 / f.hz, 1e-12);
+	ASSERT_NEAR(p->attributed_energy_j, 2, 1e-6);
+	int sleeps = 0, trues = 0;
+	for (size_t i = 0; i < r.process_count; i++) {
+		sleeps += strcmp(r.processes[i].command, "sleep 1") == 0;
+		trues += strcmp(r.processes[i].command, "true") == 0;
+		if (strcmp(r.processes[i].command, "sleep 1") == 0) {
+			ASSERT_NEAR(r.processes[i].cpu_time_s, 4.0 / f.hz, 1e-12);
+			ASSERT_EQ(r.processes[i].exited, 1);
+		}
+	}
+	ASSERT_EQ(sleeps, 1);
+	ASSERT_EQ(trues, 1);
+	/* Benchmark reports cannot take an attribution. */
+	wp_report_free(&r);
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, f.m, f.prev, f.now), 0);
+	r.rounds = 2;
+	ASSERT_EQ(wp_report_set_attribution(&r, a), WP_ESTATE);
+	r.rounds = 0;
+	wp_report_free(&r);
+	wp_attrib_close(a);
+	fixture_close(&f);
+	return TEST_OK;
+}
+
+int test_attrib_bad_input(void)
+{
+	struct fixture f;
+	struct wp_attrib *a = (struct wp_attrib *)&f;
+	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION, .root_pid = 4242 };
+
+	fixture_open(&f);
+	ASSERT_EQ(wp_attrib_open(&a, f.m, f.prev, &ao), -ESRCH);
+	ASSERT(a == NULL);
+	ao.root_pid = 0;
+	ASSERT_EQ(wp_attrib_open(&a, f.m, f.prev, &ao), -EINVAL);
+	ao.root_pid = 1;
+	ao.flags = 0x80;
+	ASSERT_EQ(wp_attrib_open(&a, f.m, f.prev, &ao), -EINVAL);
+	ao.flags = 0;
+	ASSERT_EQ(wp_attrib_open(&a, f.m, NULL, &ao), -EINVAL);
+	/* No /proc/stat: attribution cannot work. */
+	char path[700];
+	snprintf(path, sizeof path, "%s/stat", f.proc);
+	unlink(path);
+	ASSERT_EQ(wp_attrib_open(&a, f.m, f.prev, &ao), -ENOENT);
+	put_machine(f.proc, 1, 1, 1);
+	ASSERT_EQ(wp_attrib_open(&a, f.m, f.prev, &ao), 0);
+	ASSERT(isnan(wp_attrib_energy(a, 7)));
+	ASSERT(wp_attrib_method(a, 7) == NULL);
+	ASSERT_EQ(wp_attrib_add(a, NULL), -EINVAL);
+	wp_attrib_close(a);
+	wp_attrib_close(NULL);
+	fixture_close(&f);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------------ real processes */
+
+static pid_t burner(void)
+{
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		volatile unsigned long x = 0;
+		for (;;)
+			x++;
+	}
+	return pid;
+}
+
+/* utime + stime of a live process, in ticks. */
+static double proc_ticks(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	char *s = test_slurp(path);
+	ASSERT(s != NULL);
+	char *p = strrchr(s, ')');
+	unsigned long long ut, st;
+	ASSERT(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2);
+	free(s);
+	return (double)(ut + st);
+}
+
+static double machine_busy(void)
+{
+	char *s = test_slurp("/proc/stat");
+	unsigned long long v[8];
+	ASSERT(s && sscanf(s, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	                   &v[3], &v[4], &v[5], &v[6], &v[7]) == 8);
+	free(s);
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
+}
+
+/*
+ * Two busy loops on the same simulated 50 W package, one in the tree (a
+ * root whose child burns) and one outside.  The energy attributed must
+ * follow the tree's share of the machine's busy CPU time over the run, as
+ * the test reads it from /proc itself: within 5% of the package's energy
+ * (tick rounding per 100 ms interval, and the share varying between
+ * intervals while the power does not).
+ */
+int test_attrib_real_burners_follow_cpu_time(void)
+{
+	static const struct sim_zone steady[] = {
+		{ "intel-rapl:0", "package-0", 1ull << 40, 50, 0, 1, 300000000, 0 },
+	};
+	struct sim s;
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_attrib *a;
+
+	sim_create(&s, steady, 1);
+	sim_start(&s, 1000000);
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = s.root,
+		                .proc_root = "/proc", .sources = "powercap",
+		                .flags = WP_OPEN_NO_CROSSCHECK };
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	pid_t outside = burner();
+	/* The tree: a root that forks a burner and waits. */
+	pid_t root = fork();
+	ASSERT(root >= 0);
+	if (root == 0) {
+		setpgid(0, 0); /* killed as a group at the end */
+		pid_t b = burner();
+		waitpid(b, NULL, 0);
+		_exit(0);
+	}
+	test_sleep_ms(100); /* the child burner started */
+	struct wp_snapshot *first = wp_snapshot_new(m), *snap = wp_snapshot_new(m);
+	ASSERT_EQ(wp_meter_snapshot(m, first), 0);
+	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION, .root_pid = root };
+	ASSERT_EQ(wp_attrib_open(&a, m, first, &ao), 0);
+	ASSERT_EQ(wp_attrib_process_count(a), 2);
+	double out0 = proc_ticks(outside), busy0 = machine_busy();
+	for (int k = 0; k < 20; k++) {
+		test_sleep_ms(100);
+		ASSERT_EQ(wp_meter_snapshot(m, snap), 0);
+		ASSERT_EQ(wp_attrib_add(a, snap), 0);
+	}
+	double out1 = proc_ticks(outside), busy1 = machine_busy();
+	double e;
+	ASSERT_EQ(wp_energy_between(m, first, snap, 0, &e), 0);
+	double got = wp_attrib_energy(a, 0) / e;
+	struct wp_report r;
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_measure(&r, m, first, snap), 0);
+	ASSERT_EQ(wp_report_set_attribution(&r, a), 0);
+	double tree_ticks = r.attributed_cpu_time_s * sysconf(_SC_CLK_TCK);
+	double want = tree_ticks / (busy1 - busy0);
+	fprintf(stderr, "  tree %.0f ticks, outside %.0f, machine busy %.0f: share %.3f, "
+	                "attributed %.3f of %.2f J\n",
+	        tree_ticks, out1 - out0, busy1 - busy0, want, got, e);
+	/* Both burners ran: the tree had part of the machine, not all. */
+	ASSERT(out1 - out0 > 0.2 * (busy1 - busy0));
+	ASSERT(want > 0.2 && want < 0.8);
+	ASSERT_NEAR(got, want, 0.05);
+	/* The burner in the tree holds nearly all of its CPU time. */
+	double most = 0;
+	for (size_t i = 0; i < r.process_count; i++)
+		most = fmax(most, r.processes[i].cpu_time_s);
+	ASSERT(most > 0.8 * r.attributed_cpu_time_s);
+	ASSERT(r.attributed_peak_pss_b > 0);
+	wp_report_free(&r);
+	kill(outside, SIGKILL);
+	kill(-root, SIGKILL);
+	waitpid(outside, NULL, 0);
+	waitpid(root, NULL, 0);
+	wp_attrib_close(a);
+	wp_snapshot_free(first);
+	wp_snapshot_free(snap);
+	wp_meter_close(m);
+	wp_host_close(h);
+	sim_destroy(&s);
+	return TEST_OK;
+}
