@@ -1060,7 +1060,8 @@ static int64_t sampled_ns(const struct gpu_cfg *g, int64_t t_ns)
  * the period's end), and only those newer than lastSeenTimeStamp.  None:
  * NOT_FOUND.  The sizing protocol: NULL utilization, or too small a count,
  * gives INSUFFICIENT_SIZE and the count needed; a sizing call (NULL) counts
- * late.N fewer.  junk.N pads the samples as some drivers do.
+ * late.N fewer.  junk.N returns the period's samples whatever
+ * lastSeenTimeStamp, padded, as some drivers do.
  */
 NEWER nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
                                                    nvmlProcessUtilizationSample_t *utilization,
@@ -1086,7 +1087,7 @@ NEWER nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
 		if (!procs[i].sm)
 			continue;
 		unsigned long long ts = end_us - (unsigned long long)j++;
-		if (ts > lastSeenTimeStamp)
+		if (ts > lastSeenTimeStamp || g->junk)
 			s[n++] = (nvmlProcessUtilizationSample_t){ .pid = procs[i].pid, .timeStamp = ts,
 				                                   .smUtil = procs[i].sm };
 	}

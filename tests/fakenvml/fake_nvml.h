@@ -76,10 +76,13 @@
  *                     call of those three functions (a NULL buffer, or a count
  *                     of 0), which therefore counts K fewer, as when processes
  *                     start between NVML's two calls (0)
- *   junk.N=0|1        1: nvmlDeviceGetProcessUtilization pads its samples
- *                     with the entries some drivers return (nvtop issue
- *                     #110): pid 50554 with an SM figure of 37100 % stamped
- *                     in the far future, and two zeroed entries (0)
+ *   junk.N=0|1        1: nvmlDeviceGetProcessUtilization misbehaves as some
+ *                     drivers do (nvtop issue #110, and its code's comment
+ *                     on "timestamp results that are less recent than what
+ *                     we were asking for"): it returns the last period's
+ *                     samples whatever lastSeenTimeStamp, followed by pid
+ *                     50554 with an SM figure of 37100 % stamped in the far
+ *                     future and two zeroed entries (0)
  *
  * The power model, per GPU, t in seconds since epoch_ns (negative before):
  *
