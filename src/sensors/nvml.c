@@ -346,6 +346,26 @@ static int read_metrics(const struct wp__domain *d, double *v)
 #define USE_TRIES 4
 
 /*
+ * Grows *buf of *cap elements for a list NVML says holds n: to n, the size
+ * NVML's reference says to allocate, or twice the last size when the list
+ * keeps growing.  0 or -ENOMEM (*buf is then freed).
+ */
+static int grow(void **buf, unsigned int *cap, unsigned int n, size_t size)
+{
+	unsigned int want = n > 2 * *cap ? n : 2 * *cap;
+	void *p = realloc(*buf, (want ? want : 1) * size);
+
+	if (!p) {
+		free(*buf);
+		*buf = NULL;
+		return -ENOMEM;
+	}
+	*buf = p;
+	*cap = want ? want : 1;
+	return 0;
+}
+
+/*
  * The per-process SM samples newer than *cursor, into out->samples, and
  * *cursor moved to the newest.  nvmlDeviceGetProcessUtilization (NVML
  * reference, "Retrieves the current utilization and process ID"): called
@@ -371,14 +391,9 @@ static int sm_samples(const struct gpu *g, uint64_t *cursor, struct wp__gpu_use 
 		return -EOPNOTSUPP;
 	rc = l->nvmlDeviceGetProcessUtilization(g->dev, NULL, &n, *cursor);
 	for (int tries = 1; rc == NVML_ERROR_INSUFFICIENT_SIZE && tries < USE_TRIES; tries++) {
-		unsigned int want = n > 2 * cap ? n : 2 * cap;
-		void *p = realloc(buf, (want ? want : 1) * sizeof *buf);
-		if (!p) {
-			free(buf);
+		if (grow((void **)&buf, &cap, n, sizeof *buf) < 0)
 			return -ENOMEM;
-		}
-		buf = p;
-		cap = n = want ? want : 1;
+		n = cap;
 		rc = l->nvmlDeviceGetProcessUtilization(g->dev, buf, &n, *cursor);
 	}
 	if (rc != NVML_SUCCESS || !buf) {
@@ -431,14 +446,11 @@ static int list_procs(list_fn fn, nvmlDevice_t dev, nvmlProcessInfo_t **infos, u
 		return -EOPNOTSUPP;
 	rc = fn(dev, n, NULL);
 	for (int tries = 1; rc == NVML_ERROR_INSUFFICIENT_SIZE && tries < USE_TRIES; tries++) {
-		unsigned int want = *n > 2 * cap ? *n : 2 * cap;
-		void *p = realloc(buf, (want ? want : 1) * sizeof *buf);
-		if (!p) {
-			free(buf);
+		if (grow((void **)&buf, &cap, *n, sizeof *buf) < 0) {
+			*n = 0;
 			return -ENOMEM;
 		}
-		buf = p;
-		cap = *n = want ? want : 1;
+		*n = cap;
 		rc = fn(dev, n, buf);
 	}
 	if (rc != NVML_SUCCESS || !buf) {
