@@ -64,6 +64,11 @@
 	X(nvml_gpu_lost_mid_run, 10)                      \
 	X(nvml_unavailable_is_a_note, 10)                 \
 	X(nvml_device_readings, 10)                       \
+	X(nvml_gpu_use_samples_and_memory, 10)            \
+	X(nvml_gpu_use_driver_quirks, 10)                 \
+	X(nvml_gpu_use_errors, 20)                        \
+	X(nvml_gpu_use_procs_file, 10)                    \
+	X(nvml_gpu_use_from_threads, 20)                  \
 	X(nvml_cli_monitor_and_list, 20)                  \
 	X(nvml_old_driver_without_optional_symbols, 10)   \
 	X(nvml_old_driver_cli, 20)                        \

@@ -9,11 +9,15 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "core/internal.h"
 #include "fakenvml/fake_nvml.h"
 #include "wattprof/wattprof.h"
 #include "contract.h"
@@ -586,6 +590,369 @@ TEST(nvml_cli_monitor_and_list)
 	json_free(j);
 	free(out);
 	test_rmtree(dir);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------- use by processes */
+
+/* Domain `name`'s gpu_use, called as the attribution calls it. */
+static int gpu_use(const struct wp_host *h, const char *name, uint64_t *cursor,
+                   struct wp__gpu_use *u)
+{
+	size_t i;
+	if (wp_host_find_domain(h, name, &i) < 0)
+		TEST_FAIL_("no domain %s", name);
+	const struct wp__domain *d = &h->domains[i];
+	ASSERT_INT(d->ops->version, >=, 4);
+	ASSERT(d->ops->gpu_use != NULL);
+	return d->ops->gpu_use(d, cursor, u);
+}
+
+static const struct wp__gpu_sample *sample_of(const struct wp__gpu_use *u, int64_t pid)
+{
+	const struct wp__gpu_sample *found = NULL;
+	for (size_t i = 0; i < u->nsamples; i++) {
+		if (u->samples[i].pid == pid) {
+			if (found)
+				TEST_FAIL_("pid %lld has two samples", (long long)pid);
+			found = &u->samples[i];
+		}
+	}
+	return found;
+}
+
+static const struct wp__gpu_mem *mem_of(const struct wp__gpu_use *u, int64_t pid)
+{
+	const struct wp__gpu_mem *found = NULL;
+	for (size_t i = 0; i < u->nmem; i++) {
+		if (u->mem[i].pid == pid) {
+			if (found)
+				TEST_FAIL_("pid %lld is listed twice", (long long)pid);
+			found = &u->mem[i];
+		}
+	}
+	return found;
+}
+
+/* CLOCK_REALTIME in us, the clock of NVML's time stamps. */
+static uint64_t realtime_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+TEST(nvml_gpu_use_samples_and_memory)
+{
+	struct gpu_host g;
+	struct wp__gpu_use u;
+	uint64_t cursor = 0;
+
+	/*
+	 * GPU 1: 4242 computes; 4243 draws without using the SMs (no sample);
+	 * 4244 has both contexts (listed by both calls, counted once) and a
+	 * driver that does not say its memory; 4245 draws.  A sample period of
+	 * 1000 s: every call here sees the same samples.  GPU 0: nothing.
+	 */
+	fake_config("gpus=2;sample_ms.1=1e6;"
+	            "procs.1=4242:30:1000000,4243:0:2048:g,4244:55:na:cg,4245:20:777:g");
+	open_gpus(&g, "nvml");
+	fake_nvml_calls_fn calls = (fake_nvml_calls_fn)fake_symbol("fake_nvml_calls");
+	uint64_t before = realtime_us();
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_1", &cursor, &u), 0);
+	ASSERT_EQ(u.sm_status, 0);
+	ASSERT_EQ(u.mem_status, 0);
+	ASSERT_EQ(u.nsamples, 3);
+	ASSERT(sample_of(&u, 4243) == NULL);
+	ASSERT_NEAR(sample_of(&u, 4242)->sm_pct, 30, 0);
+	ASSERT_NEAR(sample_of(&u, 4244)->sm_pct, 55, 0);
+	ASSERT_NEAR(sample_of(&u, 4245)->sm_pct, 20, 0);
+	/* The driver's time stamps, CLOCK_REALTIME us: the end of the last
+	 * period (at most 1000 s ago), each process 1 us apart; the cursor
+	 * moved to the newest. */
+	uint64_t newest = sample_of(&u, 4242)->ts_us;
+	ASSERT_U64(newest, <=, before);
+	ASSERT_U64(newest + 1000000000u, >=, before);
+	ASSERT_U64(sample_of(&u, 4244)->ts_us, ==, newest - 1);
+	ASSERT_U64(sample_of(&u, 4245)->ts_us, ==, newest - 2);
+	ASSERT_U64(cursor, ==, newest);
+	ASSERT_EQ(u.nmem, 4);
+	ASSERT_NEAR(mem_of(&u, 4242)->bytes, 1000000, 0);
+	ASSERT_NEAR(mem_of(&u, 4243)->bytes, 2048, 0);
+	ASSERT(isnan(mem_of(&u, 4244)->bytes)); /* NVML_VALUE_NOT_AVAILABLE */
+	ASSERT_NEAR(mem_of(&u, 4245)->bytes, 777, 0);
+	wp__gpu_use_free(&u);
+	ASSERT(u.samples == NULL && u.mem == NULL && u.nsamples == 0 && u.nmem == 0);
+
+	/* At once again: no sample since the cursor (NVML's NOT_FOUND), and
+	 * the cursor stays; the memory is there all the same. */
+	int asked = calls("nvmlDeviceGetProcessUtilization");
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_1", &cursor, &u), 0);
+	ASSERT_INT(calls("nvmlDeviceGetProcessUtilization"), >, asked);
+	ASSERT_EQ(u.sm_status, 0);
+	ASSERT_EQ(u.nsamples, 0);
+	ASSERT_U64(cursor, ==, newest);
+	ASSERT_EQ(u.nmem, 4);
+	wp__gpu_use_free(&u);
+
+	/* A cursor between the processes' stamps: only the newer ones. */
+	cursor = newest - 2;
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_1", &cursor, &u), 0);
+	ASSERT_EQ(u.nsamples, 2);
+	ASSERT(sample_of(&u, 4242) && sample_of(&u, 4244) && !sample_of(&u, 4245));
+	ASSERT_U64(cursor, ==, newest);
+	wp__gpu_use_free(&u);
+
+	/* A GPU nobody uses: both parts read, both empty. */
+	cursor = 0;
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.sm_status, 0);
+	ASSERT_EQ(u.mem_status, 0);
+	ASSERT_EQ(u.nsamples + u.nmem, 0);
+	ASSERT_U64(cursor, ==, 0);
+	wp__gpu_use_free(&u);
+	close_gpus(&g);
+
+	/* Periods of 20 ms: the next period's samples are newer than the cursor. */
+	fake_config("gpus=1;sample_ms.0=20;procs.0=77:40:10");
+	open_gpus(&g, "nvml");
+	cursor = 0;
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.nsamples, 1);
+	uint64_t first = cursor;
+	wp__gpu_use_free(&u);
+	test_sleep_ms(50);
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.nsamples, 1);
+	ASSERT_U64(u.samples[0].ts_us, >=, first + 20000);
+	ASSERT_U64(cursor, ==, u.samples[0].ts_us);
+	wp__gpu_use_free(&u);
+	close_gpus(&g);
+	return TEST_OK;
+}
+
+TEST(nvml_gpu_use_driver_quirks)
+{
+	struct gpu_host g;
+	struct wp__gpu_use u;
+	uint64_t cursor = 0;
+
+	/*
+	 * Two processes start between each sizing call and the next
+	 * (late.0=2): the buffers sized as NVML said are too small and must
+	 * be grown.  And the driver pads its samples and ignores the cursor
+	 * (junk.0=1), as some do.
+	 */
+	fake_config("gpus=1;sample_ms.0=1e6;late.0=2;junk.0=1;procs.0=10:10:100,11:20:200,"
+	            "12:30:300,13:40:400:g,14:50:500:g,15:60:600:g");
+	open_gpus(&g, "nvml");
+	fake_nvml_calls_fn calls = (fake_nvml_calls_fn)fake_symbol("fake_nvml_calls");
+	int su = calls("nvmlDeviceGetProcessUtilization");
+	int sc = calls("nvmlDeviceGetComputeRunningProcesses_v3");
+	int sg = calls("nvmlDeviceGetGraphicsRunningProcesses_v3");
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	/* Sized at 4 samples of 6 (with 3 of padding: 9), then 9: three calls;
+	 * the lists sized at 1 of 3, then 3. */
+	ASSERT_EQ(calls("nvmlDeviceGetProcessUtilization") - su, 3);
+	ASSERT_EQ(calls("nvmlDeviceGetComputeRunningProcesses_v3") - sc, 3);
+	ASSERT_EQ(calls("nvmlDeviceGetGraphicsRunningProcesses_v3") - sg, 3);
+	ASSERT_EQ(u.sm_status, 0);
+	ASSERT_EQ(u.mem_status, 0);
+	/* The padding is not taken: no pid 0, no 37100 %, and the cursor is
+	 * not thrown into the far future. */
+	ASSERT_EQ(u.nsamples, 6);
+	for (int64_t pid = 10; pid <= 15; pid++) {
+		ASSERT_NEAR(sample_of(&u, pid)->sm_pct, 10 * (double)(pid - 9), 0);
+		ASSERT_NEAR(mem_of(&u, pid)->bytes, 100 * (double)(pid - 9), 0);
+	}
+	ASSERT_EQ(u.nmem, 6);
+	ASSERT_U64(cursor, <=, realtime_us());
+	ASSERT_U64(cursor, ==, sample_of(&u, 10)->ts_us);
+	wp__gpu_use_free(&u);
+	/* The same samples again, older than asked for: none taken. */
+	uint64_t was = cursor;
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.sm_status, 0);
+	ASSERT_EQ(u.nsamples, 0);
+	ASSERT_U64(cursor, ==, was);
+	wp__gpu_use_free(&u);
+	close_gpus(&g);
+	return TEST_OK;
+}
+
+TEST(nvml_gpu_use_errors)
+{
+	struct gpu_host g;
+	struct wp__gpu_use u;
+	uint64_t cursor = 0;
+	static const struct {
+		const char *cfg;
+		int rc, sm, mem;
+		size_t nsamples, nmem;
+	} cases[] = {
+		/* A device without per-process samples (MIG, some boards). */
+		{ "fail=nvmlDeviceGetProcessUtilization:3", 0, -EOPNOTSUPP, 0, 0, 2 },
+		{ "fail=nvmlDeviceGetProcessUtilization:4", 0, -EACCES, 0, 0, 2 },
+		/* Processes that may not be listed (MIG's whole board, unprivileged). */
+		{ "fail=nvmlDeviceGetComputeRunningProcesses_v3:4", 0, 0, -EACCES, 2, 0 },
+		/* A driver without the graphics list: the compute one is enough. */
+		{ "no=nvmlDeviceGetGraphicsRunningProcesses_v3", 0, 0, 0, 2, 1 },
+		{ "fail=nvmlDeviceGetGraphicsRunningProcesses_v3:999", 0, 0, 0, 2, 1 },
+		/* Neither: the sample's error. */
+		{ "fail=nvmlDeviceGetProcessUtilization:4,nvmlDeviceGetComputeRunningProcesses_v3:3",
+		  -EACCES, -EACCES, -EOPNOTSUPP, 0, 0 },
+		/* Symbols an old driver lacks, as a driver that says so. */
+		{ "no=nvmlDeviceGetProcessUtilization,nvmlDeviceGetComputeRunningProcesses_v3",
+		  -EOPNOTSUPP, -EOPNOTSUPP, -EOPNOTSUPP, 0, 0 },
+	};
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		fprintf(stderr, "  %s\n", cases[k].cfg);
+		fake_config("gpus=1;sample_ms.0=1e6;procs.0=5:50:500,6:60:600:g;%s", cases[k].cfg);
+		open_gpus(&g, "nvml");
+		cursor = 0;
+		ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), cases[k].rc);
+		ASSERT_EQ(u.sm_status, cases[k].sm);
+		ASSERT_EQ(u.mem_status, cases[k].mem);
+		ASSERT_EQ(u.nsamples, cases[k].nsamples);
+		ASSERT_EQ(u.nmem, cases[k].nmem);
+		/* Without samples the cursor stays. */
+		ASSERT(cases[k].nsamples ? cursor > 0 : cursor == 0);
+		wp__gpu_use_free(&u);
+		close_gpus(&g);
+	}
+
+	/* A GPU lost: both parts say so, and nothing is filled. */
+	fake_config("gpus=2;sample_ms.0=1e6;procs.0=5:50:500");
+	open_gpus(&g, "nvml");
+	((fake_nvml_lose_now_fn)fake_symbol("fake_nvml_lose_now"))(0);
+	cursor = 0;
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), -ENODEV);
+	ASSERT_EQ(u.sm_status, -ENODEV);
+	ASSERT_EQ(u.mem_status, -ENODEV);
+	ASSERT_EQ(u.nsamples + u.nmem, 0);
+	ASSERT_U64(cursor, ==, 0);
+	wp__gpu_use_free(&u);
+	/* The other GPU goes on. */
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_1", &cursor, &u), 0);
+	wp__gpu_use_free(&u);
+	close_gpus(&g);
+	return TEST_OK;
+}
+
+/* procs_file: the processes written as a test learns their pids. */
+static void write_procs(const char *path, const char *text)
+{
+	char tmp[600];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	test_spit(tmp, text);
+	ASSERT_EQ(rename(tmp, path), 0);
+}
+
+TEST(nvml_gpu_use_procs_file)
+{
+	struct gpu_host g;
+	struct wp__gpu_use u;
+	char dir[512], path[600];
+	uint64_t cursor = 0;
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/procs", dir);
+	/* procs.0 is replaced by the file, which does not exist yet. */
+	fake_config("gpus=1;sample_ms.0=20;procs.0=1:99:1;procs_file.0=%s", path);
+	open_gpus(&g, "nvml");
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.nsamples + u.nmem, 0);
+	wp__gpu_use_free(&u);
+
+	/* A process appears: listed at once, sampled from the next period. */
+	char line[128];
+	snprintf(line, sizeof line, "%d 35 4096\n", (int)getpid());
+	write_procs(path, line);
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.nmem, 1);
+	ASSERT_NEAR(mem_of(&u, getpid())->bytes, 4096, 0);
+	wp__gpu_use_free(&u);
+	test_sleep_ms(40);
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.nsamples, 1);
+	ASSERT_NEAR(sample_of(&u, getpid())->sm_pct, 35, 0);
+	wp__gpu_use_free(&u);
+
+	/* It ends and another starts. */
+	write_procs(path, "31337 70 na\n");
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.nmem, 1);
+	ASSERT(isnan(mem_of(&u, 31337)->bytes));
+	wp__gpu_use_free(&u);
+	test_sleep_ms(40);
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.nsamples, 1);
+	ASSERT_NEAR(sample_of(&u, 31337)->sm_pct, 70, 0);
+	wp__gpu_use_free(&u);
+
+	/* Gone: no process. */
+	ASSERT_EQ(unlink(path), 0);
+	test_sleep_ms(40);
+	ASSERT_EQ(gpu_use(g.host, "nvidia_gpu_0", &cursor, &u), 0);
+	ASSERT_EQ(u.sm_status, 0);
+	ASSERT_EQ(u.nsamples + u.nmem, 0);
+	wp__gpu_use_free(&u);
+	close_gpus(&g);
+	test_rmtree(dir);
+	return TEST_OK;
+}
+
+struct use_thread {
+	const struct wp_host *host;
+	int calls, bad;
+};
+
+/* Calls gpu_use with a cursor of its own, as each attribution would. */
+static void *use_loop(void *arg)
+{
+	struct use_thread *t = arg;
+	uint64_t cursor = 0;
+	for (int i = 0; i < 1000; i++) {
+		struct wp__gpu_use u;
+		uint64_t was = cursor;
+		int rc = gpu_use(t->host, "nvidia_gpu_0", &cursor, &u);
+		t->calls++;
+		const struct wp__gpu_mem *m8 = mem_of(&u, 8);
+		t->bad += rc != 0 || u.nmem != 2 || !m8 || m8->bytes != 800;
+		for (size_t k = 0; k < u.nsamples; k++)
+			t->bad += u.samples[k].ts_us <= was || u.samples[k].ts_us > cursor;
+		wp__gpu_use_free(&u);
+	}
+	return NULL;
+}
+
+TEST(nvml_gpu_use_from_threads)
+{
+	struct gpu_host g;
+	struct use_thread t[4];
+	pthread_t th[4];
+
+	/* While the sampler reads energy, four callers with their own cursors. */
+	fake_config("gpus=1;sample_ms.0=1;procs.0=7:70:700,8:80:800");
+	open_gpus(&g, "nvml");
+	struct wp_meter *m;
+	ASSERT_EQ(wp_meter_open(&m, g.host, NULL, 0, NULL), 0);
+	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 200,
+		                         .flags = WP_SAMPLE_METRICS };
+	ASSERT_EQ(wp_meter_start_sampler(m, &so), 0);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct use_thread){ g.host, 0, 0 };
+		ASSERT_EQ(pthread_create(&th[i], NULL, use_loop, &t[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ASSERT_EQ(t[i].calls, 1000);
+		ASSERT_EQ(t[i].bad, 0);
+	}
+	wp_meter_stop_sampler(m);
+	wp_meter_close(m);
+	close_gpus(&g);
 	return TEST_OK;
 }
 

@@ -13,6 +13,7 @@
  * trailing average A(t) at the last refresh.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "core/internal.h"
 #include "fakenvml/fake_nvml.h"
 #include "wattprof/wattprof.h"
 #include "json.h"
@@ -183,6 +185,24 @@ TEST(nvml_old_driver_without_optional_symbols)
 		ASSERT(isnan(wp_snapshot_metric(b, i, WP_METRIC_SM_CLOCK_MHZ)));
 		ASSERT(isnan(wp_snapshot_metric(b, i, WP_METRIC_POWER_LIMIT_W)));
 	}
+	/* No per-process use: neither query exists in this driver, and none is
+	 * called through a missing symbol. */
+	for (size_t i = 0; i < 2; i++) {
+		struct wp__gpu_use u;
+		uint64_t cursor = 0;
+		const struct wp__domain *dom = &host->domains[i];
+		ASSERT(dom->ops->version >= 4 && dom->ops->gpu_use);
+		ASSERT_EQ(dom->ops->gpu_use(dom, &cursor, &u), -EOPNOTSUPP);
+		ASSERT_EQ(u.sm_status, -EOPNOTSUPP);
+		ASSERT_EQ(u.mem_status, -EOPNOTSUPP);
+		ASSERT_EQ(u.nsamples + u.nmem, 0);
+		ASSERT_U64(cursor, ==, 0);
+		wp__gpu_use_free(&u);
+	}
+	ASSERT_EQ(calls("nvmlDeviceGetProcessUtilization"), 0);
+	ASSERT_EQ(calls("nvmlDeviceGetComputeRunningProcesses_v3"), 0);
+	ASSERT_EQ(calls("nvmlDeviceGetGraphicsRunningProcesses_v3"), 0);
+
 	/* The sampler asking for metrics at every tick goes through the same path. */
 	so.freq_hz = 50;
 	so.flags = WP_SAMPLE_METRICS;

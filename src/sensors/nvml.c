@@ -39,6 +39,12 @@
  * CUDA's when CUDA_DEVICE_ORDER=PCI_BUS_ID or all GPUs are of one model;
  * otherwise a warning says the two orders may differ.
  *
+ * Use by processes (gpu_use, for attribution): the per-process SM samples
+ * of nvmlDeviceGetProcessUtilization since a caller's cursor (the driver's
+ * time stamp of the newest sample seen), and the device memory of every
+ * process with a compute or graphics context.  See sm_samples() for what a
+ * sample is and which are kept.
+ *
  * The library stays loaded while any of its domains lives; the last
  * domain's release calls nvmlShutdown() and dlclose().  NVML's calls are
  * thread-safe (NVML reference, "Thread safety"), so the sampler thread and
@@ -332,6 +338,197 @@ static int read_metrics(const struct wp__domain *d, double *v)
 	    l->nvmlDeviceGetEnforcedPowerLimit(g->dev, &u) == NVML_SUCCESS)
 		v[WP_METRIC_POWER_LIMIT_W] = u / 1e3;
 	return 0;
+}
+
+/* ------------------------------------------------------ use by processes */
+
+/* Calls at most to fit a list that keeps growing between NVML's calls. */
+#define USE_TRIES 4
+
+/*
+ * Grows *buf of *cap elements for a list NVML says holds n: to n, the size
+ * NVML's reference says to allocate, or twice the last size when the list
+ * keeps growing.  0 or -ENOMEM (*buf is then freed).
+ */
+static int grow(void **buf, unsigned int *cap, unsigned int n, size_t size)
+{
+	unsigned int want = n > 2 * *cap ? n : 2 * *cap;
+	void *p = realloc(*buf, (want ? want : 1) * size);
+
+	if (!p) {
+		free(*buf);
+		*buf = NULL;
+		return -ENOMEM;
+	}
+	*buf = p;
+	*cap = want ? want : 1;
+	return 0;
+}
+
+/*
+ * The per-process SM samples newer than *cursor, into out->samples, and
+ * *cursor moved to the newest.  nvmlDeviceGetProcessUtilization (NVML
+ * reference, "Retrieves the current utilization and process ID"): called
+ * first without a buffer for the count, then with one; a count that grew
+ * in between (a process started) gives INSUFFICIENT_SIZE again, and a
+ * bigger buffer is tried, USE_TRIES calls in all.  NOT_FOUND is "no sample
+ * entries since lastSeenTimeStamp": no samples, not an error.
+ *
+ * Drivers have been seen to return more than they were asked for (nvtop
+ * issue #110: zeroed entries, and garbage with SM figures in the tens of
+ * thousands of % stamped in the far future), so only samples newer than the
+ * cursor, of a process (pid > 0) and with an SM figure of at most 100 % are
+ * kept, and only those move the cursor.  0 or a negative errno.
+ */
+static int sm_samples(const struct gpu *g, uint64_t *cursor, struct wp__gpu_use *out)
+{
+	const struct lib *l = g->lib;
+	nvmlProcessUtilizationSample_t *buf = NULL;
+	unsigned int n = 0, cap = 0;
+	nvmlReturn_t rc;
+
+	if (!l->nvmlDeviceGetProcessUtilization)
+		return -EOPNOTSUPP;
+	rc = l->nvmlDeviceGetProcessUtilization(g->dev, NULL, &n, *cursor);
+	for (int tries = 1; rc == NVML_ERROR_INSUFFICIENT_SIZE && tries < USE_TRIES; tries++) {
+		if (grow((void **)&buf, &cap, n, sizeof *buf) < 0)
+			return -ENOMEM;
+		n = cap;
+		rc = l->nvmlDeviceGetProcessUtilization(g->dev, buf, &n, *cursor);
+	}
+	if (rc != NVML_SUCCESS || !buf) {
+		free(buf);
+		/* A sizing call that succeeds has nothing to size. */
+		return rc == NVML_SUCCESS || rc == NVML_ERROR_NOT_FOUND ? 0
+		       : rc == NVML_ERROR_INSUFFICIENT_SIZE         ? -EAGAIN
+		                                                    : to_errno(rc);
+	}
+	if (n > cap)
+		n = cap;
+	out->samples = n ? malloc(n * sizeof *out->samples) : NULL;
+	if (n && !out->samples) {
+		free(buf);
+		return -ENOMEM;
+	}
+	uint64_t newest = *cursor;
+	for (unsigned int i = 0; i < n; i++) {
+		const nvmlProcessUtilizationSample_t *s = &buf[i];
+		if (s->timeStamp <= *cursor || s->pid == 0 || s->smUtil > 100)
+			continue;
+		out->samples[out->nsamples++] = (struct wp__gpu_sample){
+			.pid = s->pid, .ts_us = s->timeStamp, .sm_pct = s->smUtil
+		};
+		if (s->timeStamp > newest)
+			newest = s->timeStamp;
+	}
+	*cursor = newest;
+	free(buf);
+	return 0;
+}
+
+typedef nvmlReturn_t (*list_fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
+
+/*
+ * One of NVML's lists of running processes into a malloc'ed *infos of *n:
+ * first called with a count of 0 ("the return code will be
+ * NVML_ERROR_INSUFFICIENT_SIZE, or NVML_SUCCESS if none are running"), then
+ * with a buffer, grown as in sm_samples().  0 or a negative errno.
+ */
+static int list_procs(list_fn fn, nvmlDevice_t dev, nvmlProcessInfo_t **infos, unsigned int *n)
+{
+	nvmlProcessInfo_t *buf = NULL;
+	unsigned int cap = 0;
+	nvmlReturn_t rc;
+
+	*n = 0;
+	*infos = NULL;
+	if (!fn)
+		return -EOPNOTSUPP;
+	rc = fn(dev, n, NULL);
+	for (int tries = 1; rc == NVML_ERROR_INSUFFICIENT_SIZE && tries < USE_TRIES; tries++) {
+		if (grow((void **)&buf, &cap, *n, sizeof *buf) < 0) {
+			*n = 0;
+			return -ENOMEM;
+		}
+		*n = cap;
+		rc = fn(dev, n, buf);
+	}
+	if (rc != NVML_SUCCESS || !buf) {
+		free(buf);
+		*n = 0;
+		return rc == NVML_SUCCESS                      ? 0
+		       : rc == NVML_ERROR_INSUFFICIENT_SIZE ? -EAGAIN
+		                                            : to_errno(rc);
+	}
+	if (*n > cap)
+		*n = cap;
+	*infos = buf;
+	return 0;
+}
+
+/*
+ * The device memory each process holds now, into out->mem: the processes
+ * with a compute context (nvmlDeviceGetComputeRunningProcesses_v3), then
+ * those with a graphics one (..._v3 of graphics) that were not listed yet:
+ * a process with both is counted once (its usedGpuMemory is "all of the
+ * memory used by the application" in either list).  The compute list must
+ * answer; the graphics one is added when it does.  usedGpuMemory equal to
+ * NVML_VALUE_NOT_AVAILABLE becomes NaN.  0 or a negative errno.
+ */
+static int held_memory(const struct gpu *g, struct wp__gpu_use *out)
+{
+	const struct lib *l = g->lib;
+	nvmlProcessInfo_t *lists[2];
+	unsigned int counts[2];
+	int rc;
+
+	rc = list_procs(l->nvmlDeviceGetComputeRunningProcesses_v3, g->dev, &lists[0], &counts[0]);
+	if (rc < 0)
+		return rc;
+	if (list_procs(l->nvmlDeviceGetGraphicsRunningProcesses_v3, g->dev, &lists[1],
+	               &counts[1]) < 0)
+		counts[1] = 0;
+	size_t total = (size_t)counts[0] + counts[1];
+	out->mem = total ? malloc(total * sizeof *out->mem) : NULL;
+	if (total && !out->mem)
+		rc = -ENOMEM;
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		for (unsigned int i = 0; i < counts[k]; i++) {
+			const nvmlProcessInfo_t *p = &lists[k][i];
+			double bytes = p->usedGpuMemory == (unsigned long long)NVML_VALUE_NOT_AVAILABLE
+			                       ? NAN
+			                       : (double)p->usedGpuMemory;
+			size_t j = 0;
+			while (j < out->nmem && out->mem[j].pid != (int64_t)p->pid)
+				j++;
+			if (j == out->nmem)
+				out->mem[out->nmem++] = (struct wp__gpu_mem){ .pid = p->pid, .bytes = bytes };
+			else if (isnan(out->mem[j].bytes) || bytes > out->mem[j].bytes)
+				out->mem[j].bytes = bytes; /* the figure that is known */
+		}
+	}
+	free(lists[0]);
+	free(lists[1]);
+	return rc;
+}
+
+/*
+ * wp_sensor_ops.gpu_use.  Any thread, like read_metrics: NVML is
+ * thread-safe, the gpu is only read, and the cursor is the caller's.  A
+ * lost GPU answers GPU_IS_LOST to both queries: -ENODEV.
+ */
+static int gpu_use(const struct wp__domain *d, uint64_t *cursor, struct wp__gpu_use *out)
+{
+	const struct gpu *g = d->priv;
+
+	memset(out, 0, sizeof *out);
+	out->sm_status = sm_samples(g, cursor, out);
+	out->mem_status = held_memory(g, out);
+	if (out->sm_status == 0 || out->mem_status == 0)
+		return 0;
+	if (out->sm_status == -ENODEV || out->mem_status == -ENODEV)
+		return -ENODEV;
+	return out->sm_status;
 }
 
 static void release(struct wp__domain *d)
@@ -791,10 +988,11 @@ out:
 }
 
 const struct wp_sensor_ops wp__sensor_nvml = {
-	.version = 3,
+	.version = 4,
 	.name = SOURCE,
 	.probe = probe,
 	.read = read_counter,
 	.release = release,
 	.metrics = read_metrics,
+	.gpu_use = gpu_use,
 };

@@ -85,19 +85,43 @@ typedef struct nvmlMemory_st {
 	unsigned long long total, free, used; /* bytes */
 } nvmlMemory_t;
 
-/* nvmlDeviceGetProcessUtilization's samples (per-process attribution). */
+/*
+ * Some fields' "not available" (nvml.h defines it as (-1)): in an unsigned
+ * long long such as nvmlProcessInfo_t.usedGpuMemory it reads as 2^64 - 1.
+ */
+#define NVML_VALUE_NOT_AVAILABLE (-1)
+
+/*
+ * nvmlDeviceGetProcessUtilization's samples (per-process attribution), as
+ * the reference's nvmlProcessUtilizationSample_t: pid, timeStamp ("CPU
+ * Timestamp in microseconds"), then the SM, frame buffer, encoder and
+ * decoder utilisation, % each.
+ */
 typedef struct nvmlProcessUtilizationSample_st {
 	unsigned int pid;
 	unsigned long long timeStamp; /* us since 1970 */
 	unsigned int smUtil, memUtil, encUtil, decUtil;
 } nvmlProcessUtilizationSample_t;
 
-/* nvmlDeviceGetComputeRunningProcesses_v3's entries (nvmlProcessInfo_v2_t). */
-typedef struct nvmlProcessInfo_st {
+/*
+ * The entries of nvmlDeviceGetComputeRunningProcesses_v3 and
+ * nvmlDeviceGetGraphicsRunningProcesses_v3: the reference's
+ * nvmlProcessInfo_v2_t (nvml.h: "nvmlProcessInfo_v2_t, nvmlProcessInfo_t"),
+ * pid, usedGpuMemory (bytes, or NVML_VALUE_NOT_AVAILABLE), gpuInstanceId and
+ * computeInstanceId (0xFFFFFFFF outside MIG).  The older _v1 struct has only
+ * the first two, which is why the unversioned functions are not used.
+ */
+typedef struct nvmlProcessInfo_v2_st {
 	unsigned int pid;
 	unsigned long long usedGpuMemory; /* bytes */
 	unsigned int gpuInstanceId, computeInstanceId;
-} nvmlProcessInfo_t;
+} nvmlProcessInfo_v2_t, nvmlProcessInfo_t;
+
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__powerpc64__)
+/* The layouts of NVIDIA's 64-bit library: a 64-bit field is 8-aligned. */
+_Static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "nvmlProcessUtilizationSample_t");
+_Static_assert(sizeof(nvmlProcessInfo_t) == 24, "nvmlProcessInfo_v2_t");
+#endif
 
 /*
  * Every function wattprof may call, as X(return, name, parameters).  Those
@@ -135,6 +159,8 @@ typedef struct nvmlProcessInfo_st {
 	  (nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned int *,                 \
 	   unsigned long long))                                                            \
 	X(nvmlReturn_t, nvmlDeviceGetComputeRunningProcesses_v3,                           \
+	  (nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *))                             \
+	X(nvmlReturn_t, nvmlDeviceGetGraphicsRunningProcesses_v3,                          \
 	  (nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *))                             \
 	X(nvmlReturn_t, nvmlDeviceGetHandleByUUID, (const char *, nvmlDevice_t *))         \
 	X(nvmlReturn_t, nvmlDeviceGetDeviceHandleFromMigDeviceHandle,                      \

@@ -74,10 +74,19 @@ static const char *const fn_names[FN_COUNT] = {
 #define CONFIG_MAX 16384
 #define NEVER INT64_MAX
 
+/* What a process holds a context for: compute, graphics, or both. */
+#define PROC_COMPUTE 1u
+#define PROC_GRAPHICS 2u
+
 struct proc {
 	unsigned int pid, sm;
-	unsigned long long mem;
+	unsigned long long mem; /* bytes, or NOT_AVAILABLE */
+	unsigned int kind;      /* PROC_* */
 };
+
+#define NOT_AVAILABLE ((unsigned long long)NVML_VALUE_NOT_AVAILABLE)
+/* Longest procs_file path, the NUL included. */
+#define PROCS_FILE_MAX 1024
 
 struct gpu_cfg {
 	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
@@ -90,8 +99,11 @@ struct gpu_cfg {
 	unsigned long long mem_used, mem_total;
 	int nprocs;
 	struct proc procs[FAKE_NVML_MAX_PROCS];
+	char procs_file[PROCS_FILE_MAX]; /* "": procs above */
+	double sample_ms;                /* per-process utilisation sample period */
+	unsigned long long late, junk;
 	/* Derived once the configuration is complete. */
-	int64_t update_ns, lose_ns;
+	int64_t update_ns, lose_ns, sample_ns;
 };
 
 struct config {
@@ -101,7 +113,11 @@ struct config {
 	int has_epoch;
 	char driver[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE];
 	unsigned char no[FN_COUNT];
+	nvmlReturn_t fail[FN_COUNT]; /* fail=: what a function returns; 0: itself */
 	struct gpu_cfg gpu[FAKE_NVML_MAX_GPUS];
+	/* CLOCK_REALTIME - CLOCK_MONOTONIC when installed, ns: a model time's
+	 * time stamp, the same at every call. */
+	long long realtime_offset_ns;
 };
 
 /* What a key's value is, for the table-driven parser. */
@@ -112,6 +128,7 @@ enum kind {
 	K_LL,     /* long long, any */
 	K_PROCS,
 	K_NO,
+	K_FAIL,
 };
 
 struct key {
@@ -132,6 +149,7 @@ static const struct key keys[] = {
 	{ "no", 0, K_NO, 0, 0, 0 },
 	C(driver, K_STR, 0, NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE),
 	C(root, K_UINT, 0, 1),
+	{ "fail", 0, K_FAIL, 0, 0, 0 },
 	G(name, K_STR, 0, NVML_DEVICE_NAME_V2_BUFFER_SIZE),
 	G(uuid, K_STR, 0, NVML_DEVICE_UUID_V2_BUFFER_SIZE),
 	G(arch, K_UINT, 0, UINT_MAX),
@@ -156,6 +174,10 @@ static const struct key keys[] = {
 	G(mem_total, K_UINT, 0, 1e18),
 	G(sm_mhz, K_UINT, 0, UINT_MAX),
 	{ "procs", 1, K_PROCS, 0, 0, 0 },
+	G(procs_file, K_STR, 0, PROCS_FILE_MAX),
+	G(sample_ms, K_DOUBLE, 0.001, 1e9),
+	G(late, K_UINT, 0, FAKE_NVML_MAX_PROCS),
+	G(junk, K_UINT, 0, 1),
 };
 
 #undef G
@@ -243,6 +265,7 @@ static void defaults(struct config *c)
 		g->mem_used = 1ULL << 30;
 		g->mem_total = 80ULL << 30;
 		g->sm_mhz = 1980;
+		g->sample_ms = 1000.0 / 6;
 	}
 }
 
@@ -257,30 +280,59 @@ static int parse_ull(const char *s, unsigned long long *v)
 	return *end ? -1 : 0;
 }
 
+/*
+ * One process from its fields: PID, SM %, BYTES ("na": NOT_AVAILABLE) and
+ * KIND ("c", "g" or "cg"; NULL: "c").  0 or -1.
+ */
+static int parse_proc(struct proc *p, const char *pid_s, const char *sm_s, const char *mem_s,
+                      const char *kind_s)
+{
+	unsigned long long pid, sm, mem = NOT_AVAILABLE;
+
+	if (parse_ull(pid_s, &pid) || pid > UINT_MAX || parse_ull(sm_s, &sm) || sm > 100 ||
+	    (strcmp(mem_s, "na") && (parse_ull(mem_s, &mem) || mem == NOT_AVAILABLE)))
+		return -1;
+	p->pid = (unsigned int)pid;
+	p->sm = (unsigned int)sm;
+	p->mem = mem;
+	if (!kind_s || !strcmp(kind_s, "c"))
+		p->kind = PROC_COMPUTE;
+	else if (!strcmp(kind_s, "g"))
+		p->kind = PROC_GRAPHICS;
+	else if (!strcmp(kind_s, "cg"))
+		p->kind = PROC_COMPUTE | PROC_GRAPHICS;
+	else
+		return -1;
+	return 0;
+}
+
 static int parse_procs(struct gpu_cfg *g, char *v, const char *key)
 {
 	char *rest;
 
 	g->nprocs = 0;
 	for (char *item = strtok_r(v, ",", &rest); item; item = strtok_r(NULL, ",", &rest)) {
-		unsigned long long pid, sm, mem;
 		char *sm_s = strchr(item, ':'), *mem_s = sm_s ? strchr(sm_s + 1, ':') : NULL;
+		char *kind_s = mem_s ? strchr(mem_s + 1, ':') : NULL;
 
 		if (!mem_s) {
-			complain("'%s': '%s' is not PID:SM:BYTES", key, item);
+			complain("'%s': '%s' is not PID:SM:BYTES[:KIND]", key, item);
 			return -1;
 		}
 		*sm_s++ = *mem_s++ = '\0';
-		if (parse_ull(item, &pid) || pid > UINT_MAX || parse_ull(sm_s, &sm) || sm > 100 ||
-		    parse_ull(mem_s, &mem)) {
-			complain("'%s': bad PID:SM:BYTES (pid below 2^32, SM a %% in 0..100)", key);
-			return -1;
-		}
+		if (kind_s)
+			*kind_s++ = '\0';
 		if (g->nprocs == FAKE_NVML_MAX_PROCS) {
 			complain("'%s': more than %d processes", key, FAKE_NVML_MAX_PROCS);
 			return -1;
 		}
-		g->procs[g->nprocs++] = (struct proc){ (unsigned int)pid, (unsigned int)sm, mem };
+		if (parse_proc(&g->procs[g->nprocs], item, sm_s, mem_s, kind_s)) {
+			complain("'%s': bad PID:SM:BYTES[:KIND] (pid below 2^32, SM a %% in 0..100, "
+			         "BYTES a number or na, KIND c, g or cg)",
+			         key);
+			return -1;
+		}
+		g->nprocs++;
 	}
 	return 0;
 }
@@ -302,6 +354,34 @@ static int parse_no(struct config *c, char *v)
 			return -1;
 		}
 		c->no[f] = 1;
+	}
+	return 0;
+}
+
+/* fail=F:RC,...: function F returns RC (1..999) instead of doing its work. */
+static int parse_fail(struct config *c, char *v)
+{
+	char *rest;
+
+	memset(c->fail, 0, sizeof c->fail);
+	for (char *item = strtok_r(v, ",", &rest); item; item = strtok_r(NULL, ",", &rest)) {
+		char *rc_s = strchr(item, ':');
+		unsigned long long rc;
+		int f;
+
+		if (rc_s)
+			*rc_s++ = '\0';
+		for (f = 0; f < FN_COUNT && strcmp(fn_names[f], item); f++)
+			;
+		if (!rc_s || parse_ull(rc_s, &rc) || rc < 1 || rc > 999 || f == FN_COUNT ||
+		    f == FN_nvmlInit_v2 || f == FN_nvmlInit || f == FN_nvmlShutdown ||
+		    f == FN_nvmlErrorString) {
+			complain("fail=: '%s' is not FUNCTION:RC (a function that can fail, RC "
+			         "1..999)",
+			         item);
+			return -1;
+		}
+		c->fail[f] = (nvmlReturn_t)rc;
 	}
 	return 0;
 }
@@ -387,6 +467,8 @@ static int parse_item(struct config *c, char *item, int *gpu_named)
 		return parse_procs(&c->gpu[n], v, item);
 	case K_NO:
 		return parse_no(c, v);
+	case K_FAIL:
+		return parse_fail(c, v);
 	}
 	return -1;
 }
@@ -428,6 +510,11 @@ static int parse_config(struct config *c, const char *env)
 		}
 		g->update_ns = ms_to_ns(g->update_ms);
 		g->lose_ns = isnan(g->lose_ms) ? NEVER : ms_to_ns(g->lose_ms);
+		g->sample_ns = ms_to_ns(g->sample_ms);
+		if (g->sample_ns < 1000) {
+			complain("GPU %u: sample_ms %g is below 1 us", i, g->sample_ms);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -458,6 +545,7 @@ static nvmlReturn_t init(enum fn f)
 			parsed.epoch_ns = first_init_ns;
 		if (!installed || strcmp(parsed.raw, cfg.raw)) {
 			cfg = parsed;
+			cfg.realtime_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
 			for (unsigned int i = 0; i < FAKE_NVML_MAX_GPUS; i++)
 				devs[i] = (struct nvmlDevice_st){ i, to_mw(cfg.gpu[i].limit_w) };
 			installed = 1;
@@ -481,7 +569,7 @@ static nvmlReturn_t enter(enum fn f)
 		return NVML_ERROR_UNINITIALIZED;
 	if (cfg.no[f])
 		return NVML_ERROR_FUNCTION_NOT_FOUND;
-	return NVML_SUCCESS;
+	return cfg.fail[f];
 }
 
 static nvmlReturn_t leave(nvmlReturn_t rc)
@@ -907,9 +995,73 @@ NEWER nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigne
 }
 
 /*
- * One sample per process, stamped now.  NVML's sizing protocol: NULL
- * samples, or too few, give INSUFFICIENT_SIZE and the count needed; no
- * sample newer than lastSeenTimeStamp gives NOT_FOUND.
+ * The processes on GPU g now, into out[FAKE_NVML_MAX_PROCS]: procs.N, or the
+ * procs_file.N read again (one "PID SM BYTES [KIND]" a line; blank lines
+ * skipped; a file that does not exist: none).  The count, or -1 having said
+ * why on stderr.
+ */
+static int current_procs(const struct gpu_cfg *g, struct proc *out)
+{
+	char line[512], pid[32], sm[32], mem[32], kind[8], extra[2];
+	int n = 0, lineno = 0;
+	FILE *f;
+
+	if (!g->procs_file[0]) {
+		memcpy(out, g->procs, (size_t)g->nprocs * sizeof *out);
+		return g->nprocs;
+	}
+	f = fopen(g->procs_file, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		complain("procs_file '%s': %s", g->procs_file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		int k = sscanf(line, "%31s %31s %31s %7s %1s", pid, sm, mem, kind, extra);
+
+		lineno++;
+		if (k <= 0)
+			continue;
+		if (n == FAKE_NVML_MAX_PROCS || k < 3 || k > 4 ||
+		    parse_proc(&out[n], pid, sm, mem, k == 4 ? kind : NULL)) {
+			complain("procs_file '%s' line %d: want PID SM BYTES [KIND] (SM a %% in "
+			         "0..100, BYTES a number or na, KIND c, g or cg; at most %d lines)",
+			         g->procs_file, lineno, FAKE_NVML_MAX_PROCS);
+			fclose(f);
+			return -1;
+		}
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The time stamp (CLOCK_REALTIME, us since 1970) of the model's t_ns. */
+static unsigned long long stamp_us(int64_t t_ns)
+{
+	return (unsigned long long)((cfg.epoch_ns + t_ns + cfg.realtime_offset_ns) / 1000);
+}
+
+/* The driver's last per-process sample at t: floor(t / sample) sample. */
+static int64_t sampled_ns(const struct gpu_cfg *g, int64_t t_ns)
+{
+	int64_t k = t_ns / g->sample_ns;
+
+	if (t_ns % g->sample_ns < 0)
+		k--;
+	return k * g->sample_ns;
+}
+
+/*
+ * NVML's samples as drivers give them: at the end of every sample period
+ * (sample_ms) one sample per process that used the SMs in it (SM > 0), each
+ * process stamped at its own time (here 1 us apart, in list order, before
+ * the period's end), and only those newer than lastSeenTimeStamp.  None:
+ * NOT_FOUND.  The sizing protocol: NULL utilization, or too small a count,
+ * gives INSUFFICIENT_SIZE and the count needed; a sizing call (NULL) counts
+ * late.N fewer.  junk.N returns the period's samples whatever
+ * lastSeenTimeStamp, padded, as some drivers do.
  */
 NEWER nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
                                                    nvmlProcessUtilizationSample_t *utilization,
@@ -919,59 +1071,107 @@ NEWER nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
 	const struct gpu_cfg *g;
 	int64_t t;
 	nvmlReturn_t rc = enter_dev(FN_nvmlDeviceGetProcessUtilization, device, &g, &t);
-	unsigned long long rt_us = (unsigned long long)now_ns(CLOCK_REALTIME) / 1000;
-	unsigned int n;
+	nvmlProcessUtilizationSample_t s[FAKE_NVML_MAX_PROCS + 3];
+	struct proc procs[FAKE_NVML_MAX_PROCS];
+	unsigned int n = 0;
+	int np;
 
 	if (rc == NVML_SUCCESS && !processSamplesCount)
 		rc = NVML_ERROR_INVALID_ARGUMENT;
 	if (rc != NVML_SUCCESS)
 		return leave(rc);
-	n = (unsigned int)g->nprocs;
-	if (!n || lastSeenTimeStamp >= rt_us)
+	if ((np = current_procs(g, procs)) < 0)
+		return leave(NVML_ERROR_UNKNOWN);
+	unsigned long long end_us = stamp_us(sampled_ns(g, t));
+	for (int i = 0, j = 0; i < np; i++) {
+		if (!procs[i].sm)
+			continue;
+		unsigned long long ts = end_us - (unsigned long long)j++;
+		if (ts > lastSeenTimeStamp || g->junk)
+			s[n++] = (nvmlProcessUtilizationSample_t){ .pid = procs[i].pid, .timeStamp = ts,
+				                                   .smUtil = procs[i].sm };
+	}
+	if (!utilization)
+		n = n > g->late ? n - (unsigned int)g->late : 0;
+	if (n == 0)
 		return leave(NVML_ERROR_NOT_FOUND);
+	if (g->junk) {
+		/* What nvtop's issue #110 shows: zeroed entries and a garbage one. */
+		s[n++] = (nvmlProcessUtilizationSample_t){ .pid = 50554, .timeStamp = 217144956601725ULL,
+			                                   .smUtil = 37100, .encUtil = 50583,
+			                                   .decUtil = 50624 };
+		s[n++] = (nvmlProcessUtilizationSample_t){ 0 };
+		s[n++] = (nvmlProcessUtilizationSample_t){ 0 };
+	}
 	if (!utilization || *processSamplesCount < n) {
 		*processSamplesCount = n;
 		return leave(NVML_ERROR_INSUFFICIENT_SIZE);
 	}
-	for (unsigned int i = 0; i < n; i++)
-		utilization[i] = (nvmlProcessUtilizationSample_t){
-			.pid = g->procs[i].pid, .timeStamp = rt_us, .smUtil = g->procs[i].sm,
-		};
+	memcpy(utilization, s, n * sizeof *s);
 	*processSamplesCount = n;
 	return leave(NVML_SUCCESS);
 }
 
-/* Too small a buffer (infos may be NULL with a count of 0) gets the count needed. */
-NEWER nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
-                                                           unsigned int *infoCount,
-                                                           nvmlProcessInfo_t *infos)
+/*
+ * The processes of a kind (PROC_*) now.  NVML's sizing protocol: a count of
+ * 0 (infos may then be NULL) or too small gets INSUFFICIENT_SIZE and the
+ * count needed, or SUCCESS when there are none; a count of 0 counts late.N
+ * fewer.
+ */
+static nvmlReturn_t running(enum fn f, unsigned int kind, nvmlDevice_t device,
+                            unsigned int *infoCount, nvmlProcessInfo_t *infos)
 {
 	const struct gpu_cfg *g;
 	int64_t t;
-	nvmlReturn_t rc = enter_dev(FN_nvmlDeviceGetComputeRunningProcesses_v3, device, &g, &t);
-	unsigned int n;
+	nvmlReturn_t rc = enter_dev(f, device, &g, &t);
+	struct proc procs[FAKE_NVML_MAX_PROCS];
+	unsigned int n = 0, need;
+	int np;
 
 	if (rc == NVML_SUCCESS && !infoCount)
 		rc = NVML_ERROR_INVALID_ARGUMENT;
 	if (rc != NVML_SUCCESS)
 		return leave(rc);
-	n = (unsigned int)g->nprocs;
-	if (*infoCount < n) {
-		*infoCount = n;
+	if ((np = current_procs(g, procs)) < 0)
+		return leave(NVML_ERROR_UNKNOWN);
+	for (int i = 0; i < np; i++)
+		if (procs[i].kind & kind)
+			procs[n++] = procs[i];
+	need = *infoCount == 0 && n > g->late ? n - (unsigned int)g->late
+	       : *infoCount == 0                ? 0
+	                                        : n;
+	if (*infoCount < need) {
+		*infoCount = need;
 		return leave(NVML_ERROR_INSUFFICIENT_SIZE);
 	}
-	if (n && !infos)
+	if (need && !infos)
 		return leave(NVML_ERROR_INVALID_ARGUMENT);
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < need; i++)
 		infos[i] = (nvmlProcessInfo_t){
-			.pid = g->procs[i].pid,
-			.usedGpuMemory = g->procs[i].mem,
+			.pid = procs[i].pid,
+			.usedGpuMemory = procs[i].mem,
 			/* Not in a MIG instance: NVML's "invalid" id. */
 			.gpuInstanceId = 0xFFFFFFFFu,
 			.computeInstanceId = 0xFFFFFFFFu,
 		};
-	*infoCount = n;
+	*infoCount = need;
 	return leave(NVML_SUCCESS);
+}
+
+NEWER nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
+                                                           unsigned int *infoCount,
+                                                           nvmlProcessInfo_t *infos)
+{
+	return running(FN_nvmlDeviceGetComputeRunningProcesses_v3, PROC_COMPUTE, device, infoCount,
+	               infos);
+}
+
+NEWER nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device,
+                                                            unsigned int *infoCount,
+                                                            nvmlProcessInfo_t *infos)
+{
+	return running(FN_nvmlDeviceGetGraphicsRunningProcesses_v3, PROC_GRAPHICS, device, infoCount,
+	               infos);
 }
 
 int fake_nvml_calls(const char *fn)

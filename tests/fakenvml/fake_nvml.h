@@ -32,6 +32,9 @@
  *   driver=S          nvmlSystemGetDriverVersion ("550.54.15")
  *   root=0|1          0: nvmlDeviceSetPowerManagementLimit returns
  *                     NVML_ERROR_NO_PERMISSION, as for a user who is not root (1)
+ *   fail=F1:RC1,...   these functions return RC (1..999: NOT_SUPPORTED 3,
+ *                     NO_PERMISSION 4, ...) instead of doing their work (the
+ *                     same functions as no=)
  *
  *   name.N=S          ("NVIDIA H100 80GB HBM3")
  *   uuid.N=S          ("GPU-5a5a000N-0000-4000-8000-00000000000N", N in hex)
@@ -52,8 +55,34 @@
  *   temp.N                  degrees C (45)
  *   mem_used.N, mem_total.N bytes (1 GiB, 80 GiB); used <= total
  *   sm_mhz.N                (1980)
- *   procs.N=PID:SM:BYTES,...  processes on the GPU: SM utilisation % and
- *                     memory; at most FAKE_NVML_MAX_PROCS (none)
+ *   procs.N=PID:SM:BYTES[:KIND],...
+ *                     processes on the GPU: SM utilisation %, device memory
+ *                     held (bytes, or "na": NVML_VALUE_NOT_AVAILABLE) and
+ *                     KIND, what it holds a context for: c compute (the
+ *                     default), g graphics, cg both; at most
+ *                     FAKE_NVML_MAX_PROCS (none)
+ *   procs_file.N=PATH the same from a file, read again at every call of
+ *                     nvmlDeviceGetProcessUtilization and
+ *                     nvmlDeviceGet{Compute,Graphics}RunningProcesses_v3: one
+ *                     line a process, "PID SM BYTES [KIND]" (blank lines
+ *                     skipped); it replaces procs.N, and a file that does not
+ *                     exist means no process.  For tests whose processes are
+ *                     known only once they run; write it whole and rename()
+ *                     it into place, as a reader may come at any time.  A bad
+ *                     line makes those calls return NVML_ERROR_UNKNOWN and
+ *                     say why on stderr
+ *   sample_ms.N       the per-process utilisation sample period (1000/6)
+ *   late.N=K          the last K processes start just after every sizing
+ *                     call of those three functions (a NULL buffer, or a count
+ *                     of 0), which therefore counts K fewer, as when processes
+ *                     start between NVML's two calls (0)
+ *   junk.N=0|1        1: nvmlDeviceGetProcessUtilization misbehaves as some
+ *                     drivers do (nvtop issue #110, and its code's comment
+ *                     on "timestamp results that are less recent than what
+ *                     we were asking for"): it returns the last period's
+ *                     samples whatever lastSeenTimeStamp, followed by pid
+ *                     50554 with an SM figure of 37100 % stamped in the far
+ *                     future and two zeroed entries (0)
  *
  * The power model, per GPU, t in seconds since epoch_ns (negative before):
  *
@@ -72,6 +101,22 @@
  * clamped at 0.  A field's timestamp is the CLOCK_REALTIME instant of t_k,
  * in us since 1970.  Keep amp <= base: a negative power would make the
  * energy counter run backwards.
+ *
+ * Processes.  nvmlDeviceGet{Compute,Graphics}RunningProcesses_v3 list the
+ * processes of their kind as they are at the call, usedGpuMemory being
+ * BYTES.  nvmlDeviceGetProcessUtilization behaves as drivers are seen to
+ * (NVML reference, and the samples shown in go-nvml issue #51 and nvtop
+ * issue #110): at the end of every sample period, t_s = floor(t / sample)
+ * sample, the driver takes one sample per process whose SM figure is above
+ * 0 (none for the others), smUtil = SM; each process is stamped at its own
+ * time, here the j-th such process (in list order, from 0) at
+ *
+ *   timeStamp = CLOCK_REALTIME of t_s, in us, minus j
+ *
+ * (the conversion fixed when the configuration is installed, so a sample
+ * keeps its time stamp from call to call).  A call returns the samples of
+ * the last period whose timeStamp > lastSeenTimeStamp, and
+ * NVML_ERROR_NOT_FOUND when there is none.
  *
  * A power limit set with nvmlDeviceSetPowerManagementLimit() outlives
  * nvmlShutdown(): like the driver's, it stays until the process ends or an
