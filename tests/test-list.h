@@ -103,6 +103,8 @@
 	X(report_json_escapes_any_bytes, 10)                 \
 	X(report_numbers_ignore_locale, 10)                  \
 	X(report_csv_and_text, 10)                           \
+	X(report_attribution_json, 10)                       \
+	X(report_attribution_yaml, 10)                       \
 	X(carbon_table_lookup, 5)                            \
 	X(carbon_table_sane, 5)                              \
 	X(carbon_table_is_the_csv, 5)                        \

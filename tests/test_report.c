@@ -1,6 +1,9 @@
 /*
- * test_report.c - the report object and its three formats, read back as a
- * program would: JSON through a strict parser, CSV by its columns.
+ * test_report.c - the report object and its formats, read back as a program
+ * would: JSON through a strict parser, YAML through PyYAML, CSV by its
+ * columns, text by its lines.  The attribution's members (filled by hand
+ * here, as wp_report_set_attribution would) in every format but HTML
+ * (tests/test_html.c).
  */
 #include <errno.h>
 #include <locale.h>
@@ -9,6 +12,7 @@
 #include "core/internal.h"
 #include "json.h"
 #include "sim.h"
+#include "sinks/sinks.h"
 #include "test.h"
 
 /* A report with hand-set figures: package 10 J, core 4 J, dram 2 J. */
@@ -358,5 +362,313 @@ TEST(report_csv_and_text)
 	ASSERT_HAS(text, "no energy domain was measured");
 	free(text);
 	ASSERT_EQ(wp_report_write(&r, (enum wp_format)7, stderr), -EINVAL);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------------------ attribution */
+
+/*
+ * A command with what JSON (quotes, a backslash, a new line, a tab, a byte
+ * that is not UTF-8), CSV (a comma, quotes, a new line) and HTML (< & >)
+ * must escape, longer than the text report's column.
+ */
+static const char hostile_cmd[] = "sh -c \"echo a, b <b>&amp;</b> \\\\\"\n\tnext \xff caf\xc3\xa9"
+                                  " --and-a-long-tail";
+/* ... as every reader must get it back: the stray byte as U+FFFD. */
+static const char hostile_utf8[] = "sh -c \"echo a, b <b>&amp;</b> \\\\\"\n\tnext \xef\xbf\xbd "
+                                   "caf\xc3\xa9 --and-a-long-tail";
+
+/*
+ * sample_report with a GPU that nothing attributes (30 J, total 42 J), and
+ * attributed by hand: package 6 J and core 2.5 J by CPU time, DRAM 0.5 J by
+ * PSS; the tree of pid 4242 with n >= 3 processes: the root, a shell with
+ * the hostile command whose PSS was unreadable, the unseen (pid 0, most
+ * numbers unknown), then workers.
+ */
+static void attributed_report(struct wp_report *r, size_t n)
+{
+	static const double att[] = { 6, 2.5, 0.5, NAN };
+	static const char *const how[] = { WP_ATTRIB_METHOD_CPU, WP_ATTRIB_METHOD_CPU,
+		                           WP_ATTRIB_METHOD_PSS, WP_ATTRIB_METHOD_NONE };
+	sample_report(r);
+	r->domains = realloc(r->domains, 4 * sizeof *r->domains);
+	ASSERT(r->domains);
+	memset(&r->domains[3], 0, sizeof r->domains[3]);
+	r->domains[3].name = strdup("nvidia_gpu_0");
+	r->domains[3].source = strdup("nvml");
+	r->domains[3].energy_j = 30;
+	r->domains[3].avg_power_w = 15;
+	r->domains[3].in_total = 1;
+	r->domain_count = 4;
+	r->regions[0].energy_j = realloc(r->regions[0].energy_j, 4 * sizeof(double));
+	ASSERT(r->regions[0].energy_j);
+	r->regions[0].energy_j[3] = 12;
+	r->total_energy_j = 42;
+	for (size_t i = 0; i < 4; i++) {
+		r->domains[i].attributed_energy_j = att[i];
+		r->domains[i].attribution_method = strdup(how[i]);
+	}
+	r->attributed = 1;
+	r->attribution_root_pid = 4242;
+	r->attributed_total_j = 6.5;
+	r->attributed_cpu_time_s = 3.25;
+	r->attributed_peak_rss_b = 2147483648.0;
+	r->attributed_peak_pss_b = 1610612736.0;
+	r->attributed_peak_uss_b = 1073741824.0;
+	r->attributed_peak_gpu_mem_b = 536870912.0;
+	ASSERT(n >= 3);
+	r->process_count = n;
+	r->processes = calloc(n, sizeof *r->processes);
+	ASSERT(r->processes);
+	r->processes[0] = (struct wp_report_process){
+		.pid = 4242, .ppid = 4200, .command = strdup("python3 train.py --epochs 3"),
+		.start_s = 0, .end_s = 2, .exited = 0, .cpu_time_s = 3,
+		.peak_rss_b = 2147483648.0, .peak_pss_b = 1610612736.0, .peak_uss_b = 1073741824.0,
+		.pss_from_rss = 0, .peak_gpu_mem_b = 536870912.0, .attributed_energy_j = 6
+	};
+	r->processes[1] = (struct wp_report_process){
+		.pid = 4243, .ppid = 4242, .command = strdup(hostile_cmd),
+		.start_s = 0.25, .end_s = 1.5, .exited = 1, .cpu_time_s = 0.125,
+		.peak_rss_b = 10485760, .peak_pss_b = NAN, .peak_uss_b = NAN,
+		.pss_from_rss = 1, .peak_gpu_mem_b = NAN, .attributed_energy_j = 0.375
+	};
+	r->processes[2] = (struct wp_report_process){
+		.pid = 0, .ppid = 0, .command = strdup("(unseen)"),
+		.start_s = NAN, .end_s = NAN, .exited = 1, .cpu_time_s = 0.125,
+		.peak_rss_b = NAN, .peak_pss_b = NAN, .peak_uss_b = NAN,
+		.pss_from_rss = 0, .peak_gpu_mem_b = NAN, .attributed_energy_j = NAN
+	};
+	for (size_t k = 3; k < n; k++) {
+		char cmd[32];
+		snprintf(cmd, sizeof cmd, "worker %zu", k);
+		/* Energies all different (17 and 101 are coprime), CPU time too;
+		 * binary fractions that 10 digits write exactly. */
+		r->processes[k] = (struct wp_report_process){
+			.pid = 5000 + (int64_t)k, .ppid = 4243, .command = strdup(cmd),
+			.start_s = 0.5, .end_s = 1.75, .exited = 1, .cpu_time_s = (double)k / 4096,
+			.peak_rss_b = 1048576.0 * (double)k, .peak_pss_b = 524288.0 * (double)k,
+			.peak_uss_b = 262144.0 * (double)k, .pss_from_rss = 0, .peak_gpu_mem_b = NAN,
+			.attributed_energy_j = (double)((k * 17) % 101 + 1) / 1024
+		};
+	}
+}
+
+/* o[key] is v exactly, or null when v is NaN. */
+static void expect_num(const struct json *o, const char *key, double v)
+{
+	const struct json *m = json_member(o, key);
+	if (isnan(v)) {
+		if (m->type != J_NULL)
+			TEST_FAIL_("'%s' should be null (NaN), is of type %d", key, m->type);
+		return;
+	}
+	if (m->type != J_NUM)
+		TEST_FAIL_("'%s' should be the number %.17g, is of type %d", key, v, m->type);
+	ASSERT_NEAR(m->num, v, 0);
+}
+
+static void expect_keys(const struct json *o, const char *const *keys, size_t n)
+{
+	ASSERT_EQ(o->type, J_OBJ);
+	ASSERT_EQ(o->n, n);
+	for (size_t i = 0; i < n; i++)
+		ASSERT_STR(o->keys[i], keys[i]);
+}
+
+/* The report's top-level members, in docs/REPORT.md's order. */
+static const char *const top_keys[] = { "version", "host", "command", "exit_status",
+	                                "signal", "start_time", "duration_s", "domains",
+	                                "total_energy_j", "total_estimated", "regions",
+	                                "warnings", "sampling", "idle", "rounds",
+	                                "attribution", "processes", "carbon", "series" };
+/* A domain's members without attribution: as before it existed. */
+static const char *const domain_keys[] = { "name", "source", "energy_j", "avg_power_w",
+	                                   "estimated", "in_total", "complete", "integrated",
+	                                   "method", "device_name", "device_id", "min_power_w",
+	                                   "peak_power_w", "idle_power_w", "above_idle_j",
+	                                   "energy_std_j", "energy_min_j", "energy_max_j" };
+
+/*
+ * A JSON document (the JSON report, or the YAML report as PyYAML read it)
+ * against attributed_report's figures, member by member and in order.
+ */
+static void check_attributed_doc(const struct json *j, const struct wp_report *r)
+{
+	expect_keys(j, top_keys, sizeof top_keys / sizeof *top_keys);
+	const struct json *doms = member(j, "domains", J_ARR);
+	ASSERT_EQ(doms->n, r->domain_count);
+	for (size_t i = 0; i < doms->n; i++) {
+		const struct json *d = &doms->items[i];
+		const char *keys[20];
+		/* The two members right after energy_j, the rest as before. */
+		memcpy(keys, domain_keys, 3 * sizeof *keys);
+		keys[3] = "attributed_energy_j";
+		keys[4] = "attribution_method";
+		memcpy(keys + 5, domain_keys + 3, 15 * sizeof *keys);
+		expect_keys(d, keys, 20);
+		ASSERT_STR(member(d, "name", J_STR)->str, r->domains[i].name);
+		expect_num(d, "attributed_energy_j", r->domains[i].attributed_energy_j);
+		ASSERT_STR(member(d, "attribution_method", J_STR)->str,
+		           r->domains[i].attribution_method);
+	}
+	ASSERT_NEAR(member(&doms->items[1], "attributed_energy_j", J_NUM)->num, 2.5, 0);
+	member(&doms->items[3], "attributed_energy_j", J_NULL);
+	ASSERT_STR(member(&doms->items[3], "attribution_method", J_STR)->str, "none");
+
+	static const char *const akeys[] = { "root_pid",       "total_energy_j", "cpu_time_s",
+		                             "peak_rss_b",     "peak_pss_b",     "peak_uss_b",
+		                             "peak_gpu_mem_b", "process_count" };
+	const struct json *a = member(j, "attribution", J_OBJ);
+	expect_keys(a, akeys, 8);
+	expect_num(a, "root_pid", (double)r->attribution_root_pid);
+	expect_num(a, "total_energy_j", r->attributed_total_j);
+	expect_num(a, "cpu_time_s", r->attributed_cpu_time_s);
+	expect_num(a, "peak_rss_b", r->attributed_peak_rss_b);
+	expect_num(a, "peak_pss_b", r->attributed_peak_pss_b);
+	expect_num(a, "peak_uss_b", r->attributed_peak_uss_b);
+	expect_num(a, "peak_gpu_mem_b", r->attributed_peak_gpu_mem_b);
+	expect_num(a, "process_count", (double)r->process_count);
+
+	static const char *const pkeys[] = { "pid",        "ppid",         "command",
+		                             "start_s",    "end_s",        "exited",
+		                             "cpu_time_s", "peak_rss_b",   "peak_pss_b",
+		                             "peak_uss_b", "pss_from_rss", "peak_gpu_mem_b",
+		                             "attributed_energy_j" };
+	const struct json *ps = member(j, "processes", J_ARR);
+	ASSERT_EQ(ps->n, r->process_count);
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct json *o = &ps->items[i];
+		const struct wp_report_process *p = &r->processes[i];
+		expect_keys(o, pkeys, 13);
+		expect_num(o, "pid", (double)p->pid);
+		expect_num(o, "ppid", (double)p->ppid);
+		ASSERT_STR(member(o, "command", J_STR)->str,
+		           strcmp(p->command, hostile_cmd) == 0 ? hostile_utf8 : p->command);
+		expect_num(o, "start_s", p->start_s);
+		expect_num(o, "end_s", p->end_s);
+		ASSERT_EQ(member(o, "exited", J_BOOL)->boolean, p->exited);
+		expect_num(o, "cpu_time_s", p->cpu_time_s);
+		expect_num(o, "peak_rss_b", p->peak_rss_b);
+		expect_num(o, "peak_pss_b", p->peak_pss_b);
+		expect_num(o, "peak_uss_b", p->peak_uss_b);
+		ASSERT_EQ(member(o, "pss_from_rss", J_BOOL)->boolean, p->pss_from_rss);
+		expect_num(o, "peak_gpu_mem_b", p->peak_gpu_mem_b);
+		expect_num(o, "attributed_energy_j", p->attributed_energy_j);
+	}
+	/* The fixture holds what the checks above must see. */
+	ASSERT_STR(member(&ps->items[1], "command", J_STR)->str, hostile_utf8);
+	member(&ps->items[2], "start_s", J_NULL);
+	ASSERT_EQ(member(&ps->items[1], "pss_from_rss", J_BOOL)->boolean, 1);
+}
+
+/* Without attribution: the domains' members as they were, both new
+ * top-level members null. */
+static void check_unattributed_doc(const struct json *j)
+{
+	expect_keys(j, top_keys, sizeof top_keys / sizeof *top_keys);
+	const struct json *doms = member(j, "domains", J_ARR);
+	for (size_t i = 0; i < doms->n; i++)
+		expect_keys(&doms->items[i], domain_keys, 18);
+	member(j, "attribution", J_NULL);
+	member(j, "processes", J_NULL);
+}
+
+TEST(report_attribution_json)
+{
+	struct wp_report r;
+	attributed_report(&r, 5);
+	char *text = render(&r, WP_FORMAT_JSON);
+	struct json *j = json_must_parse(text);
+	check_attributed_doc(j, &r);
+	json_free(j);
+	free(text);
+
+	/* An attributed tree with no process seen: an empty array. */
+	size_t n = r.process_count;
+	r.process_count = 0;
+	text = render(&r, WP_FORMAT_JSON);
+	j = json_must_parse(text);
+	ASSERT_EQ(member(j, "processes", J_ARR)->n, 0);
+	ASSERT_NEAR(member(member(j, "attribution", J_OBJ), "process_count", J_NUM)->num, 0, 0);
+	json_free(j);
+	free(text);
+	r.process_count = n;
+
+	/* Not attributed: the fields set or not, nothing of them shows. */
+	r.attributed = 0;
+	text = render(&r, WP_FORMAT_JSON);
+	ASSERT_LACKS(text, "attributed");
+	ASSERT_LACKS(text, "train.py --epochs 3\"");
+	j = json_must_parse(text);
+	check_unattributed_doc(j);
+	json_free(j);
+	free(text);
+	wp_report_free(&r);
+	return TEST_OK;
+}
+
+static void write_file(const struct wp_report *r, enum wp_format f, const char *path)
+{
+	FILE *out = fopen(path, "w");
+	if (!out)
+		TEST_FAIL_("cannot write '%s': %s", path, strerror(errno));
+	ASSERT_EQ(wp_report_write(r, f, out), 0);
+	ASSERT_EQ(fclose(out), 0);
+}
+
+/*
+ * The YAML report as PyYAML reads it, written back as JSON by Python and
+ * checked by the same function as the JSON report.
+ */
+static struct json *yaml_as_json(const struct wp_report *r, const char *dir)
+{
+	char ypath[600], jpath[600], *out = NULL;
+	snprintf(ypath, sizeof ypath, "%s/report.yaml", dir);
+	snprintf(jpath, sizeof jpath, "%s/yaml.json", dir);
+	write_file(r, WP_FORMAT_YAML, ypath);
+	int st = test_shell(dir, &out,
+	                    "python3 -c 'import json, sys, yaml\n"
+	                    "y = yaml.safe_load(open(sys.argv[1], encoding=\"utf-8\"))\n"
+	                    "json.dump(y, open(sys.argv[2], \"w\", encoding=\"utf-8\"))\n"
+	                    "' '%s' '%s'",
+	                    ypath, jpath);
+	if (st != 0)
+		TEST_FAIL_("PyYAML could not read the YAML report (%d):\n%s", st, out);
+	free(out);
+	char *text = test_slurp(jpath);
+	ASSERT(text);
+	struct json *j = json_must_parse(text);
+	free(text);
+	return j;
+}
+
+TEST(report_attribution_yaml)
+{
+	struct wp_report r;
+	char dir[512], *out = NULL;
+	test_tmpdir(dir, sizeof dir);
+	if (test_shell(dir, &out, "python3 -c 'import json, yaml'") != 0) {
+		fprintf(stderr, "  %s", out ? out : "");
+		free(out);
+		test_rmtree(dir);
+		SKIP_BECAUSE("python3 with PyYAML is needed to read the YAML back "
+		             "(scripts/deps.sh test installs python3-yaml)");
+	}
+	free(out);
+	attributed_report(&r, 5);
+	struct json *j = yaml_as_json(&r, dir);
+	check_attributed_doc(j, &r);
+	json_free(j);
+
+	r.attributed = 0;
+	j = yaml_as_json(&r, dir);
+	check_unattributed_doc(j);
+	json_free(j);
+	char *text = render(&r, WP_FORMAT_YAML);
+	ASSERT_HAS(text, "\nrounds: null\nattribution: null\nprocesses: null\ncarbon: null\n");
+	ASSERT_LACKS(text, "attributed");
+	free(text);
+	wp_report_free(&r);
+	test_rmtree(dir);
 	return TEST_OK;
 }
