@@ -672,3 +672,197 @@ TEST(report_attribution_yaml)
 	test_rmtree(dir);
 	return TEST_OK;
 }
+
+/* Every record after the header, as cells. */
+struct csv_row {
+	char c[6][128];
+};
+
+static struct csv_row *csv_rows(const char *csv, size_t *n)
+{
+	const char *p = csv;
+	char cells[16][128];
+	size_t cap = 64;
+	struct csv_row *rows = malloc(cap * sizeof *rows);
+	ASSERT(rows);
+	ASSERT_EQ(csv_record(&p, cells, 16), 6);
+	ASSERT_STR(cells[0], "time_s");
+	*n = 0;
+	while (*p) {
+		ASSERT_EQ(csv_record(&p, cells, 16), 6);
+		if (*n == cap) {
+			cap *= 2;
+			rows = realloc(rows, cap * sizeof *rows);
+			ASSERT(rows);
+		}
+		memcpy(rows[(*n)++].c, cells, sizeof rows->c);
+	}
+	return rows;
+}
+
+/* Rows of (domain, metric); *last: the index of the last one. */
+static size_t count_rows(const struct csv_row *rows, size_t n, const char *domain,
+                         const char *metric, size_t *last)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].c[1], domain) == 0 && strcmp(rows[i].c[2], metric) == 0) {
+			k++;
+			if (last)
+				*last = i;
+		}
+	return k;
+}
+
+/*
+ * The one row of (domain, metric) at time t with value v (exactly), unit
+ * and method; no row at all when v is NaN.  Returns its index.
+ */
+static size_t expect_row(const struct csv_row *rows, size_t n, const char *t,
+                         const char *domain, const char *metric, double v, const char *unit,
+                         const char *method)
+{
+	size_t at = 0, k = count_rows(rows, n, domain, metric, &at);
+	if (isnan(v)) {
+		if (k)
+			TEST_FAIL_("%s %s is NaN: it should have no row, has %zu", domain, metric, k);
+		return 0;
+	}
+	if (k != 1)
+		TEST_FAIL_("%s %s should have one row, has %zu", domain, metric, k);
+	ASSERT_STR(rows[at].c[0], t);
+	ASSERT_NEAR(strtod(rows[at].c[3], NULL), v, 0);
+	ASSERT_STR(rows[at].c[4], unit);
+	ASSERT_STR(rows[at].c[5], method);
+	return at;
+}
+
+/* The attribution's rows at the run's end (t = "2"), against the report. */
+static void check_attribution_rows(const struct csv_row *rows, size_t n,
+                                   const struct wp_report *r)
+{
+	for (size_t i = 0; i < r->domain_count; i++)
+		expect_row(rows, n, "2", r->domains[i].name, "attributed_energy_j",
+		           r->domains[i].attributed_energy_j, "J", r->domains[i].attribution_method);
+	static const char a[] = "attribution";
+	expect_row(rows, n, "2", a, "root_pid", 4242, "", "");
+	expect_row(rows, n, "2", a, "total_energy_j", r->attributed_total_j, "J", "");
+	expect_row(rows, n, "2", a, "cpu_time_s", r->attributed_cpu_time_s, "s", "");
+	expect_row(rows, n, "2", a, "peak_rss_b", r->attributed_peak_rss_b, "B", "");
+	expect_row(rows, n, "2", a, "peak_pss_b", r->attributed_peak_pss_b, "B", "");
+	expect_row(rows, n, "2", a, "peak_uss_b", r->attributed_peak_uss_b, "B", "");
+	expect_row(rows, n, "2", a, "peak_gpu_mem_b", r->attributed_peak_gpu_mem_b, "B", "");
+	expect_row(rows, n, "2", a, "process_count", (double)r->process_count, "", "");
+	size_t prev = 0;
+	for (size_t i = 0; i < r->process_count; i++) {
+		const struct wp_report_process *p = &r->processes[i];
+		char d[40];
+		snprintf(d, sizeof d, "process_%lld", (long long)p->pid);
+		/* In the order first seen, the pid row first, carrying the command. */
+		size_t at = expect_row(rows, n, "2", d, "pid", (double)p->pid, "",
+		                       strcmp(p->command, hostile_cmd) == 0 ? hostile_utf8
+		                                                            : p->command);
+		ASSERT(at > prev);
+		prev = at;
+		expect_row(rows, n, "2", d, "ppid", (double)p->ppid, "", "");
+		expect_row(rows, n, "2", d, "start_s", p->start_s, "s", "");
+		expect_row(rows, n, "2", d, "end_s", p->end_s, "s", "");
+		expect_row(rows, n, "2", d, "exited", p->exited, "", "");
+		expect_row(rows, n, "2", d, "cpu_time_s", p->cpu_time_s, "s", "");
+		expect_row(rows, n, "2", d, "peak_rss_b", p->peak_rss_b, "B", "");
+		expect_row(rows, n, "2", d, "peak_pss_b", p->peak_pss_b, "B", "");
+		expect_row(rows, n, "2", d, "peak_uss_b", p->peak_uss_b, "B", "");
+		expect_row(rows, n, "2", d, "pss_from_rss", p->pss_from_rss, "", "");
+		expect_row(rows, n, "2", d, "peak_gpu_mem_b", p->peak_gpu_mem_b, "B", "");
+		expect_row(rows, n, "2", d, "attributed_energy_j", p->attributed_energy_j, "J", "");
+	}
+}
+
+TEST(report_attribution_csv)
+{
+	struct wp_report r;
+	size_t n, at = 0, ck = 0;
+	attributed_report(&r, 4);
+	char *csv = render(&r, WP_FORMAT_CSV);
+	struct csv_row *rows = csv_rows(csv, &n);
+	check_attribution_rows(rows, n, &r);
+	/*
+	 * Nothing else: 12 rows of the start and the end, 3 domains'
+	 * attributed energy (the GPU's is NaN), 8 of the tree, and 12 rows per
+	 * process less one per NaN: the root 12, the shell 9 (PSS, USS, GPU),
+	 * the unseen 5, the worker 11 (GPU).
+	 */
+	ASSERT_EQ(n, 12 + 3 + 8 + 12 + 9 + 5 + 11);
+	/* After the samples' rows. */
+	ASSERT(count_rows(rows, n, "dram_0", "energy_j", &at) == 2);
+	ASSERT(expect_row(rows, n, "2", "package_0", "attributed_energy_j", 6, "J", "cpu_time") > at);
+	free(rows);
+	free(csv);
+
+	/* Carbon's rows stay last. */
+	struct wp_carbon_options co = { .version = WP_CARBON_OPTIONS_VERSION, .country = "DE" };
+	ASSERT_EQ(wp_report_set_carbon(&r, &co), 0);
+	csv = render(&r, WP_FORMAT_CSV);
+	rows = csv_rows(csv, &n);
+	check_attribution_rows(rows, n, &r);
+	ASSERT_STR(rows[n - 1].c[1], "carbon");
+	count_rows(rows, n, "process_5003", "attributed_energy_j", &at);
+	ASSERT_EQ(count_rows(rows, n, "carbon", "energy_kwh", &ck), 1);
+	ASSERT_EQ(ck, at + 1);
+	free(rows);
+	free(csv);
+	r.carbon.set = 0;
+
+	/*
+	 * A series with attributed energy (readings at 1 s and 2 s): its rows
+	 * carry the domain's attribution method; the end repeats no row the
+	 * series wrote (the package's 6 J at 2 s) but gives the report's figure
+	 * where the series' last differs (DRAM: 0.25 J in the series).
+	 */
+	const char *names[4];
+	for (size_t i = 0; i < 4; i++)
+		names[i] = r.domains[i].name;
+	const struct wp_series_column cols[] = { { "package_0", "attributed_energy_j", "J" },
+		                                 { "dram_0", "attributed_energy_j", "J" },
+		                                 { "processes", "cpu_util_pct", "%" },
+		                                 { "processes", "pss_b", "B" } };
+	struct wp_series *s;
+	ASSERT_EQ(wp__series_open_rows(&s, 4, names, 4, cols, NULL), 0);
+	for (int k = 0; k <= 2; k++) {
+		double e[5] = { k * 1e9, 5.0 * k, 2.0 * k, 1.0 * k, 15.0 * k };
+		ASSERT_EQ(wp__series_append(s, 0, e), 0);
+		double rd[5] = { k * 1e9, 3.0 * k, 0.125 * k, 40, 1048576.0 * k };
+		if (k)
+			ASSERT_EQ(wp__series_append(s, 1, rd), 0);
+	}
+	ASSERT_EQ(wp_report_set_series(&r, s), 0);
+	csv = render(&r, WP_FORMAT_CSV);
+	ASSERT_HAS(csv, "\r\n1,package_0,attributed_energy_j,3,J,cpu_time\r\n");
+	ASSERT_HAS(csv, "\r\n2,package_0,attributed_energy_j,6,J,cpu_time\r\n");
+	ASSERT_HAS(csv, "\r\n2,dram_0,attributed_energy_j,0.25,J,memory_pss\r\n");
+	ASSERT_HAS(csv, "\r\n2,dram_0,attributed_energy_j,0.5,J,memory_pss\r\n");
+	ASSERT_HAS(csv, "\r\n2,processes,cpu_util_pct,40,%,\r\n");
+	ASSERT_HAS(csv, "\r\n2,processes,pss_b,2097152,B,\r\n");
+	rows = csv_rows(csv, &n);
+	ASSERT_EQ(count_rows(rows, n, "package_0", "attributed_energy_j", NULL), 2);
+	ASSERT_EQ(count_rows(rows, n, "dram_0", "attributed_energy_j", NULL), 3);
+	free(rows);
+	free(csv);
+
+	/* Not attributed: nothing of it, and the series' columns carry no method. */
+	r.attributed = 0;
+	csv = render(&r, WP_FORMAT_CSV);
+	ASSERT_LACKS(csv, "attribution");
+	ASSERT_LACKS(csv, "process_");
+	ASSERT_LACKS(csv, "cpu_time");
+	ASSERT_HAS(csv, "\r\n2,package_0,attributed_energy_j,6,J,\r\n");
+	free(csv);
+	r.series = NULL;
+	csv = render(&r, WP_FORMAT_CSV);
+	ASSERT_LACKS(csv, "attributed");
+	ASSERT_LACKS(csv, "process_");
+	free(csv);
+	wp_series_close(s);
+	wp_report_free(&r);
+	return TEST_OK;
+}
