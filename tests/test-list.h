@@ -106,6 +106,8 @@
 	X(report_attribution_json, 10)                       \
 	X(report_attribution_yaml, 10)                       \
 	X(report_attribution_csv, 10)                        \
+	X(report_attribution_text, 10)                       \
+	X(report_attribution_many_processes, 10)             \
 	X(carbon_table_lookup, 5)                            \
 	X(carbon_table_sane, 5)                              \
 	X(carbon_table_is_the_csv, 5)                        \

@@ -866,3 +866,219 @@ TEST(report_attribution_csv)
 	wp_report_free(&r);
 	return TEST_OK;
 }
+
+/* The line of text that starts with `start` (at a line's start), up to and
+ * without its new line (malloc'ed); the test fails when there is none. */
+static char *line_at(const char *text, const char *start)
+{
+	for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, start, strlen(start)) == 0)
+			return strndup(p, strcspn(p, "\n"));
+	TEST_FAIL_("no line starts with \"%s\" in:\n%s", start, text);
+}
+
+TEST(report_attribution_text)
+{
+	struct wp_report r;
+	attributed_report(&r, 4);
+	/* Bytes that are not UTF-8 and terminal controls (ESC, C1 CSI). */
+	free(r.processes[3].command);
+	r.processes[3].command = strdup("w\xff\x1b[2Jx\xc2\x9b" "caf\xc3\xa9");
+	char *text = render(&r, WP_FORMAT_TEXT);
+
+	/* The attributed energy beside the energy, in the same units, with
+	 * its method; the attributed total under the total. */
+	ASSERT_HAS(text, "\n  domain        source         energy  attributed  by           "
+	                 "avg power  share\n"
+	                 "  package_0     powercap         10 J         6 J  cpu_time           "
+	                 "5 W  23.8%\n"
+	                 "  core_0        powercap          4 J       2.5 J  cpu_time           "
+	                 "2 W      -  (inside another domain; not in total)\n"
+	                 "  dram_0        powercap          2 J      500 mJ  memory_pss         "
+	                 "1 W   4.8%\n"
+	                 "  nvidia_gpu_0  nvml             30 J           -  none              "
+	                 "15 W  71.4%\n"
+	                 "  total                          42 J       6.5 J                    "
+	                 "21 W   100%\n");
+	/* The tree in one line, then what each method used means, once each. */
+	ASSERT_HAS(text, "\nattributed to the process tree of pid 4242 (4 processes): 6.5 J of "
+	                 "42 J (15.5%), 3.25 s of CPU time, peak PSS 1.5 GiB, peak GPU memory "
+	                 "512 MiB\n"
+	                 "  by cpu_time: the tree's share of the machine's CPU time\n"
+	                 "  by memory_pss: the tree's share of the memory in use (PSS)\n"
+	                 "  by none: nothing attributes this domain\n"
+	                 "processes:\n");
+	/*
+	 * The processes by attributed energy, unknown last; the command cut to
+	 * 40 columns, controls as spaces, stray bytes as '?'; RSS marked where
+	 * it stands in for PSS; a GPU memory column, as one process held some.
+	 */
+	ASSERT_HAS(text, "\nprocesses:\n"
+	                 "       pid  command                                    cpu time    "
+	                 "peak pss  gpu memory  attributed\n"
+	                 "      4242  python3 train.py --epochs 3                     3 s     "
+	                 "1.5 GiB     512 MiB         6 J\n"
+	                 "      4243  sh -c \"echo a, b <b>&amp;</b> \\\\\"  ne...     125 ms     "
+	                 "10 MiB*           -      375 mJ\n"
+	                 "      5003  w? [2Jx caf\xc3\xa9                               732.4 us     "
+	                 "1.5 MiB           -    50.78 mJ\n"
+	                 "         0  (unseen)                                     125 ms           "
+	                 "-           -           -\n"
+	                 "  * peak RSS: the process's PSS could not be read\n"
+	                 "regions:\n");
+	ASSERT_LACKS(text, "\x1b");
+	ASSERT_LACKS(text, "\xff");
+	ASSERT_LACKS(text, "\xc2\x9b");
+	free(text);
+
+	/* Unknown figures: none of the total attributed, no memory read. */
+	r.attributed_total_j = NAN;
+	r.attributed_cpu_time_s = r.attributed_peak_pss_b = r.attributed_peak_gpu_mem_b = NAN;
+	r.process_count = 1;
+	r.processes[0].peak_gpu_mem_b = NAN;
+	text = render(&r, WP_FORMAT_TEXT);
+	char *line = line_at(text, "attributed to");
+	ASSERT_STR(line, "attributed to the process tree of pid 4242 (1 process): none of the "
+	                 "total energy, peak RSS 2 GiB");
+	free(line);
+	line = line_at(text, "  total");
+	ASSERT_STR(line, "  total                          42 J           -                    "
+	                 "21 W   100%");
+	free(line);
+	ASSERT_HAS(text, "\nprocesses:\n"
+	                 "       pid  command                                    cpu time    "
+	                 "peak pss  attributed\n"
+	                 "      4242  python3 train.py --epochs 3                     3 s     "
+	                 "1.5 GiB         6 J\n"
+	                 "regions:\n");
+	ASSERT_LACKS(text, "peak RSS:");
+	free(text);
+	r.process_count = 0;
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_HAS(text, "  by none: nothing attributes this domain\nregions:\n");
+	free(text);
+
+	/* Not attributed: the report of before, byte for byte. */
+	r.process_count = 4;
+	r.attributed = 0;
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_STR(text,
+	           "wattprof: 'python3 train.py --epochs 3' exited with status 0 after 2.000 s\n"
+	           "  domain        source         energy   avg power  share\n"
+	           "  package_0     powercap         10 J         5 W  23.8%\n"
+	           "  core_0        powercap          4 J         2 W      -  (inside another "
+	           "domain; not in total)\n"
+	           "  dram_0        powercap          2 J         1 W   4.8%\n"
+	           "  nvidia_gpu_0  nvml             30 J        15 W  71.4%\n"
+	           "  total                          42 J        21 W   100%\n"
+	           "regions:\n"
+	           "  epoch, \"one\"     at    0.500 s for    1.000 s         18 J\n"
+	           "warning: something to know: 42\n");
+	free(text);
+	wp_report_free(&r);
+	return TEST_OK;
+}
+
+/* Before, in the order people read the processes: more attributed energy
+ * first, unknown last, then more CPU time, then the order first seen. */
+static int read_before(const struct wp_report_process *a, size_t ia,
+                       const struct wp_report_process *b, size_t ib)
+{
+	double ea = a->attributed_energy_j, eb = b->attributed_energy_j;
+	if (isnan(ea) != isnan(eb))
+		return isnan(eb);
+	if (!isnan(ea) && ea != eb)
+		return ea > eb;
+	if (a->cpu_time_s != b->cpu_time_s)
+		return a->cpu_time_s > b->cpu_time_s;
+	return ia < ib;
+}
+
+/*
+ * n processes in the text report: the 20 with the most attributed energy
+ * in that order, then one line for the rest with their energy and CPU time.
+ */
+static void check_cut(size_t n)
+{
+	struct wp_report r;
+	char e[32], t[32], want[160];
+	attributed_report(&r, n);
+	/* A tie broken by CPU time: worker 11 before worker 10. */
+	r.processes[10].attributed_energy_j = r.processes[11].attributed_energy_j;
+	size_t *order = calloc(n, sizeof *order);
+	unsigned char *taken = calloc(n, 1);
+	for (size_t k = 0; k < n; k++) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (!taken[i] && (best == n || read_before(&r.processes[i], i,
+			                                           &r.processes[best], best)))
+				best = i;
+		order[k] = best;
+		taken[best] = 1;
+	}
+	char *text = render(&r, WP_FORMAT_TEXT);
+	const char *p = strstr(text, "\nprocesses");
+	ASSERT(p);
+	p++;
+	size_t shown = n < 20 ? n : 20;
+	if (n > 20)
+		snprintf(want, sizeof want,
+		         "processes (the 20 of %zu with the most attributed energy):", n);
+	else
+		snprintf(want, sizeof want, "processes:");
+	ASSERT(strncmp(p, want, strlen(want)) == 0 && p[strlen(want)] == '\n');
+	p = strchr(p, '\n') + 1;
+	ASSERT(strncmp(p, "       pid  command", 19) == 0);
+	int after_11 = 0;
+	for (size_t k = 0; k < shown; k++) {
+		const struct wp_report_process *q = &r.processes[order[k]];
+		p = strchr(p, '\n') + 1;
+		long long pid;
+		ASSERT_EQ(sscanf(p, "%lld", &pid), 1);
+		ASSERT_EQ(pid, q->pid);
+		snprintf(want, sizeof want, " %11s\n",
+		         wp__scaled_j(e, sizeof e, q->attributed_energy_j));
+		ASSERT(strncmp(p + strcspn(p, "\n") + 1 - strlen(want), want, strlen(want)) == 0);
+		after_11 |= pid == 5010 && k > 0 && r.processes[order[k - 1]].pid == 5011;
+	}
+	ASSERT(after_11 || n < 12);
+	p = strchr(p, '\n') + 1;
+	if (n > 20) {
+		double rest_j = 0, rest_s = 0;
+		for (size_t k = 20; k < n; k++) {
+			const struct wp_report_process *q = &r.processes[order[k]];
+			rest_j += isnan(q->attributed_energy_j) ? 0 : q->attributed_energy_j;
+			rest_s += q->cpu_time_s;
+		}
+		snprintf(want, sizeof want, "  %zu more process%s: %s attributed, %s of CPU time\n",
+		         n - 20, n == 21 ? "" : "es", wp__scaled_j(e, sizeof e, rest_j),
+		         wp__scaled_s(t, sizeof t, rest_s));
+		ASSERT(strncmp(p, want, strlen(want)) == 0);
+		p += strlen(want);
+		/* The unseen, whose energy is unknown, is last: among the rest. */
+		ASSERT_EQ(order[n - 1], 2);
+	}
+	ASSERT(strncmp(p, "  * peak RSS", 12) == 0);
+	free(text);
+	/* The JSON report lists every one, in the order first seen. */
+	text = render(&r, WP_FORMAT_JSON);
+	struct json *j = json_must_parse(text);
+	const struct json *ps = member(j, "processes", J_ARR);
+	ASSERT_EQ(ps->n, n);
+	for (size_t i = 0; i < n; i++)
+		expect_num(&ps->items[i], "pid", (double)r.processes[i].pid);
+	json_free(j);
+	free(text);
+	free(order);
+	free(taken);
+	wp_report_free(&r);
+}
+
+TEST(report_attribution_many_processes)
+{
+	check_cut(45);
+	check_cut(21);
+	check_cut(20);
+	check_cut(12);
+	return TEST_OK;
+}
