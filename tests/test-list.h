@@ -123,6 +123,7 @@
 	X(html_long_series_reduced, 30)                      \
 	X(html_gpu_readings_charts, 20)                      \
 	X(html_cli_monitor_rounds, 20)                       \
+	X(html_attribution_tables_and_chart, 20)             \
 	X(cli_monitor_matches_simulation, 40)                \
 	X(cli_monitor_exit_status, 20)                       \
 	X(cli_monitor_killed_command_still_reported, 20)     \
