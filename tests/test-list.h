@@ -108,6 +108,11 @@
 	X(report_json_escapes_any_bytes, 10)                 \
 	X(report_numbers_ignore_locale, 10)                  \
 	X(report_csv_and_text, 10)                           \
+	X(report_attribution_json, 10)                       \
+	X(report_attribution_yaml, 10)                       \
+	X(report_attribution_csv, 10)                        \
+	X(report_attribution_text, 10)                       \
+	X(report_attribution_many_processes, 10)             \
 	X(carbon_table_lookup, 5)                            \
 	X(carbon_table_sane, 5)                              \
 	X(carbon_table_is_the_csv, 5)                        \
@@ -123,6 +128,7 @@
 	X(html_long_series_reduced, 30)                      \
 	X(html_gpu_readings_charts, 20)                      \
 	X(html_cli_monitor_rounds, 20)                       \
+	X(html_attribution_tables_and_chart, 20)             \
 	X(cli_monitor_matches_simulation, 40)                \
 	X(cli_monitor_exit_status, 20)                       \
 	X(cli_monitor_killed_command_still_reported, 20)     \

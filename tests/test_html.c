@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/internal.h"
 #include "fakenvml/fake_nvml.h"
 #include "sinks/sinks.h"
 #include "wattprof/wattprof.h"
@@ -52,7 +53,8 @@ static const char probe_js[] =
 	"  function rows(sel) {\n"
 	"    return all(document, sel + ' tr').map(function (tr) {\n"
 	"      return { key: tr.getAttribute('data-domain') || tr.getAttribute('data-tag') ||\n"
-	"                    tr.getAttribute('data-row') || tr.className || null,\n"
+	"                    tr.getAttribute('data-row') || tr.getAttribute('data-pid') ||\n"
+	"                    tr.className || null,\n"
 	"               cells: Array.prototype.map.call(tr.cells, function (c) { return c.innerText; }) };\n"
 	"    });\n"
 	"  }\n"
@@ -70,6 +72,8 @@ static const char probe_js[] =
 	"    resources: performance.getEntriesByType('resource').map(function (e) { return e.name; }),\n"
 	"    summary: rows('table#run'), domains: rows('table#domains'),\n"
 	"    regions: rows('table#regions'), rounds: rows('table#rounds'),\n"
+	"    processes: rows('table#processes'), attribution: first('#attribution'),\n"
+	"    methods: all(document, 'ul.methods li').map(function (l) { return l.innerText; }),\n"
 	"    warnings: all(document, 'ul.warnings li').map(function (l) { return l.innerText; }),\n"
 	"    no_series: first('.no-series'), charts: [] };\n"
 	"  all(document, 'svg.chart').forEach(function (svg) {\n"
@@ -1054,6 +1058,201 @@ TEST(html_cli_monitor_rounds)
 		fprintf(stderr, "  no chromium on PATH: the page was checked as text only\n");
 	}
 	sim_destroy(&s);
+	test_rmtree(dir);
+	return TEST_OK;
+}
+
+/* The package's attributed power: 5 W for the first second, 15 W after. */
+static double attributed_truth_w(double t_s, const void *ctx)
+{
+	(void)ctx;
+	return t_s < 1 ? 5 : 15;
+}
+
+/*
+ * A report attributed by hand over a series made of rows (100 samples a
+ * second for 2 s: the package at 20 W, DRAM at 4 W; readings 10 times a
+ * second: the tree's attributed energy, 5 W then 15 W of the package's and
+ * 1 W of DRAM's, its CPU utilisation and PSS): the tables with the
+ * attributed energy and the processes, and the attributed power drawn on
+ * each domain's power chart.
+ */
+TEST(html_attribution_tables_and_chart)
+{
+	static const char *const argv[] = { "python3", "train.py", NULL };
+	static const char *const names[] = { "package_0", "dram_0" };
+	static const char hostile[] = "sh -c \"<b class='injected'>x</b> &amp; done\"";
+	char chromium[512], dir[512], e[32];
+	struct wp_report r;
+	struct wp_series *s;
+
+	const struct wp_series_column cols[] = { { "package_0", "attributed_energy_j", "J" },
+		                                 { "dram_0", "attributed_energy_j", "J" },
+		                                 { "processes", "cpu_util_pct", "%" },
+		                                 { "processes", "pss_b", "B" } };
+	ASSERT_EQ(wp__series_open_rows(&s, 2, names, 4, cols, NULL), 0);
+	for (int k = 0; k <= 200; k++) {
+		double t = k / 100.0;
+		double row[5] = { k * 1e7, 20 * t, 4 * t };
+		ASSERT_EQ(wp__series_append(s, 0, row), 0);
+		if (k % 10 == 0) {
+			double rd[5] = { k * 1e7, t < 1 ? 5 * t : 5 + 15 * (t - 1), t, 50,
+				         536870912.0 };
+			ASSERT_EQ(wp__series_append(s, 1, rd), 0);
+		}
+	}
+	wp_report_init(&r);
+	ASSERT_EQ(wp_report_set_command(&r, argv), 0);
+	r.host = strdup("node17");
+	r.exit_status = 0;
+	r.duration_s = 2;
+	r.domain_count = 2;
+	r.domains = calloc(2, sizeof *r.domains);
+	for (size_t i = 0; i < 2; i++) {
+		r.domains[i].name = strdup(names[i]);
+		r.domains[i].source = strdup("powercap");
+		r.domains[i].energy_j = i ? 8 : 40;
+		r.domains[i].avg_power_w = r.domains[i].energy_j / 2;
+		r.domains[i].in_total = 1;
+		r.domains[i].attributed_energy_j = i ? 2 : 20;
+		r.domains[i].attribution_method = strdup(i ? WP_ATTRIB_METHOD_PSS
+		                                           : WP_ATTRIB_METHOD_CPU);
+	}
+	r.total_energy_j = 48;
+	ASSERT_EQ(wp_report_set_series(&r, s), 0);
+	r.attributed = 1;
+	r.attribution_root_pid = 777;
+	r.attributed_total_j = 22;
+	r.attributed_cpu_time_s = 1.5;
+	r.attributed_peak_rss_b = r.attributed_peak_pss_b = r.attributed_peak_uss_b = 536870912.0;
+	r.attributed_peak_gpu_mem_b = NAN;
+	/* 25 processes: the hostile one has the most energy; 20 are shown. */
+	r.process_count = 25;
+	r.processes = calloc(25, sizeof *r.processes);
+	for (size_t k = 0; k < 25; k++) {
+		char cmd[32];
+		snprintf(cmd, sizeof cmd, "worker %zu", k);
+		r.processes[k] = (struct wp_report_process){
+			.pid = 777 + (int64_t)k, .ppid = k ? 777 : 1, .command = strdup(k ? cmd : hostile),
+			.start_s = 0, .end_s = 2, .cpu_time_s = 0.05, .peak_rss_b = 1048576,
+			.peak_pss_b = 1048576, .peak_uss_b = 1048576, .peak_gpu_mem_b = NAN,
+			.attributed_energy_j = k ? 0.5 + 0.01 * (double)k : 10
+		};
+	}
+
+	/* A command of 250 characters: its first 200 shown. */
+	char *long_cmd = calloc(251, 1);
+	memset(long_cmd, 'a', 250);
+	free(r.processes[24].command);
+	r.processes[24].command = long_cmd;
+
+	/* The page as text: the tables' hooks, the command escaped and cut. */
+	char *html = render(&r);
+	char want[260];
+	memset(want, 'a', 200);
+	strcpy(want + 200, "&#8230;</code>");
+	ASSERT_HAS(html, want);
+	ASSERT_LACKS(html, long_cmd + 49); /* 201 of them */
+	ASSERT_HAS(html, "<th class=\"num\">energy</th><th class=\"num\">attributed</th><th>by</th>");
+	ASSERT_HAS(html, "<table class=\"processes\" id=\"processes\">");
+	ASSERT_HAS(html, "<code>sh -c &quot;&lt;b class=&#39;injected&#39;&gt;x&lt;/b&gt; "
+	                 "&amp;amp; done&quot;</code>");
+	ASSERT_HAS(html, "data-column=\"package_0.attributed_power_w\"");
+	ASSERT_HAS(html, "<tr class=\"more\"><td></td><td>5 more processes</td>");
+	free(html);
+	/* Not attributed: the tables as before. */
+	r.attributed = 0;
+	r.series = NULL;
+	html = render(&r);
+	ASSERT_LACKS(html, "attributed");
+	ASSERT_LACKS(html, "id=\"processes\"");
+	ASSERT_LACKS(html, "worker");
+	ASSERT_LACKS(html, "<th>by</th>");
+	free(html);
+	r.attributed = 1;
+	ASSERT_EQ(wp_report_set_series(&r, s), 0);
+
+	NEED_CHROMIUM(chromium);
+	test_tmpdir(dir, sizeof dir);
+	write_report(&r, dir);
+	struct json *j = browse(chromium, dir);
+	check_self_contained(j, dir);
+
+	/* The domain table: energy, then attributed energy and its method. */
+	const struct json *row = find_row(j, "domains", "package_0");
+	ASSERT_STR(row->items[2].str, "40 J");
+	ASSERT_STR(row->items[3].str, "20 J");
+	ASSERT_STR(row->items[4].str, "cpu_time");
+	row = find_row(j, "domains", "dram_0");
+	ASSERT_STR(row->items[3].str, "2 J");
+	ASSERT_STR(row->items[4].str, "memory_pss");
+	row = find_row(j, "domains", "total");
+	ASSERT_STR(row->items[2].str, "48 J");
+	ASSERT_STR(row->items[3].str, "22 J");
+	ASSERT_HAS(json_member(j, "attribution")->str,
+	           "Attributed to the process tree of pid 777 (25 processes): 22 J of 48 J "
+	           "(45.8%), 1.5 s of CPU time, peak PSS 512 MiB.");
+	const struct json *methods = json_member(j, "methods");
+	ASSERT_EQ(methods->n, 2);
+	ASSERT_STR(methods->items[0].str, "cpu_time: the tree's share of the machine's CPU time");
+
+	/* The processes: the 20 with the most energy, in that order, the
+	 * command shown as it was, and the 5 others in one row. */
+	const struct json *procs = json_member(j, "processes");
+	ASSERT_EQ(procs->n, 1 + 20 + 1);
+	ASSERT_STR(json_member(&procs->items[1], "key")->str, "777");
+	const struct json *cells = json_member(&procs->items[1], "cells");
+	ASSERT_STR(cells->items[1].str, hostile);
+	ASSERT_STR(cells->items[cells->n - 1].str, "10 J");
+	for (size_t k = 2; k <= 20; k++) {
+		char pid[16];
+		snprintf(pid, sizeof pid, "%d", 777 + 26 - (int)k); /* worker 24 down to 6 */
+		ASSERT_STR(json_member(&procs->items[k], "key")->str, pid);
+	}
+	cells = json_member(&procs->items[21], "cells");
+	ASSERT_STR(json_member(&procs->items[21], "key")->str, "more");
+	ASSERT_STR(cells->items[1].str, "5 more processes");
+	/* Workers 1 to 5: 0.51 + ... + 0.55 J; 5 x 50 ms. */
+	ASSERT_STR(cells->items[cells->n - 1].str, wp__scaled_j(e, sizeof e, 2.65));
+	ASSERT_STR(cells->items[2].str, "250 ms");
+	ASSERT(json_get(json_member(j, "tags"), "b") == NULL);
+
+	/* Each domain's chart: its power and the attributed power, named in a
+	 * legend, against the truth. */
+	const struct json *pkg = must_chart(j, "package_0", "power_w");
+	const struct json *dram = must_chart(j, "dram_0", "power_w");
+	check_chart_shown(pkg);
+	check_chart_shown(dram);
+	const struct json *legend = json_member(pkg, "legend");
+	ASSERT_EQ(legend->n, 2);
+	ASSERT_STR(legend->items[0].str, "package_0 power_w");
+	ASSERT_STR(legend->items[1].str, "package_0 attributed_power_w");
+	size_t n;
+	double w = 20, step = 1;
+	struct pt *p = line_points(pkg, "package_0.power_w", &n);
+	ASSERT_INT(n, >=, 190);
+	ASSERT_INT(check_truth(p, n, 2, const_truth, &w, NULL, 0, 0.2), ==, n);
+	free(p);
+	/* One point per pair of readings: 20, at 5 W, then 15 W. */
+	p = line_points(pkg, "package_0.attributed_power_w", &n);
+	ASSERT_EQ(n, 20);
+	ASSERT_INT(check_truth(p, n, 2, attributed_truth_w, NULL, &step, 1, 0.2), >=, 16);
+	ASSERT_NEAR(p[0].t, 0.05, 0.01);
+	ASSERT_NEAR(p[0].v, 5, 0.2);
+	ASSERT_NEAR(p[19].v, 15, 0.2);
+	free(p);
+	w = 1;
+	p = line_points(dram, "dram_0.attributed_power_w", &n);
+	ASSERT_INT(check_truth(p, n, 2, const_truth, &w, NULL, 0, 0.1), ==, n);
+	free(p);
+	/* The tree's readings join the others' charts. */
+	check_flat(must_chart(j, "all", "utilization"), "processes.cpu_util_pct", 50, 0.5);
+	check_flat(must_chart(j, "all", "memory"), "processes.pss_b", 0.5, 0.01); /* GiB */
+	ASSERT_EQ(json_member(j, "charts")->n, 4);
+
+	json_free(j);
+	wp_report_free(&r);
+	wp_series_close(s);
 	test_rmtree(dir);
 	return TEST_OK;
 }

@@ -1,6 +1,9 @@
 /*
- * test_report.c - the report object and its three formats, read back as a
- * program would: JSON through a strict parser, CSV by its columns.
+ * test_report.c - the report object and its formats, read back as a program
+ * would: JSON through a strict parser, YAML through PyYAML, CSV by its
+ * columns, text by its lines.  The attribution's members (filled by hand
+ * here, as wp_report_set_attribution would) in every format but HTML
+ * (tests/test_html.c).
  */
 #include <errno.h>
 #include <locale.h>
@@ -9,6 +12,7 @@
 #include "core/internal.h"
 #include "json.h"
 #include "sim.h"
+#include "sinks/sinks.h"
 #include "test.h"
 
 /* A report with hand-set figures: package 10 J, core 4 J, dram 2 J. */
@@ -358,5 +362,723 @@ TEST(report_csv_and_text)
 	ASSERT_HAS(text, "no energy domain was measured");
 	free(text);
 	ASSERT_EQ(wp_report_write(&r, (enum wp_format)7, stderr), -EINVAL);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------------------ attribution */
+
+/*
+ * A command with what JSON (quotes, a backslash, a new line, a tab, a byte
+ * that is not UTF-8), CSV (a comma, quotes, a new line) and HTML (< & >)
+ * must escape, longer than the text report's column.
+ */
+static const char hostile_cmd[] = "sh -c \"echo a, b <b>&amp;</b> \\\\\"\n\tnext \xff caf\xc3\xa9"
+                                  " --and-a-long-tail";
+/* ... as every reader must get it back: the stray byte as U+FFFD. */
+static const char hostile_utf8[] = "sh -c \"echo a, b <b>&amp;</b> \\\\\"\n\tnext \xef\xbf\xbd "
+                                   "caf\xc3\xa9 --and-a-long-tail";
+
+/*
+ * sample_report with a GPU that nothing attributes (30 J, total 42 J), and
+ * attributed by hand: package 6 J and core 2.5 J by CPU time, DRAM 0.5 J by
+ * PSS; the tree of pid 4242 with n >= 3 processes: the root, a shell with
+ * the hostile command whose PSS was unreadable, the unseen (pid 0, most
+ * numbers unknown), then workers.
+ */
+static void attributed_report(struct wp_report *r, size_t n)
+{
+	static const double att[] = { 6, 2.5, 0.5, NAN };
+	static const char *const how[] = { WP_ATTRIB_METHOD_CPU, WP_ATTRIB_METHOD_CPU,
+		                           WP_ATTRIB_METHOD_PSS, WP_ATTRIB_METHOD_NONE };
+	sample_report(r);
+	r->domains = realloc(r->domains, 4 * sizeof *r->domains);
+	ASSERT(r->domains);
+	memset(&r->domains[3], 0, sizeof r->domains[3]);
+	r->domains[3].name = strdup("nvidia_gpu_0");
+	r->domains[3].source = strdup("nvml");
+	r->domains[3].energy_j = 30;
+	r->domains[3].avg_power_w = 15;
+	r->domains[3].in_total = 1;
+	r->domain_count = 4;
+	r->regions[0].energy_j = realloc(r->regions[0].energy_j, 4 * sizeof(double));
+	ASSERT(r->regions[0].energy_j);
+	r->regions[0].energy_j[3] = 12;
+	r->total_energy_j = 42;
+	for (size_t i = 0; i < 4; i++) {
+		r->domains[i].attributed_energy_j = att[i];
+		r->domains[i].attribution_method = strdup(how[i]);
+	}
+	r->attributed = 1;
+	r->attribution_root_pid = 4242;
+	r->attributed_total_j = 6.5;
+	r->attributed_cpu_time_s = 3.25;
+	r->attributed_peak_rss_b = 2147483648.0;
+	r->attributed_peak_pss_b = 1610612736.0;
+	r->attributed_peak_uss_b = 1073741824.0;
+	r->attributed_peak_gpu_mem_b = 536870912.0;
+	ASSERT(n >= 3);
+	r->process_count = n;
+	r->processes = calloc(n, sizeof *r->processes);
+	ASSERT(r->processes);
+	r->processes[0] = (struct wp_report_process){
+		.pid = 4242, .ppid = 4200, .command = strdup("python3 train.py --epochs 3"),
+		.start_s = 0, .end_s = 2, .exited = 0, .cpu_time_s = 3,
+		.peak_rss_b = 2147483648.0, .peak_pss_b = 1610612736.0, .peak_uss_b = 1073741824.0,
+		.pss_from_rss = 0, .peak_gpu_mem_b = 536870912.0, .attributed_energy_j = 6
+	};
+	r->processes[1] = (struct wp_report_process){
+		.pid = 4243, .ppid = 4242, .command = strdup(hostile_cmd),
+		.start_s = 0.25, .end_s = 1.5, .exited = 1, .cpu_time_s = 0.125,
+		.peak_rss_b = 10485760, .peak_pss_b = NAN, .peak_uss_b = NAN,
+		.pss_from_rss = 1, .peak_gpu_mem_b = NAN, .attributed_energy_j = 0.375
+	};
+	r->processes[2] = (struct wp_report_process){
+		.pid = 0, .ppid = 0, .command = strdup("(unseen)"),
+		.start_s = NAN, .end_s = NAN, .exited = 1, .cpu_time_s = 0.125,
+		.peak_rss_b = NAN, .peak_pss_b = NAN, .peak_uss_b = NAN,
+		.pss_from_rss = 0, .peak_gpu_mem_b = NAN, .attributed_energy_j = NAN
+	};
+	for (size_t k = 3; k < n; k++) {
+		char cmd[32];
+		snprintf(cmd, sizeof cmd, "worker %zu", k);
+		/* Energies all different (17 and 101 are coprime), CPU time too;
+		 * binary fractions that 10 digits write exactly. */
+		r->processes[k] = (struct wp_report_process){
+			.pid = 5000 + (int64_t)k, .ppid = 4243, .command = strdup(cmd),
+			.start_s = 0.5, .end_s = 1.75, .exited = 1, .cpu_time_s = (double)k / 4096,
+			.peak_rss_b = 1048576.0 * (double)k, .peak_pss_b = 524288.0 * (double)k,
+			.peak_uss_b = 262144.0 * (double)k, .pss_from_rss = 0, .peak_gpu_mem_b = NAN,
+			.attributed_energy_j = (double)((k * 17) % 101 + 1) / 1024
+		};
+	}
+}
+
+/* o[key] is v exactly, or null when v is NaN. */
+static void expect_num(const struct json *o, const char *key, double v)
+{
+	const struct json *m = json_member(o, key);
+	if (isnan(v)) {
+		if (m->type != J_NULL)
+			TEST_FAIL_("'%s' should be null (NaN), is of type %d", key, m->type);
+		return;
+	}
+	if (m->type != J_NUM)
+		TEST_FAIL_("'%s' should be the number %.17g, is of type %d", key, v, m->type);
+	ASSERT_NEAR(m->num, v, 0);
+}
+
+static void expect_keys(const struct json *o, const char *const *keys, size_t n)
+{
+	ASSERT_EQ(o->type, J_OBJ);
+	ASSERT_EQ(o->n, n);
+	for (size_t i = 0; i < n; i++)
+		ASSERT_STR(o->keys[i], keys[i]);
+}
+
+/* The report's top-level members, in docs/REPORT.md's order. */
+static const char *const top_keys[] = { "version", "host", "command", "exit_status",
+	                                "signal", "start_time", "duration_s", "domains",
+	                                "total_energy_j", "total_estimated", "regions",
+	                                "warnings", "sampling", "idle", "rounds",
+	                                "attribution", "processes", "carbon", "series" };
+/* A domain's members without attribution: as before it existed. */
+static const char *const domain_keys[] = { "name", "source", "energy_j", "avg_power_w",
+	                                   "estimated", "in_total", "complete", "integrated",
+	                                   "method", "device_name", "device_id", "min_power_w",
+	                                   "peak_power_w", "idle_power_w", "above_idle_j",
+	                                   "energy_std_j", "energy_min_j", "energy_max_j" };
+
+/*
+ * A JSON document (the JSON report, or the YAML report as PyYAML read it)
+ * against attributed_report's figures, member by member and in order.
+ */
+static void check_attributed_doc(const struct json *j, const struct wp_report *r)
+{
+	expect_keys(j, top_keys, sizeof top_keys / sizeof *top_keys);
+	const struct json *doms = member(j, "domains", J_ARR);
+	ASSERT_EQ(doms->n, r->domain_count);
+	for (size_t i = 0; i < doms->n; i++) {
+		const struct json *d = &doms->items[i];
+		const char *keys[20];
+		/* The two members right after energy_j, the rest as before. */
+		memcpy(keys, domain_keys, 3 * sizeof *keys);
+		keys[3] = "attributed_energy_j";
+		keys[4] = "attribution_method";
+		memcpy(keys + 5, domain_keys + 3, 15 * sizeof *keys);
+		expect_keys(d, keys, 20);
+		ASSERT_STR(member(d, "name", J_STR)->str, r->domains[i].name);
+		expect_num(d, "attributed_energy_j", r->domains[i].attributed_energy_j);
+		ASSERT_STR(member(d, "attribution_method", J_STR)->str,
+		           r->domains[i].attribution_method);
+	}
+	ASSERT_NEAR(member(&doms->items[1], "attributed_energy_j", J_NUM)->num, 2.5, 0);
+	member(&doms->items[3], "attributed_energy_j", J_NULL);
+	ASSERT_STR(member(&doms->items[3], "attribution_method", J_STR)->str, "none");
+
+	static const char *const akeys[] = { "root_pid",       "total_energy_j", "cpu_time_s",
+		                             "peak_rss_b",     "peak_pss_b",     "peak_uss_b",
+		                             "peak_gpu_mem_b", "process_count" };
+	const struct json *a = member(j, "attribution", J_OBJ);
+	expect_keys(a, akeys, 8);
+	expect_num(a, "root_pid", (double)r->attribution_root_pid);
+	expect_num(a, "total_energy_j", r->attributed_total_j);
+	expect_num(a, "cpu_time_s", r->attributed_cpu_time_s);
+	expect_num(a, "peak_rss_b", r->attributed_peak_rss_b);
+	expect_num(a, "peak_pss_b", r->attributed_peak_pss_b);
+	expect_num(a, "peak_uss_b", r->attributed_peak_uss_b);
+	expect_num(a, "peak_gpu_mem_b", r->attributed_peak_gpu_mem_b);
+	expect_num(a, "process_count", (double)r->process_count);
+
+	static const char *const pkeys[] = { "pid",        "ppid",         "command",
+		                             "start_s",    "end_s",        "exited",
+		                             "cpu_time_s", "peak_rss_b",   "peak_pss_b",
+		                             "peak_uss_b", "pss_from_rss", "peak_gpu_mem_b",
+		                             "attributed_energy_j" };
+	const struct json *ps = member(j, "processes", J_ARR);
+	ASSERT_EQ(ps->n, r->process_count);
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct json *o = &ps->items[i];
+		const struct wp_report_process *p = &r->processes[i];
+		expect_keys(o, pkeys, 13);
+		expect_num(o, "pid", (double)p->pid);
+		expect_num(o, "ppid", (double)p->ppid);
+		ASSERT_STR(member(o, "command", J_STR)->str,
+		           strcmp(p->command, hostile_cmd) == 0 ? hostile_utf8 : p->command);
+		expect_num(o, "start_s", p->start_s);
+		expect_num(o, "end_s", p->end_s);
+		ASSERT_EQ(member(o, "exited", J_BOOL)->boolean, p->exited);
+		expect_num(o, "cpu_time_s", p->cpu_time_s);
+		expect_num(o, "peak_rss_b", p->peak_rss_b);
+		expect_num(o, "peak_pss_b", p->peak_pss_b);
+		expect_num(o, "peak_uss_b", p->peak_uss_b);
+		ASSERT_EQ(member(o, "pss_from_rss", J_BOOL)->boolean, p->pss_from_rss);
+		expect_num(o, "peak_gpu_mem_b", p->peak_gpu_mem_b);
+		expect_num(o, "attributed_energy_j", p->attributed_energy_j);
+	}
+	/* The fixture holds what the checks above must see. */
+	ASSERT_STR(member(&ps->items[1], "command", J_STR)->str, hostile_utf8);
+	member(&ps->items[2], "start_s", J_NULL);
+	ASSERT_EQ(member(&ps->items[1], "pss_from_rss", J_BOOL)->boolean, 1);
+}
+
+/* Without attribution: the domains' members as they were, both new
+ * top-level members null. */
+static void check_unattributed_doc(const struct json *j)
+{
+	expect_keys(j, top_keys, sizeof top_keys / sizeof *top_keys);
+	const struct json *doms = member(j, "domains", J_ARR);
+	for (size_t i = 0; i < doms->n; i++)
+		expect_keys(&doms->items[i], domain_keys, 18);
+	member(j, "attribution", J_NULL);
+	member(j, "processes", J_NULL);
+}
+
+TEST(report_attribution_json)
+{
+	struct wp_report r;
+	attributed_report(&r, 5);
+	char *text = render(&r, WP_FORMAT_JSON);
+	struct json *j = json_must_parse(text);
+	check_attributed_doc(j, &r);
+	json_free(j);
+	free(text);
+
+	/* An attributed tree with no process seen: an empty array. */
+	size_t n = r.process_count;
+	r.process_count = 0;
+	text = render(&r, WP_FORMAT_JSON);
+	j = json_must_parse(text);
+	ASSERT_EQ(member(j, "processes", J_ARR)->n, 0);
+	ASSERT_NEAR(member(member(j, "attribution", J_OBJ), "process_count", J_NUM)->num, 0, 0);
+	json_free(j);
+	free(text);
+	r.process_count = n;
+
+	/* Not attributed: the fields set or not, nothing of them shows. */
+	r.attributed = 0;
+	text = render(&r, WP_FORMAT_JSON);
+	ASSERT_LACKS(text, "attributed");
+	ASSERT_LACKS(text, "train.py --epochs 3\"");
+	j = json_must_parse(text);
+	check_unattributed_doc(j);
+	json_free(j);
+	free(text);
+	wp_report_free(&r);
+	return TEST_OK;
+}
+
+static void write_file(const struct wp_report *r, enum wp_format f, const char *path)
+{
+	FILE *out = fopen(path, "w");
+	if (!out)
+		TEST_FAIL_("cannot write '%s': %s", path, strerror(errno));
+	ASSERT_EQ(wp_report_write(r, f, out), 0);
+	ASSERT_EQ(fclose(out), 0);
+}
+
+/*
+ * The YAML report as PyYAML reads it, written back as JSON by Python and
+ * checked by the same function as the JSON report.
+ */
+static struct json *yaml_as_json(const struct wp_report *r, const char *dir)
+{
+	char ypath[600], jpath[600], *out = NULL;
+	snprintf(ypath, sizeof ypath, "%s/report.yaml", dir);
+	snprintf(jpath, sizeof jpath, "%s/yaml.json", dir);
+	write_file(r, WP_FORMAT_YAML, ypath);
+	int st = test_shell(dir, &out,
+	                    "python3 -c 'import json, sys, yaml\n"
+	                    "y = yaml.safe_load(open(sys.argv[1], encoding=\"utf-8\"))\n"
+	                    "json.dump(y, open(sys.argv[2], \"w\", encoding=\"utf-8\"))\n"
+	                    "' '%s' '%s'",
+	                    ypath, jpath);
+	if (st != 0)
+		TEST_FAIL_("PyYAML could not read the YAML report (%d):\n%s", st, out);
+	free(out);
+	char *text = test_slurp(jpath);
+	ASSERT(text);
+	struct json *j = json_must_parse(text);
+	free(text);
+	return j;
+}
+
+TEST(report_attribution_yaml)
+{
+	struct wp_report r;
+	char dir[512], *out = NULL;
+	test_tmpdir(dir, sizeof dir);
+	if (test_shell(dir, &out, "python3 -c 'import json, yaml'") != 0) {
+		fprintf(stderr, "  %s", out ? out : "");
+		free(out);
+		test_rmtree(dir);
+		SKIP_BECAUSE("python3 with PyYAML is needed to read the YAML back "
+		             "(scripts/deps.sh test installs python3-yaml)");
+	}
+	free(out);
+	attributed_report(&r, 5);
+	struct json *j = yaml_as_json(&r, dir);
+	check_attributed_doc(j, &r);
+	json_free(j);
+
+	r.attributed = 0;
+	j = yaml_as_json(&r, dir);
+	check_unattributed_doc(j);
+	json_free(j);
+	char *text = render(&r, WP_FORMAT_YAML);
+	ASSERT_HAS(text, "\nrounds: null\nattribution: null\nprocesses: null\ncarbon: null\n");
+	ASSERT_LACKS(text, "attributed");
+	free(text);
+	wp_report_free(&r);
+	test_rmtree(dir);
+	return TEST_OK;
+}
+
+/* Every record after the header, as cells. */
+struct csv_row {
+	char c[6][128];
+};
+
+static struct csv_row *csv_rows(const char *csv, size_t *n)
+{
+	const char *p = csv;
+	char cells[16][128];
+	size_t cap = 64;
+	struct csv_row *rows = malloc(cap * sizeof *rows);
+	ASSERT(rows);
+	ASSERT_EQ(csv_record(&p, cells, 16), 6);
+	ASSERT_STR(cells[0], "time_s");
+	*n = 0;
+	while (*p) {
+		ASSERT_EQ(csv_record(&p, cells, 16), 6);
+		if (*n == cap) {
+			cap *= 2;
+			rows = realloc(rows, cap * sizeof *rows);
+			ASSERT(rows);
+		}
+		memcpy(rows[(*n)++].c, cells, sizeof rows->c);
+	}
+	return rows;
+}
+
+/* Rows of (domain, metric); *last: the index of the last one. */
+static size_t count_rows(const struct csv_row *rows, size_t n, const char *domain,
+                         const char *metric, size_t *last)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].c[1], domain) == 0 && strcmp(rows[i].c[2], metric) == 0) {
+			k++;
+			if (last)
+				*last = i;
+		}
+	return k;
+}
+
+/*
+ * The one row of (domain, metric) at time t with value v (exactly), unit
+ * and method; no row at all when v is NaN.  Returns its index.
+ */
+static size_t expect_row(const struct csv_row *rows, size_t n, const char *t,
+                         const char *domain, const char *metric, double v, const char *unit,
+                         const char *method)
+{
+	size_t at = 0, k = count_rows(rows, n, domain, metric, &at);
+	if (isnan(v)) {
+		if (k)
+			TEST_FAIL_("%s %s is NaN: it should have no row, has %zu", domain, metric, k);
+		return 0;
+	}
+	if (k != 1)
+		TEST_FAIL_("%s %s should have one row, has %zu", domain, metric, k);
+	ASSERT_STR(rows[at].c[0], t);
+	ASSERT_NEAR(strtod(rows[at].c[3], NULL), v, 0);
+	ASSERT_STR(rows[at].c[4], unit);
+	ASSERT_STR(rows[at].c[5], method);
+	return at;
+}
+
+/* The attribution's rows at the run's end (t = "2"), against the report. */
+static void check_attribution_rows(const struct csv_row *rows, size_t n,
+                                   const struct wp_report *r)
+{
+	for (size_t i = 0; i < r->domain_count; i++)
+		expect_row(rows, n, "2", r->domains[i].name, "attributed_energy_j",
+		           r->domains[i].attributed_energy_j, "J", r->domains[i].attribution_method);
+	static const char a[] = "attribution";
+	expect_row(rows, n, "2", a, "root_pid", 4242, "", "");
+	expect_row(rows, n, "2", a, "total_energy_j", r->attributed_total_j, "J", "");
+	expect_row(rows, n, "2", a, "cpu_time_s", r->attributed_cpu_time_s, "s", "");
+	expect_row(rows, n, "2", a, "peak_rss_b", r->attributed_peak_rss_b, "B", "");
+	expect_row(rows, n, "2", a, "peak_pss_b", r->attributed_peak_pss_b, "B", "");
+	expect_row(rows, n, "2", a, "peak_uss_b", r->attributed_peak_uss_b, "B", "");
+	expect_row(rows, n, "2", a, "peak_gpu_mem_b", r->attributed_peak_gpu_mem_b, "B", "");
+	expect_row(rows, n, "2", a, "process_count", (double)r->process_count, "", "");
+	size_t prev = 0;
+	for (size_t i = 0; i < r->process_count; i++) {
+		const struct wp_report_process *p = &r->processes[i];
+		char d[40];
+		snprintf(d, sizeof d, "process_%lld", (long long)p->pid);
+		/* In the order first seen, the pid row first, carrying the command. */
+		size_t at = expect_row(rows, n, "2", d, "pid", (double)p->pid, "",
+		                       strcmp(p->command, hostile_cmd) == 0 ? hostile_utf8
+		                                                            : p->command);
+		ASSERT(at > prev);
+		prev = at;
+		expect_row(rows, n, "2", d, "ppid", (double)p->ppid, "", "");
+		expect_row(rows, n, "2", d, "start_s", p->start_s, "s", "");
+		expect_row(rows, n, "2", d, "end_s", p->end_s, "s", "");
+		expect_row(rows, n, "2", d, "exited", p->exited, "", "");
+		expect_row(rows, n, "2", d, "cpu_time_s", p->cpu_time_s, "s", "");
+		expect_row(rows, n, "2", d, "peak_rss_b", p->peak_rss_b, "B", "");
+		expect_row(rows, n, "2", d, "peak_pss_b", p->peak_pss_b, "B", "");
+		expect_row(rows, n, "2", d, "peak_uss_b", p->peak_uss_b, "B", "");
+		expect_row(rows, n, "2", d, "pss_from_rss", p->pss_from_rss, "", "");
+		expect_row(rows, n, "2", d, "peak_gpu_mem_b", p->peak_gpu_mem_b, "B", "");
+		expect_row(rows, n, "2", d, "attributed_energy_j", p->attributed_energy_j, "J", "");
+	}
+}
+
+TEST(report_attribution_csv)
+{
+	struct wp_report r;
+	size_t n, at = 0, ck = 0;
+	attributed_report(&r, 4);
+	char *csv = render(&r, WP_FORMAT_CSV);
+	struct csv_row *rows = csv_rows(csv, &n);
+	check_attribution_rows(rows, n, &r);
+	/*
+	 * Nothing else: 12 rows of the start and the end, 3 domains'
+	 * attributed energy (the GPU's is NaN), 8 of the tree, and 12 rows per
+	 * process less one per NaN: the root 12, the shell 9 (PSS, USS, GPU),
+	 * the unseen 5, the worker 11 (GPU).
+	 */
+	ASSERT_EQ(n, 12 + 3 + 8 + 12 + 9 + 5 + 11);
+	/* After the samples' rows. */
+	ASSERT(count_rows(rows, n, "dram_0", "energy_j", &at) == 2);
+	ASSERT(expect_row(rows, n, "2", "package_0", "attributed_energy_j", 6, "J", "cpu_time") > at);
+	free(rows);
+	free(csv);
+
+	/* Carbon's rows stay last. */
+	struct wp_carbon_options co = { .version = WP_CARBON_OPTIONS_VERSION, .country = "DE" };
+	ASSERT_EQ(wp_report_set_carbon(&r, &co), 0);
+	csv = render(&r, WP_FORMAT_CSV);
+	rows = csv_rows(csv, &n);
+	check_attribution_rows(rows, n, &r);
+	ASSERT_STR(rows[n - 1].c[1], "carbon");
+	count_rows(rows, n, "process_5003", "attributed_energy_j", &at);
+	ASSERT_EQ(count_rows(rows, n, "carbon", "energy_kwh", &ck), 1);
+	ASSERT_EQ(ck, at + 1);
+	free(rows);
+	free(csv);
+	r.carbon.set = 0;
+
+	/*
+	 * A series with attributed energy (readings at 1 s and 2 s): its rows
+	 * carry the domain's attribution method; the end repeats no row the
+	 * series wrote (the package's 6 J at 2 s) but gives the report's figure
+	 * where the series' last differs (DRAM: 0.25 J in the series).
+	 */
+	const char *names[4];
+	for (size_t i = 0; i < 4; i++)
+		names[i] = r.domains[i].name;
+	const struct wp_series_column cols[] = { { "package_0", "attributed_energy_j", "J" },
+		                                 { "dram_0", "attributed_energy_j", "J" },
+		                                 { "processes", "cpu_util_pct", "%" },
+		                                 { "processes", "pss_b", "B" } };
+	struct wp_series *s;
+	ASSERT_EQ(wp__series_open_rows(&s, 4, names, 4, cols, NULL), 0);
+	for (int k = 0; k <= 2; k++) {
+		double e[5] = { k * 1e9, 5.0 * k, 2.0 * k, 1.0 * k, 15.0 * k };
+		ASSERT_EQ(wp__series_append(s, 0, e), 0);
+		double rd[5] = { k * 1e9, 3.0 * k, 0.125 * k, 40, 1048576.0 * k };
+		if (k)
+			ASSERT_EQ(wp__series_append(s, 1, rd), 0);
+	}
+	ASSERT_EQ(wp_report_set_series(&r, s), 0);
+	csv = render(&r, WP_FORMAT_CSV);
+	ASSERT_HAS(csv, "\r\n1,package_0,attributed_energy_j,3,J,cpu_time\r\n");
+	ASSERT_HAS(csv, "\r\n2,package_0,attributed_energy_j,6,J,cpu_time\r\n");
+	ASSERT_HAS(csv, "\r\n2,dram_0,attributed_energy_j,0.25,J,memory_pss\r\n");
+	ASSERT_HAS(csv, "\r\n2,dram_0,attributed_energy_j,0.5,J,memory_pss\r\n");
+	ASSERT_HAS(csv, "\r\n2,processes,cpu_util_pct,40,%,\r\n");
+	ASSERT_HAS(csv, "\r\n2,processes,pss_b,2097152,B,\r\n");
+	rows = csv_rows(csv, &n);
+	ASSERT_EQ(count_rows(rows, n, "package_0", "attributed_energy_j", NULL), 2);
+	ASSERT_EQ(count_rows(rows, n, "dram_0", "attributed_energy_j", NULL), 3);
+	free(rows);
+	free(csv);
+
+	/* Not attributed: nothing of it, and the series' columns carry no method. */
+	r.attributed = 0;
+	csv = render(&r, WP_FORMAT_CSV);
+	ASSERT_LACKS(csv, "attribution");
+	ASSERT_LACKS(csv, "process_");
+	ASSERT_LACKS(csv, "cpu_time");
+	ASSERT_HAS(csv, "\r\n2,package_0,attributed_energy_j,6,J,\r\n");
+	free(csv);
+	r.series = NULL;
+	csv = render(&r, WP_FORMAT_CSV);
+	ASSERT_LACKS(csv, "attributed");
+	ASSERT_LACKS(csv, "process_");
+	free(csv);
+	wp_series_close(s);
+	wp_report_free(&r);
+	return TEST_OK;
+}
+
+/* The line of text that starts with `start` (at a line's start), up to and
+ * without its new line (malloc'ed); the test fails when there is none. */
+static char *line_at(const char *text, const char *start)
+{
+	for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, start, strlen(start)) == 0)
+			return strndup(p, strcspn(p, "\n"));
+	TEST_FAIL_("no line starts with \"%s\" in:\n%s", start, text);
+}
+
+TEST(report_attribution_text)
+{
+	struct wp_report r;
+	attributed_report(&r, 4);
+	/* Bytes that are not UTF-8 and terminal controls (ESC, C1 CSI). */
+	free(r.processes[3].command);
+	r.processes[3].command = strdup("w\xff\x1b[2Jx\xc2\x9b" "caf\xc3\xa9");
+	char *text = render(&r, WP_FORMAT_TEXT);
+
+	/* The attributed energy beside the energy, in the same units, with
+	 * its method; the attributed total under the total. */
+	ASSERT_HAS(text, "\n  domain        source         energy  attributed  by           "
+	                 "avg power  share\n"
+	                 "  package_0     powercap         10 J         6 J  cpu_time           "
+	                 "5 W  23.8%\n"
+	                 "  core_0        powercap          4 J       2.5 J  cpu_time           "
+	                 "2 W      -  (inside another domain; not in total)\n"
+	                 "  dram_0        powercap          2 J      500 mJ  memory_pss         "
+	                 "1 W   4.8%\n"
+	                 "  nvidia_gpu_0  nvml             30 J           -  none              "
+	                 "15 W  71.4%\n"
+	                 "  total                          42 J       6.5 J                    "
+	                 "21 W   100%\n");
+	/* The tree in one line, then what each method used means, once each. */
+	ASSERT_HAS(text, "\nattributed to the process tree of pid 4242 (4 processes): 6.5 J of "
+	                 "42 J (15.5%), 3.25 s of CPU time, peak PSS 1.5 GiB, peak GPU memory "
+	                 "512 MiB\n"
+	                 "  by cpu_time: the tree's share of the machine's CPU time\n"
+	                 "  by memory_pss: the tree's share of the memory in use (PSS)\n"
+	                 "  by none: nothing attributes this domain\n"
+	                 "processes:\n");
+	/*
+	 * The processes by attributed energy, unknown last; the command cut to
+	 * 40 columns, controls as spaces, stray bytes as '?'; RSS marked where
+	 * it stands in for PSS; a GPU memory column, as one process held some.
+	 */
+	ASSERT_HAS(text, "\nprocesses:\n"
+	                 "       pid  command                                    cpu time    "
+	                 "peak pss  gpu memory  attributed\n"
+	                 "      4242  python3 train.py --epochs 3                     3 s     "
+	                 "1.5 GiB     512 MiB         6 J\n"
+	                 "      4243  sh -c \"echo a, b <b>&amp;</b> \\\\\"  ne...     125 ms     "
+	                 "10 MiB*           -      375 mJ\n"
+	                 "      5003  w? [2Jx caf\xc3\xa9                               732.4 us     "
+	                 "1.5 MiB           -    50.78 mJ\n"
+	                 "         0  (unseen)                                     125 ms           "
+	                 "-           -           -\n"
+	                 "  * peak RSS: the process's PSS could not be read\n"
+	                 "regions:\n");
+	ASSERT_LACKS(text, "\x1b");
+	ASSERT_LACKS(text, "\xff");
+	ASSERT_LACKS(text, "\xc2\x9b");
+	free(text);
+
+	/* Unknown figures: none of the total attributed, no memory read. */
+	r.attributed_total_j = NAN;
+	r.attributed_cpu_time_s = r.attributed_peak_pss_b = r.attributed_peak_gpu_mem_b = NAN;
+	r.process_count = 1;
+	r.processes[0].peak_gpu_mem_b = NAN;
+	text = render(&r, WP_FORMAT_TEXT);
+	char *line = line_at(text, "attributed to");
+	ASSERT_STR(line, "attributed to the process tree of pid 4242 (1 process): none of the "
+	                 "total energy, peak RSS 2 GiB");
+	free(line);
+	line = line_at(text, "  total");
+	ASSERT_STR(line, "  total                          42 J           -                    "
+	                 "21 W   100%");
+	free(line);
+	ASSERT_HAS(text, "\nprocesses:\n"
+	                 "       pid  command                                    cpu time    "
+	                 "peak pss  attributed\n"
+	                 "      4242  python3 train.py --epochs 3                     3 s     "
+	                 "1.5 GiB         6 J\n"
+	                 "regions:\n");
+	ASSERT_LACKS(text, "peak RSS:");
+	free(text);
+	r.process_count = 0;
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_HAS(text, "  by none: nothing attributes this domain\nregions:\n");
+	free(text);
+
+	/* Not attributed: the report of before, byte for byte. */
+	r.process_count = 4;
+	r.attributed = 0;
+	text = render(&r, WP_FORMAT_TEXT);
+	ASSERT_STR(text,
+	           "wattprof: 'python3 train.py --epochs 3' exited with status 0 after 2.000 s\n"
+	           "  domain        source         energy   avg power  share\n"
+	           "  package_0     powercap         10 J         5 W  23.8%\n"
+	           "  core_0        powercap          4 J         2 W      -  (inside another "
+	           "domain; not in total)\n"
+	           "  dram_0        powercap          2 J         1 W   4.8%\n"
+	           "  nvidia_gpu_0  nvml             30 J        15 W  71.4%\n"
+	           "  total                          42 J        21 W   100%\n"
+	           "regions:\n"
+	           "  epoch, \"one\"     at    0.500 s for    1.000 s         18 J\n"
+	           "warning: something to know: 42\n");
+	free(text);
+	wp_report_free(&r);
+	return TEST_OK;
+}
+
+/* Before, in the order people read the processes: more attributed energy
+ * first, unknown last, then more CPU time, then the order first seen. */
+static int read_before(const struct wp_report_process *a, size_t ia,
+                       const struct wp_report_process *b, size_t ib)
+{
+	double ea = a->attributed_energy_j, eb = b->attributed_energy_j;
+	if (isnan(ea) != isnan(eb))
+		return isnan(eb);
+	if (!isnan(ea) && ea != eb)
+		return ea > eb;
+	if (a->cpu_time_s != b->cpu_time_s)
+		return a->cpu_time_s > b->cpu_time_s;
+	return ia < ib;
+}
+
+/*
+ * n processes in the text report: the 20 with the most attributed energy
+ * in that order, then one line for the rest with their energy and CPU time.
+ */
+static void check_cut(size_t n)
+{
+	struct wp_report r;
+	char e[32], t[32], want[160];
+	attributed_report(&r, n);
+	/* A tie broken by CPU time: worker 11 before worker 10. */
+	r.processes[10].attributed_energy_j = r.processes[11].attributed_energy_j;
+	size_t *order = calloc(n, sizeof *order);
+	unsigned char *taken = calloc(n, 1);
+	for (size_t k = 0; k < n; k++) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (!taken[i] && (best == n || read_before(&r.processes[i], i,
+			                                           &r.processes[best], best)))
+				best = i;
+		order[k] = best;
+		taken[best] = 1;
+	}
+	char *text = render(&r, WP_FORMAT_TEXT);
+	const char *p = strstr(text, "\nprocesses");
+	ASSERT(p);
+	p++;
+	size_t shown = n < 20 ? n : 20;
+	if (n > 20)
+		snprintf(want, sizeof want,
+		         "processes (the 20 of %zu with the most attributed energy):", n);
+	else
+		snprintf(want, sizeof want, "processes:");
+	ASSERT(strncmp(p, want, strlen(want)) == 0 && p[strlen(want)] == '\n');
+	p = strchr(p, '\n') + 1;
+	ASSERT(strncmp(p, "       pid  command", 19) == 0);
+	int after_11 = 0;
+	for (size_t k = 0; k < shown; k++) {
+		const struct wp_report_process *q = &r.processes[order[k]];
+		p = strchr(p, '\n') + 1;
+		long long pid;
+		ASSERT_EQ(sscanf(p, "%lld", &pid), 1);
+		ASSERT_EQ(pid, q->pid);
+		snprintf(want, sizeof want, " %11s\n",
+		         wp__scaled_j(e, sizeof e, q->attributed_energy_j));
+		ASSERT(strncmp(p + strcspn(p, "\n") + 1 - strlen(want), want, strlen(want)) == 0);
+		after_11 |= pid == 5010 && k > 0 && r.processes[order[k - 1]].pid == 5011;
+	}
+	ASSERT(after_11 || n < 12);
+	p = strchr(p, '\n') + 1;
+	if (n > 20) {
+		double rest_j = 0, rest_s = 0;
+		for (size_t k = 20; k < n; k++) {
+			const struct wp_report_process *q = &r.processes[order[k]];
+			rest_j += isnan(q->attributed_energy_j) ? 0 : q->attributed_energy_j;
+			rest_s += q->cpu_time_s;
+		}
+		snprintf(want, sizeof want, "  %zu more process%s: %s attributed, %s of CPU time\n",
+		         n - 20, n == 21 ? "" : "es", wp__scaled_j(e, sizeof e, rest_j),
+		         wp__scaled_s(t, sizeof t, rest_s));
+		ASSERT(strncmp(p, want, strlen(want)) == 0);
+		p += strlen(want);
+		/* The unseen, whose energy is unknown, is last: among the rest. */
+		ASSERT_EQ(order[n - 1], 2);
+	}
+	ASSERT(strncmp(p, "  * peak RSS", 12) == 0);
+	free(text);
+	/* The JSON report lists every one, in the order first seen. */
+	text = render(&r, WP_FORMAT_JSON);
+	struct json *j = json_must_parse(text);
+	const struct json *ps = member(j, "processes", J_ARR);
+	ASSERT_EQ(ps->n, n);
+	for (size_t i = 0; i < n; i++)
+		expect_num(&ps->items[i], "pid", (double)r.processes[i].pid);
+	json_free(j);
+	free(text);
+	free(order);
+	free(taken);
+	wp_report_free(&r);
+}
+
+TEST(report_attribution_many_processes)
+{
+	check_cut(45);
+	check_cut(21);
+	check_cut(20);
+	check_cut(12);
 	return TEST_OK;
 }

@@ -8,15 +8,19 @@
  *   0.1,node,cpu_util_pct,48.5,%,
  *
  * `method` is the domain's (docs/REPORT.md): "estimate" marks every figure
- * that is a model, not a measurement; readings leave it empty.
+ * that is a model, not a measurement; readings leave it empty, but for a
+ * domain's attributed_energy_j, which carries its attribution method.
  *
  * A value a sample does not have (power at time 0, readings between their
  * periods, a domain after it was lost) has no row.  A report without a
  * stored series (a library user's) is written as the two samples it has:
  * time 0 (energy 0) and the end (energy_j, and avg_power_w as the power over
- * the interval).  A report with carbon factors ends with their figures as
- * rows of the domain "carbon" at the run's end (carbon_rows).  Everything
- * else of the report (regions, warnings) is in the JSON and YAML reports.
+ * the interval).  An attributed report then gives the attribution at the
+ * run's end (attribution_rows: each domain's attributed_energy_j, the
+ * tree's totals as rows of "attribution", each process as rows of
+ * "process_<pid>"), and a report with carbon factors ends with their
+ * figures as rows of the domain "carbon" (carbon_rows).  Everything else of
+ * the report (regions, warnings) is in the JSON and YAML reports.
  */
 #include <errno.h>
 #include <math.h>
@@ -80,18 +84,30 @@ static int col_text(struct col_text *c, const char *domain, const char *metric,
 	return 0;
 }
 
-/* The method of a column's domain, for energy and power; else "". */
+/* The method of a column's domain, for energy and power; its attribution
+ * method for its attributed energy; else "". */
 static const char *column_method(const struct wp_report *r, const struct wp_series_column *c)
 {
-	if (strcmp(c->metric, "energy_j") != 0 && strcmp(c->metric, "power_w") != 0)
+	int attributed = strcmp(c->metric, "attributed_energy_j") == 0;
+	if (strcmp(c->metric, "energy_j") != 0 && strcmp(c->metric, "power_w") != 0 && !attributed)
 		return "";
-	for (size_t i = 0; i < r->domain_count; i++)
-		if (strcmp(r->domains[i].name, c->domain) == 0)
-			return wp__report_method(&r->domains[i]);
+	for (size_t i = 0; i < r->domain_count; i++) {
+		const struct wp_report_domain *d = &r->domains[i];
+		if (strcmp(d->name, c->domain) != 0)
+			continue;
+		if (attributed)
+			return r->attributed && d->attribution_method ? d->attribution_method : "";
+		return wp__report_method(d);
+	}
 	return "";
 }
 
-static int write_series(const struct wp_report *r, FILE *f)
+/*
+ * The series' rows.  last[2 * i] and last[2 * i + 1] get the time and value
+ * of column i's last row (NaN for none), so that the attribution's rows at
+ * the end repeat no row the series wrote.
+ */
+static int write_series(const struct wp_report *r, FILE *f, double *last)
 {
 	size_t nc = wp_series_column_count(r->series);
 	struct col_text *ct = calloc(nc + 1, sizeof *ct);
@@ -116,6 +132,8 @@ static int write_series(const struct wp_report *r, FILE *f)
 			fwrite(ct[i].mid, 1, ct[i].mid_len, f);
 			fwrite(num, 1, wp__fmt_num(num, v[i]), f);
 			fwrite(ct[i].tail, 1, ct[i].tail_len, f);
+			last[2 * i] = t;
+			last[2 * i + 1] = v[i];
 		}
 		rc = 0;
 	}
@@ -144,16 +162,18 @@ static void row(FILE *f, double t, const struct wp_report_domain *d, const char 
 	free(c.tail);
 }
 
-/* One row of the carbon figures, at the end of the run; none when v is NaN. */
-static int carbon_row(FILE *f, double t, const char *metric, double v, const char *unit,
-                      const char *method)
+/* One row at the end of the run, of a domain of its own ("carbon",
+ * "attribution", "process_<pid>") or a domain's summary; none when v is
+ * not finite. */
+static int end_row(FILE *f, double t, const char *domain, const char *metric, double v,
+                   const char *unit, const char *method)
 {
 	char ts[40], num[40];
 	struct col_text c;
 
 	if (!isfinite(v))
 		return 0;
-	if (col_text(&c, "carbon", metric, unit, method) < 0)
+	if (col_text(&c, domain, metric, unit, method) < 0)
 		return -ENOMEM;
 	fwrite(ts, 1, wp__fmt_num(ts, t), f);
 	fwrite(c.mid, 1, c.mid_len, f);
@@ -162,6 +182,135 @@ static int carbon_row(FILE *f, double t, const char *metric, double v, const cha
 	free(c.mid);
 	free(c.tail);
 	return 0;
+}
+
+static int carbon_row(FILE *f, double t, const char *metric, double v, const char *unit,
+                      const char *method)
+{
+	return end_row(f, t, "carbon", metric, v, unit, method);
+}
+
+/* s with every byte that is not UTF-8 as U+FFFD, as the JSON report has
+ * it (malloc'ed; NULL when out of memory). */
+static char *valid_utf8(const char *s)
+{
+	size_t n = strlen(s), k = 0;
+	char *out = malloc(3 * n + 1);
+	if (!out)
+		return NULL;
+	while (n > 0) {
+		size_t len = wp__utf8_len((const unsigned char *)s, n);
+		if (len == 0) {
+			memcpy(out + k, "\xef\xbf\xbd", 3);
+			k += 3;
+			len = 1;
+		} else {
+			memcpy(out + k, s, len);
+			k += len;
+		}
+		s += len;
+		n -= len;
+	}
+	out[k] = '\0';
+	return out;
+}
+
+/* Nonzero when the series' last row of (domain, metric) was (t, v) as
+ * written: a row the end need not repeat. */
+static int series_wrote(const struct wp_report *r, const double *last, const char *domain,
+                        const char *metric, double t, double v)
+{
+	size_t nc = last ? wp_series_column_count(r->series) : 0;
+	char a[40], b[40];
+
+	for (size_t i = 0; i < nc; i++) {
+		struct wp_series_column c;
+		wp_series_column(r->series, i, &c);
+		if (strcmp(c.domain, domain) != 0 || strcmp(c.metric, metric) != 0)
+			continue;
+		if (isnan(last[2 * i]))
+			return 0;
+		wp__fmt_num(a, last[2 * i]);
+		wp__fmt_num(b, t);
+		if (strcmp(a, b) != 0)
+			return 0;
+		wp__fmt_num(a, last[2 * i + 1]);
+		wp__fmt_num(b, v);
+		return strcmp(a, b) == 0;
+	}
+	return 0;
+}
+
+/*
+ * The attribution (wp_report_set_attribution) at the run's end, named as in
+ * the JSON report: each domain's attributed_energy_j (its method in
+ * `method`), the tree's totals as rows of "attribution", then every
+ * process as rows of "process_<pid>", in the order first seen; the pid row
+ * carries the command in `method`.
+ */
+static int attribution_rows(const struct wp_report *r, FILE *f, const double *last)
+{
+	double t = r->duration_s;
+	int rc = 0;
+
+	if (!r->attributed)
+		return 0;
+	for (size_t i = 0; i < r->domain_count && rc == 0; i++) {
+		const struct wp_report_domain *d = &r->domains[i];
+		if (!series_wrote(r, last, d->name, "attributed_energy_j", t, d->attributed_energy_j))
+			rc = end_row(f, t, d->name, "attributed_energy_j", d->attributed_energy_j, "J",
+			             d->attribution_method ? d->attribution_method : "");
+	}
+	static const char a[] = "attribution";
+	if (rc == 0)
+		rc = end_row(f, t, a, "root_pid", (double)r->attribution_root_pid, "", "");
+	if (rc == 0)
+		rc = end_row(f, t, a, "total_energy_j", r->attributed_total_j, "J", "");
+	if (rc == 0)
+		rc = end_row(f, t, a, "cpu_time_s", r->attributed_cpu_time_s, "s", "");
+	if (rc == 0)
+		rc = end_row(f, t, a, "peak_rss_b", r->attributed_peak_rss_b, "B", "");
+	if (rc == 0)
+		rc = end_row(f, t, a, "peak_pss_b", r->attributed_peak_pss_b, "B", "");
+	if (rc == 0)
+		rc = end_row(f, t, a, "peak_uss_b", r->attributed_peak_uss_b, "B", "");
+	if (rc == 0)
+		rc = end_row(f, t, a, "peak_gpu_mem_b", r->attributed_peak_gpu_mem_b, "B", "");
+	if (rc == 0)
+		rc = end_row(f, t, a, "process_count", (double)r->process_count, "", "");
+	for (size_t i = 0; i < r->process_count && rc == 0; i++) {
+		const struct wp_report_process *p = &r->processes[i];
+		char dom[40];
+		char *cmd = valid_utf8(p->command ? p->command : "");
+		if (!cmd)
+			return -ENOMEM;
+		snprintf(dom, sizeof dom, "process_%lld", (long long)p->pid);
+		rc = end_row(f, t, dom, "pid", (double)p->pid, "", cmd);
+		free(cmd);
+		if (rc == 0)
+			rc = end_row(f, t, dom, "ppid", (double)p->ppid, "", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "start_s", p->start_s, "s", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "end_s", p->end_s, "s", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "exited", p->exited ? 1 : 0, "", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "cpu_time_s", p->cpu_time_s, "s", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "peak_rss_b", p->peak_rss_b, "B", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "peak_pss_b", p->peak_pss_b, "B", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "peak_uss_b", p->peak_uss_b, "B", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "pss_from_rss", p->pss_from_rss ? 1 : 0, "", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "peak_gpu_mem_b", p->peak_gpu_mem_b, "B", "");
+		if (rc == 0)
+			rc = end_row(f, t, dom, "attributed_energy_j", p->attributed_energy_j, "J", "");
+	}
+	return rc;
 }
 
 /*
@@ -203,11 +352,19 @@ static int carbon_rows(const struct wp_report *r, FILE *f)
 
 static int write_csv(const struct wp_report *r, FILE *f)
 {
+	size_t nc = wp_series_column_count(r->series);
+	double *last = NULL;
 	int rc = 0;
 
 	fputs("time_s,domain,metric,value,unit,method\r\n", f);
-	if (r->series)
-		rc = write_series(r, f);
+	if (r->series) {
+		last = malloc((2 * nc + 1) * sizeof *last);
+		if (!last)
+			return -ENOMEM;
+		for (size_t i = 0; i < 2 * nc; i++)
+			last[i] = NAN;
+		rc = write_series(r, f, last);
+	}
 	if (!r->series || rc == -ENODATA) {
 		rc = 0;
 		for (size_t i = 0; i < r->domain_count; i++)
@@ -219,7 +376,10 @@ static int write_csv(const struct wp_report *r, FILE *f)
 		}
 	}
 	if (rc == 0)
+		rc = attribution_rows(r, f, last);
+	if (rc == 0)
 		rc = carbon_rows(r, f);
+	free(last);
 	if (rc < 0)
 		return rc;
 	return ferror(f) ? -EIO : 0;

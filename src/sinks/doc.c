@@ -327,6 +327,12 @@ static void domains(struct wp__doc *d, const struct wp_report *r)
 		wp__doc_str(d, "name", m->name);
 		wp__doc_str(d, "source", m->source);
 		wp__doc_num(d, "energy_j", m->energy_j);
+		/* Only in an attributed report, so that one without stays as it
+		 * was (docs/REPORT.md). */
+		if (r->attributed) {
+			wp__doc_num(d, "attributed_energy_j", m->attributed_energy_j);
+			wp__doc_str(d, "attribution_method", m->attribution_method);
+		}
 		wp__doc_num(d, "avg_power_w", m->avg_power_w);
 		wp__doc_bool(d, "estimated", m->estimated);
 		wp__doc_bool(d, "in_total", m->in_total);
@@ -385,6 +391,50 @@ static void carbon(struct wp__doc *d, const struct wp_report *r)
 	wp__doc_num(d, "price_factor", c->price_factor);
 	wp__doc_str(d, "price_unit", c->price_unit);
 	wp__doc_num(d, "cost", c->cost);
+	wp__doc_end(d);
+}
+
+/*
+ * "attribution": the process tree's totals (wp_report_set_attribution), and
+ * "processes": one object per process of the tree, in the order first
+ * seen; both null without attribution.
+ */
+static void attribution(struct wp__doc *d, const struct wp_report *r)
+{
+	if (!r->attributed) {
+		wp__doc_null(d, "attribution");
+		wp__doc_null(d, "processes");
+		return;
+	}
+	wp__doc_begin(d, "attribution", 0, WP__BLOCK);
+	wp__doc_int(d, "root_pid", (long long)r->attribution_root_pid);
+	wp__doc_num(d, "total_energy_j", r->attributed_total_j);
+	wp__doc_num(d, "cpu_time_s", r->attributed_cpu_time_s);
+	wp__doc_num(d, "peak_rss_b", r->attributed_peak_rss_b);
+	wp__doc_num(d, "peak_pss_b", r->attributed_peak_pss_b);
+	wp__doc_num(d, "peak_uss_b", r->attributed_peak_uss_b);
+	wp__doc_num(d, "peak_gpu_mem_b", r->attributed_peak_gpu_mem_b);
+	wp__doc_int(d, "process_count", (long long)r->process_count);
+	wp__doc_end(d);
+	wp__doc_begin(d, "processes", 1, WP__BLOCK);
+	for (size_t i = 0; i < r->process_count; i++) {
+		const struct wp_report_process *p = &r->processes[i];
+		wp__doc_begin(d, NULL, 0, WP__FLOW_JSON);
+		wp__doc_int(d, "pid", (long long)p->pid);
+		wp__doc_int(d, "ppid", (long long)p->ppid);
+		wp__doc_str(d, "command", p->command);
+		wp__doc_num(d, "start_s", p->start_s);
+		wp__doc_num(d, "end_s", p->end_s);
+		wp__doc_bool(d, "exited", p->exited);
+		wp__doc_num(d, "cpu_time_s", p->cpu_time_s);
+		wp__doc_num(d, "peak_rss_b", p->peak_rss_b);
+		wp__doc_num(d, "peak_pss_b", p->peak_pss_b);
+		wp__doc_num(d, "peak_uss_b", p->peak_uss_b);
+		wp__doc_bool(d, "pss_from_rss", p->pss_from_rss);
+		wp__doc_num(d, "peak_gpu_mem_b", p->peak_gpu_mem_b);
+		wp__doc_num(d, "attributed_energy_j", p->attributed_energy_j);
+		wp__doc_end(d);
+	}
 	wp__doc_end(d);
 }
 
@@ -494,6 +544,7 @@ int wp__report_doc(const struct wp_report *r, FILE *f, int yaml)
 	} else {
 		wp__doc_null(&d, "rounds");
 	}
+	attribution(&d, r);
 	carbon(&d, r);
 	int rc = 0;
 	if (r->series && (r->flags & WP_REPORT_SERIES))

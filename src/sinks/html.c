@@ -6,11 +6,13 @@
  * start time, duration, exit status, sampling); the domain table with the
  * figures text.c shows (scaled with wp__scaled_j/_w), and under it the
  * carbon sentence of the text report when there are factors
- * (<p id="carbon">); the benchmark rounds'
- * spread and the regions when there are; the warnings; then the charts,
- * inline SVG: power over time per domain, then utilisation, temperature,
- * memory and clocks when the series holds such readings, with every region
- * marked on the time axis.  CSS sits in one <style>; there is no script, no
+ * (<p id="carbon">); with attribution, text.c's attribution line, methods
+ * and processes (<p id="attribution">, <table id="processes">); the
+ * benchmark rounds' spread and the regions when there are; the warnings;
+ * then the charts, inline SVG: power over time per domain (with the
+ * attributed power when the series has attributed energy), then
+ * utilisation, temperature, memory and clocks when the series holds such
+ * readings, with every region marked on the time axis.  CSS sits in one <style>; there is no script, no
  * font, no image and no link: tooltips are SVG <title>s.  Every string from
  * the report is escaped (& < > " '), and bytes that are not UTF-8 become
  * U+FFFD.
@@ -51,6 +53,8 @@
 #define PLOT_W (CHART_W - PLOT_L - PLOT_R)
 #define PLOT_H (CHART_H - PLOT_T - PLOT_B)
 #define N_COLOURS 8
+/* Code points of a command shown in the processes' table. */
+#define COMMAND_MAX 200
 
 /* ------------------------------------------------------------- escaping */
 
@@ -88,6 +92,22 @@ static void put_esc_n(FILE *f, const char *s, size_t n)
 static void put_esc(FILE *f, const char *s)
 {
 	put_esc_n(f, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* put_esc of the first `max` code points, and an ellipsis when s is longer
+ * (a command line may be a long class path). */
+static void put_esc_cut(FILE *f, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p), at = 0;
+
+	for (size_t k = 0; k < max && at < n; k++) {
+		size_t len = wp__utf8_len(p + at, n - at);
+		at += len ? len : 1;
+	}
+	put_esc_n(f, (const char *)p, at);
+	if (at < n)
+		fputs("&#8230;", f);
 }
 
 /* The command as a shell would take it: arguments that hold anything but
@@ -132,6 +152,9 @@ static const char style[] =
 	"td.num,th.num{text-align:right;white-space:nowrap}\n"
 	"table.summary th{font-weight:normal;color:#555}\n"
 	"tr.total td{font-weight:bold}\n"
+	"td.command{word-break:break-all}tr.more td{color:#555}\n"
+	"table.with-attribution{font-size:.9em}\n"
+	"table.with-attribution th,table.with-attribution td{padding:.2em .4em}\n"
 	".note{color:#555;font-size:.9em}\n"
 	"ul.warnings li{color:#8a4b00}\n"
 	"p.carbon{background:#f1f7ef;border-left:4px solid #2ca02c;padding:.5em .8em}\n"
@@ -264,9 +287,14 @@ static void domain_table(const struct wp_report *r, FILE *f)
 		fputs("<p class=\"no-domains\">No energy domain was measured.</p>\n", f);
 		return;
 	}
-	fputs("<table class=\"domains\" id=\"domains\">\n<tr><th>domain</th><th>source</th>", f);
-	fprintf(f, "<th class=\"num\">%s</th><th class=\"num\">avg power</th>",
-	        r->rounds ? "energy/round" : "energy");
+	/* Two more columns with attribution: narrower padding keeps the
+	 * table within the page. */
+	fprintf(f, "<table class=\"domains%s\" id=\"domains\">\n<tr><th>domain</th><th>source</th>",
+	        r->attributed ? " with-attribution" : "");
+	fprintf(f, "<th class=\"num\">%s</th>", r->rounds ? "energy/round" : "energy");
+	if (r->attributed)
+		fputs("<th class=\"num\">attributed</th><th>by</th>", f);
+	fputs("<th class=\"num\">avg power</th>", f);
 	if (range)
 		fputs("<th class=\"num\">min power</th><th class=\"num\">peak power</th>", f);
 	fputs("<th class=\"num\">share</th>", f);
@@ -283,6 +311,12 @@ static void domain_table(const struct wp_report *r, FILE *f)
 		put_esc(f, d->source);
 		fputs("</td>", f);
 		num_cell(f, "energy", wp__scaled_j(b, sizeof b, d->energy_j));
+		if (r->attributed) {
+			num_cell(f, "attributed", wp__scaled_j(b, sizeof b, d->attributed_energy_j));
+			fputs("<td class=\"note attribution-method\">", f);
+			put_esc(f, d->attribution_method ? d->attribution_method : "-");
+			fputs("</td>", f);
+		}
 		num_cell(f, "avg-power", wp__scaled_w(b, sizeof b, d->avg_power_w));
 		if (range) {
 			num_cell(f, "min-power", wp__scaled_w(b, sizeof b, d->min_power_w));
@@ -304,6 +338,10 @@ static void domain_table(const struct wp_report *r, FILE *f)
 	}
 	fputs("<tr class=\"total\"><td class=\"name\">total</td><td></td>", f);
 	num_cell(f, "energy", wp__scaled_j(b, sizeof b, r->total_energy_j));
+	if (r->attributed) {
+		num_cell(f, "attributed", wp__scaled_j(b, sizeof b, r->attributed_total_j));
+		fputs("<td></td>", f);
+	}
 	num_cell(f, "avg-power",
 	         wp__scaled_w(b, sizeof b,
 	                      r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN));
@@ -315,6 +353,108 @@ static void domain_table(const struct wp_report *r, FILE *f)
 		         wp__scaled_j(b, sizeof b, wp_report_above_idle_j(r, (size_t)-1)));
 	fprintf(f, "<td></td><td class=\"note\">%s</td></tr>\n</table>\n",
 	        wp__total_estimated(r) ? "estimated" : "");
+}
+
+/*
+ * With attribution: the text report's sentence (p#attribution), what each
+ * method used means, and the processes with the most attributed energy
+ * (table#processes, rows tr[data-pid], the rest summed in tr.more), as
+ * text.c shows them.
+ */
+static int attribution_section(const struct wp_report *r, FILE *f)
+{
+	char a[32], b[32], c[32], d[32];
+	char *sentence;
+	size_t *order;
+	int rc = wp__attribution_sentence(r, &sentence);
+
+	if (rc < 0 || !sentence)
+		return rc;
+	fputs("<h2>Energy by process</h2>\n<p class=\"attribution\" id=\"attribution\">", f);
+	/* Capitalised for a paragraph of its own. */
+	if (sentence[0] >= 'a' && sentence[0] <= 'z')
+		sentence[0] = (char)(sentence[0] - 'a' + 'A');
+	put_esc(f, sentence);
+	fputs(".</p>\n", f);
+	free(sentence);
+	fputs("<ul class=\"methods\">\n", f);
+	for (size_t i = 0; i < r->domain_count; i++) {
+		const char *m = r->domains[i].attribution_method;
+		size_t k = 0;
+		while (k < i && !(r->domains[k].attribution_method && m &&
+		                  strcmp(r->domains[k].attribution_method, m) == 0))
+			k++;
+		if (!m || k < i)
+			continue;
+		fputs("<li><code>", f);
+		put_esc(f, m);
+		fputs("</code>", f);
+		if (wp__attribution_meaning(m))
+			fprintf(f, ": %s", wp__attribution_meaning(m));
+		fputs("</li>\n", f);
+	}
+	fputs("</ul>\n", f);
+	if (r->process_count == 0)
+		return 0;
+	rc = wp__process_order(r, &order);
+	if (rc < 0)
+		return rc;
+	size_t shown = r->process_count < WP__SHOWN_PROCESSES ? r->process_count
+	                                                      : WP__SHOWN_PROCESSES;
+	int gpu = 0, rss = 0;
+	for (size_t i = 0; i < shown; i++) {
+		gpu |= isfinite(r->processes[order[i]].peak_gpu_mem_b);
+		rss |= r->processes[order[i]].pss_from_rss;
+	}
+	if (shown < r->process_count)
+		fprintf(f, "<p>The %zu of %zu processes with the most attributed energy; the JSON, "
+		           "YAML and CSV reports list every one.</p>\n",
+		        shown, r->process_count);
+	fputs("<table class=\"processes\" id=\"processes\">\n<tr><th class=\"num\">pid</th>"
+	      "<th>command</th><th class=\"num\">CPU time</th><th class=\"num\">peak PSS</th>",
+	      f);
+	if (gpu)
+		fputs("<th class=\"num\">GPU memory</th>", f);
+	fputs("<th class=\"num\">attributed</th></tr>\n", f);
+	for (size_t i = 0; i < shown; i++) {
+		const struct wp_report_process *p = &r->processes[order[i]];
+		double mem = p->pss_from_rss ? p->peak_rss_b : p->peak_pss_b;
+		fprintf(f, "<tr data-pid=\"%lld\"><td class=\"num pid\">%lld</td>"
+		           "<td class=\"command\"><code>",
+		        (long long)p->pid, (long long)p->pid);
+		put_esc_cut(f, p->command, COMMAND_MAX);
+		fputs("</code></td>", f);
+		num_cell(f, "cpu-time", wp__scaled_s(a, sizeof a, p->cpu_time_s));
+		wp__scaled_b(b, sizeof b, mem);
+		if (p->pss_from_rss && isfinite(mem))
+			strcat(b, "*");
+		num_cell(f, "peak-pss", b);
+		if (gpu)
+			num_cell(f, "gpu-memory", wp__scaled_b(c, sizeof c, p->peak_gpu_mem_b));
+		num_cell(f, "attributed", wp__scaled_j(d, sizeof d, p->attributed_energy_j));
+		fputs("</tr>\n", f);
+	}
+	if (shown < r->process_count) {
+		double e = 0, t = 0;
+		for (size_t i = shown; i < r->process_count; i++) {
+			const struct wp_report_process *p = &r->processes[order[i]];
+			e += isfinite(p->attributed_energy_j) ? p->attributed_energy_j : 0;
+			t += isfinite(p->cpu_time_s) ? p->cpu_time_s : 0;
+		}
+		size_t more = r->process_count - shown;
+		fprintf(f, "<tr class=\"more\"><td></td><td>%zu more process%s</td>", more,
+		        more == 1 ? "" : "es");
+		num_cell(f, "cpu-time", wp__scaled_s(a, sizeof a, t));
+		fputs(gpu ? "<td></td><td></td>" : "<td></td>", f);
+		num_cell(f, "attributed", wp__scaled_j(d, sizeof d, e));
+		fputs("</tr>\n", f);
+	}
+	fputs("</table>\n", f);
+	if (rss)
+		fputs("<p class=\"note\">* peak RSS: the process&#39;s PSS could not be read.</p>\n",
+		      f);
+	free(order);
+	return 0;
 }
 
 /* Benchmark mode: the spread over the counted rounds, as text.c shows it. */
@@ -465,8 +605,9 @@ static void plan_free(struct plan *p)
 }
 
 /*
- * One chart per domain with a power_w column (its power from energy_j), then
- * one per kind of reading that some column has.  Readings of other units (a
+ * One chart per domain with a power_w column (its power from energy_j, and
+ * the attributed power from attributed_energy_j when the series has it),
+ * then one per kind of reading that some column has.  Readings of other units (a
  * GPU's power limit) are left to the CSV, JSON and YAML series.
  */
 static int plan_charts(const struct wp_series *s, struct plan *p)
@@ -501,6 +642,21 @@ static int plan_charts(const struct wp_series *s, struct plan *p)
 		used[i] = used[ei] = 1;
 		rc = add_line(p, &c, ei, 1, 1);
 		ch->count = 1;
+		/* With attribution, the command's part of that power: from the
+		 * attributed energy, a reading (at most 10 times a second). */
+		for (size_t ai = 0; ai < nc && rc == 0; ai++) {
+			struct wp_series_column a;
+			wp_series_column(s, ai, &a);
+			if (strcmp(a.domain, c.domain) != 0 ||
+			    strcmp(a.metric, "attributed_energy_j") != 0)
+				continue;
+			a.metric = "attributed_power_w";
+			a.unit = "W";
+			used[ai] = 1;
+			rc = add_line(p, &a, ai, 1, 1);
+			ch->count = 2;
+			break;
+		}
 	}
 	for (size_t g = 0; g < N_KINDS && rc == 0; g++) {
 		struct chart ch = { "all", kinds[g].metric, &kinds[g], p->nlines, 0 };
@@ -897,6 +1053,9 @@ static int write_html(const struct wp_report *r, FILE *f)
 		fputs("</p>\n", f);
 		free(sentence);
 	}
+	int arc = attribution_section(r, f);
+	if (arc < 0)
+		return arc;
 	if (r->rounds)
 		rounds_table(r, f);
 	if (r->region_count)

@@ -82,6 +82,10 @@ const char *wp__scaled_j(char *buf, size_t cap, double j);
 void wp__put_duration(FILE *f, double s);
 /* Power likewise: "mW", "W", "kW", "MW". */
 const char *wp__scaled_w(char *buf, size_t cap, double w);
+/* Bytes likewise, in powers of 1024: "B", "KiB", "MiB", "GiB", "TiB". */
+const char *wp__scaled_b(char *buf, size_t cap, double b);
+/* Seconds likewise: "812.3 ms", "4.1 s"; "-" when not finite. */
+const char *wp__scaled_s(char *buf, size_t cap, double s);
 /*
  * The run's kWh, emissions and cost in one plain sentence (text.c; the HTML
  * page shows it too): "In all: 0.0123 kWh (0.0148 kWh at the facility with
@@ -90,5 +94,28 @@ const char *wp__scaled_w(char *buf, size_t cap, double w);
  * NULL when the report has no carbon factors.  0 or -ENOMEM.
  */
 int wp__carbon_sentence(const struct wp_report *r, char **out);
+
+/* ------------------------------------ attribution, for text.c and html.c */
+
+/* The processes that the text and HTML reports list; the rest are summed
+ * in one line.  The JSON, YAML and CSV reports hold every process. */
+#define WP__SHOWN_PROCESSES 20
+/*
+ * The report's processes in the order people read them (text.c): most
+ * attributed energy first, unknown energy last, ties by CPU time, then in
+ * the order first seen.  *out (malloc'ed) holds process_count indices; NULL
+ * when there are none.  0 or -ENOMEM.
+ */
+int wp__process_order(const struct wp_report *r, size_t **out);
+/*
+ * The attribution in one line: "attributed to the process tree of pid 4242
+ * (12 processes): 6.5 J of 12 J (54.2%), 3.21 s of CPU time, peak PSS
+ * 1.2 GiB, peak GPU memory 2 GiB".  *out is malloc'ed, NULL without
+ * attribution.  0 or -ENOMEM.
+ */
+int wp__attribution_sentence(const struct wp_report *r, char **out);
+/* What an attribution method means, in a few words; NULL for a name we do
+ * not know. */
+const char *wp__attribution_meaning(const char *method);
 
 #endif

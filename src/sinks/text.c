@@ -1,11 +1,17 @@
 /*
  * text.c - the report people read: a headline, a table of domains (energy,
- * average, lowest and highest power, share of the total), the idle baseline
- * and benchmark rounds when there are, the regions, every warning, and last
- * the carbon sentence: kWh, CO2e and cost, when the report has factors
- * (wp__carbon_sentence, which the HTML page shows too).  Figures are scaled
- * for reading (mJ, J, kJ, Wh, kWh; mW, W, kW); the JSON, YAML and CSV
- * reports keep plain joules.
+ * with attribution the attributed energy and its method, average, lowest
+ * and highest power, share of the total), the idle baseline, with
+ * attribution its line, what its methods mean and the processes with the
+ * most attributed energy, benchmark rounds when there are, the regions,
+ * every warning, and last the carbon sentence: kWh, CO2e and cost, when the
+ * report has factors.  Figures are scaled for reading (mJ, J, kJ, Wh, kWh;
+ * mW, W, kW; ms, s; KiB, MiB, GiB); the JSON, YAML and CSV reports keep
+ * plain joules, seconds and bytes.
+ *
+ * The HTML page shows what it shares with this report through sinks.h:
+ * the scaling, the carbon and attribution sentences, the meaning of each
+ * attribution method and the order the processes are listed in.
  */
 #include <errno.h>
 #include <math.h>
@@ -54,11 +60,19 @@ const char *wp__scaled_w(char *buf, size_t cap, double w)
 	return scaled(buf, cap, w, steps, sizeof steps / sizeof *steps, 2);
 }
 
-/* Seconds scaled for reading: "812.3 ms", "4.1 s"; "-" when not finite. */
-static const char *scaled_s(char *buf, size_t cap, double s)
+const char *wp__scaled_s(char *buf, size_t cap, double s)
 {
 	static const struct step steps[] = { { 1, "s" }, { 1e-3, "ms" }, { 1e-6, "us" } };
 	return scaled(buf, cap, s, steps, sizeof steps / sizeof *steps, 0);
+}
+
+/* Memory as free(1) -h and htop show it: powers of 1024. */
+const char *wp__scaled_b(char *buf, size_t cap, double b)
+{
+	static const struct step steps[] = { { 1099511627776.0, "TiB" }, { 1073741824.0, "GiB" },
+		                             { 1048576.0, "MiB" },        { 1024.0, "KiB" },
+		                             { 1, "B" } };
+	return scaled(buf, cap, b, steps, sizeof steps / sizeof *steps, 4);
 }
 
 /* "12.345 s", and past a minute "3723.100 s (1:02:03)". */
@@ -123,13 +137,21 @@ static void annotations(const struct wp_report_domain *d, FILE *f)
 	fputc('\n', f);
 }
 
+/*
+ * With attribution, "attributed" (the command's part of the energy) stands
+ * beside "energy", and "by" names how it was found; wp__attribution_meaning
+ * explains the names under the table.
+ */
 static void domain_table(const struct wp_report *r, FILE *f, int w)
 {
 	char a[32], b[32], c[32], e[32], g[32];
 	int idle = r->idle_s > 0, range = (r->flags & WP_REPORT_POWER_RANGE) != 0;
+	int attr = r->attributed;
 
-	fprintf(f, "  %-*s  %-9s %11s %11s", w, "domain", "source",
-	        r->rounds ? "energy/run" : "energy", "avg power");
+	fprintf(f, "  %-*s  %-9s %11s", w, "domain", "source", r->rounds ? "energy/run" : "energy");
+	if (attr)
+		fprintf(f, " %11s  %-10s", "attributed", "by");
+	fprintf(f, " %11s", "avg power");
 	if (range)
 		fprintf(f, " %11s %11s", "min power", "peak power");
 	fprintf(f, " %6s", "share");
@@ -138,9 +160,12 @@ static void domain_table(const struct wp_report *r, FILE *f, int w)
 	fputc('\n', f);
 	for (size_t i = 0; i < r->domain_count; i++) {
 		const struct wp_report_domain *d = &r->domains[i];
-		fprintf(f, "  %-*s  %-9s %11s %11s", w, d->name, d->source,
-		        wp__scaled_j(e, sizeof e, d->energy_j),
-		        wp__scaled_w(a, sizeof a, d->avg_power_w));
+		fprintf(f, "  %-*s  %-9s %11s", w, d->name, d->source,
+		        wp__scaled_j(e, sizeof e, d->energy_j));
+		if (attr)
+			fprintf(f, " %11s  %-10s", wp__scaled_j(g, sizeof g, d->attributed_energy_j),
+			        d->attribution_method ? d->attribution_method : "-");
+		fprintf(f, " %11s", wp__scaled_w(a, sizeof a, d->avg_power_w));
 		if (range)
 			fprintf(f, " %11s %11s", wp__scaled_w(b, sizeof b, d->min_power_w),
 			        wp__scaled_w(c, sizeof c, d->peak_power_w));
@@ -152,8 +177,11 @@ static void domain_table(const struct wp_report *r, FILE *f, int w)
 			fprintf(f, " %11s", wp__scaled_j(g, sizeof g, wp_report_above_idle_j(r, i)));
 		annotations(d, f);
 	}
-	fprintf(f, "  %-*s  %-9s %11s %11s", w, "total", "",
-	        wp__scaled_j(e, sizeof e, r->total_energy_j),
+	fprintf(f, "  %-*s  %-9s %11s", w, "total", "",
+	        wp__scaled_j(e, sizeof e, r->total_energy_j));
+	if (attr)
+		fprintf(f, " %11s  %-10s", wp__scaled_j(g, sizeof g, r->attributed_total_j), "");
+	fprintf(f, " %11s",
 	        wp__scaled_w(a, sizeof a,
 	                     r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN));
 	if (range)
@@ -172,9 +200,10 @@ static void rounds_table(const struct wp_report *r, FILE *f, int w)
 	fprintf(f, "rounds (mean, standard deviation, min, max over %zu):\n", r->rounds);
 	fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, "", "mean", "std", "min", "max");
 	fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, "runtime",
-	        scaled_s(m, sizeof m, r->duration_s), scaled_s(s, sizeof s, r->duration_std_s),
-	        scaled_s(lo, sizeof lo, r->duration_min_s),
-	        scaled_s(hi, sizeof hi, r->duration_max_s));
+	        wp__scaled_s(m, sizeof m, r->duration_s),
+	        wp__scaled_s(s, sizeof s, r->duration_std_s),
+	        wp__scaled_s(lo, sizeof lo, r->duration_min_s),
+	        wp__scaled_s(hi, sizeof hi, r->duration_max_s));
 	for (size_t i = 0; i < r->domain_count; i++) {
 		const struct wp_report_domain *d = &r->domains[i];
 		fprintf(f, "  %-*s %11s %11s %11s %11s\n", w, d->name,
@@ -268,6 +297,233 @@ int wp__carbon_sentence(const struct wp_report *r, char **out)
 	return 0;
 }
 
+/* ------------------------------------------------------------ attribution */
+
+const char *wp__attribution_meaning(const char *method)
+{
+	static const struct {
+		const char *name, *meaning;
+	} meanings[] = {
+		{ WP_ATTRIB_METHOD_CPU, "the tree's share of the machine's CPU time" },
+		{ WP_ATTRIB_METHOD_PSS, "the tree's share of the memory in use (PSS)" },
+		{ WP_ATTRIB_METHOD_RSS,
+		  "the tree's share of the memory in use (RSS where PSS could not be read)" },
+		{ WP_ATTRIB_METHOD_GPU_SM, "the tree's share of the GPU's SM utilisation" },
+		{ WP_ATTRIB_METHOD_GPU_MEM, "the tree's share of the GPU's memory in use" },
+		{ WP_ATTRIB_METHOD_NONE, "nothing attributes this domain" },
+	};
+	for (size_t i = 0; method && i < sizeof meanings / sizeof *meanings; i++)
+		if (strcmp(method, meanings[i].name) == 0)
+			return meanings[i].meaning;
+	return NULL;
+}
+
+/* Most attributed energy first; unknown energy last; then more CPU time;
+ * then the order first seen (the array's, as the pointers compare). */
+static int by_energy(const void *pa, const void *pb)
+{
+	const struct wp_report_process *a = *(const struct wp_report_process *const *)pa;
+	const struct wp_report_process *b = *(const struct wp_report_process *const *)pb;
+	double ea = a->attributed_energy_j, eb = b->attributed_energy_j;
+	double ca = a->cpu_time_s, cb = b->cpu_time_s;
+
+	if (isnan(ea) != isnan(eb))
+		return isnan(ea) ? 1 : -1;
+	if (ea != eb && !isnan(ea))
+		return ea > eb ? -1 : 1;
+	if (isnan(ca) != isnan(cb))
+		return isnan(ca) ? 1 : -1;
+	if (ca != cb && !isnan(ca))
+		return ca > cb ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+int wp__process_order(const struct wp_report *r, size_t **out)
+{
+	size_t n = r->process_count;
+	const struct wp_report_process **p;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	p = malloc(n * sizeof *p);
+	*out = malloc(n * sizeof **out);
+	if (!p || !*out) {
+		free(p);
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = &r->processes[i];
+	qsort(p, n, sizeof *p, by_energy);
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = (size_t)(p[i] - r->processes);
+	free(p);
+	return 0;
+}
+
+int wp__attribution_sentence(const struct wp_report *r, char **out)
+{
+	char e[32], t[32], x[32];
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	*out = NULL;
+	if (!r->attributed)
+		return 0;
+	f = open_memstream(&s, &len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "attributed to the process tree of pid %lld (%zu process%s): ",
+	        (long long)r->attribution_root_pid, r->process_count,
+	        r->process_count == 1 ? "" : "es");
+	if (!isfinite(r->attributed_total_j)) {
+		fputs("none of the total energy", f);
+	} else {
+		fprintf(f, "%s%s", wp__total_estimated(r) ? "an estimated " : "",
+		        wp__scaled_j(e, sizeof e, r->attributed_total_j));
+		if (r->total_energy_j > 0)
+			fprintf(f, " of %s (%.1f%%)", wp__scaled_j(t, sizeof t, r->total_energy_j),
+			        100 * r->attributed_total_j / r->total_energy_j);
+	}
+	if (isfinite(r->attributed_cpu_time_s))
+		fprintf(f, ", %s of CPU time", wp__scaled_s(x, sizeof x, r->attributed_cpu_time_s));
+	if (isfinite(r->attributed_peak_pss_b))
+		fprintf(f, ", peak PSS %s", wp__scaled_b(x, sizeof x, r->attributed_peak_pss_b));
+	else if (isfinite(r->attributed_peak_rss_b))
+		fprintf(f, ", peak RSS %s", wp__scaled_b(x, sizeof x, r->attributed_peak_rss_b));
+	if (isfinite(r->attributed_peak_gpu_mem_b))
+		fprintf(f, ", peak GPU memory %s",
+		        wp__scaled_b(x, sizeof x, r->attributed_peak_gpu_mem_b));
+	if (fclose(f) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+/*
+ * One cell of `width` columns from a string of the report: a code point is
+ * a column (wide characters are rare in command lines), control characters
+ * (C0, DEL, C1: no terminal escape gets through) become spaces and bytes
+ * that are not UTF-8 '?'; a longer string is cut and ends in "...".
+ */
+static void put_cell(FILE *f, const char *str, size_t width)
+{
+	const unsigned char *p = (const unsigned char *)(str ? str : "");
+	size_t n = strlen((const char *)p), total = 0, shown;
+
+	for (size_t at = 0; at < n; total++) {
+		size_t len = wp__utf8_len(p + at, n - at);
+		at += len ? len : 1;
+	}
+	shown = total <= width ? total : width > 3 ? width - 3 : 0;
+	for (size_t k = 0; k < shown; k++) {
+		size_t len = wp__utf8_len(p, n);
+		if (len == 0)
+			fputc('?', f);
+		else if (*p < 0x20 || *p == 0x7F || (len == 2 && p[0] == 0xC2 && p[1] < 0xA0))
+			fputc(' ', f);
+		else
+			fwrite(p, 1, len, f);
+		p += len ? len : 1;
+		n -= len ? len : 1;
+	}
+	if (shown < total)
+		fputs(width >= 3 ? "..." : "", f);
+	else
+		for (size_t k = total; k < width; k++)
+			fputc(' ', f);
+}
+
+#define COMMAND_WIDTH 40
+
+/*
+ * Under the domain table: the attribution sentence, what each method used
+ * means, and the processes, the WP__SHOWN_PROCESSES with the most energy
+ * (docs/REPORT.md says why), then the rest in one line.
+ */
+static int attribution(const struct wp_report *r, FILE *f)
+{
+	char a[32], b[32], c[32], d[32];
+	char *sentence;
+	size_t *order;
+	int rc = wp__attribution_sentence(r, &sentence);
+
+	if (rc < 0 || !sentence)
+		return rc;
+	fprintf(f, "%s\n", sentence);
+	free(sentence);
+	/* Each method once, in the order the domains first use it. */
+	for (size_t i = 0; i < r->domain_count; i++) {
+		const char *m = r->domains[i].attribution_method;
+		size_t k = 0;
+		while (k < i && !(r->domains[k].attribution_method && m &&
+		                  strcmp(r->domains[k].attribution_method, m) == 0))
+			k++;
+		if (!m || k < i)
+			continue;
+		fprintf(f, "  by %s", m);
+		if (wp__attribution_meaning(m))
+			fprintf(f, ": %s", wp__attribution_meaning(m));
+		fputc('\n', f);
+	}
+	if (r->process_count == 0)
+		return 0;
+	rc = wp__process_order(r, &order);
+	if (rc < 0)
+		return rc;
+	size_t shown = r->process_count < WP__SHOWN_PROCESSES ? r->process_count
+	                                                      : WP__SHOWN_PROCESSES;
+	int gpu = 0, rss = 0;
+	for (size_t i = 0; i < shown; i++) {
+		gpu |= isfinite(r->processes[order[i]].peak_gpu_mem_b);
+		rss |= r->processes[order[i]].pss_from_rss;
+	}
+	if (shown < r->process_count)
+		fprintf(f, "processes (the %zu of %zu with the most attributed energy):\n", shown,
+		        r->process_count);
+	else
+		fputs("processes:\n", f);
+	fprintf(f, "  %8s  %-*s %10s %11s", "pid", COMMAND_WIDTH, "command", "cpu time", "peak pss");
+	if (gpu)
+		fprintf(f, " %11s", "gpu memory");
+	fprintf(f, " %11s\n", "attributed");
+	for (size_t i = 0; i < shown; i++) {
+		const struct wp_report_process *p = &r->processes[order[i]];
+		fprintf(f, "  %8lld  ", (long long)p->pid);
+		put_cell(f, p->command, COMMAND_WIDTH);
+		/* RSS stands in, marked, where PSS could not be read. */
+		double mem = p->pss_from_rss ? p->peak_rss_b : p->peak_pss_b;
+		wp__scaled_b(b, sizeof b, mem);
+		if (p->pss_from_rss && isfinite(mem))
+			strcat(b, "*");
+		fprintf(f, " %10s %11s", wp__scaled_s(a, sizeof a, p->cpu_time_s), b);
+		if (gpu)
+			fprintf(f, " %11s", wp__scaled_b(c, sizeof c, p->peak_gpu_mem_b));
+		fprintf(f, " %11s\n", wp__scaled_j(d, sizeof d, p->attributed_energy_j));
+	}
+	if (shown < r->process_count) {
+		double e = 0, t = 0;
+		for (size_t i = shown; i < r->process_count; i++) {
+			const struct wp_report_process *p = &r->processes[order[i]];
+			e += isfinite(p->attributed_energy_j) ? p->attributed_energy_j : 0;
+			t += isfinite(p->cpu_time_s) ? p->cpu_time_s : 0;
+		}
+		size_t more = r->process_count - shown;
+		fprintf(f, "  %zu more process%s: %s attributed, %s of CPU time\n", more,
+		        more == 1 ? "" : "es", wp__scaled_j(a, sizeof a, e),
+		        wp__scaled_s(b, sizeof b, t));
+	}
+	if (rss)
+		fputs("  * peak RSS: the process's PSS could not be read\n", f);
+	free(order);
+	return ferror(f) ? -EIO : 0;
+}
+
 static int write_text(const struct wp_report *r, FILE *f)
 {
 	char e[32];
@@ -285,6 +541,9 @@ static int write_text(const struct wp_report *r, FILE *f)
 		fprintf(f, "idle baseline: %s over %.3f s before the command; \"above idle\" "
 		           "is energy minus idle power x duration\n",
 		        wp__scaled_w(e, sizeof e, r->idle_total_power_w), r->idle_s);
+	int rc = attribution(r, f);
+	if (rc < 0)
+		return rc;
 	if (r->rounds)
 		rounds_table(r, f, w > 7 ? (int)w : 7);
 	if (r->region_count) {
@@ -304,7 +563,7 @@ static int write_text(const struct wp_report *r, FILE *f)
 		fprintf(f, "warning: %s\n", r->warnings[i]);
 	/* Last, the run in kWh, CO2e and money (when wp_report_set_carbon was). */
 	char *sentence;
-	int rc = wp__carbon_sentence(r, &sentence);
+	rc = wp__carbon_sentence(r, &sentence);
 	if (rc < 0)
 		return rc;
 	if (sentence)
