@@ -576,9 +576,10 @@ void wp_series_reader_close(struct wp_series_reader *reader);
  *     s_cap  = tree CPU time / the machine's CPU capacity (all CPU time)
  *   DRAM: E x tree PSS / memory in use (MemTotal - MemAvailable); RSS
  *     stands in for a process whose smaps_rollup cannot be read
- *   NVIDIA GPUs: the same as CPU domains with the tree's share of the SM
- *     utilisation in NVML's per-process samples; by device memory held
- *     where the GPU gives no per-process samples
+ *   NVIDIA GPUs: the same as CPU domains, with s_busy the tree's share of
+ *     the SM utilisation in NVML's per-process samples and s_cap that share
+ *     of the device's utilisation; by device memory held where the GPU
+ *     gives no per-process samples (MIG)
  * Shares are clamped to [0, 1].  Other domains are not attributed.
  *
  * Used by one thread at a time (a series that drives it: its sampler's); it

@@ -41,8 +41,9 @@
 #include "attrib.h"
 
 /* How long a GPU's last per-process shares stand in for an interval with
- * no new sample: NVML samples about every 1/6 s, more rarely at idle. */
-#define GPU_HOLD_NS 1000000000ull
+ * no new sample: NVML samples every 1/6 s to 1 s, and an empty answer
+ * means "no new sample", not "no use". */
+#define GPU_HOLD_NS 2000000000ull
 
 enum how { HOW_NONE = 0, HOW_CPU, HOW_MEM, HOW_GPU };
 
@@ -464,10 +465,12 @@ static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy
 		a->peak_gpu_mem = tree_mem;
 
 	if (u.sm_status == 0 && u.nsamples > 0) {
-		/* A new batch: the tree's part of all SM use, and of capacity
-		 * (its mean utilisation over the batch's sample periods). */
-		double tree = 0, all = 0;
-		size_t distinct = 0;
+		/* A new batch: the tree's part of all SM use.  Its part of
+		 * the capacity is that share of the device's own utilisation:
+		 * each process's samples carry their own time stamps, so
+		 * counting periods in them does not work, and their sum may
+		 * fall short of the device's figure. */
+		double tree = 0, all = 0, dev[WP_METRIC_COUNT];
 		size_t *w_rec = calloc(u.nsamples, sizeof *w_rec);
 		double *w = calloc(u.nsamples, sizeof *w);
 		if (!w_rec || !w) {
@@ -483,10 +486,7 @@ static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy
 		g->nw = 0;
 		for (size_t k = 0; k < u.nsamples; k++) {
 			const struct wp__gpu_sample *smp = &u.samples[k];
-			size_t j = 0, m = 0;
-			while (j < k && u.samples[j].ts_us != smp->ts_us)
-				j++;
-			distinct += j == k;
+			size_t m = 0;
 			if (!(smp->sm_pct > 0))
 				continue;
 			all += smp->sm_pct;
@@ -502,8 +502,14 @@ static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy
 			}
 			g->w[m] += smp->sm_pct;
 		}
+		for (int k = 0; k < WP_METRIC_COUNT; k++)
+			dev[k] = NAN;
+		if (d->ops->metrics)
+			d->ops->metrics(d, dev);
 		g->s_busy = all > 0 ? tree / all : 0;
-		g->s_cap = distinct > 0 ? tree / (double)distinct / 100.0 : 0;
+		/* Without the device's figure, as if it were busy throughout. */
+		g->s_cap = g->s_busy * (isnan(dev[WP_METRIC_UTIL_PCT]) ? 1
+		                                                       : dev[WP_METRIC_UTIL_PCT] / 100);
 		g->have = 1;
 		g->last_ns = ts;
 	} else if (u.sm_status == 0 && !(g->have && ts - g->last_ns < GPU_HOLD_NS)) {
