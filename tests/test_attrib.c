@@ -401,12 +401,37 @@ int test_attrib_excluded_root_and_unseen(void)
 	advance(&f, 10, 0, &dt);
 	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
 	ASSERT_NEAR(wp_attrib_energy(a, PKG), 2 + 3 + 10 * (1 + 2) / 10.0, 1e-6);
+	next(&f);
+
+	/* 4. a child and a grandchild appear; 5. the child reaps the
+	 * grandchild and both end in one interval: only their last ticks
+	 * (1 each) are new, not the grandchild's time again through the
+	 * child's reaped time. */
+	struct fproc g1 = { 302, 300, "make", 2, 0, YOUNG + 60, 10, 1, 1, 1 };
+	struct fproc g2 = { 303, 302, "cc1", 5, 0, YOUNG + 61, 10, 1, 1, 1 };
+	put_proc(f.proc, &g1, "make|");
+	put_proc(f.proc, &g2, "cc1|");
+	put_machine(f.proc, 1080 + 10, 1220 + 90, 1600);
+	advance(&f, 10, 0, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), 8 + 10 * (2 + 5) / 10.0, 1e-6);
+	next(&f);
+	rm_proc(f.proc, 302);
+	rm_proc(f.proc, 303);
+	self.reaped += (2 + 1) + (5 + 1); /* 302's own and its reaped 303 */
+	rm_proc(f.proc, 301); /* 'true' ended and was reaped (2 ticks, seen) */
+	self.reaped += 2;
+	put_proc(f.proc, &self, "wattprof|monitor|");
+	put_machine(f.proc, 1090 + 10, 1310 + 90, 1600);
+	advance(&f, 10, 0, &dt);
+	ASSERT_EQ(wp_attrib_add(a, f.now), 0);
+	ASSERT_NEAR(wp_attrib_energy(a, PKG), 15 + 10 * (1 + 1) / 10.0, 1e-6);
 
 	struct wp_report r;
 	wp_report_init(&r);
 	ASSERT_EQ(wp_report_measure(&r, f.m, f.prev, f.now), 0);
 	ASSERT_EQ(wp_report_set_attribution(&r, a), 0);
-	ASSERT_EQ(r.process_count, 3); /* (unseen), sleep, true: not wattprof */
+	ASSERT_EQ(r.process_count, 5); /* (unseen), sleep, true, make, cc1: not wattprof */
 	const struct wp_report_process *p = find_proc(&r, 0);
 	ASSERT(p && strcmp(p->command, "(unseen)") == 0);
 	ASSERT_NEAR(p->cpu_time_s, 12.0 / f.hz, 1e-12);

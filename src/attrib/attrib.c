@@ -286,7 +286,10 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 	/* New members, and the records of those seen again. */
 	size_t known = a->nrecs;
 	int *seen = calloc(known ? known : 1, sizeof *seen);
-	if (!seen) {
+	size_t *gone = calloc(known ? known : 1, sizeof *gone);
+	if (!seen || !gone) {
+		free(seen);
+		free(gone);
 		*err = -ENOMEM;
 		return 0;
 	}
@@ -319,21 +322,40 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 			seen[r] = 1;
 		}
 	}
-	/* Those gone since the last scan: their parent may have reaped them. */
-	for (size_t i = 0; i < known && *err == 0; i++) {
-		struct proc_rec *r = &a->recs[i];
-		if (!r->alive || seen[i])
-			continue;
-		r->alive = 0;
-		r->exited = 1;
-		long p = find_alive(a, r->ppid);
-		if (p >= 0) {
-			a->recs[p].vanished_ticks += (double)(r->own + r->reaped);
-			long y = a->recs[p].youngest_gone;
-			if (y < 0 || a->recs[y].start_ticks <= r->start_ticks)
-				a->recs[p].youngest_gone = (long)i;
+	/* Those gone since the last scan, each counted already up to its last
+	 * time seen.  Its reaper's reaped time grows by all of it: the nearest
+	 * live ancestor, through those gone in the same interval (a parent
+	 * that reaps its child and ends between two scans carries the child's
+	 * time in its own). */
+	size_t ngone = 0;
+	for (size_t i = 0; i < known; i++)
+		if (a->recs[i].alive && !seen[i]) {
+			a->recs[i].alive = 0;
+			a->recs[i].exited = 1;
+			gone[ngone++] = i;
 		}
+	for (size_t g = 0; g < ngone && *err == 0; g++) {
+		const struct proc_rec *c = &a->recs[gone[g]], *q = c;
+		long p = -1;
+		for (size_t depth = 0; depth <= ngone && p < 0; depth++) {
+			p = find_alive(a, q->ppid);
+			if (p >= 0)
+				break;
+			size_t k = 0;
+			while (k < ngone && a->recs[gone[k]].pid != q->ppid)
+				k++;
+			if (k == ngone)
+				break; /* reaped outside the tree: its last moments are lost */
+			q = &a->recs[gone[k]];
+		}
+		if (p < 0)
+			continue;
+		a->recs[p].vanished_ticks += (double)(c->own + c->reaped);
+		long y = a->recs[p].youngest_gone;
+		if (q == c && (y < 0 || a->recs[y].start_ticks <= c->start_ticks))
+			a->recs[p].youngest_gone = (long)gone[g];
 	}
+	free(gone);
 	free(seen);
 	/* Credit the interval. */
 	for (size_t k = 0; k < a->nents && *err == 0; k++) {
