@@ -191,8 +191,13 @@
 	X(store_migrates_schema_1, 20)                       \
 	X(store_migrates_schema_2_sqlite, 20)                \
 	X(store_migrates_schema_2_postgresql, 20)            \
+	X(store_migrates_schema_3_sqlite, 20)                \
+	X(store_migrates_schema_3_postgresql, 20)            \
 	X(store_carbon_roundtrip_sqlite, 20)                 \
 	X(store_carbon_roundtrip_postgresql, 20)             \
+	X(store_attribution_roundtrip_sqlite, 20)            \
+	X(store_attribution_roundtrip_postgresql, 20)        \
+	X(store_attribution_corrupt_gives_clear_errors, 20)  \
 	X(store_refuses_newer_foreign_and_broken, 10)        \
 	X(store_corrupt_runs_give_clear_errors, 20)          \
 	X(store_damaged_file_never_crashes, 60)              \
