@@ -13,11 +13,16 @@
  *     lost, the next sync stores it all;
  *   - carbon factors stored with a run give the same figures read back, in
  *     every format, for a finished, a running and a killed run;
- *   - schemas 1 and 2 (older wattprofs' databases, frozen below) are
- *     migrated, in SQLite and (schema 2) PostgreSQL; factors no wattprof
- *     writes, a newer schema, a foreign database, a file that is not one, a chunk
- *     cut short, a bad domain kind and random damage give clear errors and
- *     never a crash;
+ *   - attribution (filled by hand, as wp_report_set_attribution would):
+ *     every figure and process read back bit for bit (commands that are
+ *     NULL, empty, not UTF-8 ...), a thousand processes, the series'
+ *     attribution columns, a run without attribution, a report that cannot
+ *     be right refused, rows no wattprof writes refused with WP_ECORRUPT;
+ *   - schemas 1, 2 and 3 (older wattprofs' databases, frozen below) are
+ *     migrated, in SQLite and (schemas 2 and 3) PostgreSQL; factors no
+ *     wattprof writes, a newer schema, a foreign database, a file that is not
+ *     one, a chunk cut short, a bad domain kind and random damage give clear
+ *     errors and never a crash;
  *   - removing a run removes every row it had, and only those.
  *
  * PostgreSQL tests need WATTPROF_TEST_PG (a server URL; `make test` starts
@@ -1969,13 +1974,18 @@ TEST(store_remove_takes_every_row)
 	ASSERT_EQ(n, 2);
 	ASSERT(list[0] == ids[0] && list[1] == ids[1]);
 	free(list);
+	/* The first run has rows in every table (its processes too). */
+	ASSERT_EQ(query_int(&wp__sqlite_ops, path, "SELECT count(*) FROM processes WHERE run_id = ?",
+	                    ids[0]),
+	          FIX_PROCESSES);
 	ASSERT_EQ(wp_store_remove(st, ids[0]), 0);
 	ASSERT_EQ(wp_store_remove(st, ids[0]), -ENOENT);
 	wp_store_close(st);
 
-	static const char *const tables[] = { "runs", "run_args", "tags", "nodes", "domains",
-		                              "readings", "regions", "region_energy", "warnings",
-		                              "chunks" };
+	static const char *const tables[] = { "runs",     "run_args", "tags",
+		                              "nodes",    "domains",  "readings",
+		                              "regions",  "region_energy", "warnings",
+		                              "chunks",   "processes" };
 	struct wp__db db = { .ops = &wp__sqlite_ops };
 	ASSERT_EQ(db.ops->open(&db, path, 0), 0);
 	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
