@@ -140,6 +140,7 @@
 	X(cli_store_bad_databases, 60)                       \
 	X(cli_store_default_location_and_no_store, 20)       \
 	X(cli_store_description_options, 20)                 \
+	X(cli_store_runs_attributed, 20)                     \
 	X(config_priority_each_level_over_the_next, 40)      \
 	X(config_showconf_reads_back, 20)                    \
 	X(config_storage_and_run_sections, 30)               \
