@@ -217,6 +217,7 @@
 	X(export_hdf5_layout_and_samples, 30)                \
 	X(export_csv_long_format, 20)                        \
 	X(export_json_document, 20)                          \
+	X(export_attribution, 20)                            \
 	X(export_errors_name_the_file, 20)                   \
 	X(export_hdf5_memory_stays_flat, 40)                 \
 	X(contract_every_source, 30)
