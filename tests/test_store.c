@@ -1883,7 +1883,7 @@ TEST(store_attribution_corrupt_gives_clear_errors)
 		{ "UPDATE runs SET attributed_total_j = 3 WHERE id = 2", 2,
 		  "attribution figures but no attribution" },
 		{ "UPDATE domains SET attribution_method = 'cpu_time' WHERE run_id = 2 AND idx = 0",
-		  2, "a domain has an attributed energy but the run no attribution" },
+		  2, "a domain has an attributed energy or method but the run no attribution" },
 	};
 	char path[600], copy[640];
 	struct fix f;

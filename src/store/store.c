@@ -1181,7 +1181,8 @@ static int load_attribution(struct wp_store *s, int64_t id, struct wp_report *re
 		for (size_t i = 0; i < rep->domain_count && !why; i++)
 			if (!isnan(rep->domains[i].attributed_energy_j) ||
 			    rep->domains[i].attribution_method)
-				why = "a domain has an attributed energy but the run no attribution";
+				why = "a domain has an attributed energy or method but the run no "
+				      "attribution";
 		if (!why && pr.nrows)
 			why = "it has processes but no attribution";
 	} else if (c[1].t != WP__V_INT || c[8].t != WP__V_INT || c[8].i < 0 ||
