@@ -1152,25 +1152,26 @@ static int flag(const struct wp__val *v)
  */
 static int load_attribution(struct wp_store *s, int64_t id, struct wp_report *rep)
 {
-	struct wp__rows r = { 0 }, pr = { 0 };
+	struct wp__rows r = { 0 };
 	struct wp__val p = wp__int(id);
 	const char *why = NULL;
+	/* One query (one round trip for each run that `wattprof runs` lists):
+	 * the run's figures on every row, beside each of its processes; one
+	 * row with NULL process columns when it has none. */
 	int rc = exec(s,
-	              "SELECT attributed, attribution_root_pid, attributed_total_j, "
-	              "attributed_cpu_time_s, attributed_peak_rss_b, attributed_peak_pss_b, "
-	              "attributed_peak_uss_b, attributed_peak_gpu_mem_b, process_count "
-	              "FROM runs WHERE id = ?",
+	              "SELECT r.attributed, r.attribution_root_pid, r.attributed_total_j, "
+	              "r.attributed_cpu_time_s, r.attributed_peak_rss_b, "
+	              "r.attributed_peak_pss_b, r.attributed_peak_uss_b, "
+	              "r.attributed_peak_gpu_mem_b, r.process_count, p.idx, p.pid, p.ppid, "
+	              "p.command, p.start_s, p.end_s, p.exited, p.cpu_time_s, p.peak_rss_b, "
+	              "p.peak_pss_b, p.peak_uss_b, p.pss_from_rss, p.peak_gpu_mem_b, "
+	              "p.attributed_energy_j FROM runs r LEFT JOIN processes p "
+	              "ON p.run_id = r.id AND p.node = 0 WHERE r.id = ? ORDER BY p.idx",
 	              &p, 1, &r);
-	if (rc == 0)
-		rc = exec(s,
-		          "SELECT idx, pid, ppid, command, start_s, end_s, exited, cpu_time_s, "
-		          "peak_rss_b, peak_pss_b, peak_uss_b, pss_from_rss, peak_gpu_mem_b, "
-		          "attributed_energy_j FROM processes WHERE run_id = ? AND node = 0 "
-		          "ORDER BY idx",
-		          &p, 1, &pr);
 	if (rc < 0)
-		goto out;
-	const struct wp__val *c = r.nrows == 1 ? wp__cell(&r, 0, 0) : NULL;
+		return rc;
+	const struct wp__val *c = r.nrows ? wp__cell(&r, 0, 0) : NULL;
+	size_t n = c && c[9].t != WP__V_NULL ? r.nrows : 0; /* processes */
 	int attributed = !c || c[0].t == WP__V_NULL ? 0 : flag(&c[0]);
 	if (attributed < 0) {
 		why = "it is neither attributed nor not";
@@ -1183,10 +1184,10 @@ static int load_attribution(struct wp_store *s, int64_t id, struct wp_report *re
 			    rep->domains[i].attribution_method)
 				why = "a domain has an attributed energy or method but the run no "
 				      "attribution";
-		if (!why && pr.nrows)
+		if (!why && n)
 			why = "it has processes but no attribution";
 	} else if (c[1].t != WP__V_INT || c[8].t != WP__V_INT || c[8].i < 0 ||
-	           (uint64_t)c[8].i != pr.nrows) {
+	           (uint64_t)c[8].i != n) {
 		why = "its root process or its processes are missing";
 	} else {
 		rep->attributed = 1;
@@ -1197,11 +1198,11 @@ static int load_attribution(struct wp_store *s, int64_t id, struct wp_report *re
 		rep->attributed_peak_pss_b = num(&c[5]);
 		rep->attributed_peak_uss_b = num(&c[6]);
 		rep->attributed_peak_gpu_mem_b = num(&c[7]);
-		if (pr.nrows && !(rep->processes = calloc(pr.nrows, sizeof *rep->processes)))
+		if (n && !(rep->processes = calloc(n, sizeof *rep->processes)))
 			rc = -ENOMEM;
 	}
-	for (size_t k = 0; rc == 0 && !why && attributed == 1 && k < pr.nrows; k++) {
-		const struct wp__val *q = wp__cell(&pr, k, 0);
+	for (size_t k = 0; rc == 0 && !why && attributed == 1 && k < n; k++) {
+		const struct wp__val *q = wp__cell(&r, k, 9);
 		struct wp_report_process *x = &rep->processes[k];
 		rep->process_count = k + 1;
 		rc = dup_command(&q[3], &x->command);
@@ -1231,9 +1232,7 @@ static int load_attribution(struct wp_store *s, int64_t id, struct wp_report *re
 	if (rc == 0 && why)
 		rc = errf(s, WP_ECORRUPT, "run %" PRId64 " in '%s' has impossible attribution: %s",
 		          id, s->db.where, why);
-out:
 	wp__rows_free(&r);
-	wp__rows_free(&pr);
 	return rc;
 }
 
