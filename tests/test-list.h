@@ -151,6 +151,7 @@
 	X(cli_store_bad_databases, 60)                       \
 	X(cli_store_default_location_and_no_store, 20)       \
 	X(cli_store_description_options, 20)                 \
+	X(cli_store_runs_attributed, 20)                     \
 	X(config_priority_each_level_over_the_next, 40)      \
 	X(config_showconf_reads_back, 20)                    \
 	X(config_storage_and_run_sections, 30)               \
@@ -202,8 +203,13 @@
 	X(store_migrates_schema_1, 20)                       \
 	X(store_migrates_schema_2_sqlite, 20)                \
 	X(store_migrates_schema_2_postgresql, 20)            \
+	X(store_migrates_schema_3_sqlite, 20)                \
+	X(store_migrates_schema_3_postgresql, 20)            \
 	X(store_carbon_roundtrip_sqlite, 20)                 \
 	X(store_carbon_roundtrip_postgresql, 20)             \
+	X(store_attribution_roundtrip_sqlite, 20)            \
+	X(store_attribution_roundtrip_postgresql, 20)        \
+	X(store_attribution_corrupt_gives_clear_errors, 20)  \
 	X(store_refuses_newer_foreign_and_broken, 10)        \
 	X(store_corrupt_runs_give_clear_errors, 20)          \
 	X(store_damaged_file_never_crashes, 60)              \
@@ -222,6 +228,7 @@
 	X(export_hdf5_layout_and_samples, 30)                \
 	X(export_csv_long_format, 20)                        \
 	X(export_json_document, 20)                          \
+	X(export_attribution, 20)                            \
 	X(export_errors_name_the_file, 20)                   \
 	X(export_hdf5_memory_stays_flat, 40)                 \
 	X(attrib_fake_tree_exact, 20)                        \

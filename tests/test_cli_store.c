@@ -6,10 +6,11 @@
  * In order: runs listed and reported as monitor reported them, in every
  * format; a run whose wattprof was killed; files that are not wattprof's
  * databases, damaged ones, one from a newer wattprof; the default location
- * and not storing; the options that describe a run.  Each test names a
- * database of its own in its temporary folder (--db), but where the default
- * location is the subject.  A database is made or checked from outside with
- * python3's sqlite3 module; without it those checks are skipped, said so.
+ * and not storing; the options that describe a run; the energy attributed
+ * to a run's command in the list.  Each test names a database of its own in
+ * its temporary folder (--db), but where the default location is the
+ * subject.  A database is made or checked from outside with python3's
+ * sqlite3 module; without it those checks are skipped, said so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -378,14 +379,15 @@ TEST(cli_store_runs_listed_and_reported)
 		"pue",       "facility_energy_kwh",          "country",
 		"emissions_factor_g_per_kwh", "co2e_g",      "price_factor",
 		"price_unit", "cost",        "status",       "exit_status",
+		"attributed_energy_j",
 	};
-	ASSERT_EQ(c.cols[0], 22);
-	for (size_t k = 0; k < 22; k++)
+	ASSERT_EQ(c.cols[0], 23);
+	for (size_t k = 0; k < 23; k++)
 		ASSERT_STR(c.f[0][k], head[k]);
 	for (size_t i = 0; i < 2; i++) {
 		const struct json *run = &runs->items[i];
 		const struct json *e = json_member(run, "energy_j");
-		ASSERT_EQ(c.cols[i + 1], 22);
+		ASSERT_EQ(c.cols[i + 1], 23);
 		ASSERT_EQ(csv_num(&c, i + 1, "id"), i + 1);
 		ASSERT_STR(csv_get(&c, i + 1, "start_time"), json_member(run, "start_time")->str);
 		ASSERT_STR(csv_get(&c, i + 1, "name"), "exp");
@@ -408,6 +410,9 @@ TEST(cli_store_runs_listed_and_reported)
 		ASSERT_STR(csv_get(&c, i + 1, "cost"), "");
 		ASSERT_STR(csv_get(&c, i + 1, "status"), "finished");
 		ASSERT_STR(csv_get(&c, i + 1, "exit_status"), "0");
+		/* No attribution: an empty cell, null in JSON. */
+		ASSERT_STR(csv_get(&c, i + 1, "attributed_energy_j"), "");
+		ASSERT_EQ(json_member(run, "attributed_energy_j")->type, J_NULL);
 	}
 	csv_free(&c);
 	cli_run_free(&r);
@@ -940,6 +945,8 @@ TEST(cli_store_bad_databases)
 		{ "UPDATE domains SET idx = 7 WHERE run_id = 1 AND idx = 0", "domain 0 is missing", 0 },
 		{ "UPDATE runs SET name = x'ff00fe' WHERE id = 1", NULL, 1 },
 		{ "UPDATE runs SET duration_s = 'long' WHERE id = 1", NULL, 1 },
+		{ "UPDATE domains SET attribution_method = 'cpu_time' WHERE run_id = 1",
+		  "has impossible attribution", 0 },
 	};
 	for (size_t i = 0; i < sizeof altered / sizeof *altered; i++) {
 		snprintf(path, sizeof path, "%s/altered.db", dir);
@@ -969,6 +976,69 @@ TEST(cli_store_bad_databases)
 		ASSERT_EQ(r.status, altered[i].listed ? 0 : 125);
 		cli_run_free(&r);
 	}
+	test_rmtree(dir);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+/* ------------------------------------------------------- attribution */
+
+/*
+ * The energy attributed to a run's command, in `runs`' CSV and JSON: a run
+ * given an attribution behind wattprof's back (as a wattprof that attributes
+ * stores it: schema 4), beside one without.
+ */
+TEST(cli_store_runs_attributed)
+{
+	struct sim s;
+	struct cli_run r;
+	char dir[512], db[600];
+	sim_create(&s, steady, 2);
+	sim_start(&s, 500000);
+	test_tmpdir(dir, sizeof dir);
+	if (!have_python(dir)) {
+		test_rmtree(dir);
+		sim_destroy(&s);
+		SKIP_BECAUSE("python3 with sqlite3 is missing: no attribution can be stored");
+	}
+	snprintf(db, sizeof db, "%s/runs.db", dir);
+	for (int i = 0; i < 2; i++) {
+		cli_runl(&r, s.root, NULL, "monitor", "--db", db, "-o", "/dev/null", "--", "sleep",
+		         "0.2", NULL);
+		ASSERT_EQ(r.status, 0);
+		cli_run_free(&r);
+	}
+	free(py_sqlite(dir, db,
+	               "c.execute('UPDATE runs SET attributed = 1, attribution_root_pid = 4242, "
+	               "attributed_total_j = 1.25, attributed_cpu_time_s = 0.5, process_count = 1 "
+	               "WHERE id = 1')\n"
+	               "c.execute(\"UPDATE domains SET attributed_energy_j = 1.0, "
+	               "attribution_method = 'cpu_time' WHERE run_id = 1 AND idx = 0\")\n"
+	               "c.execute(\"UPDATE domains SET attributed_energy_j = 0.25, "
+	               "attribution_method = 'memory_pss' WHERE run_id = 1 AND idx = 1\")\n"
+	               "c.execute(\"INSERT INTO processes VALUES (1, 0, 0, 4242, 1, "
+	               "CAST('sleep 0.2' AS BLOB), 0.0, 0.2, 1, 0.001, 1e6, 5e5, 2e5, 0, NULL, "
+	               "1.25)\")"));
+	struct json *runs = list_runs(s.root, db);
+	ASSERT_EQ(runs->n, 2);
+	ASSERT_EQ(json_member(&runs->items[0], "attributed_energy_j")->type, J_NUM);
+	ASSERT(json_member(&runs->items[0], "attributed_energy_j")->num == 1.25);
+	ASSERT_EQ(json_member(&runs->items[1], "attributed_energy_j")->type, J_NULL);
+	json_free(runs);
+	cli_runl(&r, s.root, NULL, "runs", "--db", db, "--format", "csv", NULL);
+	ASSERT_EQ(r.status, 0);
+	struct csv c;
+	csv_parse(r.out, &c);
+	ASSERT_EQ(c.rows, 3);
+	ASSERT_STR(c.f[0][c.cols[0] - 1], "attributed_energy_j"); /* the last column */
+	ASSERT(csv_num(&c, 1, "attributed_energy_j") == 1.25);
+	ASSERT_STR(csv_get(&c, 2, "attributed_energy_j"), "");
+	csv_free(&c);
+	cli_run_free(&r);
+	/* Its report is read, in every format. */
+	static const char *const formats[] = { "text", "json", "csv", "yaml", "html" };
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+		free(report_of(s.root, db, "1", formats[i]));
 	test_rmtree(dir);
 	sim_destroy(&s);
 	return TEST_OK;

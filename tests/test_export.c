@@ -10,7 +10,9 @@
  * chip add the node's readings.  Three runs: two of an application whose
  * name holds a '/' (one with node and GPU readings, regions, tags, an idle
  * baseline; one with energy only), and one of an application whose name
- * starts with '.', without a series.
+ * starts with '.', without a series.  export_attribution gives run 7 an
+ * attribution by hand and run 9 a series built from rows (as the store
+ * builds it) with the attribution's reading columns.
  *
  * Python 3 reads the files: h5py (Debian's python3-h5py) the HDF5 file,
  * its csv and json modules the others.  It hands back what it read as
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/internal.h" /* wp__series_open_rows: a series as the store builds it */
 #include "json.h"
 #include "sim.h"
 #include "sinks/sinks.h"
@@ -1350,6 +1353,269 @@ static int export_in_child_with_fsize_limit(const char *path, struct wp_run *con
 	ASSERT_EQ(waitpid(pid, &st, 0), pid);
 	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	return rc;
+}
+
+/* ---------------------------------------------------------- attribution */
+
+/*
+ * An attribution filled by hand, as wp_report_set_attribution would fill it
+ * (the writers only show what they are given): the GPU not attributed, four
+ * processes with a command that is not UTF-8, one with none, the stand-in
+ * for processes never seen.
+ */
+static const char *const export_commands[] = { "python3 train.py", "(unseen)", NULL,
+	                                       "bad \xff byte, \"quoted\"\nline" };
+
+static void attribute_by_hand(struct wp_report *r)
+{
+	static const struct wp_report_process p[4] = {
+		{ 31337, 1, NULL, 0, 1.0, 0, 0.5, 1e9, 7e8, 5e8, 0, NAN, 10 },
+		{ 0, 31337, NULL, NAN, NAN, 1, 0.125, NAN, NAN, NAN, 0, NAN, 2.5 },
+		{ 31338, 31337, NULL, 0.5, 0.75, 1, 2.0, 5e8, 5e8, 5e8, 1, 2e9, NAN },
+		{ 31339, 31338, NULL, 0.25, 0.25, 0, 0.875, 4096, 4096, 4096, 1, NAN, 0 },
+	};
+	r->attributed = 1;
+	r->attribution_root_pid = 31337;
+	r->attributed_total_j = 0;
+	for (size_t i = 0; i < r->domain_count; i++) {
+		struct wp_report_domain *d = &r->domains[i];
+		int gpu = d->kind == WP_KIND_GPU;
+		d->attributed_energy_j = gpu ? NAN : d->energy_j * (0.25 + 0.125 * (double)i);
+		d->attribution_method = strdup(gpu                        ? WP_ATTRIB_METHOD_NONE
+		                               : d->kind == WP_KIND_DRAM ? WP_ATTRIB_METHOD_PSS
+		                                                         : WP_ATTRIB_METHOD_CPU);
+		if (!gpu && d->in_total)
+			r->attributed_total_j += d->attributed_energy_j;
+	}
+	r->attributed_cpu_time_s = 3.5;
+	r->attributed_peak_rss_b = 2e9;
+	r->attributed_peak_pss_b = 1.5e9;
+	r->attributed_peak_uss_b = 1e9;
+	r->attributed_peak_gpu_mem_b = NAN;
+	r->process_count = 4;
+	r->processes = calloc(4, sizeof *r->processes);
+	ASSERT(r->processes);
+	for (size_t k = 0; k < 4; k++) {
+		r->processes[k] = p[k];
+		r->processes[k].command = export_commands[k] ? strdup(export_commands[k]) : NULL;
+	}
+}
+
+/* A number or bool field of a compound row: NaN is null. */
+static void assert_field(const struct json *row, const char *name, double want)
+{
+	const struct json *v = json_member(row, name);
+	if (isnan(want) ? v->type != J_NULL : (v->type != J_NUM || v->num != want))
+		TEST_FAIL_("field '%s': %s%.17g, want %.17g", name, v->type == J_NULL ? "null " : "",
+		           v->num, want);
+}
+
+/*
+ * The attribution in the three formats: HDF5 holds the run's figures, each
+ * domain's share and method, the processes (a compound dataset) and the
+ * series' attribution columns (each domain's attributed energy, the tree's
+ * CPU and memory in a `processes` group); a run without attribution says so.
+ * CSV and JSON hold what the sinks write for the same runs.
+ */
+TEST(export_attribution)
+{
+	struct fx f;
+	char py[64], path[600], err[512], p[800], rp[2][600], more[1300];
+	fx_open(&f, 300);
+	NEED_PYTHON(py, f.dir, "h5py, numpy", "python3-h5py", fx_close(&f));
+	struct wp_report *r7 = &f.run[0].report, *r9 = &f.run[2].report;
+	attribute_by_hand(r7);
+
+	/* Run 9's samples as the store gives them back, with the attribution's
+	 * columns (a series built from rows, as wp_store_load builds it). */
+	ASSERT_EQ(r9->domain_count, 3);
+	const char *names[3];
+	struct wp_series_column cols[7];
+	for (size_t i = 0; i < 3; i++) {
+		names[i] = r9->domains[i].name;
+		cols[i] = (struct wp_series_column){ names[i], "attributed_energy_j", "J" };
+	}
+	cols[3] = (struct wp_series_column){ "processes", "cpu_util_pct", "%" };
+	cols[4] = (struct wp_series_column){ "processes", "rss_b", "B" };
+	cols[5] = (struct wp_series_column){ "processes", "pss_b", "B" };
+	cols[6] = (struct wp_series_column){ "processes", "uss_b", "B" };
+	struct wp_series *rs;
+	ASSERT_EQ(wp__series_open_rows(&rs, 3, names, 7, cols, NULL), 0);
+	for (int k = 0; k < 100; k++) {
+		double e[4] = { k * 1e7, k * 0.5, k * 0.25, k ? k * 0.125 : NAN };
+		ASSERT_EQ(wp__series_append(rs, 0, e), 0);
+		if (k % 2 == 0) {
+			double v[8] = { k * 1e7, k * 0.5 * 0.3, k * 0.25 * 0.2, NAN, 12.5 + k,
+				        k % 4 ? 1e8 + k : NAN, 9e7, 8e7 - k };
+			ASSERT_EQ(wp__series_append(rs, 1, v), 0);
+		}
+	}
+	ASSERT_EQ(wp__series_flush(rs), 0);
+	f.run[2].series = rs;
+	r9->series = rs;
+
+	snprintf(path, sizeof path, "%s/attributed.h5", f.dir);
+	struct wp_run *list[] = { f.runs[0], f.runs[2] };
+	ASSERT_EQ(export_hdf5(path, list, 2, err, sizeof err), 0);
+	struct json *dump = read_back(py, f.dir, "h5", path, NULL);
+
+	/* Run 7: its figures... */
+	const struct json *g = entry(dump, "/train_resnet/run_7");
+	assert_attr_bool(g, "attributed", 1);
+	assert_attr_num(g, "attribution_root_pid", 31337);
+	ASSERT_STR(attr_type(g, "attribution_root_pid"), "int64");
+	assert_attr_num(g, "attributed_total_j", r7->attributed_total_j);
+	ASSERT(r7->attributed_total_j > 0);
+	assert_attr_num(g, "attributed_cpu_time_s", 3.5);
+	assert_attr_num(g, "attributed_peak_rss_b", 2e9);
+	assert_attr_num(g, "attributed_peak_pss_b", 1.5e9);
+	assert_attr_num(g, "attributed_peak_uss_b", 1e9);
+	assert_attr_num(g, "attributed_peak_gpu_mem_b", NAN);
+	assert_attr_num(g, "process_count", 4);
+	ASSERT_STR(attr_type(g, "process_count"), "int64");
+	/* ...each domain's share... */
+	for (size_t i = 0; i < r7->domain_count; i++) {
+		const struct wp_report_domain *d = &r7->domains[i];
+		snprintf(p, sizeof p, "/train_resnet/run_7/node17/%s", d->name);
+		assert_attr_num(entry(dump, p), "attributed_energy_j", d->attributed_energy_j);
+		assert_attr_str(entry(dump, p), "attribution_method", d->attribution_method);
+	}
+	assert_attr_str(entry(dump, "/train_resnet/run_7/node17/nvidia_gpu_0"), "attribution_method",
+	                "none");
+	assert_attr_num(entry(dump, "/train_resnet/run_7/node17/nvidia_gpu_0"),
+	                "attributed_energy_j", NAN);
+	assert_attr_str(entry(dump, "/train_resnet/run_7/node17/dram_0"), "attribution_method",
+	                "memory_pss");
+	/* ...and its processes, every field. */
+	const struct json *pe = entry(dump, "/train_resnet/run_7/processes");
+	ASSERT_EQ(json_member(pe, "shape")->items[0].num, 4);
+	ASSERT_HAS(attr(pe, "long_name")->str, "attributed");
+	static char *const units[] = { "", "", "", "s", "s", "", "s", "B", "B", "B", "", "B", "J" };
+	assert_attr_strs(pe, "field_units", units, 13);
+	const struct json *rows = json_member(pe, "data");
+	ASSERT_EQ(rows->n, 4);
+	char bad[64];
+	snprintf(bad, sizeof bad, "bad %s byte, \"quoted\"\nline", utf8_fffd);
+	const char *want_cmd[4] = { "python3 train.py", "(unseen)", "", bad };
+	for (size_t k = 0; k < 4; k++) {
+		const struct wp_report_process *q = &r7->processes[k];
+		const struct json *row = &rows->items[k];
+		ASSERT_EQ(row->n, 13);
+		ASSERT_STR(row->keys[0], "pid");
+		ASSERT_STR(row->keys[12], "attributed_energy_j");
+		assert_field(row, "pid", (double)q->pid);
+		assert_field(row, "ppid", (double)q->ppid);
+		ASSERT_STR(json_member(row, "command")->str, want_cmd[k]);
+		assert_field(row, "start_s", q->start_s);
+		assert_field(row, "end_s", q->end_s);
+		ASSERT_EQ(json_member(row, "exited")->type, J_BOOL);
+		ASSERT_EQ(json_member(row, "exited")->boolean, q->exited);
+		assert_field(row, "cpu_time_s", q->cpu_time_s);
+		assert_field(row, "peak_rss_b", q->peak_rss_b);
+		assert_field(row, "peak_pss_b", q->peak_pss_b);
+		assert_field(row, "peak_uss_b", q->peak_uss_b);
+		ASSERT_EQ(json_member(row, "pss_from_rss")->type, J_BOOL);
+		ASSERT_EQ(json_member(row, "pss_from_rss")->boolean, q->pss_from_rss);
+		assert_field(row, "peak_gpu_mem_b", q->peak_gpu_mem_b);
+		assert_field(row, "attributed_energy_j", q->attributed_energy_j);
+	}
+	ASSERT_HAS(json_member(pe, "dtype")->str, "('pid', '<i8')");
+
+	/* Run 9: no attribution, said so; its series' attribution columns. */
+	g = entry(dump, "/train_resnet/run_9");
+	assert_attr_bool(g, "attributed", 0);
+	assert_attr_num(g, "attribution_root_pid", 0);
+	assert_attr_num(g, "attributed_total_j", NAN);
+	assert_attr_num(g, "attributed_peak_rss_b", NAN);
+	assert_attr_num(g, "process_count", 0);
+	ASSERT_EQ(json_member(entry(dump, "/train_resnet/run_9/processes"), "shape")->items[0].num, 0);
+	assert_attr_str(entry(dump, "/train_resnet/run_9/node17/package_0"), "attribution_method", "");
+	assert_attr_num(entry(dump, "/train_resnet/run_9/node17/package_0"), "attributed_energy_j",
+	                NAN);
+	struct rows all;
+	read_all(rs, &all);
+	ASSERT_EQ(all.n, 100);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "/train_resnet/run_9/node17/%s/attributed_energy_j", names[i]);
+		const struct json *e = entry(dump, p);
+		check_dataset_attrs(e, "J", 0, NAN);
+		assert_attr_str(e, "metric", "attributed_energy_j");
+		assert_attr_str(e, "domain", names[i]);
+		ASSERT_HAS(attr(e, "long_name")->str, "attributed to the command's processes");
+		check_column(dump, p, &all, col_index(rs, names[i], "attributed_energy_j"));
+	}
+	const struct json *pg = entry(dump, "/train_resnet/run_9/node17/processes");
+	ASSERT_STR(json_member(pg, "type")->str, "group");
+	assert_attr_str(pg, "name", "processes");
+	static const struct {
+		const char *metric, *unit, *says;
+		double max;
+	} pm[] = { { "cpu_util_pct", "%", "CPU time of the command's processes", 100 },
+		   { "rss_b", "B", "(RSS)", NAN },
+		   { "pss_b", "B", "(PSS)", NAN },
+		   { "uss_b", "B", "(USS)", NAN } };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof p, "/train_resnet/run_9/node17/processes/%s", pm[i].metric);
+		const struct json *e = entry(dump, p);
+		check_dataset_attrs(e, pm[i].unit, 0, pm[i].max);
+		ASSERT_HAS(attr(e, "long_name")->str, pm[i].says);
+		check_column(dump, p, &all, col_index(rs, "processes", pm[i].metric));
+	}
+	/* `time` beside them, as in every group of samples. */
+	ASSERT_STR(json_member(entry(dump, "/train_resnet/run_9/node17/processes/time"),
+	                       "same_as")->str,
+	           json_member(entry(dump, "/train_resnet/run_9/node17/time"), "same_as")->str);
+	json_free(dump);
+
+	/* CSV: run 9's rows hold the attribution columns, as the sink writes them. */
+	snprintf(path, sizeof path, "%s/attributed.csv", f.dir);
+	FILE *out = fopen(path, "w");
+	ASSERT(out);
+	ASSERT_EQ(export_csv(out, path, list, 2, err, sizeof err), 0);
+	ASSERT_EQ(fclose(out), 0);
+	struct json *j = read_back(py, f.dir, "csv", path, NULL);
+	struct csv_want w = { 0 };
+	want_run(&w, f.runs[0]);
+	want_run(&w, f.runs[2]);
+	const struct json *csv = json_member(j, "rows");
+	ASSERT_EQ(csv->n, 1 + w.n);
+	size_t attributed_rows = 0, process_rows = 0;
+	for (size_t k = 0; k < w.n; k++)
+		for (size_t c = 0; c < 7; c++) {
+			ASSERT_STR(csv->items[1 + k].items[c].str, w.cell[7 * k + c]);
+			attributed_rows += c == 3 && !strcmp(w.cell[7 * k + c], "attributed_energy_j");
+			process_rows += c == 2 && !strcmp(w.cell[7 * k + c], "processes");
+		}
+	ASSERT_INT(attributed_rows, ==, 50 * 2); /* package and DRAM at every reading */
+	ASSERT_INT(process_rows, ==, 50 * 3 + 25);
+	for (size_t k = 0; k < 7 * w.n; k++)
+		free(w.cell[k]);
+	free(w.cell);
+	json_free(j);
+
+	/* JSON: each report as the JSON sink writes it. */
+	snprintf(path, sizeof path, "%s/attributed.json", f.dir);
+	out = fopen(path, "w");
+	ASSERT(out);
+	ASSERT_EQ(export_json(out, path, list, 2, err, sizeof err), 0);
+	ASSERT_EQ(fclose(out), 0);
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(rp[k], sizeof rp[k], "%s/attributed%zu.json", f.dir, k);
+		write_report_json(list[k], rp[k]);
+	}
+	snprintf(more, sizeof more, "'%s' '%s'", rp[0], rp[1]);
+	j = read_back(py, f.dir, "json", path, more);
+	const struct json *same = json_member(j, "report_same");
+	ASSERT_EQ(same->n, 2);
+	ASSERT(same->items[0].boolean && same->items[1].boolean);
+	json_free(j);
+
+	rows_free(&all);
+	f.run[2].series = f.ser[2];
+	r9->series = f.ser[2];
+	wp_series_close(rs);
+	fx_close(&f);
+	return TEST_OK;
 }
 
 TEST(export_errors_name_the_file)

@@ -13,11 +13,16 @@
  *     lost, the next sync stores it all;
  *   - carbon factors stored with a run give the same figures read back, in
  *     every format, for a finished, a running and a killed run;
- *   - schemas 1 and 2 (older wattprofs' databases, frozen below) are
- *     migrated, in SQLite and (schema 2) PostgreSQL; factors no wattprof
- *     writes, a newer schema, a foreign database, a file that is not one, a chunk
- *     cut short, a bad domain kind and random damage give clear errors and
- *     never a crash;
+ *   - attribution (filled by hand, as wp_report_set_attribution would):
+ *     every figure and process read back bit for bit (commands that are
+ *     NULL, empty, not UTF-8 ...), a thousand processes, the series'
+ *     attribution columns, a run without attribution, a report that cannot
+ *     be right refused, rows no wattprof writes refused with WP_ECORRUPT;
+ *   - schemas 1, 2 and 3 (older wattprofs' databases, frozen below) are
+ *     migrated, in SQLite and (schemas 2 and 3) PostgreSQL; factors no
+ *     wattprof writes, a newer schema, a foreign database, a file that is not
+ *     one, a chunk cut short, a bad domain kind and random damage give clear
+ *     errors and never a crash;
  *   - removing a run removes every row it had, and only those.
  *
  * PostgreSQL tests need WATTPROF_TEST_PG (a server URL; `make test` starts
@@ -119,6 +124,73 @@ static void drive(struct fix *f, int n)
 	}
 }
 
+/*
+ * Commands a process can have: none (NULL), empty, bytes that are not UTF-8,
+ * quotes, backslashes, a newline, a tab, a comma, UTF-8, the kernel's
+ * "[comm]" and the stand-in for processes never seen.
+ */
+static const char *const odd_commands[] = {
+	"python3 train.py --epochs 3",
+	"(unseen)",
+	NULL,
+	"",
+	"\xff\xfe not UTF-8 \x80\xc3",
+	"sh -c 'echo \"hi\"; printf \\\\n'\nsecond line\ttab, comma",
+	"[kworker/0:1]",
+	"\xc2\xb5J \xe6\x97\xa5\xe6\x9c\xac",
+};
+#define ODD_COMMANDS (sizeof odd_commands / sizeof odd_commands[0])
+
+/*
+ * An attribution as wp_report_set_attribution fills it (written by hand:
+ * the store only keeps what it is given), with `n` processes: the odd
+ * commands above first, then workers.  Doubles with every kind of bits:
+ * NaN, zero, subnormal, huge, ones that decimal does not hold exactly.
+ */
+static void fill_attribution(struct wp_report *r, size_t n)
+{
+	r->attributed = 1;
+	r->attribution_root_pid = 4242;
+	r->domains[0].attributed_energy_j = r->domains[0].energy_j * 0.37;
+	r->domains[0].attribution_method = strdup(WP_ATTRIB_METHOD_CPU);
+	r->domains[1].attributed_energy_j = r->domains[1].energy_j * (0.1 + 0.2);
+	r->domains[1].attribution_method = strdup(WP_ATTRIB_METHOD_PSS);
+	r->attributed_total_j = r->domains[0].attributed_energy_j + r->domains[1].attributed_energy_j;
+	r->attributed_cpu_time_s = 12.345678901234567;
+	r->attributed_peak_rss_b = 1073741824.0 + 4096;
+	r->attributed_peak_pss_b = 805306368.5;
+	r->attributed_peak_uss_b = 4.9e-324; /* subnormal */
+	r->attributed_peak_gpu_mem_b = NAN;
+	r->process_count = n;
+	r->processes = calloc(n + 1, sizeof *r->processes);
+	ASSERT(r->processes);
+	for (size_t k = 0; k < n; k++) {
+		struct wp_report_process *p = &r->processes[k];
+		const char *cmd = k < ODD_COMMANDS ? odd_commands[k] : NULL;
+		char buf[64];
+		if (k >= ODD_COMMANDS) {
+			snprintf(buf, sizeof buf, "worker %zu --seed=%zu", k, k * 7919);
+			cmd = buf;
+		}
+		p->pid = k == 1 ? 0 : k == 0 ? 4242 : 4300 + (int64_t)k * 3;
+		p->ppid = k == 0 ? 1 : k == 1 ? 4242 : 4242 + (int64_t)(k % 5);
+		p->command = cmd ? strdup(cmd) : NULL;
+		p->start_s = k == 1 ? NAN : (double)k / 7;
+		p->end_s = k == 1 ? NAN : (double)k / 7 + 0.1 * (double)(k % 3);
+		p->exited = k > 0 && k % 2;
+		p->cpu_time_s = k == 1 ? 0.25 : (double)k / 3;
+		p->peak_rss_b = k == 1 ? NAN : 4096.0 * (double)(k + 1);
+		p->pss_from_rss = k == 6;
+		p->peak_pss_b = k == 1 ? NAN : p->pss_from_rss ? p->peak_rss_b : p->peak_rss_b / 3;
+		p->peak_uss_b = k == 1 ? NAN : p->pss_from_rss ? p->peak_rss_b : 1e300 / (double)(k + 1);
+		p->peak_gpu_mem_b = k == 2 ? 2.5e9 : NAN;
+		p->attributed_energy_j = k == 3 ? 0.0 : r->attributed_total_j / (double)(k + 2);
+	}
+}
+
+/* Attribution with the odd commands (the runs most tests store). */
+#define FIX_PROCESSES 11
+
 static void fix_measure(struct fix *f)
 {
 	ASSERT_EQ(wp_report_measure(&f->rep, f->m, f->a, f->b), 0);
@@ -126,6 +198,7 @@ static void fix_measure(struct fix *f)
 	f->rep.exit_status = 3;
 	f->rep.sampler_freq_hz = 1000;
 	ASSERT_EQ(wp_report_warn(&f->rep, "a warning with \"quotes\" and UTF-8: µJ"), 0);
+	fill_attribution(&f->rep, FIX_PROCESSES);
 }
 
 static void fix_close(struct fix *f)
@@ -170,6 +243,55 @@ static int same(double x, double y)
 static const char *str0(const char *s)
 {
 	return s ? s : "(null)";
+}
+
+/* The same string, or both NULL. */
+#define ASSERT_STR_OR_NULL(x, y)                                                        \
+	do {                                                                            \
+		const char *x_ = (x), *y_ = (y);                                        \
+		if (!x_ != !y_)                                                         \
+			TEST_FAIL_("%s = %s, %s = %s", #x, x_ ? x_ : "NULL", #y,        \
+			           y_ ? y_ : "NULL");                                   \
+		if (x_)                                                                 \
+			ASSERT_STR(x_, y_);                                             \
+	} while (0)
+
+/* The attribution of two reports: every figure bit for bit, every process. */
+static void same_attribution(const struct wp_report *x, const struct wp_report *y)
+{
+	ASSERT_EQ(x->attributed, y->attributed);
+	for (size_t i = 0; i < x->domain_count && i < y->domain_count; i++) {
+		ASSERT_SAME(x->domains[i].attributed_energy_j, y->domains[i].attributed_energy_j);
+		ASSERT_STR_OR_NULL(x->domains[i].attribution_method, y->domains[i].attribution_method);
+	}
+	if (!x->attributed) {
+		/* "The rest unset": as wp_report_init leaves it. */
+		ASSERT(y->attribution_root_pid == 0 && y->process_count == 0 && !y->processes);
+		return;
+	}
+	ASSERT(x->attribution_root_pid == y->attribution_root_pid);
+	ASSERT_SAME(x->attributed_total_j, y->attributed_total_j);
+	ASSERT_SAME(x->attributed_cpu_time_s, y->attributed_cpu_time_s);
+	ASSERT_SAME(x->attributed_peak_rss_b, y->attributed_peak_rss_b);
+	ASSERT_SAME(x->attributed_peak_pss_b, y->attributed_peak_pss_b);
+	ASSERT_SAME(x->attributed_peak_uss_b, y->attributed_peak_uss_b);
+	ASSERT_SAME(x->attributed_peak_gpu_mem_b, y->attributed_peak_gpu_mem_b);
+	ASSERT_EQ(x->process_count, y->process_count);
+	for (size_t k = 0; k < x->process_count; k++) {
+		const struct wp_report_process *p = &x->processes[k], *q = &y->processes[k];
+		ASSERT(p->pid == q->pid && p->ppid == q->ppid);
+		ASSERT_STR_OR_NULL(p->command, q->command);
+		ASSERT_SAME(p->start_s, q->start_s);
+		ASSERT_SAME(p->end_s, q->end_s);
+		ASSERT_EQ(p->exited, q->exited);
+		ASSERT_SAME(p->cpu_time_s, q->cpu_time_s);
+		ASSERT_SAME(p->peak_rss_b, q->peak_rss_b);
+		ASSERT_SAME(p->peak_pss_b, q->peak_pss_b);
+		ASSERT_SAME(p->peak_uss_b, q->peak_uss_b);
+		ASSERT_EQ(p->pss_from_rss, q->pss_from_rss);
+		ASSERT_SAME(p->peak_gpu_mem_b, q->peak_gpu_mem_b);
+		ASSERT_SAME(p->attributed_energy_j, q->attributed_energy_j);
+	}
 }
 
 static void same_report(const struct wp_report *x, const struct wp_report *y)
@@ -232,6 +354,7 @@ static void same_report(const struct wp_report *x, const struct wp_report *y)
 		ASSERT_SAME(c->co2e_g, d->co2e_g);
 		ASSERT_SAME(c->cost, d->cost);
 	}
+	same_attribution(x, y);
 }
 
 /* Every sample of two series: times and values, bit for bit. */
@@ -699,7 +822,7 @@ TEST(store_migrates_schema_1)
 	/* Read-only, an old schema cannot be brought up to date: it says so. */
 	struct wp_store *st = NULL;
 	ASSERT_EQ(wp_store_open(&st, path, WP_STORE_READONLY), WP_ESCHEMA);
-	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 3");
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 4");
 	wp_store_close(st);
 	st = must_open(path, 0);
 	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
@@ -820,15 +943,16 @@ static const char *const schema2[] = {
 	"INSERT INTO warnings (run_id, idx, message) VALUES (2, 0, 'an old warning')",
 };
 
-/* The frozen script on a database, the type words as that driver writes them. */
-static void schema2_script(const struct wp__db_ops *ops, const char *where)
+/* A frozen script on a database, the type words as that driver writes them. */
+static void frozen_script(const struct wp__db_ops *ops, const char *where,
+                          const char *const *script, size_t count)
 {
 	struct wp__db db = { .ops = ops };
 	ASSERT_EQ(db.ops->open(&db, where, WP_STORE_CREATE), 0);
-	for (size_t i = 0; i < sizeof schema2 / sizeof *schema2; i++) {
+	for (size_t i = 0; i < count; i++) {
 		char sql[4096];
 		size_t n = 0;
-		for (const char *p = schema2[i]; *p;) {
+		for (const char *p = script[i]; *p;) {
 			const char *word = !strncmp(p, "@ID@", 4)     ? ops->id_type
 			                   : !strncmp(p, "@REAL@", 6) ? ops->real_type
 			                   : !strncmp(p, "@BLOB@", 6) ? ops->blob_type
@@ -854,7 +978,7 @@ static void migrates_schema_2(const char *where)
 	struct wp_store *st = NULL;
 	struct wp_run *run;
 	ASSERT_EQ(wp_store_open(&st, where, WP_STORE_READONLY), WP_ESCHEMA);
-	ASSERT_HAS(wp_store_errmsg(st), "has schema 2 and must be updated to 3");
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 2 and must be updated to 4");
 	wp_store_close(st);
 	st = must_open(where, 0);
 	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
@@ -883,7 +1007,7 @@ static void migrates_schema_2(const char *where)
 	ASSERT_EQ(run->report.carbon.set, 0);
 	wp_run_free(run);
 	wp_store_close(st);
-	/* Now at schema 3 (read-only opens it), and new runs carry factors. */
+	/* Now at the latest schema (read-only opens it), and new runs carry factors. */
 	struct fix f;
 	int64_t id;
 	fix_open(&f);
@@ -909,7 +1033,7 @@ TEST(store_migrates_schema_2_sqlite)
 {
 	char path[600];
 	sqlite_path(path, sizeof path);
-	schema2_script(&wp__sqlite_ops, path);
+	frozen_script(&wp__sqlite_ops, path, schema2, sizeof schema2 / sizeof *schema2);
 	migrates_schema_2(path);
 	return TEST_OK;
 }
@@ -920,8 +1044,191 @@ TEST(store_migrates_schema_2_postgresql)
 	char *url = pg_url(schema, sizeof schema);
 	if (!url)
 		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
-	schema2_script(&wp__pg_ops, url);
+	frozen_script(&wp__pg_ops, url, schema2, sizeof schema2 / sizeof *schema2);
 	migrates_schema_2(url);
+	pg_drop(schema);
+	free(url);
+	return TEST_OK;
+}
+
+/*
+ * Schema 3, frozen as the wattprof that wrote it left it (migrations 1 to 3,
+ * their type words left for the driver), with two runs: one with carbon
+ * factors, a GPU, a region and reading columns; one without factors.
+ * Never change this text: it stands for databases already out there.
+ */
+static const char *const schema3[] = {
+	"CREATE TABLE wattprof_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+	"CREATE TABLE runs ("
+	" id @ID@, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL, status TEXT NOT NULL,"
+	" start_unix_ns BIGINT NOT NULL, updated_unix_ns BIGINT NOT NULL,"
+	" host TEXT NOT NULL, user_name TEXT NOT NULL, platform TEXT NOT NULL,"
+	" wattprof_version TEXT NOT NULL, pid BIGINT NOT NULL, boot_id TEXT NOT NULL,"
+	" flags BIGINT, exit_status BIGINT, term_signal BIGINT, duration_s @REAL@, total_energy_j @REAL@,"
+	" sampler_freq_hz @REAL@, samples BIGINT, idle_s @REAL@, idle_total_power_w @REAL@,"
+	" rounds BIGINT, warmup_rounds BIGINT, duration_std_s @REAL@, duration_min_s @REAL@,"
+	" duration_max_s @REAL@, total_std_j @REAL@, total_min_j @REAL@, total_max_j @REAL@)",
+	"CREATE TABLE run_args (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" arg TEXT NOT NULL, PRIMARY KEY (run_id, idx))",
+	"CREATE TABLE nodes (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" host TEXT NOT NULL, energy_j @REAL@, duration_s @REAL@, PRIMARY KEY (run_id, node))",
+	"CREATE TABLE domains (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, name TEXT NOT NULL, kind BIGINT NOT NULL, source TEXT NOT NULL,"
+	" method TEXT NOT NULL, estimated BIGINT NOT NULL, in_total BIGINT NOT NULL,"
+	" integrated BIGINT NOT NULL, device_name TEXT, device_id TEXT, status BIGINT,"
+	" energy_j @REAL@, avg_power_w @REAL@, min_power_w @REAL@, peak_power_w @REAL@,"
+	" idle_power_w @REAL@, energy_std_j @REAL@, energy_min_j @REAL@, energy_max_j @REAL@,"
+	" PRIMARY KEY (run_id, node, idx))",
+	"CREATE TABLE readings (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, domain TEXT NOT NULL, metric TEXT NOT NULL, unit TEXT NOT NULL,"
+	" PRIMARY KEY (run_id, node, idx))",
+	"CREATE TABLE regions (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" tag TEXT NOT NULL, start_s @REAL@, duration_s @REAL@, PRIMARY KEY (run_id, idx))",
+	"CREATE TABLE region_energy (run_id BIGINT NOT NULL REFERENCES runs(id),"
+	" region BIGINT NOT NULL, node BIGINT NOT NULL, domain BIGINT NOT NULL,"
+	" energy_j @REAL@, PRIMARY KEY (run_id, region, node, domain))",
+	"CREATE TABLE warnings (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" message TEXT NOT NULL, PRIMARY KEY (run_id, idx))",
+	"CREATE TABLE chunks (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" kind BIGINT NOT NULL, first_row BIGINT NOT NULL, nrows BIGINT NOT NULL,"
+	" width BIGINT NOT NULL, data @BLOB@ NOT NULL, PRIMARY KEY (run_id, node, kind, first_row))",
+	"INSERT INTO wattprof_meta (key, value) VALUES ('schema_version', '1')",
+	"ALTER TABLE runs ADD COLUMN package TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN algorithm TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN algorithm_params TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN data_type TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN data_shape TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE runs ADD COLUMN comment TEXT NOT NULL DEFAULT ''",
+	"CREATE TABLE tags (run_id BIGINT NOT NULL REFERENCES runs(id), idx BIGINT NOT NULL,"
+	" tag TEXT NOT NULL, PRIMARY KEY (run_id, idx))",
+	"UPDATE wattprof_meta SET value = '2' WHERE key = 'schema_version'",
+	"ALTER TABLE runs ADD COLUMN pue @REAL@",
+	"ALTER TABLE runs ADD COLUMN country TEXT",
+	"ALTER TABLE runs ADD COLUMN emissions_factor_g_per_kwh @REAL@",
+	"ALTER TABLE runs ADD COLUMN emissions_factor_source TEXT",
+	"ALTER TABLE runs ADD COLUMN price_factor @REAL@",
+	"ALTER TABLE runs ADD COLUMN price_unit TEXT",
+	"UPDATE wattprof_meta SET value = '3' WHERE key = 'schema_version'",
+	"INSERT INTO runs (uuid, name, status, start_unix_ns, updated_unix_ns, host, user_name,"
+	" platform, wattprof_version, pid, boot_id, flags, exit_status, term_signal, duration_s,"
+	" total_energy_j, sampler_freq_hz, samples, idle_s, rounds, warmup_rounds, package,"
+	" algorithm, algorithm_params, data_type, data_shape, comment, pue, country,"
+	" emissions_factor_g_per_kwh, emissions_factor_source, price_factor, price_unit) VALUES"
+	" ('8b3e4f50-6c7d-4e8f-a091-1c2d3e4f5061', 'llm', 'finished', 1785000000000000000,"
+	" 1785000010000000000, 'gpu11', 'carol', 'Linux 6.1 x86_64', '0.1.0', 999, 'boot', 2, 0,"
+	" 0, 10.0, 3600000.0, 100.0, 1000, 0, 0, 0, 'vllm', 'llama', '', 'text', '', '',"
+	" 1.2, 'FR', 84.88, 'Ember 2022 (France), via CO2.js 0.13.10', 0.2, 'EUR')",
+	"INSERT INTO runs (uuid, name, status, start_unix_ns, updated_unix_ns, host, user_name,"
+	" platform, wattprof_version, pid, boot_id, flags, exit_status, term_signal, duration_s,"
+	" total_energy_j, sampler_freq_hz, samples, idle_s, rounds, warmup_rounds) VALUES"
+	" ('9c4f5061-7d8e-4f90-b1a2-2d3e4f506172', '', 'finished', 1785000100000000000,"
+	" 1785000101000000000, 'gpu11', 'carol', 'Linux 6.1 x86_64', '0.1.0', 1000, 'boot', 0, 1,"
+	" 0, 1.0, 5.0, NULL, 0, 0, 0, 0)",
+	"INSERT INTO run_args (run_id, idx, arg) VALUES (1, 0, 'vllm'), (1, 1, 'serve'),"
+	" (2, 0, 'false')",
+	"INSERT INTO tags (run_id, idx, tag) VALUES (1, 0, 'model=llama-7b')",
+	"INSERT INTO nodes (run_id, node, host, energy_j, duration_s) VALUES"
+	" (1, 0, 'gpu11', 3600000.0, 10.0), (2, 0, 'gpu11', 5.0, 1.0)",
+	"INSERT INTO domains VALUES (1, 0, 0, 'package_0', 1, 'powercap', 'energy_counter', 0, 1,"
+	" 0, NULL, NULL, 0, 1000000.0, 100000.0, 90000.0, 120000.0, NULL, NULL, NULL, NULL),"
+	" (1, 0, 1, 'dram_0', 4, 'powercap', 'energy_counter', 0, 1, 0, NULL, NULL, 0, 600000.0,"
+	" 60000.0, NULL, NULL, NULL, NULL, NULL, NULL),"
+	" (1, 0, 2, 'nvidia_gpu_0', 8, 'nvml', 'energy_counter', 0, 1, 0, 'NVIDIA H100',"
+	" 'GPU-7', 0, 2000000.0, 200000.0, NULL, NULL, NULL, NULL, NULL, NULL),"
+	" (2, 0, 0, 'package_0', 1, 'powercap', 'energy_counter', 0, 1, 0, NULL, NULL, 0, 5.0,"
+	" 5.0, NULL, NULL, NULL, NULL, NULL, NULL)",
+	"INSERT INTO readings (run_id, node, idx, domain, metric, unit) VALUES"
+	" (1, 0, 0, 'nvidia_gpu_0', 'util_pct', '%'), (1, 0, 1, 'node', 'cpu_util_pct', '%')",
+	"INSERT INTO regions (run_id, idx, tag, start_s, duration_s) VALUES (1, 0, 'warmup', 0.5, 2.0)",
+	"INSERT INTO region_energy (run_id, region, node, domain, energy_j) VALUES"
+	" (1, 0, 0, 0, 200000.0), (1, 0, 0, 1, 120000.0), (1, 0, 0, 2, 400000.0)",
+	"INSERT INTO warnings (run_id, idx, message) VALUES (1, 0, 'a schema-3 warning')",
+};
+
+/* Opens a schema-3 database: migrated, its runs read back without
+ * attribution, and new runs with attribution beside them. */
+static void migrates_schema_3(const char *where)
+{
+	struct wp_store *st = NULL;
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_open(&st, where, WP_STORE_READONLY), WP_ESCHEMA);
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 3 and must be updated to 4");
+	wp_store_close(st);
+	st = must_open(where, 0);
+	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
+	ASSERT_STR(run->status, "finished");
+	ASSERT_STR(run->name, "llm");
+	ASSERT_STR(run->package, "vllm");
+	ASSERT_STR(run->tags[0], "model=llama-7b");
+	ASSERT_STR(run->report.command[1], "serve");
+	ASSERT_SAME(run->report.total_energy_j, 3600000.0);
+	ASSERT_SAME(run->gpu_j, 2000000.0);
+	ASSERT_SAME(run->report.domains[0].min_power_w, 90000.0);
+	ASSERT_EQ(run->report.region_count, 1);
+	ASSERT_SAME(run->report.regions[0].energy_j[2], 400000.0);
+	ASSERT_STR(run->report.warnings[0], "a schema-3 warning");
+	/* Its carbon factors as stored: 1 kWh x 1.2 x 84.88 g, x 0.2 EUR. */
+	ASSERT_EQ(run->report.carbon.set, 1);
+	ASSERT_STR(run->report.carbon.country, "FR");
+	ASSERT_REL(run->report.carbon.co2e_g, 1.2 * 84.88, 1e-12);
+	ASSERT_REL(run->report.carbon.cost, 1.2 * 0.2, 1e-12);
+	/* Stored before attribution existed: none, and none made up. */
+	ASSERT_EQ(run->report.attributed, 0);
+	ASSERT_EQ(run->report.process_count, 0);
+	ASSERT(run->report.processes == NULL);
+	for (size_t i = 0; i < 3; i++) {
+		ASSERT(isnan(run->report.domains[i].attributed_energy_j));
+		ASSERT(run->report.domains[i].attribution_method == NULL);
+	}
+	ASSERT(run->series == NULL); /* it stored no samples */
+	wp_run_free(run);
+	ASSERT_EQ(wp_store_load(st, 2, 0, &run), 0);
+	ASSERT_STR(run->name, "");
+	ASSERT_EQ(run->report.exit_status, 1);
+	ASSERT_EQ(run->report.carbon.set, 0);
+	ASSERT_EQ(run->report.attributed, 0);
+	ASSERT(isnan(run->report.domains[0].attributed_energy_j));
+	wp_run_free(run);
+	wp_store_close(st);
+	/* Now at the latest schema, and new runs carry their attribution. */
+	struct fix f;
+	int64_t id;
+	fix_open(&f);
+	st = must_open(where, WP_STORE_READONLY);
+	wp_store_close(st);
+	st = must_open(where, 0);
+	store_run(&f, &st, 1, &id);
+	ASSERT(id == 3);
+	check_loaded(&f, st, id);
+	ASSERT_EQ(wp_store_load(st, id, 0, &run), 0);
+	ASSERT_EQ(run->report.attributed, 1);
+	ASSERT_EQ(run->report.process_count, FIX_PROCESSES);
+	wp_run_free(run);
+	/* The old runs read back as before. */
+	ASSERT_EQ(wp_store_load(st, 1, 0, &run), 0);
+	ASSERT_EQ(run->report.attributed, 0);
+	wp_run_free(run);
+	wp_store_close(st);
+	fix_close(&f);
+}
+
+TEST(store_migrates_schema_3_sqlite)
+{
+	char path[600];
+	sqlite_path(path, sizeof path);
+	frozen_script(&wp__sqlite_ops, path, schema3, sizeof schema3 / sizeof *schema3);
+	migrates_schema_3(path);
+	return TEST_OK;
+}
+
+TEST(store_migrates_schema_3_postgresql)
+{
+	char schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
+	frozen_script(&wp__pg_ops, url, schema3, sizeof schema3 / sizeof *schema3);
+	migrates_schema_3(url);
 	pg_drop(schema);
 	free(url);
 	return TEST_OK;
@@ -1281,6 +1588,359 @@ TEST(store_carbon_roundtrip_postgresql)
 	return TEST_OK;
 }
 
+/* ------------------------------------------------------- attribution */
+
+/* A number from a query on the database behind the store's back: the first
+ * column of its one row (an integer), -1 for NULL. */
+static int64_t query_int(const struct wp__db_ops *ops, const char *where, const char *sql,
+                         int64_t id)
+{
+	struct wp__db db = { .ops = ops };
+	struct wp__rows r = { 0 };
+	struct wp__val p = wp__int(id);
+	ASSERT_EQ(db.ops->open(&db, where, 0), 0);
+	if (db.ops->exec(&db, sql, &p, 1, &r) != 0)
+		TEST_FAIL_("%s: %s", sql, db.err);
+	ASSERT_EQ(r.nrows, 1);
+	int64_t n = wp__cell(&r, 0, 0)->t == WP__V_INT ? wp__cell(&r, 0, 0)->i : -1;
+	wp__rows_free(&r);
+	db.ops->close(&db);
+	return n;
+}
+
+/* Two series with any columns: the same names and every value, bit for bit;
+ * returns how many readings (columns past the domains') were not NaN. */
+static size_t same_rows(const struct wp_series *x, const struct wp_series *y, size_t nd)
+{
+	struct wp_series_reader *rx, *ry;
+	size_t nc = wp_series_column_count(x), seen = 0;
+	double vx[16], vy[16], tx, ty;
+	ASSERT_EQ(wp_series_column_count(y), nc);
+	ASSERT(nc <= 16);
+	for (size_t i = 0; i < nc; i++) {
+		struct wp_series_column a, b;
+		ASSERT_EQ(wp_series_column(x, i, &a), 0);
+		ASSERT_EQ(wp_series_column(y, i, &b), 0);
+		ASSERT_STR(a.domain, b.domain);
+		ASSERT_STR(a.metric, b.metric);
+		ASSERT_STR(a.unit, b.unit);
+	}
+	ASSERT_EQ(wp_series_reader_open(&rx, x), 0);
+	ASSERT_EQ(wp_series_reader_open(&ry, y), 0);
+	uint64_t rows = 0;
+	for (;;) {
+		int a = wp_series_next(rx, &tx, vx), b = wp_series_next(ry, &ty, vy);
+		ASSERT_EQ(a, b);
+		if (a == 0)
+			break;
+		ASSERT_EQ(a, 1);
+		ASSERT_SAME(tx, ty);
+		for (size_t i = 0; i < nc; i++) {
+			ASSERT_SAME(vx[i], vy[i]);
+			seen += i >= 2 * nd && !isnan(vx[i]);
+		}
+		rows++;
+	}
+	ASSERT_U64(rows, ==, wp_series_sample_count(x));
+	wp_series_reader_close(rx);
+	wp_series_reader_close(ry);
+	return seen;
+}
+
+/* A fresh report on the fixture's meter, from now. */
+static void fix_restart(struct fix *f, const char *host)
+{
+	wp_report_free(&f->rep);
+	wp_report_init(&f->rep);
+	f->rep.host = strdup(host);
+	f->rep.start_unix_ns = 1790000002000000000;
+	ASSERT_EQ(wp_meter_snapshot(f->m, f->a), 0);
+}
+
+/* Every format, the loaded report against the one stored. */
+static void same_in_every_format(const struct wp_report *x, const struct wp_report *y)
+{
+	static const enum wp_format formats[] = { WP_FORMAT_TEXT, WP_FORMAT_JSON, WP_FORMAT_CSV,
+		                                  WP_FORMAT_YAML, WP_FORMAT_HTML };
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+		char *a = report_as(x, formats[i]), *b = report_as(y, formats[i]);
+		ASSERT_STR(b, a);
+		free(a);
+		free(b);
+	}
+}
+
+/*
+ * Attribution through a store: a run with a thousand processes (many
+ * INSERTs' worth) and a series that carries the attribution's reading
+ * columns; a report whose attribution cannot be right, refused; a run
+ * without attribution; one whose tree had no process to list and a domain
+ * that nothing attributes; removal.
+ */
+static void attribution(const char *where, const struct wp__db_ops *ops)
+{
+	struct fix f;
+	int64_t id[3];
+	struct wp_run *run;
+	fix_open(&f);
+	struct wp_store *st = must_open(where, WP_STORE_CREATE);
+
+	/* 1. The series' reading columns: each domain's attributed energy and
+	 * the tree's CPU and memory, as wp_series_open makes them with an
+	 * attribution (stored like any reading column). */
+	ASSERT_EQ(wp_meter_domain_count(f.m), 2);
+	const char *names[2] = { wp_meter_domain(f.m, 0)->name, wp_meter_domain(f.m, 1)->name };
+	const struct wp_series_column cols[6] = {
+		{ names[0], "attributed_energy_j", "J" }, { names[1], "attributed_energy_j", "J" },
+		{ "processes", "cpu_util_pct", "%" },      { "processes", "rss_b", "B" },
+		{ "processes", "pss_b", "B" },             { "processes", "uss_b", "B" },
+	};
+	struct wp_series *ser;
+	ASSERT_EQ(wp__series_open_rows(&ser, 2, names, 6, cols, NULL), 0);
+	ASSERT_EQ(wp_store_begin(st, &info, &f.rep, f.m, ser, &id[0]), 0);
+	for (int k = 0; k < 500; k++) {
+		double e[3] = { k * 1e6, k * 0.5, k * 0.125 };
+		ASSERT_EQ(wp__series_append(ser, 0, e), 0);
+		if (k % 3 == 0) {
+			double v[7] = { k * 1e6,
+				        k * 0.5 * 0.37,
+				        k % 9 ? k * 0.125 * (0.1 + 0.2) : NAN,
+				        k % 6 ? 37.5 + k / 100.0 : NAN,
+				        1e9 + k * 4096.0,
+				        7e8 + k / 3.0,
+				        k ? 5e8 - k : 4.9e-324 };
+			ASSERT_EQ(wp__series_append(ser, 1, v), 0);
+		}
+		if (k == 250) {
+			ASSERT_EQ(wp__series_flush(ser), 0);
+			ASSERT_EQ(wp_store_sync(st), 0);
+		}
+	}
+	drive(&f, 10);
+	ASSERT_EQ(wp_report_measure(&f.rep, f.m, f.a, f.b), 0);
+	fill_attribution(&f.rep, 1000);
+	/* What cannot be right is refused, and the run can still be finished. */
+	double keep = f.rep.domains[0].attributed_energy_j;
+	f.rep.domains[0].attributed_energy_j = -1e-9;
+	ASSERT_EQ(wp_store_finish(st, &f.rep), -EINVAL);
+	ASSERT_HAS(wp_store_errmsg(st), "the report's attribution cannot be right: a domain's "
+	                                "attributed energy is negative");
+	f.rep.domains[0].attributed_energy_j = keep;
+	f.rep.processes[999].end_s = f.rep.processes[999].start_s - 0.5;
+	ASSERT_EQ(wp_store_finish(st, &f.rep), -EINVAL);
+	ASSERT_HAS(wp_store_errmsg(st), "a process ends before it starts");
+	f.rep.processes[999].end_s = f.rep.processes[999].start_s;
+	if (wp_store_finish(st, &f.rep) != 0)
+		TEST_FAIL_("finish: %s", wp_store_errmsg(st));
+	ASSERT_EQ(query_int(ops, where, "SELECT count(*) FROM processes WHERE run_id = ?", id[0]),
+	          1000);
+	ASSERT_EQ(wp_store_load(st, id[0], WP_LOAD_SERIES, &run), 0);
+	same_report(&f.rep, &run->report);
+	ASSERT_STR(run->report.processes[4].command, odd_commands[4]); /* not UTF-8: as given */
+	ASSERT(run->report.processes[2].command == NULL);
+	ASSERT_STR(run->report.processes[3].command, "");
+	ASSERT_STR(run->report.processes[999].command, "worker 999 --seed=7911081");
+	/* The attribution's readings, every one (about a third of the rows). */
+	ASSERT_U64(same_rows(ser, run->series, 2), >, 500 / 3 * 4);
+	wp_run_free(run);
+	ASSERT_EQ(wp_store_load(st, id[0], 0, &run), 0);
+	same_in_every_format(&f.rep, &run->report);
+	wp_run_free(run);
+	wp_series_close(ser);
+
+	/* 2. Without attribution: nothing stored, nothing made up. */
+	fix_restart(&f, "node21");
+	ASSERT_EQ(wp_store_begin(st, NULL, &f.rep, f.m, NULL, &id[1]), 0);
+	drive(&f, 5);
+	ASSERT_EQ(wp_report_measure(&f.rep, f.m, f.a, f.b), 0);
+	ASSERT_EQ(wp_store_finish(st, &f.rep), 0);
+	ASSERT_EQ(wp_store_load(st, id[1], 0, &run), 0);
+	same_report(&f.rep, &run->report);
+	const struct wp_report *r = &run->report;
+	ASSERT_EQ(r->attributed, 0);
+	ASSERT(r->attribution_root_pid == 0 && r->process_count == 0 && r->processes == NULL);
+	for (size_t i = 0; i < r->domain_count; i++)
+		ASSERT(isnan(r->domains[i].attributed_energy_j) && !r->domains[i].attribution_method);
+	same_in_every_format(&f.rep, r);
+	wp_run_free(run);
+	ASSERT_EQ(query_int(ops, where, "SELECT count(*) FROM processes WHERE run_id = ?", id[1]), 0);
+	ASSERT_EQ(query_int(ops, where, "SELECT attributed FROM runs WHERE id = ?", id[1]), 0);
+	ASSERT_EQ(query_int(ops, where, "SELECT count(*) FROM domains WHERE run_id = ? AND "
+	                                "(attributed_energy_j IS NOT NULL OR attribution_method "
+	                                "IS NOT NULL)",
+	                    id[1]),
+	          0);
+
+	/* 3. Attributed, but no process listed (a launcher whose command
+	 * never started), a domain nothing attributes, totals unknown. */
+	fix_restart(&f, "node22");
+	ASSERT_EQ(wp_store_begin(st, NULL, &f.rep, f.m, NULL, &id[2]), 0);
+	drive(&f, 5);
+	ASSERT_EQ(wp_report_measure(&f.rep, f.m, f.a, f.b), 0);
+	f.rep.attributed = 1;
+	f.rep.attribution_root_pid = INT64_C(4194304);
+	f.rep.domains[0].attributed_energy_j = 0;
+	f.rep.domains[0].attribution_method = strdup(WP_ATTRIB_METHOD_CPU);
+	f.rep.domains[1].attributed_energy_j = NAN;
+	f.rep.domains[1].attribution_method = strdup(WP_ATTRIB_METHOD_NONE);
+	f.rep.attributed_total_j = 0;
+	f.rep.attributed_cpu_time_s = f.rep.attributed_peak_rss_b = NAN;
+	f.rep.attributed_peak_pss_b = f.rep.attributed_peak_uss_b = NAN;
+	f.rep.attributed_peak_gpu_mem_b = NAN;
+	ASSERT_EQ(wp_store_finish(st, &f.rep), 0);
+	ASSERT_EQ(wp_store_load(st, id[2], 0, &run), 0);
+	same_report(&f.rep, &run->report);
+	ASSERT_EQ(run->report.attributed, 1);
+	ASSERT_STR(run->report.domains[1].attribution_method, "none");
+	ASSERT_EQ(run->report.process_count, 0);
+	wp_run_free(run);
+
+	/* Removed: its processes with it, the others' kept. */
+	ASSERT_EQ(wp_store_remove(st, id[0]), 0);
+	ASSERT_EQ(query_int(ops, where, "SELECT count(*) FROM processes WHERE run_id = ?", id[0]),
+	          0);
+	ASSERT_EQ(wp_store_load(st, id[2], 0, &run), 0);
+	wp_run_free(run);
+	wp_store_close(st);
+	fix_close(&f);
+}
+
+TEST(store_attribution_roundtrip_sqlite)
+{
+	char path[600];
+	sqlite_path(path, sizeof path);
+	attribution(path, &wp__sqlite_ops);
+	return TEST_OK;
+}
+
+TEST(store_attribution_roundtrip_postgresql)
+{
+	char schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
+	attribution(url, &wp__pg_ops);
+	pg_drop(schema);
+	free(url);
+	return TEST_OK;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	size_t n;
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	ASSERT(in && out);
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		ASSERT(fwrite(buf, 1, n, out) == n);
+	fclose(in);
+	ASSERT_EQ(fclose(out), 0);
+}
+
+/*
+ * Attribution rows no wattprof writes: each change, made to a copy of a
+ * sound database (run 1 attributed with FIX_PROCESSES processes, run 2
+ * without), makes the run it touches fail to load with WP_ECORRUPT and a
+ * message naming what is wrong; the other run still loads.
+ */
+TEST(store_attribution_corrupt_gives_clear_errors)
+{
+	static const struct {
+		const char *sql;
+		int bad_run; /* 1, 2, or 3 for both */
+		const char *said;
+	} cases[] = {
+		{ "UPDATE runs SET attributed = 2 WHERE id = 1", 1, "neither attributed nor not" },
+		{ "UPDATE runs SET attributed = 0 WHERE id = 1", 1, "but no attribution" },
+		{ "UPDATE runs SET attribution_root_pid = 0 WHERE id = 1", 1, "not a pid" },
+		{ "UPDATE runs SET attribution_root_pid = NULL WHERE id = 1", 1, "missing" },
+		{ "UPDATE runs SET attributed_total_j = -0.5 WHERE id = 1", 1, "negative or infinite" },
+		{ "UPDATE runs SET attributed_peak_rss_b = 1e999 WHERE id = 1", 1, "or infinite" },
+		{ "UPDATE runs SET process_count = 12 WHERE id = 1", 1, "processes are missing" },
+		{ "UPDATE domains SET attributed_energy_j = -1 WHERE run_id = 1 AND idx = 0", 1,
+		  "a domain's attributed energy is negative" },
+		{ "UPDATE domains SET attribution_method = NULL WHERE run_id = 1 AND idx = 1", 1,
+		  "no attribution method" },
+		{ "UPDATE domains SET attribution_method = 'none' WHERE run_id = 1 AND idx = 1", 1,
+		  "nothing attributes has an attributed energy" },
+		{ "DELETE FROM processes WHERE run_id = 1 AND idx = 4", 1, "missing" },
+		{ "UPDATE processes SET idx = 20 WHERE run_id = 1 AND idx = 10", 1,
+		  "a process is missing" },
+		{ "UPDATE processes SET run_id = 2 WHERE run_id = 1 AND idx = 10", 3, "" },
+		{ "UPDATE processes SET exited = 2 WHERE run_id = 1 AND idx = 0", 1,
+		  "neither 0 nor 1" },
+		{ "UPDATE processes SET pss_from_rss = -1 WHERE run_id = 1 AND idx = 6", 1,
+		  "neither 0 nor 1" },
+		{ "UPDATE processes SET pid = -5 WHERE run_id = 1 AND idx = 2", 1, "pid is negative" },
+		{ "UPDATE processes SET cpu_time_s = -1 WHERE run_id = 1 AND idx = 7", 1,
+		  "a process's figure is negative" },
+		{ "UPDATE processes SET end_s = start_s - 1 WHERE run_id = 1 AND idx = 5", 1,
+		  "ends before it starts" },
+		{ "UPDATE processes SET command = X'41004200' WHERE run_id = 1 AND idx = 0", 1,
+		  "command is not text" },
+		{ "UPDATE processes SET command = 42 WHERE run_id = 1 AND idx = 0", 1,
+		  "command is not text" },
+		{ "UPDATE runs SET attributed_total_j = 3 WHERE id = 2", 2,
+		  "attribution figures but no attribution" },
+		{ "UPDATE domains SET attribution_method = 'cpu_time' WHERE run_id = 2 AND idx = 0",
+		  2, "a domain has an attributed energy or method but the run no attribution" },
+	};
+	char path[600], copy[640];
+	struct fix f;
+	int64_t ids[2];
+	struct wp_run *run;
+	sqlite_path(path, sizeof path);
+	snprintf(copy, sizeof copy, "%s.copy", path);
+	fix_open(&f);
+	struct wp_store *st = must_open(path, WP_STORE_CREATE);
+	store_run(&f, &st, 1, &ids[0]);
+	fix_restart(&f, "node2");
+	ASSERT_EQ(wp_store_begin(st, NULL, &f.rep, f.m, NULL, &ids[1]), 0);
+	drive(&f, 5);
+	ASSERT_EQ(wp_report_measure(&f.rep, f.m, f.a, f.b), 0);
+	ASSERT_EQ(wp_store_finish(st, &f.rep), 0);
+	wp_store_close(st); /* the last connection: the WAL is checkpointed */
+	ASSERT(ids[0] == 1 && ids[1] == 2);
+	/* Sound, both load. */
+	copy_file(path, copy);
+	st = must_open(copy, 0);
+	for (int64_t id = 1; id <= 2; id++) {
+		ASSERT_EQ(wp_store_load(st, id, 0, &run), 0);
+		ASSERT_EQ(run->report.attributed, id == 1);
+		wp_run_free(run);
+	}
+	wp_store_close(st);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char wal[700];
+		snprintf(wal, sizeof wal, "%s-wal", copy);
+		unlink(wal);
+		copy_file(path, copy);
+		tamper(copy, cases[i].sql);
+		st = must_open(copy, 0);
+		for (int64_t id = 1; id <= 2; id++) {
+			int bad = cases[i].bad_run == 3 || cases[i].bad_run == id;
+			int rc = wp_store_load(st, id, WP_LOAD_SERIES, &run);
+			if (!bad && rc != 0)
+				TEST_FAIL_("after '%s', run %d: %s", cases[i].sql, (int)id,
+				           wp_store_errmsg(st));
+			if (!bad) {
+				wp_run_free(run);
+				continue;
+			}
+			if (rc != WP_ECORRUPT)
+				TEST_FAIL_("after '%s', run %d loaded (%d)", cases[i].sql, (int)id, rc);
+			char want[64];
+			snprintf(want, sizeof want, "run %d in '", (int)id);
+			ASSERT_HAS(wp_store_errmsg(st), want);
+			ASSERT_HAS(wp_store_errmsg(st), "has impossible attribution: ");
+			ASSERT_HAS(wp_store_errmsg(st), cases[i].said);
+		}
+		wp_store_close(st);
+	}
+	fix_close(&f);
+	return TEST_OK;
+}
+
 /* ------------------------------------------------------------ remove */
 
 TEST(store_remove_takes_every_row)
@@ -1314,13 +1974,18 @@ TEST(store_remove_takes_every_row)
 	ASSERT_EQ(n, 2);
 	ASSERT(list[0] == ids[0] && list[1] == ids[1]);
 	free(list);
+	/* The first run has rows in every table (its processes too). */
+	ASSERT_EQ(query_int(&wp__sqlite_ops, path, "SELECT count(*) FROM processes WHERE run_id = ?",
+	                    ids[0]),
+	          FIX_PROCESSES);
 	ASSERT_EQ(wp_store_remove(st, ids[0]), 0);
 	ASSERT_EQ(wp_store_remove(st, ids[0]), -ENOENT);
 	wp_store_close(st);
 
-	static const char *const tables[] = { "runs", "run_args", "tags", "nodes", "domains",
-		                              "readings", "regions", "region_energy", "warnings",
-		                              "chunks" };
+	static const char *const tables[] = { "runs",     "run_args", "tags",
+		                              "nodes",    "domains",  "readings",
+		                              "regions",  "region_energy", "warnings",
+		                              "chunks",   "processes" };
 	struct wp__db db = { .ops = &wp__sqlite_ops };
 	ASSERT_EQ(db.ops->open(&db, path, 0), 0);
 	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {

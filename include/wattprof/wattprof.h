@@ -917,7 +917,7 @@ int wp_report_write(const struct wp_report *report, enum wp_format format, FILE 
  */
 struct wp_store;
 
-#define WP_STORE_SCHEMA_VERSION 3 /* the schema this library writes */
+#define WP_STORE_SCHEMA_VERSION 4 /* the schema this library writes */
 /* wp_store_open flags */
 #define WP_STORE_CREATE 0x1u   /* create the database (and a file's folder) if absent */
 #define WP_STORE_READONLY 0x2u /* never write (an older schema is then not migrated) */

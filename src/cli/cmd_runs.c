@@ -1,7 +1,8 @@
 /*
  * cmd_runs.c - `wattprof runs`: the stored runs as a table (one row per
  * run: when, what, where, how long, the energy of each kind of device and
- * in all), or per name with the mean and spread over its runs; as text,
+ * in all; in CSV and JSON also the energy attributed to the command's
+ * processes), or per name with the mean and spread over its runs; as text,
  * CSV or JSON.  Also `wattprof rm RUN_ID...`.
  */
 #include <errno.h>
@@ -171,6 +172,12 @@ static double total_j(const struct wp_run *r)
 	return r->report.total_energy_j;
 }
 
+/* The energy attributed to the command's processes; NaN without attribution. */
+static double attributed_j(const struct wp_run *r)
+{
+	return r->report.attributed ? r->report.attributed_total_j : NAN;
+}
+
 static void print_text(struct wp_run *const *runs, size_t n, FILE *f)
 {
 	enum { COLS = 14 };
@@ -212,7 +219,7 @@ static void print_csv(struct wp_run *const *runs, size_t n, FILE *f)
 {
 	fputs("id,start_time,name,host,user,duration_s,cpu_j,dram_j,gpu_j,other_j,total_j,"
 	      "total_kwh,pue,facility_energy_kwh,country,emissions_factor_g_per_kwh,co2e_g,"
-	      "price_factor,price_unit,cost,status,exit_status\r\n",
+	      "price_factor,price_unit,cost,status,exit_status,attributed_energy_j\r\n",
 	      f);
 	for (size_t i = 0; i < n; i++) {
 		const struct wp_run *r = runs[i];
@@ -251,6 +258,9 @@ static void print_csv(struct wp_run *const *runs, size_t n, FILE *f)
 		fprintf(f, ",%s,", r->status);
 		if (!strcmp(r->status, "finished") && r->report.exit_status >= 0)
 			fprintf(f, "%d", r->report.exit_status);
+		/* Added last, so that the columns before keep their places. */
+		fputc(',', f);
+		csv_num(f, attributed_j(r));
 		fputs("\r\n", f);
 	}
 }
@@ -331,6 +341,8 @@ static void print_json(struct wp_run *const *runs, size_t n, FILE *f)
 		num(f, total_j(r));
 		fputs(",\"total_kwh\":", f);
 		num(f, total_j(r) / J_PER_KWH);
+		fputs(",\"attributed_energy_j\":", f);
+		num(f, attributed_j(r));
 		print_json_carbon(f, &r->report.carbon);
 		fputs(",\"exit_status\":", f);
 		if (!strcmp(r->status, "finished") && r->report.exit_status >= 0)

@@ -16,8 +16,10 @@
  *      their CSV and JSON unchanged;
  *   2. HDF5: the layout of perun's experiment files (application, run,
  *      node, device), attributes for every figure of the run and the
- *      report, the samples streamed through a fixed block into chunked,
- *      extendible datasets, so memory stays flat however long the run;
+ *      report (its attribution among them), compound datasets for its
+ *      regions and its attributed processes, the samples streamed through
+ *      a fixed block into chunked, extendible datasets, so memory stays
+ *      flat however long the run;
  *   3. CSV: the report's CSV sink per run, each line prefixed by the run id;
  *   4. JSON: one document, each run's report as the JSON sink writes it.
  *
@@ -503,6 +505,18 @@ static void run_attrs(struct h5 *w, hid_t g, const struct wp_run *run)
 		attr_str(w, g, "price_unit", c->price_unit ? c->price_unit : "");
 		attr_f64(w, g, "cost", c->cost);
 	}
+	/* The energy attributed to the command's process tree, and what that
+	 * tree used; NaN (0 for the integers) for a run without. */
+	int a = r->attributed != 0;
+	attr_bool(w, g, "attributed", a);
+	attr_i64(w, g, "attribution_root_pid", a ? r->attribution_root_pid : 0);
+	attr_f64(w, g, "attributed_total_j", a ? r->attributed_total_j : NAN);
+	attr_f64(w, g, "attributed_cpu_time_s", a ? r->attributed_cpu_time_s : NAN);
+	attr_f64(w, g, "attributed_peak_rss_b", a ? r->attributed_peak_rss_b : NAN);
+	attr_f64(w, g, "attributed_peak_pss_b", a ? r->attributed_peak_pss_b : NAN);
+	attr_f64(w, g, "attributed_peak_uss_b", a ? r->attributed_peak_uss_b : NAN);
+	attr_f64(w, g, "attributed_peak_gpu_mem_b", a ? r->attributed_peak_gpu_mem_b : NAN);
+	attr_i64(w, g, "process_count", a ? (int64_t)r->process_count : 0);
 }
 
 /* Regions: `regions` (tag, start_s, duration_s) and `regions_energy`
@@ -590,6 +604,107 @@ out:
 	free(names);
 }
 
+/*
+ * Processes of the attributed tree: `processes`, a compound dataset with
+ * one row per process in the order first seen (zero rows without
+ * attribution), every field of struct wp_report_process; the unit of each
+ * field in the attribute `field_units`.
+ */
+struct process_row {
+	int64_t pid, ppid;
+	char *command;
+	double start_s, end_s;
+	int8_t exited;
+	double cpu_time_s, peak_rss_b, peak_pss_b, peak_uss_b;
+	int8_t pss_from_rss;
+	double peak_gpu_mem_b, attributed_energy_j;
+};
+
+static void write_processes(struct h5 *w, hid_t g, const struct wp_report *r)
+{
+	static const struct {
+		const char *name, *unit;
+		size_t off;
+		int type; /* 0: int64, 1: string, 2: float64, 3: bool */
+	} f[] = {
+#define F(name, unit, type) { #name, unit, offsetof(struct process_row, name), type }
+		F(pid, "", 0),          F(ppid, "", 0),        F(command, "", 1),
+		F(start_s, "s", 2),     F(end_s, "s", 2),      F(exited, "", 3),
+		F(cpu_time_s, "s", 2),  F(peak_rss_b, "B", 2), F(peak_pss_b, "B", 2),
+		F(peak_uss_b, "B", 2),  F(pss_from_rss, "", 3), F(peak_gpu_mem_b, "B", 2),
+		F(attributed_energy_j, "J", 2),
+#undef F
+	};
+	enum { NF = sizeof f / sizeof f[0] };
+	size_t n = r->attributed ? r->process_count : 0;
+	struct process_row *rows = calloc(n + 1, sizeof *rows);
+	hid_t mt = -1, ft = -1, sp = -1, d = -1;
+	hsize_t dim = n;
+
+	if (w->failed)
+		goto out;
+	if (!rows) {
+		h5_msg(w, strerror(ENOMEM));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct wp_report_process *p = &r->processes[i];
+		rows[i] = (struct process_row){ p->pid,         p->ppid,
+			                        clean_utf8(p->command),
+			                        p->start_s,     p->end_s,
+			                        (int8_t)(p->exited != 0),
+			                        p->cpu_time_s,  p->peak_rss_b,
+			                        p->peak_pss_b,  p->peak_uss_b,
+			                        (int8_t)(p->pss_from_rss != 0),
+			                        p->peak_gpu_mem_b, p->attributed_energy_j };
+		if (!rows[i].command) {
+			h5_msg(w, strerror(ENOMEM));
+			goto out;
+		}
+	}
+	if ((mt = H5Tcreate(H5T_COMPOUND, sizeof(struct process_row))) < 0) {
+		h5_fail(w);
+		goto out;
+	}
+	for (size_t k = 0; k < NF; k++) {
+		hid_t t = f[k].type == 0   ? H5T_NATIVE_INT64
+		          : f[k].type == 1 ? w->str_t
+		          : f[k].type == 2 ? H5T_NATIVE_DOUBLE
+		                           : w->bool_t;
+		if (H5Tinsert(mt, f[k].name, f[k].off, t) < 0) {
+			h5_fail(w);
+			goto out;
+		}
+	}
+	if ((ft = H5Tcopy(mt)) < 0 || H5Tpack(ft) < 0 || (sp = H5Screate_simple(1, &dim, NULL)) < 0 ||
+	    (d = H5Dcreate2(g, "processes", ft, sp, w->lcpl, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+	    (n > 0 && H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)) {
+		h5_fail(w);
+		goto out;
+	}
+	attr_str(w, d, "long_name",
+	         "processes of the attributed tree, in the order first seen: pid, parent pid, "
+	         "command, first and last seen (s since the run's start), exited, CPU time (s), "
+	         "peak RSS, PSS and USS (B), PSS from RSS, peak GPU memory (B), attributed "
+	         "energy (J)");
+	char *units[NF];
+	for (size_t k = 0; k < NF; k++)
+		units[k] = (char *)f[k].unit;
+	attr_strs(w, d, "field_units", units, NF);
+out:
+	if (d >= 0)
+		H5Dclose(d);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ft >= 0)
+		H5Tclose(ft);
+	if (mt >= 0)
+		H5Tclose(mt);
+	for (size_t i = 0; rows && i < n; i++)
+		free(rows[i].command);
+	free(rows);
+}
+
 static void domain_attrs(struct h5 *w, hid_t g, const struct wp_report *r, size_t i)
 {
 	const struct wp_report_domain *m = &r->domains[i];
@@ -614,6 +729,8 @@ static void domain_attrs(struct h5 *w, hid_t g, const struct wp_report *r, size_
 	attr_f64(w, g, "energy_std_j", bench ? m->energy_std_j : NAN);
 	attr_f64(w, g, "energy_min_j", bench ? m->energy_min_j : NAN);
 	attr_f64(w, g, "energy_max_j", bench ? m->energy_max_j : NAN);
+	attr_f64(w, g, "attributed_energy_j", r->attributed ? m->attributed_energy_j : NAN);
+	attr_str(w, g, "attribution_method", r->attributed ? m->attribution_method : "");
 }
 
 /* What a column's dataset says of itself (long_name). */
@@ -630,6 +747,8 @@ static void describe(char *buf, size_t cap, const char *domain, const char *metr
 		{ "mem_used_b", "memory in use on %s" },
 		{ "sm_clock_mhz", "shader (SM) clock of %s" },
 		{ "power_limit_w", "power limit in force on %s" },
+		{ "attributed_energy_j",
+		  "energy of %s attributed to the command's processes since the run's start" },
 	};
 	if (strcmp(domain, "node") == 0) {
 		if (strcmp(metric, "cpu_util_pct") == 0)
@@ -640,6 +759,23 @@ static void describe(char *buf, size_t cap, const char *domain, const char *metr
 			snprintf(buf, cap, "temperature of the node's hottest CPU package");
 		else
 			snprintf(buf, cap, "%s of the node", metric);
+		return;
+	}
+	if (strcmp(domain, "processes") == 0) {
+		static const struct {
+			const char *metric, *text;
+		} proc[] = {
+			{ "cpu_util_pct", "CPU time of the command's processes, in % of the node's" },
+			{ "rss_b", "resident memory (RSS) of the command's processes" },
+			{ "pss_b", "proportional set size (PSS) of the command's processes" },
+			{ "uss_b", "unique set size (USS) of the command's processes" },
+		};
+		for (size_t i = 0; i < sizeof proc / sizeof *proc; i++)
+			if (strcmp(metric, proc[i].metric) == 0) {
+				snprintf(buf, cap, "%s", proc[i].text);
+				return;
+			}
+		snprintf(buf, cap, "%s of the command's processes", metric);
 		return;
 	}
 	for (size_t i = 0; i < sizeof text / sizeof *text; i++)
@@ -902,6 +1038,7 @@ static void write_run(struct h5 *w, hid_t app, const struct wp_run *run)
 		return;
 	run_attrs(w, g, run);
 	write_regions(w, g, &run->report);
+	write_processes(w, g, &run->report);
 	if ((ng = group_new(w, g, run->report.host, "unknown")) >= 0) {
 		const struct wp_report *r = &run->report;
 		attr_str(w, ng, "name", r->host);

@@ -113,14 +113,37 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN emissions_factor_source TEXT;"
 	"ALTER TABLE runs ADD COLUMN price_factor @REAL@;"
 	"ALTER TABLE runs ADD COLUMN price_unit TEXT",
+	/* 4: the energy attributed to the command's process tree
+	 * (wp_report_set_attribution): the run's figures, each domain's share
+	 * and how it was found, and every process of the tree.  NULL or 0
+	 * attributed: none (the other columns NULL, no process rows).  A
+	 * command is bytes (a process's arguments need not be UTF-8, which
+	 * PostgreSQL's TEXT requires); NULL when unknown. */
+	"ALTER TABLE runs ADD COLUMN attributed BIGINT;"
+	"ALTER TABLE runs ADD COLUMN attribution_root_pid BIGINT;"
+	"ALTER TABLE runs ADD COLUMN attributed_total_j @REAL@;"
+	"ALTER TABLE runs ADD COLUMN attributed_cpu_time_s @REAL@;"
+	"ALTER TABLE runs ADD COLUMN attributed_peak_rss_b @REAL@;"
+	"ALTER TABLE runs ADD COLUMN attributed_peak_pss_b @REAL@;"
+	"ALTER TABLE runs ADD COLUMN attributed_peak_uss_b @REAL@;"
+	"ALTER TABLE runs ADD COLUMN attributed_peak_gpu_mem_b @REAL@;"
+	"ALTER TABLE runs ADD COLUMN process_count BIGINT;"
+	"ALTER TABLE domains ADD COLUMN attributed_energy_j @REAL@;"
+	"ALTER TABLE domains ADD COLUMN attribution_method TEXT;"
+	"CREATE TABLE processes (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, pid BIGINT NOT NULL, ppid BIGINT NOT NULL, command @BLOB@,"
+	" start_s @REAL@, end_s @REAL@, exited BIGINT NOT NULL, cpu_time_s @REAL@,"
+	" peak_rss_b @REAL@, peak_pss_b @REAL@, peak_uss_b @REAL@, pss_from_rss BIGINT NOT NULL,"
+	" peak_gpu_mem_b @REAL@, attributed_energy_j @REAL@, PRIMARY KEY (run_id, node, idx))",
 };
 
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(SCHEMA_LATEST == WP_STORE_SCHEMA_VERSION, "a migration per schema version");
 
 /* The tables a run has rows in, children first (for wp_store_remove). */
-static const char *const run_tables[] = { "chunks",  "warnings", "region_energy", "regions",
-	                                  "readings", "domains", "nodes", "tags", "run_args" };
+static const char *const run_tables[] = { "processes", "chunks", "warnings", "region_energy",
+	                                  "regions",   "readings", "domains", "nodes",
+	                                  "tags",      "run_args" };
 
 static int errf(struct wp_store *s, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -640,6 +663,134 @@ int wp_store_sync(struct wp_store *s)
 	return sync_rows(s);
 }
 
+/* An amount that cannot be negative: NaN (unknown), or finite and >= 0. */
+static int bad_amount(double v)
+{
+	return !isnan(v) && !(v >= 0 && isfinite(v));
+}
+
+/*
+ * Why a report's attribution cannot be right, or NULL when it can: what the
+ * writer refuses to store and the reader refuses to load (WP_ECORRUPT), so
+ * that nothing stored is unreadable.  A report without attribution passes.
+ */
+static const char *attribution_problem(const struct wp_report *r)
+{
+	if (!r->attributed)
+		return NULL;
+	if (r->attribution_root_pid <= 0)
+		return "the root process is not a pid";
+	const double amounts[] = { r->attributed_total_j,    r->attributed_cpu_time_s,
+		                   r->attributed_peak_rss_b, r->attributed_peak_pss_b,
+		                   r->attributed_peak_uss_b, r->attributed_peak_gpu_mem_b };
+	for (size_t k = 0; k < sizeof amounts / sizeof amounts[0]; k++)
+		if (bad_amount(amounts[k]))
+			return "a total or peak is negative or infinite";
+	for (size_t i = 0; i < r->domain_count; i++) {
+		const struct wp_report_domain *d = &r->domains[i];
+		if (!d->attribution_method || !*d->attribution_method)
+			return "a domain has no attribution method";
+		if (bad_amount(d->attributed_energy_j))
+			return "a domain's attributed energy is negative or infinite";
+		if (!strcmp(d->attribution_method, WP_ATTRIB_METHOD_NONE) &&
+		    !isnan(d->attributed_energy_j))
+			return "a domain that nothing attributes has an attributed energy";
+	}
+	if (r->process_count && !r->processes)
+		return "its processes are missing";
+	for (size_t k = 0; k < r->process_count; k++) {
+		const struct wp_report_process *p = &r->processes[k];
+		if (p->pid < 0 || p->ppid < 0)
+			return "a process's pid is negative";
+		if (bad_amount(p->cpu_time_s) || bad_amount(p->peak_rss_b) ||
+		    bad_amount(p->peak_pss_b) || bad_amount(p->peak_uss_b) ||
+		    bad_amount(p->peak_gpu_mem_b) || bad_amount(p->attributed_energy_j))
+			return "a process's figure is negative or infinite";
+		if (isinf(p->start_s) || isinf(p->end_s) || p->end_s < p->start_s)
+			return "a process ends before it starts";
+	}
+	return NULL;
+}
+
+/* Rows of processes per INSERT: one statement per row is a round trip each
+ * on PostgreSQL, and a build can start tens of thousands of processes.
+ * 32 x 15 parameters stay below the oldest SQLite's limit of 999. */
+#define PROCESS_ROWS 32
+#define PROCESS_PARAMS 15 /* per row: every column but node */
+
+/* The report's attribution: the run's figures and its processes (the
+ * domains' shares are stored with the domains). */
+static int store_attribution(struct wp_store *s, int64_t id, const struct wp_report *r)
+{
+	int a = r->attributed != 0;
+	struct wp__val p[] = {
+		wp__int(a),
+		a ? wp__int(r->attribution_root_pid) : wp__text(NULL),
+		wp__real(a ? r->attributed_total_j : NAN),
+		wp__real(a ? r->attributed_cpu_time_s : NAN),
+		wp__real(a ? r->attributed_peak_rss_b : NAN),
+		wp__real(a ? r->attributed_peak_pss_b : NAN),
+		wp__real(a ? r->attributed_peak_uss_b : NAN),
+		wp__real(a ? r->attributed_peak_gpu_mem_b : NAN),
+		a ? wp__int((int64_t)r->process_count) : wp__text(NULL),
+		wp__int(id),
+	};
+	int rc = exec(s,
+	              "UPDATE runs SET attributed = ?, attribution_root_pid = ?, "
+	              "attributed_total_j = ?, attributed_cpu_time_s = ?, "
+	              "attributed_peak_rss_b = ?, attributed_peak_pss_b = ?, "
+	              "attributed_peak_uss_b = ?, attributed_peak_gpu_mem_b = ?, "
+	              "process_count = ? WHERE id = ?",
+	              p, sizeof p / sizeof p[0], NULL);
+	static const char head[] =
+		"INSERT INTO processes (run_id, node, idx, pid, ppid, command, start_s, end_s, "
+		"exited, cpu_time_s, peak_rss_b, peak_pss_b, peak_uss_b, pss_from_rss, "
+		"peak_gpu_mem_b, attributed_energy_j) VALUES ";
+	static const char row[] = ", (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	size_t n = a ? r->process_count : 0;
+	struct wp__val *v = NULL;
+	char *sql = NULL;
+	if (rc == 0 && n) {
+		v = malloc(PROCESS_ROWS * PROCESS_PARAMS * sizeof *v);
+		sql = malloc(sizeof head + PROCESS_ROWS * sizeof row);
+		if (!v || !sql)
+			rc = -ENOMEM;
+	}
+	for (size_t at = 0; rc == 0 && at < n; at += PROCESS_ROWS) {
+		size_t m = n - at < PROCESS_ROWS ? (size_t)(n - at) : PROCESS_ROWS, k = 0;
+		char *q = sql;
+		memcpy(q, head, sizeof head - 1);
+		q += sizeof head - 1;
+		for (size_t j = 0; j < m; j++) {
+			const struct wp_report_process *pr = &r->processes[at + j];
+			size_t skip = j ? 0 : 2; /* no ", " before the first */
+			memcpy(q, row + skip, sizeof row - 1 - skip);
+			q += sizeof row - 1 - skip;
+			v[k++] = wp__int(id);
+			v[k++] = wp__int((int64_t)(at + j));
+			v[k++] = wp__int(pr->pid);
+			v[k++] = wp__int(pr->ppid);
+			v[k++] = pr->command ? wp__blob(pr->command, strlen(pr->command))
+			                     : wp__text(NULL);
+			v[k++] = wp__real(pr->start_s);
+			v[k++] = wp__real(pr->end_s);
+			v[k++] = wp__int(pr->exited != 0);
+			v[k++] = wp__real(pr->cpu_time_s);
+			v[k++] = wp__real(pr->peak_rss_b);
+			v[k++] = wp__real(pr->peak_pss_b);
+			v[k++] = wp__real(pr->peak_uss_b);
+			v[k++] = wp__int(pr->pss_from_rss != 0);
+			v[k++] = wp__real(pr->peak_gpu_mem_b);
+			v[k++] = wp__real(pr->attributed_energy_j);
+		}
+		*q = '\0';
+		rc = exec(s, sql, v, k, NULL);
+	}
+	free(v);
+	free(sql);
+	return rc;
+}
+
 static int finish_report(struct wp_store *s, const struct wp_report *r)
 {
 	int64_t id = s->run_id;
@@ -685,6 +836,8 @@ static int finish_report(struct wp_store *s, const struct wp_report *r)
 			wp__real(d->peak_power_w),  wp__real(d->idle_power_w),
 			wp__real(d->energy_std_j),  wp__real(d->energy_min_j),
 			wp__real(d->energy_max_j),  wp__int(d->kind),
+			wp__real(r->attributed ? d->attributed_energy_j : NAN),
+			wp__text(r->attributed ? d->attribution_method : NULL),
 			wp__int(id),                wp__int((int64_t)i),
 		};
 		rc = exec(s,
@@ -692,7 +845,8 @@ static int finish_report(struct wp_store *s, const struct wp_report *r)
 		          "in_total = ?, integrated = ?, device_name = ?, device_id = ?, status = ?, "
 		          "energy_j = ?, avg_power_w = ?, min_power_w = ?, peak_power_w = ?, "
 		          "idle_power_w = ?, energy_std_j = ?, energy_min_j = ?, energy_max_j = ?, "
-		          "kind = ? WHERE run_id = ? AND node = 0 AND idx = ?",
+		          "kind = ?, attributed_energy_j = ?, attribution_method = ? "
+		          "WHERE run_id = ? AND node = 0 AND idx = ?",
 		          q, sizeof q / sizeof q[0], NULL);
 	}
 	for (size_t k = 0; rc == 0 && k < r->region_count; k++) {
@@ -717,6 +871,8 @@ static int finish_report(struct wp_store *s, const struct wp_report *r)
 		rc = exec(s, "INSERT INTO warnings (run_id, idx, message) VALUES (?, ?, ?)", q, 3,
 		          NULL);
 	}
+	if (rc == 0)
+		rc = store_attribution(s, id, r);
 	return rc;
 }
 
@@ -731,6 +887,9 @@ int wp_store_finish(struct wp_store *s, const struct wp_report *r)
 	if (r->domain_count != s->nd)
 		return errf(s, -EINVAL, "the report has %zu domains, the stored run %zu",
 		            r->domain_count, s->nd);
+	const char *why = attribution_problem(r);
+	if (why)
+		return errf(s, -EINVAL, "the report's attribution cannot be right: %s", why);
 	if (s->series)
 		wp__series_flush(s->series);
 	rc = begin_tx(s);
@@ -912,7 +1071,8 @@ static int load_domains(struct wp_store *s, int64_t id, struct wp_run *run)
 	int rc = exec(s,
 	              "SELECT idx, name, kind, source, method, estimated, in_total, integrated, "
 	              "device_name, device_id, status, energy_j, avg_power_w, min_power_w, "
-	              "peak_power_w, idle_power_w, energy_std_j, energy_min_j, energy_max_j "
+	              "peak_power_w, idle_power_w, energy_std_j, energy_min_j, energy_max_j, "
+	              "attributed_energy_j, attribution_method "
 	              "FROM domains WHERE run_id = ? AND node = 0 ORDER BY idx",
 	              &p, 1, &r);
 	if (rc < 0)
@@ -944,8 +1104,12 @@ static int load_domains(struct wp_store *s, int64_t id, struct wp_run *run)
 		d->energy_std_j = num(&c[16]);
 		d->energy_min_j = num(&c[17]);
 		d->energy_max_j = num(&c[18]);
+		/* Checked with the run's attribution (load_attribution). */
+		d->attributed_energy_j = num(&c[19]);
+		d->attribution_method = dup_opt(&c[20]);
 		if (!d->name || !d->source || !d->method || (c[8].t == WP__V_TEXT && !d->device_name) ||
-		    (c[9].t == WP__V_TEXT && !d->device_id))
+		    (c[9].t == WP__V_TEXT && !d->device_id) ||
+		    (c[20].t == WP__V_TEXT && !d->attribution_method))
 			rc = -ENOMEM;
 		else if (inum(&c[0], -1) != (int64_t)i || !*d->name || d->kind < WP_KIND_PACKAGE ||
 		         d->kind > WP_KIND_GPU)
@@ -953,6 +1117,121 @@ static int load_domains(struct wp_store *s, int64_t id, struct wp_run *run)
 			          "run %" PRId64 " in '%s': domain %zu is missing or of an unknown kind",
 			          id, s->db.where, i);
 	}
+	wp__rows_free(&r);
+	return rc;
+}
+
+/* A process's command: bytes (or text) without a NUL, or NULL. */
+static int dup_command(const struct wp__val *v, char **out)
+{
+	*out = NULL;
+	if (v->t == WP__V_NULL)
+		return 0;
+	if (v->t == WP__V_TEXT)
+		return (*out = strdup(v->s)) ? 0 : -ENOMEM;
+	if (v->t != WP__V_BLOB || memchr(v->b, '\0', v->len))
+		return 1;
+	if (!(*out = malloc(v->len + 1)))
+		return -ENOMEM;
+	memcpy(*out, v->b, v->len);
+	(*out)[v->len] = '\0';
+	return 0;
+}
+
+/* 0 or 1 from a flag column; -1 for anything else. */
+static int flag(const struct wp__val *v)
+{
+	return v->t == WP__V_INT && (v->i == 0 || v->i == 1) ? (int)v->i : -1;
+}
+
+/*
+ * The run's attribution (schema 4): its figures, its processes in order,
+ * and the domains' shares that load_domains read, all checked: a run
+ * without attribution has none of them, and one with attribution has what
+ * attribution_problem() accepts, with processes numbered 0 .. count - 1.
+ */
+static int load_attribution(struct wp_store *s, int64_t id, struct wp_report *rep)
+{
+	struct wp__rows r = { 0 };
+	struct wp__val p = wp__int(id);
+	const char *why = NULL;
+	/* One query (one round trip for each run that `wattprof runs` lists):
+	 * the run's figures on every row, beside each of its processes; one
+	 * row with NULL process columns when it has none. */
+	int rc = exec(s,
+	              "SELECT r.attributed, r.attribution_root_pid, r.attributed_total_j, "
+	              "r.attributed_cpu_time_s, r.attributed_peak_rss_b, "
+	              "r.attributed_peak_pss_b, r.attributed_peak_uss_b, "
+	              "r.attributed_peak_gpu_mem_b, r.process_count, p.idx, p.pid, p.ppid, "
+	              "p.command, p.start_s, p.end_s, p.exited, p.cpu_time_s, p.peak_rss_b, "
+	              "p.peak_pss_b, p.peak_uss_b, p.pss_from_rss, p.peak_gpu_mem_b, "
+	              "p.attributed_energy_j FROM runs r LEFT JOIN processes p "
+	              "ON p.run_id = r.id AND p.node = 0 WHERE r.id = ? ORDER BY p.idx",
+	              &p, 1, &r);
+	if (rc < 0)
+		return rc;
+	const struct wp__val *c = r.nrows ? wp__cell(&r, 0, 0) : NULL;
+	size_t n = c && c[9].t != WP__V_NULL ? r.nrows : 0; /* processes */
+	int attributed = !c || c[0].t == WP__V_NULL ? 0 : flag(&c[0]);
+	if (attributed < 0) {
+		why = "it is neither attributed nor not";
+	} else if (!attributed) {
+		for (size_t k = 1; c && k < 9 && !why; k++)
+			if (c[k].t != WP__V_NULL)
+				why = "it has attribution figures but no attribution";
+		for (size_t i = 0; i < rep->domain_count && !why; i++)
+			if (!isnan(rep->domains[i].attributed_energy_j) ||
+			    rep->domains[i].attribution_method)
+				why = "a domain has an attributed energy or method but the run no "
+				      "attribution";
+		if (!why && n)
+			why = "it has processes but no attribution";
+	} else if (c[1].t != WP__V_INT || c[8].t != WP__V_INT || c[8].i < 0 ||
+	           (uint64_t)c[8].i != n) {
+		why = "its root process or its processes are missing";
+	} else {
+		rep->attributed = 1;
+		rep->attribution_root_pid = c[1].i;
+		rep->attributed_total_j = num(&c[2]);
+		rep->attributed_cpu_time_s = num(&c[3]);
+		rep->attributed_peak_rss_b = num(&c[4]);
+		rep->attributed_peak_pss_b = num(&c[5]);
+		rep->attributed_peak_uss_b = num(&c[6]);
+		rep->attributed_peak_gpu_mem_b = num(&c[7]);
+		if (n && !(rep->processes = calloc(n, sizeof *rep->processes)))
+			rc = -ENOMEM;
+	}
+	for (size_t k = 0; rc == 0 && !why && attributed == 1 && k < n; k++) {
+		const struct wp__val *q = wp__cell(&r, k, 9);
+		struct wp_report_process *x = &rep->processes[k];
+		rep->process_count = k + 1;
+		rc = dup_command(&q[3], &x->command);
+		if (rc > 0)
+			why = "a process's command is not text";
+		x->pid = inum(&q[1], -1);
+		x->ppid = inum(&q[2], -1);
+		x->start_s = num(&q[4]);
+		x->end_s = num(&q[5]);
+		x->exited = flag(&q[6]);
+		x->cpu_time_s = num(&q[7]);
+		x->peak_rss_b = num(&q[8]);
+		x->peak_pss_b = num(&q[9]);
+		x->peak_uss_b = num(&q[10]);
+		x->pss_from_rss = flag(&q[11]);
+		x->peak_gpu_mem_b = num(&q[12]);
+		x->attributed_energy_j = num(&q[13]);
+		if (rc == 0 && inum(&q[0], -1) != (int64_t)k)
+			why = "a process is missing";
+		else if (rc == 0 && (x->exited < 0 || x->pss_from_rss < 0))
+			why = "a process's flags are neither 0 nor 1";
+	}
+	if (rc > 0)
+		rc = 0; /* a bad command: said by why */
+	if (rc == 0 && !why && attributed == 1)
+		why = attribution_problem(rep);
+	if (rc == 0 && why)
+		rc = errf(s, WP_ECORRUPT, "run %" PRId64 " in '%s' has impossible attribution: %s",
+		          id, s->db.where, why);
 	wp__rows_free(&r);
 	return rc;
 }
@@ -1228,6 +1507,8 @@ int wp_store_load(struct wp_store *s, int64_t id, unsigned flags, struct wp_run 
 		rc = load_domains(s, id, run);
 	if (rc == 0)
 		rc = load_regions(s, id, &run->report);
+	if (rc == 0)
+		rc = load_attribution(s, id, &run->report);
 	int partial = rc == 0 && strcmp(run->status, "finished");
 	if (rc == 0 && (partial || (flags & WP_LOAD_SERIES)))
 		rc = load_series(s, id, run, (flags & WP_LOAD_SERIES) != 0);
