@@ -235,4 +235,5 @@
 	X(attrib_excluded_root_and_unseen, 20)               \
 	X(attrib_bad_input, 20)                              \
 	X(attrib_real_burners_follow_cpu_time, 30)           \
+	X(attrib_gpu_follows_process_samples, 30)            \
 	X(contract_every_source, 30)

@@ -616,3 +616,140 @@ int test_attrib_real_burners_follow_cpu_time(void)
 	sim_destroy(&s);
 	return TEST_OK;
 }
+
+/* ------------------------------------------------------------------ GPU */
+
+static pid_t sleeper(void)
+{
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/*
+ * A process outside the test's tree: a grandchild whose parent ended, so
+ * that init (or the runner) adopts it.  It ends within 60 s on its own.
+ */
+static pid_t outsider(void)
+{
+	int fd[2];
+	pid_t pid = 0;
+
+	ASSERT_EQ(pipe(fd), 0);
+	pid_t mid = fork();
+	ASSERT(mid >= 0);
+	if (mid == 0) {
+		pid_t o = fork();
+		if (o == 0) {
+			alarm(60);
+			for (;;)
+				pause();
+		}
+		ssize_t n = write(fd[1], &o, sizeof o);
+		_exit(n == sizeof o ? 0 : 1);
+	}
+	ASSERT(read(fd[0], &pid, sizeof pid) == sizeof pid);
+	waitpid(mid, NULL, 0);
+	close(fd[0]);
+	close(fd[1]);
+	return pid;
+}
+
+/*
+ * The fake NVML's per-process samples (every 20 ms) for three real
+ * processes: the tree's child at 60% SM, the root at 0%, one outside at
+ * 20%, with the device 80% busy.  Every interval gives the GPU's energy
+ * above its idle power the tree's SM share (60 / 80) and the part below it
+ * that share of the device's utilisation (0.75 x 0.8).  Then a GPU without
+ * per-process samples (MIG): shares by device memory.
+ */
+int test_attrib_gpu_follows_process_samples(void)
+{
+	char dir[512], file[600], items[1024];
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_attrib *a;
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(file, sizeof file, "%s/procs", dir);
+	/* The tree is the test's own children (the test, its root, left out,
+	 * as wattprof monitor is); the process outside is a child of another. */
+	pid_t child = sleeper(), outside = outsider();
+	for (int mig = 0; mig < 2; mig++) {
+		test_spitf(file, "%d 60 1000000000\n%d 0 100000000\n%d 20 500000000\n", (int)child,
+		           (int)getpid(), (int)outside);
+		snprintf(items, sizeof items,
+		         "epoch_ns=%llu;gpus=1;util.0=80;base_w.0=200;amp_w.0=60;period_ms.0=700;"
+		         "sample_ms.0=20;procs_file.0=%s%s",
+		         (unsigned long long)wp_now_ns(), file,
+		         mig ? ";fail=nvmlDeviceGetProcessUtilization:3" : "");
+		setenv("FAKE_NVML", items, 1);
+		struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = dir,
+			                .proc_root = "/proc", .sources = "nvml",
+			                .flags = WP_OPEN_NO_CROSSCHECK };
+		ASSERT_EQ(wp_host_open(&h, &o), 0);
+		ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+		ASSERT_EQ(wp_meter_domain_count(m), 1);
+		ASSERT_EQ(wp_meter_domain(m, 0)->kind, WP_KIND_GPU);
+		struct wp_snapshot *prev = wp_snapshot_new(m), *now = wp_snapshot_new(m);
+		ASSERT_EQ(wp_meter_snapshot(m, prev), 0);
+		double idle_w[1] = { 170 };
+		struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION,
+			                        .root_pid = getpid(),
+			                        .flags = WP_ATTRIB_EXCLUDE_ROOT,
+			                        .idle_power_w = idle_w };
+		ASSERT_EQ(wp_attrib_open(&a, m, prev, &ao), 0);
+		double want = 0;
+		for (int k = 0; k < 10; k++) {
+			test_sleep_ms(60);
+			ASSERT_EQ(wp_meter_snapshot(m, now), 0);
+			ASSERT_EQ(wp_attrib_add(a, now), 0);
+			double e, dt = (wp_snapshot_time_ns(now) - wp_snapshot_time_ns(prev)) / 1e9;
+			ASSERT_EQ(wp_energy_between(m, prev, now, 0, &e), 0);
+			double idle_j = 170 * dt;
+			if (mig)
+				/* the child's memory of all held: the tree's,
+				 * the excluded root's and the outsider's */
+				want += 1.0 / 1.6 * e;
+			else
+				want += 0.75 * fmax(0, e - idle_j) + 0.75 * 0.8 * fmin(e, idle_j);
+			struct wp_snapshot *t = prev;
+			prev = now;
+			now = t;
+		}
+		ASSERT_NEAR(wp_attrib_energy(a, 0), want, 1e-6 * want);
+		ASSERT(strcmp(wp_attrib_method(a, 0), mig ? WP_ATTRIB_METHOD_GPU_MEM
+		                                          : WP_ATTRIB_METHOD_GPU_SM) == 0);
+		struct wp_report r;
+		wp_report_init(&r);
+		ASSERT_EQ(wp_report_measure(&r, m, prev, prev), 0);
+		ASSERT_EQ(wp_report_set_attribution(&r, a), 0);
+		/* All of it goes to the child; the test process is the root, left
+		 * out, and the process outside never appears. */
+		const struct wp_report_process *c = find_proc(&r, child);
+		ASSERT(c != NULL);
+		ASSERT_NEAR(c->attributed_energy_j, want, 1e-6 * want);
+		ASSERT_NEAR(c->peak_gpu_mem_b, 1e9, 0);
+		ASSERT(find_proc(&r, outside) == NULL);
+		ASSERT(find_proc(&r, getpid()) == NULL);
+		ASSERT_NEAR(r.attributed_peak_gpu_mem_b, 1e9, 0);
+		wp_report_free(&r);
+		wp_attrib_close(a);
+		wp_snapshot_free(prev);
+		wp_snapshot_free(now);
+		wp_meter_close(m);
+		wp_host_close(h);
+	}
+	unsetenv("FAKE_NVML");
+	kill(outside, SIGKILL);
+	kill(child, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+	test_rmtree(dir);
+	return TEST_OK;
+}
