@@ -753,3 +753,232 @@ int test_attrib_gpu_follows_process_samples(void)
 	test_rmtree(dir);
 	return TEST_OK;
 }
+
+/* ------------------------------------------------------------- the CLI */
+
+#include "json.h"
+
+static const struct sim_zone steady_pkg[] = {
+	{ "intel-rapl:0", "package-0", 1ull << 40, 50, 0, 1, 300000000, 0 },
+};
+
+/* The member of the domain named `name` in a JSON report. */
+static const struct json *report_domain(const struct json *doc, const char *name)
+{
+	const struct json *ds = json_member(doc, "domains");
+	for (size_t i = 0; i < ds->n; i++)
+		if (strcmp(json_member(&ds->items[i], "name")->str, name) == 0)
+			return &ds->items[i];
+	TEST_FAIL_("no domain %s in the report", name);
+}
+
+static const struct json *report_proc(const struct json *doc, long pid)
+{
+	const struct json *ps = json_member(doc, "processes");
+	for (size_t i = 0; ps->type == J_ARR && i < ps->n; i++)
+		if ((long)json_member(&ps->items[i], "pid")->num == pid)
+			return &ps->items[i];
+	return NULL;
+}
+
+/*
+ * wattprof monitor --attribute on a busy loop, with another busy loop
+ * outside its tree, on the same simulated 50 W package: the attributed
+ * share of the package is the tree's share of the machine's busy CPU time
+ * (read by the test around the run: within 0.1, the run's start and end
+ * fall inside that window), the loop holds the tree's CPU time, and neither
+ * wattprof nor the loop outside is among the processes.  The time series
+ * carries the attributed energy, ending at most at the report's.
+ */
+int test_attrib_cli_monitor_inside_and_outside(void)
+{
+	struct sim s;
+	struct cli_run r;
+	const char *env[] = { "WATTPROF_PROC_ROOT=/proc", NULL };
+
+	sim_create(&s, steady_pkg, 1);
+	sim_start(&s, 1000000);
+	pid_t outside = burner();
+	double busy0 = machine_busy();
+	cli_runl(&r, s.root, env, "monitor", "--attribute", "--no-store",
+	         "--format", "json", "--series", "-o", "-", "--", "sh", "-c",
+	         "timeout 1.5 sh -c 'while :; do :; done'; true", NULL);
+	double busy1 = machine_busy();
+	kill(outside, SIGKILL);
+	waitpid(outside, NULL, 0);
+	ASSERT_EQ(r.status, 0);
+	struct json *doc = json_must_parse(r.out);
+	const struct json *pkg = report_domain(doc, "package_0");
+	double e = json_member(pkg, "energy_j")->num;
+	double got = json_member(pkg, "attributed_energy_j")->num;
+	ASSERT(strcmp(json_member(pkg, "attribution_method")->str, "cpu_time") == 0);
+	const struct json *at = json_member(doc, "attribution");
+	ASSERT_EQ(at->type, J_OBJ);
+	double tree_s = json_member(at, "cpu_time_s")->num;
+	double want = tree_s * sysconf(_SC_CLK_TCK) / (busy1 - busy0);
+	fprintf(stderr, "  tree %.2f s of CPU, share %.3f of busy; attributed %.3f of %.1f J\n",
+	        tree_s, want, got / e, e);
+	ASSERT(tree_s > 0.3);
+	ASSERT_NEAR(got / e, want, 0.1);
+	ASSERT_NEAR(json_member(at, "total_energy_j")->num, got, 1e-9 * e);
+	/* The loop holds nearly all the tree's time; wattprof and the loop
+	 * outside are not the tree's. */
+	const struct json *ps = json_member(doc, "processes");
+	double most = 0, sum_e = 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct json *p = &ps->items[i];
+		most = fmax(most, json_member(p, "cpu_time_s")->num);
+		sum_e += json_member(p, "attributed_energy_j")->num;
+		ASSERT(strstr(json_member(p, "command")->str, "wattprof") == NULL);
+		ASSERT((long)json_member(p, "pid")->num != outside);
+	}
+	ASSERT(most > 0.8 * tree_s);
+	ASSERT_NEAR(sum_e, got, 1e-6 * e + 1e-9);
+	/* The series' attributed column. */
+	const struct json *ser = json_member(doc, "series");
+	const struct json *cols = json_member(ser, "columns");
+	size_t col = cols->n;
+	for (size_t i = 0; i < cols->n; i++)
+		if (strcmp(json_member(&cols->items[i], "metric")->str, "attributed_energy_j") == 0 &&
+		    strcmp(json_member(&cols->items[i], "domain")->str, "package_0") == 0)
+			col = i;
+	ASSERT(col < cols->n);
+	const struct json *smp = json_member(ser, "samples");
+	double last = NAN;
+	for (size_t k = 0; k < smp->n; k++)
+		if (smp->items[k].items[1 + col].type == J_NUM)
+			last = smp->items[k].items[1 + col].num;
+	ASSERT(last > 0.5 * got && last <= got + 1e-9);
+	json_free(doc);
+	cli_run_free(&r);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+/*
+ * --pid: a running process and its child, measured until the process
+ * ends (wattprof then ends too, with the process's command line as the
+ * command); and one stopped with SIGINT, which ends the measurement and
+ * leaves the process running.
+ */
+int test_attrib_cli_pid_attach(void)
+{
+	struct sim s;
+	struct cli_run r;
+	const char *env[] = { "WATTPROF_PROC_ROOT=/proc", NULL };
+	char pid_s[32];
+
+	sim_create(&s, steady_pkg, 1);
+	sim_start(&s, 1000000);
+	pid_t b = fork();
+	ASSERT(b >= 0);
+	if (b == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pid_t c = burner(); /* dies with b */
+		(void)c;
+		alarm(1);
+		for (;;)
+			pause(); /* SIGALRM ends it after 1 s */
+	}
+	snprintf(pid_s, sizeof pid_s, "%d", (int)b);
+	cli_runl(&r, s.root, env, "monitor", "--pid", pid_s, "--no-store",
+	         "--format", "json", "-o", "-", NULL);
+	waitpid(b, NULL, 0);
+	ASSERT_EQ(r.status, 0);
+	struct json *doc = json_must_parse(r.out);
+	const struct json *at = json_member(doc, "attribution");
+	ASSERT_EQ((long)json_member(at, "root_pid")->num, b);
+	ASSERT(json_member(doc, "duration_s")->num > 0.5);
+	ASSERT(json_member(doc, "duration_s")->num < 5);
+	ASSERT(report_proc(doc, b) != NULL);
+	ASSERT(json_member(at, "process_count")->num == 2); /* b and its burner */
+	ASSERT(json_member(at, "cpu_time_s")->num > 0.3);
+	const struct json *pkg = report_domain(doc, "package_0");
+	ASSERT(json_member(pkg, "attributed_energy_j")->num > 0);
+	ASSERT(json_member(pkg, "attributed_energy_j")->num <= json_member(pkg, "energy_j")->num);
+	/* The command: the process's own command line (this test runner's). */
+	const struct json *cmd = json_member(doc, "command");
+	ASSERT(cmd->type == J_ARR && cmd->n >= 1 && strstr(cmd->items[0].str, "run-tests"));
+	ASSERT_EQ(json_member(doc, "exit_status")->type, J_NULL);
+	json_free(doc);
+	cli_run_free(&r);
+
+	/* SIGINT: the measurement stops, the process runs on. */
+	pid_t sl = sleeper();
+	snprintf(pid_s, sizeof pid_s, "%d", (int)sl);
+	char *argv[] = { "wattprof", "monitor", "--pid", pid_s, "--no-store", "--format", "json",
+		         "-o", "-", NULL };
+	cli_run_start(&r, s.root, argv, env);
+	test_sleep_ms(500);
+	kill(r.pid, SIGINT);
+	cli_run_wait(&r);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_EQ(kill(sl, 0), 0); /* still running */
+	doc = json_must_parse(r.out);
+	const struct json *w = json_member(doc, "warnings");
+	int said = 0;
+	for (size_t i = 0; i < w->n; i++)
+		said |= strstr(w->items[i].str, "SIGINT") && strstr(w->items[i].str, "left running");
+	if (!said)
+		TEST_FAIL_("no warning of SIGINT: %s", r.out);
+	json_free(doc);
+	cli_run_free(&r);
+	kill(sl, SIGKILL);
+	waitpid(sl, NULL, 0);
+	sim_destroy(&s);
+	return TEST_OK;
+}
+
+/* What cannot be attributed says so before anything runs. */
+int test_attrib_cli_errors(void)
+{
+	struct sim s;
+	struct cli_run r;
+	const char *env[] = { "WATTPROF_PROC_ROOT=/proc", NULL };
+	static const struct {
+		const char *args[8];
+		const char *says;
+	} cases[] = {
+		{ { "--pid", "abc" }, "invalid process id 'abc' for '--pid'" },
+		{ { "--pid", "0" }, "invalid process id '0'" },
+		{ { "--pid", "2147483000" }, "no process with pid 2147483000" },
+		{ { "--pid", "1", "--", "true" }, "exclude each other" },
+		{ { "--attribute", "--rounds", "2", "--", "true" }, "cannot be combined" },
+	};
+
+	sim_create(&s, steady_pkg, 1);
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		const char *a[8] = { 0 };
+		memcpy(a, cases[k].args, sizeof a);
+		cli_runl(&r, s.root, env, "monitor", "--no-store", a[0], a[1], a[2], a[3],
+		         a[4], NULL);
+		if (r.status == 0 || !strstr(r.err, cases[k].says))
+			TEST_FAIL_("case %zu: status %d, stderr: %s", k, r.status, r.err);
+		ASSERT(strstr(r.err, "hint:") != NULL);
+		cli_run_free(&r);
+	}
+	/* The setting, from the environment; a /proc without stat (the test
+	 * runner's empty one) refuses it and runs nothing. */
+	const char *env2[] = { "WATTPROF_ATTRIBUTE=yes", NULL };
+	char mark[600], cmd[700];
+	test_tmpdir(mark, sizeof mark);
+	snprintf(cmd, sizeof cmd, "touch %s/ran", mark);
+	cli_runl(&r, s.root, env2, "monitor", "--no-store", "--", "sh", "-c", cmd, NULL);
+	ASSERT(r.status != 0);
+	ASSERT(strstr(r.err, "cannot attribute energy to processes") != NULL);
+	snprintf(cmd, sizeof cmd, "%s/ran", mark);
+	ASSERT(access(cmd, F_OK) != 0);
+	cli_run_free(&r);
+	/* The same setting with /proc: attributed. */
+	const char *env3[] = { "WATTPROF_ATTRIBUTE=yes", "WATTPROF_PROC_ROOT=/proc", NULL };
+	cli_runl(&r, s.root, env3, "monitor", "--no-store", "--format", "json", "-o",
+	         "-", "--", "true", NULL);
+	ASSERT_EQ(r.status, 0);
+	struct json *doc = json_must_parse(r.out);
+	ASSERT_EQ(json_member(doc, "attribution")->type, J_OBJ);
+	json_free(doc);
+	cli_run_free(&r);
+	test_rmtree(mark);
+	sim_destroy(&s);
+	return TEST_OK;
+}

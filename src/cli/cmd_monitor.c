@@ -487,10 +487,10 @@ static int wait_attached(struct wp_attrib *at, pid_t pid, const sigset_t *set,
 	while (wp_attrib_root_running(at) == 1) {
 		if (wait_signal(set, &si, lv, rec, &poll) < 0 || si.si_signo == SIGCHLD)
 			continue;
-		wp_report_warn(r, "wattprof received %s and stopped measuring; process %ld "
+		const char *name = sigabbrev_np(si.si_signo);
+		wp_report_warn(r, "wattprof received %s%s and stopped measuring; process %ld "
 		                  "was left running",
-		               sigabbrev_np(si.si_signo) ? sigabbrev_np(si.si_signo) : "a signal",
-		               (long)pid);
+		               name ? "SIG" : "", name ? name : "a signal", (long)pid);
 		return si.si_signo;
 	}
 	return 0;
