@@ -144,10 +144,11 @@ test-asan:
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
 # The sampler thread, the meter it shares with the caller, the CLI around it
 # (the live line's snapshots among it), the amdgpu source, read by the
-# sampler and the caller together, and the time series that the sampler feeds.
+# sampler and the caller together, the time series that the sampler feeds, and
+# the attribution that the series drives.
 test-tsan:
 	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' \
-	  TESTS='sampler meter cli live nvml amdgpu series' check
+	  TESTS='sampler meter cli live nvml amdgpu series attrib' check
 
 FUZZ_TIME ?= 20
 fuzz:
@@ -160,6 +161,15 @@ fuzz:
 	  echo "fuzz: fuzz_parse found a failing input (above)"; exit 1; }
 	@grep -E 'DONE|Done' build/fuzz/log | tail -n 1
 	@echo "fuzz: fuzz_parse ran $(FUZZ_TIME) s without a finding"
+	@mkdir -p build/fuzz/corpus-proc
+	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz/fuzz_proc.c src/attrib/proc.c src/core/util.c src/core/error.c -lm \
+	  -o build/fuzz/fuzz_proc
+	@build/fuzz/fuzz_proc -max_total_time=$(FUZZ_TIME) -seed=1 build/fuzz/corpus-proc \
+	  tests/fuzz/seeds-proc > build/fuzz/log-proc 2>&1 || { tail -n 40 build/fuzz/log-proc; \
+	  echo "fuzz: fuzz_proc found a failing input (above)"; exit 1; }
+	@grep -E 'DONE|Done' build/fuzz/log-proc | tail -n 1
+	@echo "fuzz: fuzz_proc ran $(FUZZ_TIME) s without a finding"
 
 # The README's second command: every test, in every build, against one
 # PostgreSQL server.

@@ -21,13 +21,16 @@
  * Environment: BENCH_SAMPLER_S (default 10) seconds per sampler rate,
  * BENCH_SPAWNS (default 300) runs of each command.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -724,6 +727,92 @@ static void bench_store(const char *root, const char *dir, int seconds)
  * `monitor -- true` against `true`: storing the run in a SQLite database
  * (the default) and with --no-store.
  */
+/* Median cost of one attribution interval (a scan of every pid, the tree's
+ * memory) with the processes now running; the count in *nproc. */
+static double attrib_us(struct wp_meter *m, int64_t root, unsigned flags, size_t *nproc)
+{
+	enum { N = 41 };
+	double t[N];
+	struct wp_attrib *a;
+	struct wp_snapshot *snap = wp_snapshot_new(m);
+	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION, .root_pid = root,
+		                        .flags = flags };
+
+	wp_meter_snapshot(m, snap);
+	if (wp_attrib_open(&a, m, snap, &ao) < 0)
+		TEST_FAIL_("cannot open the attribution");
+	for (int k = 0; k < N; k++) {
+		test_sleep_ms(2);
+		wp_meter_snapshot(m, snap);
+		uint64_t t0 = wp_now_ns();
+		wp_attrib_add(a, snap);
+		t[k] = (double)(wp_now_ns() - t0) / 1e3;
+	}
+	*nproc = wp_attrib_process_count(a);
+	wp_attrib_close(a);
+	wp_snapshot_free(snap);
+	return median(t, N);
+}
+
+static size_t count_pids(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] >= '1' && e->d_name[0] <= '9';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Attribution's cost at 10 Hz: a small tree, the whole machine as the
+ * tree, and a small tree among 1000 more processes. */
+static void bench_attrib(const char *root)
+{
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = root,
+		                .proc_root = "/proc", .sources = "powercap",
+		                .flags = WP_OPEN_NO_CROSSCHECK };
+	struct wp_host *h;
+	struct wp_meter *m;
+	size_t tree;
+	enum { EXTRA = 1000 };
+	pid_t kids[EXTRA];
+
+	if (wp_host_open(&h, &o) < 0 || wp_meter_open(&m, h, NULL, 0, NULL) < 0)
+		TEST_FAIL_("cannot open the simulated host");
+	size_t all = count_pids();
+	double small = attrib_us(m, getpid(), 0, &tree);
+	printf("| attribution interval, tree of %zu among %zu processes | %.0f us | %.2f%% of "
+	       "one core at 10 Hz | |\n", tree, all, small, small * 10 / 1e4);
+	double whole = attrib_us(m, 1, 0, &tree);
+	printf("| attribution interval, the whole machine as the tree (%zu processes, "
+	       "smaps_rollup of each) | %.0f us | %.2f%% of one core at 10 Hz | |\n", tree, whole,
+	       whole * 10 / 1e4);
+	size_t made = 0;
+	for (; made < EXTRA; made++) {
+		kids[made] = fork();
+		if (kids[made] < 0)
+			break;
+		if (kids[made] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+	}
+	/* The bench itself is the tree's root here, so the sleepers are in it:
+	 * a tree of 1000, memory read for each. */
+	double many = attrib_us(m, getpid(), 0, &tree);
+	printf("| attribution interval, tree of %zu processes (%zu on the machine) | %.0f us | "
+	       "%.2f%% of one core at 10 Hz | |\n", tree, count_pids(), many, many * 10 / 1e4);
+	for (size_t k = 0; k < made; k++)
+		kill(kids[k], SIGKILL);
+	for (size_t k = 0; k < made; k++)
+		waitpid(kids[k], NULL, 0);
+	wp_meter_close(m);
+	wp_host_close(h);
+}
+
 static void bench_monitor(const char *root, const char *dir, int n)
 {
 	char db[700];
@@ -770,6 +859,7 @@ int main(void)
 	bench_series(s.root, seconds);
 	store_dir(dir, sizeof dir);
 	bench_monitor(s.root, dir, spawns);
+	bench_attrib(s.root);
 	bench_store(s.root, dir, (int)(seconds + 0.5));
 	test_rmtree(dir);
 	bench_sources(s.root);

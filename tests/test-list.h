@@ -236,6 +236,7 @@
 	X(attrib_bad_input, 20)                              \
 	X(attrib_real_burners_follow_cpu_time, 30)           \
 	X(attrib_gpu_follows_process_samples, 30)            \
+	X(attrib_series_from_sampler, 30)                    \
 	X(attrib_cli_monitor_inside_and_outside, 30)         \
 	X(attrib_cli_pid_attach, 30)                         \
 	X(attrib_cli_errors, 30)                             \

@@ -982,3 +982,89 @@ int test_attrib_cli_errors(void)
 	sim_destroy(&s);
 	return TEST_OK;
 }
+
+/*
+ * A series fed by the sampler thread drives the attribution at its reading
+ * rows while this thread asks whether the root runs (TSan's case): the
+ * attributed column only grows, never past what the attribution holds at
+ * the end, and the tree's CPU use is a percentage.
+ */
+int test_attrib_series_from_sampler(void)
+{
+	struct sim s;
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_attrib *a;
+	struct wp_series *sr;
+
+	sim_create(&s, steady_pkg, 1);
+	sim_start(&s, 1000000);
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = s.root,
+		                .proc_root = "/proc", .sources = "powercap",
+		                .flags = WP_OPEN_NO_CROSSCHECK };
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	struct wp_snapshot *start = wp_snapshot_new(m), *end = wp_snapshot_new(m);
+	ASSERT_EQ(wp_meter_snapshot(m, start), 0);
+	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION, .root_pid = getpid(),
+		                        .flags = WP_ATTRIB_EXCLUDE_ROOT };
+	ASSERT_EQ(wp_attrib_open(&a, m, start, &ao), 0);
+	struct wp_series_options so = { .version = WP_SERIES_OPTIONS_VERSION,
+		                        .flags = WP_SERIES_STORE, .readings_hz = 20,
+		                        .attrib = a };
+	ASSERT_EQ(wp_series_open(&sr, m, start, &so), 0);
+	struct wp_sampler_options sa = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 200,
+		                         .series = sr };
+	pid_t b = burner();
+	ASSERT_EQ(wp_meter_start_sampler(m, &sa), 0);
+	for (int k = 0; k < 100; k++) {
+		ASSERT_EQ(wp_attrib_root_running(a), 1);
+		test_sleep_ms(10);
+	}
+	ASSERT_EQ(wp_meter_stop_sampler(m), 0);
+	kill(b, SIGKILL);
+	waitpid(b, NULL, 0);
+	ASSERT_EQ(wp_meter_snapshot(m, end), 0);
+	ASSERT_EQ(wp_series_add(sr, end), 0);
+	ASSERT_EQ(wp_attrib_add(a, end), 0);
+	double final = wp_attrib_energy(a, 0);
+
+	size_t ncol = wp_series_column_count(sr), ce = ncol, cu = ncol;
+	for (size_t i = 0; i < ncol; i++) {
+		struct wp_series_column c;
+		ASSERT_EQ(wp_series_column(sr, i, &c), 0);
+		if (strcmp(c.metric, "attributed_energy_j") == 0)
+			ce = i;
+		if (strcmp(c.domain, "processes") == 0 && strcmp(c.metric, "cpu_util_pct") == 0)
+			cu = i;
+	}
+	ASSERT(ce < ncol && cu < ncol);
+	struct wp_series_reader *rd;
+	ASSERT_EQ(wp_series_reader_open(&rd, sr), 0);
+	double t, *v = calloc(ncol, sizeof *v), last = 0, busy = 0;
+	int rows = 0;
+	while (wp_series_next(rd, &t, v) == 1) {
+		if (isnan(v[ce]))
+			continue;
+		ASSERT(v[ce] >= last - 1e-12);
+		last = v[ce];
+		rows++;
+		if (!isnan(v[cu])) {
+			ASSERT(v[cu] >= 0 && v[cu] <= 100);
+			busy = fmax(busy, v[cu]);
+		}
+	}
+	ASSERT(rows >= 10);
+	ASSERT(last > 0 && last <= final + 1e-9);
+	ASSERT(busy > 10); /* a burner, of at most a few CPUs */
+	free(v);
+	wp_series_reader_close(rd);
+	wp_series_close(sr);
+	wp_attrib_close(a);
+	wp_snapshot_free(start);
+	wp_snapshot_free(end);
+	wp_meter_close(m);
+	wp_host_close(h);
+	sim_destroy(&s);
+	return TEST_OK;
+}

@@ -1012,6 +1012,90 @@ static const char *method_of(const struct wp_report *r, const char *domain, cons
 	return "";
 }
 
+/* Nonzero when the series' last value of (domain, metric) is v at time t:
+ * the CSV report does not repeat it at the end. */
+static int series_ends_with(const struct wp_run *run, const char *domain, const char *metric,
+                            double t, double v)
+{
+	if (!run->series)
+		return 0;
+	struct rows rows;
+	int found = 0;
+	read_all(run->series, &rows);
+	for (size_t c = 0; c < rows.nc; c++) {
+		struct wp_series_column col;
+		wp_series_column(run->series, c, &col);
+		if (strcmp(col.domain, domain) || strcmp(col.metric, metric))
+			continue;
+		for (size_t k = rows.n; k-- > 0;)
+			if (!isnan(V(&rows, k, c))) {
+				found = rows.t[k] == t && V(&rows, k, c) == v;
+				break;
+			}
+	}
+	rows_free(&rows);
+	return found;
+}
+
+/* The run's end time as the CSV writes it (a static buffer). */
+static const char *csv_time_of_end(const struct wp_run *run)
+{
+	static char buf[64];
+	wp__fmt_num(buf, run->report.duration_s);
+	return buf;
+}
+
+/* The attribution's rows at the run's end (docs/REPORT.md, "CSV"): each
+ * domain's attributed energy, the tree's totals, every process. */
+static void want_attribution(struct csv_want *w, const struct wp_run *run)
+{
+	const struct wp_report *r = &run->report;
+	double t = r->duration_s;
+	if (!r->attributed)
+		return;
+	for (size_t i = 0; i < r->domain_count; i++) {
+		const struct wp_report_domain *d = &r->domains[i];
+		if (!series_ends_with(run, d->name, "attributed_energy_j", t, d->attributed_energy_j))
+			want_row(w, run->id, t, d->name, "attributed_energy_j", d->attributed_energy_j,
+			         "J", d->attribution_method ? d->attribution_method : "");
+	}
+	const struct {
+		const char *metric, *unit;
+		double v;
+	} tree[] = {
+		{ "root_pid", "", (double)r->attribution_root_pid },
+		{ "total_energy_j", "J", r->attributed_total_j },
+		{ "cpu_time_s", "s", r->attributed_cpu_time_s },
+		{ "peak_rss_b", "B", r->attributed_peak_rss_b },
+		{ "peak_pss_b", "B", r->attributed_peak_pss_b },
+		{ "peak_uss_b", "B", r->attributed_peak_uss_b },
+		{ "peak_gpu_mem_b", "B", r->attributed_peak_gpu_mem_b },
+		{ "process_count", "", (double)r->process_count },
+	};
+	for (size_t k = 0; k < sizeof tree / sizeof *tree; k++)
+		want_row(w, run->id, t, "attribution", tree[k].metric, tree[k].v, tree[k].unit, "");
+	for (size_t i = 0; i < r->process_count; i++) {
+		const struct wp_report_process *p = &r->processes[i];
+		char dom[40], cmd[256] = "";
+		snprintf(dom, sizeof dom, "process_%lld", (long long)p->pid);
+		/* The command as UTF-8: a byte that is not, U+FFFD. */
+		for (const char *c = p->command ? p->command : ""; *c; c++)
+			strcat(cmd, (unsigned char)*c == 0xff ? "\xef\xbf\xbd" : (char[2]){ *c, 0 });
+		want_row(w, run->id, t, dom, "pid", (double)p->pid, "", cmd);
+		want_row(w, run->id, t, dom, "ppid", (double)p->ppid, "", "");
+		want_row(w, run->id, t, dom, "start_s", p->start_s, "s", "");
+		want_row(w, run->id, t, dom, "end_s", p->end_s, "s", "");
+		want_row(w, run->id, t, dom, "exited", p->exited ? 1 : 0, "", "");
+		want_row(w, run->id, t, dom, "cpu_time_s", p->cpu_time_s, "s", "");
+		want_row(w, run->id, t, dom, "peak_rss_b", p->peak_rss_b, "B", "");
+		want_row(w, run->id, t, dom, "peak_pss_b", p->peak_pss_b, "B", "");
+		want_row(w, run->id, t, dom, "peak_uss_b", p->peak_uss_b, "B", "");
+		want_row(w, run->id, t, dom, "pss_from_rss", p->pss_from_rss ? 1 : 0, "", "");
+		want_row(w, run->id, t, dom, "peak_gpu_mem_b", p->peak_gpu_mem_b, "B", "");
+		want_row(w, run->id, t, dom, "attributed_energy_j", p->attributed_energy_j, "J", "");
+	}
+}
+
 static void want_run(struct csv_want *w, const struct wp_run *run)
 {
 	const struct wp_report *r = &run->report;
@@ -1038,6 +1122,7 @@ static void want_run(struct csv_want *w, const struct wp_run *run)
 			}
 		rows_free(&rows);
 	}
+	want_attribution(w, run);
 	/* Then the carbon figures at the run's end, as the CSV report has them. */
 	const struct wp_report_carbon *c = &r->carbon;
 	if (c->set) {
@@ -1583,7 +1668,11 @@ TEST(export_attribution)
 	for (size_t k = 0; k < w.n; k++)
 		for (size_t c = 0; c < 7; c++) {
 			ASSERT_STR(csv->items[1 + k].items[c].str, w.cell[7 * k + c]);
-			attributed_rows += c == 3 && !strcmp(w.cell[7 * k + c], "attributed_energy_j");
+			/* The series' rows of it: the domains', not the processes' */
+			attributed_rows += c == 3 && !strcmp(w.cell[7 * k + c], "attributed_energy_j") &&
+			                   strncmp(w.cell[7 * k + 2], "process_", 8) != 0 &&
+			                   strcmp(w.cell[7 * k + 1], csv_time_of_end(f.runs[0])) != 0 &&
+			                   strcmp(w.cell[7 * k + 1], csv_time_of_end(f.runs[2])) != 0;
 			process_rows += c == 2 && !strcmp(w.cell[7 * k + c], "processes");
 		}
 	ASSERT_INT(attributed_rows, ==, 50 * 2); /* package and DRAM at every reading */

@@ -976,8 +976,11 @@ int wp_store_sync(struct wp_store *store);
 /*
  * Ends the run: the last samples (the series' buffered rows are written
  * out first: stop its sampler before), then the report (totals, regions,
- * rounds, idle baseline, warnings, carbon factors) in one transaction; the
- * run is marked finished.  The report must be of the meter given to wp_store_begin.
+ * rounds, idle baseline, warnings, carbon factors, attribution) in one
+ * transaction; the run is marked finished.  The report must be of the meter
+ * given to wp_store_begin.  A report holding values a run cannot have (a
+ * negative or infinite energy, an attribution without methods, a process
+ * that ends before it starts) is refused with -EINVAL and nothing written.
  */
 int wp_store_finish(struct wp_store *store, const struct wp_report *report);
 

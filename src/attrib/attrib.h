@@ -22,7 +22,8 @@ struct wp__proc_stat {
 	uint64_t rss_pages;
 };
 
-/* Parses a stat line (fuzzed).  Returns 0 or WP_EPARSE. */
+/* Parses a stat line of len bytes, NUL-terminated at buf[len] (fuzzed:
+ * tests/fuzz/fuzz_proc.c).  Returns 0 or WP_EPARSE. */
 int wp__proc_parse_stat(const char *buf, size_t len, struct wp__proc_stat *out);
 /* 0, -ENOENT/-ESRCH (no such process now), another errno, or WP_EPARSE. */
 int wp__proc_read_stat(const char *proc_root, int64_t pid, struct wp__proc_stat *out);
@@ -31,7 +32,7 @@ int wp__proc_read_stat(const char *proc_root, int64_t pid, struct wp__proc_stat 
 struct wp__proc_mem {
 	double rss_b, pss_b, uss_b;
 };
-/* Parses smaps_rollup's text (NUL-terminated).  0 or WP_EPARSE. */
+/* Parses smaps_rollup's text (NUL-terminated; fuzzed).  0 or WP_EPARSE. */
 int wp__proc_parse_rollup(const char *buf, struct wp__proc_mem *out);
 /* 0 (all three read; 0 for a zombie), -EACCES, -ENOENT, ..., or WP_EPARSE. */
 int wp__proc_read_mem(const char *proc_root, int64_t pid, struct wp__proc_mem *out);

@@ -1072,6 +1072,11 @@ int cmd_monitor(int argc, char **argv)
 		/* The last moments, with the command reaped by now. */
 		wp_attrib_add(attrib, b);
 		rc = wp_report_set_attribution(&r, attrib);
+		if (rc == 0 && o.idle_s <= 0)
+			wp_report_warn(&r, "attributed without an idle baseline: the command's share "
+			                   "of busy CPU time was applied to all the energy, idle "
+			                   "power included; '--idle 5' measures one first "
+			                   "(docs/ATTRIBUTION.md)");
 	}
 	if (rc == 0 && counted > 0 && o.rounds)
 		rc = wp_report_set_rounds(&r, (size_t)o.warmup, (size_t)counted, (size_t)o.warmup);
