@@ -156,7 +156,8 @@ fuzz:
 	@mkdir -p build/fuzz/corpus
 	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	  tests/fuzz/fuzz_parse.c src/core/util.c src/core/error.c -o build/fuzz/fuzz_parse
-	@build/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) -seed=1 build/fuzz/corpus \
+	@build/fuzz/fuzz_parse -max_total_time=$(FUZZ_TIME) -seed=1 -artifact_prefix=build/fuzz/ \
+	  build/fuzz/corpus \
 	  tests/fuzz/seeds > build/fuzz/log 2>&1 || { tail -n 40 build/fuzz/log; \
 	  echo "fuzz: fuzz_parse found a failing input (above)"; exit 1; }
 	@grep -E 'DONE|Done' build/fuzz/log | tail -n 1
@@ -165,7 +166,8 @@ fuzz:
 	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	  tests/fuzz/fuzz_proc.c src/attrib/proc.c src/core/util.c src/core/error.c -lm \
 	  -o build/fuzz/fuzz_proc
-	@build/fuzz/fuzz_proc -max_total_time=$(FUZZ_TIME) -seed=1 build/fuzz/corpus-proc \
+	@build/fuzz/fuzz_proc -max_total_time=$(FUZZ_TIME) -seed=1 -artifact_prefix=build/fuzz/ \
+	  build/fuzz/corpus-proc \
 	  tests/fuzz/seeds-proc > build/fuzz/log-proc 2>&1 || { tail -n 40 build/fuzz/log-proc; \
 	  echo "fuzz: fuzz_proc found a failing input (above)"; exit 1; }
 	@grep -E 'DONE|Done' build/fuzz/log-proc | tail -n 1

@@ -240,4 +240,10 @@
 	X(attrib_cli_monitor_inside_and_outside, 30)         \
 	X(attrib_cli_pid_attach, 30)                         \
 	X(attrib_cli_errors, 30)                             \
+	X(attrib_child_reaped_during_a_scan_counted_once, 20) \
+	X(attrib_root_whose_main_thread_ended_runs, 20)      \
+	X(attrib_cli_subreaper_reaps_orphans, 30)            \
+	X(attrib_unreadable_once_not_counted_again, 20)      \
+	X(attrib_gpu_held_share_follows_live_processes, 30)  \
+	X(attrib_excludes_self_and_reads_memory_carefully, 20) \
 	X(contract_every_source, 30)

@@ -590,6 +590,10 @@ void wp_series_reader_close(struct wp_series_reader *reader);
 #define WP_ATTRIB_EXCLUDE_ROOT 0x1u /* the root's own CPU time is not the tree's (a
                                        launcher: wattprof monitor); the children it
                                        reaps are */
+#define WP_ATTRIB_EXCLUDE_SELF 0x2u /* the calling process is never the tree's, nor
+                                       are its children, even as a descendant of the
+                                       root (a measuring tool attached to a process:
+                                       its own cost); no effect when it is the root */
 
 struct wp_attrib_options {
 	unsigned version; /* WP_ATTRIB_OPTIONS_VERSION */
@@ -630,8 +634,9 @@ const char *wp_attrib_method(const struct wp_attrib *a, size_t i);
 /* Processes seen so far (the tree's, the root included unless excluded). */
 size_t wp_attrib_process_count(const struct wp_attrib *a);
 /*
- * 1 while the root process runs, 0 once it has ended (gone, a zombie, or
- * its pid taken by another process), or a negative errno.  Safe to call
+ * 1 while the root process runs, 0 once it has ended (gone, a zombie whose
+ * threads have all ended, or its pid taken by another process), or a
+ * negative errno.  Safe to call
  * beside the thread that feeds the attribution.
  */
 int wp_attrib_root_running(const struct wp_attrib *a);
@@ -693,8 +698,11 @@ struct wp_report_process {
 	double start_s;    /* first and last seen, since the report's start */
 	double end_s;
 	int exited;        /* 1 when it ended before the report did */
-	double cpu_time_s; /* user + system time during the run, with the time of
-	                      its children that ended unseen */
+	double cpu_time_s; /* user + system time during the run, with the last
+	                      moments of children that ended between two scans
+	                      and the time of children never seen (for the
+	                      youngest child that ended in that interval, else
+	                      the parent) */
 	double peak_rss_b, peak_pss_b, peak_uss_b; /* NaN where never read */
 	int pss_from_rss;  /* 1 when PSS and USS could not be read: RSS stands in */
 	double peak_gpu_mem_b; /* NaN when it held no GPU memory that was seen */

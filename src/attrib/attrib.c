@@ -31,6 +31,7 @@
  * nothing added, and their last moments are lost.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +61,16 @@ struct proc_rec {
 	char *command;
 	uint64_t first_ns, last_ns;
 	int alive, exited, excluded;
+	int missed;                /* scans in a row that could not read it */
+	uint64_t gone_ns;          /* the scan that found it gone, or 0 */
+	uint64_t mem_ns;           /* when smaps_rollup was last read */
+	uint64_t mem_cost_ns;      /* what that read cost */
+	double pss_last, uss_last; /* what it gave */
 	uint64_t own, reaped;      /* at the last scan */
 	double cpu_ticks;          /* credited over the run */
 	double d_ticks;            /* credited this interval */
 	double vanished_ticks;     /* this interval: last totals of children gone */
+	double debt;               /* last interval's vanished not yet in reaped */
 	long youngest_gone;        /* this interval: the youngest child gone, or -1 */
 	double pss_now;            /* this interval; NaN when not read */
 	double peak_rss, peak_pss, peak_uss, peak_gpu_mem;
@@ -88,6 +95,7 @@ struct wp_attrib {
 	const char *proc_root;
 	unsigned flags;
 	int64_t root_pid;
+	int64_t self_pid; /* WP_ATTRIB_EXCLUDE_SELF: this process, else 0 */
 	uint64_t root_start;
 	uint64_t open_boot_ticks;
 	long hz;
@@ -142,7 +150,9 @@ static int pidmap_reset(struct pidmap *m, size_t n)
 
 static size_t pidmap_slot(const struct pidmap *m, int64_t pid)
 {
-	size_t i = (size_t)((uint64_t)pid * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
+	/* Fibonacci hashing: the product's high bits are the well-mixed ones. */
+	int bits = __builtin_ctzll((unsigned long long)m->cap);
+	size_t i = (size_t)(((uint64_t)pid * 0x9e3779b97f4a7c15ull) >> (64 - bits));
 	while (m->key[i] != 0 && m->key[i] != pid)
 		i = (i + 1) & (m->cap - 1);
 	return i;
@@ -209,7 +219,9 @@ static void mark_tree(struct wp_attrib *a)
 	for (size_t k = 0; k < a->nents; k++) {
 		const struct wp__proc_stat *e = &a->ents[k];
 		long r = find_alive(a, e->pid);
-		if (r >= 0 && a->recs[r].start_ticks == e->start_ticks)
+		if (e->pid == a->self_pid)
+			a->ent_rec[k] = -3; /* never the tree's, nor its children */
+		else if (r >= 0 && a->recs[r].start_ticks == e->start_ticks)
 			a->ent_rec[k] = r;
 		else if (e->pid == a->root_pid && e->start_ticks == a->root_start)
 			a->ent_rec[k] = -2;
@@ -219,7 +231,7 @@ static void mark_tree(struct wp_attrib *a)
 	/* Descendants, to a fixed point: pids are not ordered by age once
 	 * they wrap, so one pass may not be enough. */
 	for (size_t k = 0; k < a->nents; k++)
-		if (a->ent_rec[k] != -1)
+		if (a->ent_rec[k] >= 0 || a->ent_rec[k] == -2)
 			pidmap_put(&a->marked, a->ents[k].pid, 1);
 	while (grew) {
 		grew = 0;
@@ -272,8 +284,10 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 	if (*err == 0 && (pidmap_reset(&a->alive, live + a->nents) < 0 ||
 	                  pidmap_reset(&a->marked, a->nents) < 0))
 		*err = -ENOMEM;
-	if (*err < 0)
+	if (*err < 0) {
+		a->nents = 0; /* nothing of this scan is to be read */
 		return 0;
+	}
 	for (size_t i = 0; i < a->nrecs; i++)
 		if (a->recs[i].alive)
 			pidmap_put(&a->alive, a->recs[i].pid, (long)i);
@@ -296,12 +310,15 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 	for (size_t k = 0; k < a->nents; k++) {
 		const struct wp__proc_stat *e = &a->ents[k];
 		long r = a->ent_rec[k];
-		if (r == -1)
+		if (r == -3)
+			a->ent_rec[k] = -1;
+		if (r == -1 || r == -3)
 			continue;
 		if (r == -2) {
 			r = add_rec(a, e->pid, e->comm);
 			if (r < 0) {
 				*err = -ENOMEM;
+				a->nents = k; /* the rest has no record */
 				break;
 			}
 			struct proc_rec *n = &a->recs[r];
@@ -320,6 +337,7 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 			pidmap_put(&a->alive, e->pid, r);
 		} else {
 			seen[r] = 1;
+			a->recs[r].missed = 0;
 		}
 	}
 	/* Those gone since the last scan, each counted already up to its last
@@ -328,12 +346,25 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 	 * that reaps its child and ends between two scans carries the child's
 	 * time in its own). */
 	size_t ngone = 0;
-	for (size_t i = 0; i < known; i++)
-		if (a->recs[i].alive && !seen[i]) {
-			a->recs[i].alive = 0;
-			a->recs[i].exited = 1;
-			gone[ngone++] = i;
-		}
+	for (size_t i = 0; i < known; i++) {
+		struct proc_rec *r = &a->recs[i];
+		char path[PATH_MAX];
+		if (!r->alive || seen[i])
+			continue;
+		/* Its folder is there but its stat did not read: wait two
+		 * scans before taking it for gone (counted again from zero
+		 * else).  Its pid read as another process's: gone now. */
+		size_t k = 0;
+		while (k < a->nents && a->ents[k].pid != r->pid)
+			k++;
+		snprintf(path, sizeof path, "%s/%lld", a->proc_root, (long long)r->pid);
+		if (k == a->nents && r->missed++ < 2 && access(path, F_OK) == 0)
+			continue;
+		r->alive = 0;
+		r->exited = 1;
+		r->gone_ns = ts;
+		gone[ngone++] = i;
+	}
 	for (size_t g = 0; g < ngone && *err == 0; g++) {
 		const struct proc_rec *c = &a->recs[gone[g]], *q = c;
 		long p = -1;
@@ -365,7 +396,11 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 		struct proc_rec *r = &a->recs[a->ent_rec[k]];
 		double d_own = e->own_ticks > r->own ? (double)(e->own_ticks - r->own) : 0;
 		double d_reaped = e->reaped_ticks > r->reaped ? (double)(e->reaped_ticks - r->reaped) : 0;
-		double residue = d_reaped - r->vanished_ticks;
+		double residue = d_reaped - r->vanished_ticks - r->debt;
+		/* A child reaped between the reads of its parent's stat and its
+		 * own is gone before the parent's cutime shows it: one scan
+		 * later. */
+		r->debt = residue < 0 && !baseline ? fmin(-residue, r->vanished_ticks) : 0;
 		r->own = e->own_ticks;
 		r->reaped = e->reaped_ticks;
 		r->ppid = e->ppid;
@@ -391,10 +426,53 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 	return tree;
 }
 
+/*
+ * A process's smaps_rollup is read again once it is older than this many
+ * times what its last read cost: reading it walks the process's page
+ * tables under its mmap lock (about 12 ms per GB of 4 KiB pages), which
+ * would hold the sampler up and slow the program down for large ones; a
+ * small process is read at every interval.
+ */
+#define MEM_COST_FACTOR 20
+
+/* One process's memory now: smaps_rollup when due, else its last PSS and
+ * USS with the RSS of its stat.  Returns 0, or -1 when it ended. */
+static int process_memory(struct wp_attrib *a, struct proc_rec *r,
+                          const struct wp__proc_stat *e, struct wp__proc_mem *m)
+{
+	double rss_b = (double)e->rss_pages * (double)sysconf(_SC_PAGESIZE);
+	uint64_t now = wp_now_ns();
+
+	if (r->mem_ns && !r->pss_from_rss && now - r->mem_ns < MEM_COST_FACTOR * r->mem_cost_ns) {
+		*m = (struct wp__proc_mem){ rss_b, r->pss_last, r->uss_last };
+		return 0;
+	}
+	int rc = wp__proc_read_mem(a->proc_root, r->pid, m);
+	uint64_t after = wp_now_ns();
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%lld/stat", a->proc_root, (long long)r->pid);
+	if ((rc == -ENOENT || rc == -ESRCH) && access(path, F_OK) != 0)
+		return -1; /* ended between its stat and this read */
+	if (rc < 0 && e->state == 'Z')
+		return -1;
+	if (rc < 0) {
+		/* Not ours to read (another user's process), or a kernel
+		 * without smaps_rollup (before 4.14): RSS stands in, and
+		 * overcounts what is shared. */
+		*m = (struct wp__proc_mem){ rss_b, rss_b, NAN };
+		r->pss_from_rss = 1;
+		return 0;
+	}
+	r->mem_ns = after;
+	r->mem_cost_ns = after - now;
+	r->pss_last = m->pss_b;
+	r->uss_last = m->uss_b;
+	return 0;
+}
+
 /* Memory of the tree's live processes; sums into the readings. */
 static void read_memory(struct wp_attrib *a)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	double rss = 0, pss = 0, uss = 0;
 	int any = 0, uss_all = 1;
 
@@ -405,19 +483,10 @@ static void read_memory(struct wp_attrib *a)
 			continue;
 		struct proc_rec *r = &a->recs[a->ent_rec[k]];
 		struct wp__proc_mem m;
-		if (r->excluded)
+		if (r->excluded || process_memory(a, r, &a->ents[k], &m) < 0)
 			continue;
-		if (wp__proc_read_mem(a->proc_root, r->pid, &m) < 0) {
-			if (a->ents[k].state == 'Z')
-				continue; /* ended between the two reads */
-			/* Not ours to read (another user's), or a kernel
-			 * without smaps_rollup: RSS stands in, and overcounts
-			 * what is shared. */
-			m.rss_b = m.pss_b = (double)a->ents[k].rss_pages * (double)page;
-			m.uss_b = NAN;
-			r->pss_from_rss = 1;
+		if (isnan(m.uss_b))
 			uss_all = 0;
-		}
 		r->pss_now = m.pss_b;
 		if (isnan(r->peak_rss) || m.rss_b > r->peak_rss)
 			r->peak_rss = m.rss_b;
@@ -447,11 +516,14 @@ static double clamp01(double x)
 	return !(x > 0) ? 0 : x > 1 ? 1 : x;
 }
 
-/* The record of a live tree process with this pid, or -1. */
-static long tree_rec(const struct wp_attrib *a, int64_t pid)
+/* The record of a tree process with this pid that is alive or ended in
+ * this interval (its last samples are its own), or -1. */
+static long tree_rec(const struct wp_attrib *a, int64_t pid, uint64_t ts)
 {
-	long r = find_alive(a, pid);
-	return r >= 0 && !a->recs[r].excluded ? r : -1;
+	long r = pid > 0 ? pidmap_get(&a->alive, pid) : -1;
+	if (r < 0 || a->recs[r].excluded || !(a->recs[r].alive || a->recs[r].gone_ns == ts))
+		return -1;
+	return r;
 }
 
 /*
@@ -472,7 +544,7 @@ static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy
 	d->ops->gpu_use(d, &g->cursor, &u);
 	/* Device memory: a process's peak, and the fallback's shares. */
 	for (size_t k = 0; u.mem_status == 0 && k < u.nmem; k++) {
-		long r = tree_rec(a, u.mem[k].pid);
+		long r = tree_rec(a, u.mem[k].pid, ts);
 		double b = u.mem[k].bytes;
 		if (!(b >= 0))
 			continue;
@@ -512,7 +584,7 @@ static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy
 			if (!(smp->sm_pct > 0))
 				continue;
 			all += smp->sm_pct;
-			long r = tree_rec(a, smp->pid);
+			long r = tree_rec(a, smp->pid, ts);
 			if (r < 0)
 				continue;
 			tree += smp->sm_pct;
@@ -548,7 +620,7 @@ static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy
 			g->fallback_used = 1;
 			*s_busy = *s_cap = all_mem > 0 ? tree_mem / all_mem : 0;
 			for (size_t k = 0; k < u.nmem; k++) {
-				long r = tree_rec(a, u.mem[k].pid);
+				long r = tree_rec(a, u.mem[k].pid, ts);
 				if (r >= 0 && tree_mem > 0 && u.mem[k].bytes > 0)
 					a->recs[r].gpu_w += u.mem[k].bytes / tree_mem;
 			}
@@ -556,16 +628,25 @@ static int gpu_shares(struct wp_attrib *a, size_t i, uint64_t ts, double *s_busy
 		wp__gpu_use_free(&u);
 		return rc;
 	}
-	/* This batch's shares, or the last batch's while they hold. */
+	/* This batch's shares, or the last batch's while they hold: then only
+	 * for its processes that still run (or ended in this interval), the
+	 * share of one that ended before going with it. */
 	wp__gpu_use_free(&u);
-	double wsum = 0;
-	for (size_t m = 0; m < g->nw; m++)
+	double wsum = 0, live = 0;
+	for (size_t m = 0; m < g->nw; m++) {
+		const struct proc_rec *p = &a->recs[g->w_rec[m]];
 		wsum += g->w[m];
-	for (size_t m = 0; m < g->nw && wsum > 0; m++)
-		if (a->recs[g->w_rec[m]].alive)
-			a->recs[g->w_rec[m]].gpu_w = g->w[m] / wsum;
-	*s_busy = clamp01(g->s_busy);
-	*s_cap = clamp01(g->s_cap);
+		if (p->alive || p->gone_ns == ts)
+			live += g->w[m];
+	}
+	for (size_t m = 0; m < g->nw && live > 0; m++) {
+		struct proc_rec *p = &a->recs[g->w_rec[m]];
+		if (p->alive || p->gone_ns == ts)
+			p->gpu_w = g->w[m] / live;
+	}
+	double kept = wsum > 0 ? live / wsum : 0;
+	*s_busy = clamp01(g->s_busy * kept);
+	*s_cap = clamp01(g->s_cap * kept);
 	return 0;
 }
 
@@ -590,8 +671,11 @@ static void attribute(struct wp_attrib *a, const struct wp_snapshot *snap)
 	double mem_used = wp__node_mem_used(a->node);
 	double tree_ticks = tree, cpu_e = 0, mem_e = 0;
 
-	a->cpu_pct = d_busy + d_idle > 0 ? 100.0 * s_cap : NAN;
-	read_memory(a);
+	a->cpu_pct = d_busy + d_idle > 0 && err == 0 ? 100.0 * s_cap : NAN;
+	if (err == 0)
+		read_memory(a);
+	else
+		a->rss_b = a->pss_b = a->uss_b = NAN; /* unknown, not none */
 	for (size_t i = 0; i < a->nd; i++) {
 		double e = 0, idle_j, got = 0;
 		wp_energy_between(a->meter, a->prev, snap, i, &e); /* to the loss, if lost */
@@ -713,7 +797,8 @@ int wp_attrib_open(struct wp_attrib **out, struct wp_meter *meter,
 		return -EINVAL;
 	*out = NULL;
 	if (!meter || !start || !opts || opts->version < 1 || opts->root_pid <= 0 ||
-	    (opts->flags & ~WP_ATTRIB_EXCLUDE_ROOT) || start->count != meter->count)
+	    (opts->flags & ~(WP_ATTRIB_EXCLUDE_ROOT | WP_ATTRIB_EXCLUDE_SELF)) ||
+	    start->count != meter->count)
 		return -EINVAL;
 	struct wp_attrib *a = calloc(1, sizeof *a);
 	if (!a)
@@ -722,6 +807,10 @@ int wp_attrib_open(struct wp_attrib **out, struct wp_meter *meter,
 	a->proc_root = meter->host->proc_root;
 	a->flags = opts->flags;
 	a->root_pid = opts->root_pid;
+	/* The root itself is EXCLUDE_ROOT's to decide. */
+	a->self_pid = (opts->flags & WP_ATTRIB_EXCLUDE_SELF) && getpid() != opts->root_pid
+	                      ? getpid()
+	                      : 0;
 	a->nd = meter->count;
 	a->unseen = -1;
 	a->hz = sysconf(_SC_CLK_TCK);
@@ -840,7 +929,9 @@ int wp_attrib_root_running(const struct wp_attrib *a)
 		return 0;
 	if (rc < 0)
 		return rc;
-	return st.start_ticks == a->root_start && st.state != 'Z' && st.state != 'X';
+	/* A leader thread that exited is a zombie while the others run. */
+	int ended = st.state == 'X' || (st.state == 'Z' && st.num_threads <= 1);
+	return st.start_ticks == a->root_start && !ended;
 }
 
 void wp__attrib_readings(const struct wp_attrib *a, double *out)

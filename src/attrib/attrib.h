@@ -20,6 +20,7 @@ struct wp__proc_stat {
 	uint64_t reaped_ticks;  /* cutime + cstime: its children it waited for */
 	uint64_t start_ticks;   /* starttime, after boot */
 	uint64_t rss_pages;
+	uint64_t num_threads;   /* field 20 */
 };
 
 /* Parses a stat line of len bytes, NUL-terminated at buf[len] (fuzzed:

@@ -6,8 +6,10 @@
  *
  *   <proc>/PID/stat          "pid (comm) state ppid ..." : fields 4 ppid,
  *                            14 utime, 15 stime, 16 cutime, 17 cstime (clock
- *                            ticks, USER_HZ), 22 starttime (ticks after
- *                            boot), 24 rss (pages).  comm may hold spaces
+ *                            ticks, USER_HZ), 20 num_threads, 22 starttime
+ *                            (ticks after boot), 24 rss (pages).  A leader
+ *                            thread that exited shows 'Z' while its other
+ *                            threads run on.  comm may hold spaces
  *                            and ')': the fields start after the last ')'.
  *   <proc>/PID/smaps_rollup  "Rss:", "Pss:", "Private_Clean:",
  *                            "Private_Dirty:" in kB (Linux 4.14; proc.rst,
@@ -119,7 +121,9 @@ int wp__proc_parse_stat(const char *buf, size_t len, struct wp__proc_stat *out)
 	if (!open_paren || !close_paren || close_paren < open_paren)
 		return WP_EPARSE;
 	p = buf;
-	if (next_u64(&p, &pid) < 0 || pid == 0 || pid > INT64_MAX || p + 1 != open_paren)
+	/* The line starts with the pid itself: no blank before it. */
+	if (!isdigit((unsigned char)buf[0]) || next_u64(&p, &pid) < 0 || pid == 0 ||
+	    pid > INT64_MAX || p + 1 != open_paren)
 		return WP_EPARSE;
 	out->pid = (int64_t)pid;
 	size_t clen = (size_t)(close_paren - open_paren - 1);
@@ -148,6 +152,9 @@ int wp__proc_parse_stat(const char *buf, size_t len, struct wp__proc_stat *out)
 		case 17:
 			rc = next_u64(&p, &v);
 			out->reaped_ticks += v;
+			break;
+		case 20:
+			rc = next_u64(&p, &out->num_threads);
 			break;
 		case 22:
 			rc = next_u64(&p, &out->start_ticks);

@@ -448,20 +448,27 @@ static int wait_signal(const sigset_t *set, siginfo_t *si, struct live *lv,
 static int wait_child(pid_t pid, const sigset_t *set, struct wp_report *r, struct live *lv,
                       struct recorder *rec)
 {
-	int status = 0;
 	siginfo_t si;
 
 	for (;;) {
 		if (wait_signal(set, &si, lv, rec, NULL) < 0)
 			continue; /* EINTR, or a tick */
 		if (si.si_signo == SIGCHLD) {
-			pid_t got;
-			while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR)
-				;
-			if (got == pid)
-				return status;
-			if (got < 0)
-				return -1; /* reaped elsewhere: the status is lost */
+			/* Every child that ended: CMD, and with --attribute the
+			 * processes it left behind, whose subreaper wattprof
+			 * is (left unreaped, they would stay zombies). */
+			for (;;) {
+				int ws;
+				pid_t got = waitpid(-1, &ws, WNOHANG);
+				if (got < 0 && errno == EINTR)
+					continue;
+				if (got == pid)
+					return ws;
+				if (got < 0)
+					return -1; /* reaped elsewhere: the status is lost */
+				if (got == 0)
+					break;
+			}
 			continue;
 		}
 		if (si.si_code == SI_KERNEL && getpgid(pid) == getpgrp())
@@ -484,7 +491,8 @@ static int wait_attached(struct wp_attrib *at, pid_t pid, const sigset_t *set,
 	const struct timespec poll = { 0, 50 * 1000 * 1000 };
 	siginfo_t si;
 
-	while (wp_attrib_root_running(at) == 1) {
+	int running;
+	while ((running = wp_attrib_root_running(at)) == 1) {
 		if (wait_signal(set, &si, lv, rec, &poll) < 0 || si.si_signo == SIGCHLD)
 			continue;
 		const char *name = sigabbrev_np(si.si_signo);
@@ -493,6 +501,9 @@ static int wait_attached(struct wp_attrib *at, pid_t pid, const sigset_t *set,
 		               name ? "SIG" : "", name ? name : "a signal", (long)pid);
 		return si.si_signo;
 	}
+	if (running < 0)
+		wp_report_warn(r, "cannot tell whether process %ld still runs (%s): the "
+		                  "measurement stopped there", (long)pid, wp_strerror(running));
 	return 0;
 }
 
@@ -793,7 +804,8 @@ static int open_attrib(struct wp_attrib **at, const struct wp_host *host,
 	double dt = (double)(wp_snapshot_time_ns(a) - wp_snapshot_time_ns(idle_a)) / 1e9;
 	struct wp_attrib_options ao = {
 		.version = WP_ATTRIB_OPTIONS_VERSION,
-		.flags = o->pid ? 0 : WP_ATTRIB_EXCLUDE_ROOT,
+		/* wattprof's own cost is never the tree's, even under --pid $$. */
+		.flags = WP_ATTRIB_EXCLUDE_SELF | (o->pid ? 0 : WP_ATTRIB_EXCLUDE_ROOT),
 		.root_pid = o->pid ? o->pid : getpid(),
 		.idle_power_w = idle_w,
 	};
@@ -942,7 +954,7 @@ int cmd_monitor(int argc, char **argv)
 	struct live lv = { 0 };
 	sigset_t set, old, deflt;
 	struct timespec wall;
-	int fail = 0, status = 0, term_signal = 0, stored = 0, rc;
+	int fail = 0, status = 0, term_signal = 0, stop_signal = 0, stored = 0, rc;
 
 	wp_report_init(&r);
 	rc = parse_options(argc, argv, &o);
@@ -1050,7 +1062,7 @@ int cmd_monitor(int argc, char **argv)
 		live_open(&lv, meter, stderr);
 	long counted = 1;
 	if (o.pid)
-		wait_attached(attrib, o.pid, &set, &r, &lv, &rec);
+		stop_signal = wait_attached(attrib, o.pid, &set, &r, &lv, &rec);
 	else
 		counted = run_all(cmd, &o, meter, &old, &deflt, &set, &lv, &rec, &r, &status);
 	live_clear(&lv);
@@ -1062,7 +1074,9 @@ int cmd_monitor(int argc, char **argv)
 	wp_meter_snapshot(meter, b);
 	if (series)
 		wp_series_add(series, b);
-	term_signal = r.term_signal;
+	/* --pid stopped by a signal ends like a command killed by it, once
+	 * the report is out: a shell loop around it stops too. */
+	term_signal = o.pid ? stop_signal : r.term_signal;
 	rc = wp_report_measure(&r, meter, a, b);
 	if (rc == 0 && series)
 		rc = wp_report_set_series(&r, series);
