@@ -246,4 +246,5 @@
 	X(attrib_unreadable_once_not_counted_again, 20)      \
 	X(attrib_gpu_held_share_follows_live_processes, 30)  \
 	X(attrib_excludes_self_and_reads_memory_carefully, 20) \
+	X(attrib_walk_finds_many_children, 60)               \
 	X(contract_every_source, 30)

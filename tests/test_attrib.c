@@ -1387,3 +1387,48 @@ int test_attrib_excludes_self_and_reads_memory_carefully(void)
 	fixture_close(&f);
 	return TEST_OK;
 }
+
+/*
+ * A thread with more children than one read of its children file holds
+ * (1100 pids are about 7 KB): the walk of the tree finds every one, and
+ * scanning them all is not needed to find a tree of one among them.
+ */
+int test_attrib_walk_finds_many_children(void)
+{
+	enum { KIDS = 1100 };
+	struct fixture f;
+	struct wp_host *h;
+	struct wp_meter *m;
+	struct wp_attrib *a;
+	pid_t kids[KIDS];
+
+	fixture_open(&f);
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = f.s.root,
+		                .proc_root = "/proc", .sources = "powercap",
+		                .flags = WP_OPEN_NO_CROSSCHECK };
+	ASSERT_EQ(wp_host_open(&h, &o), 0);
+	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	struct wp_snapshot *s0 = wp_snapshot_new(m);
+	ASSERT_EQ(wp_meter_snapshot(m, s0), 0);
+	for (size_t k = 0; k < KIDS; k++)
+		kids[k] = sleeper();
+	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION,
+		                        .root_pid = getpid() };
+	ASSERT_EQ(wp_attrib_open(&a, m, s0, &ao), 0);
+	ASSERT_EQ(wp_attrib_process_count(a), 1 + KIDS);
+	wp_attrib_close(a);
+	/* One of them as the root: a tree of one. */
+	ao.root_pid = kids[KIDS / 2];
+	ASSERT_EQ(wp_attrib_open(&a, m, s0, &ao), 0);
+	ASSERT_EQ(wp_attrib_process_count(a), 1);
+	wp_attrib_close(a);
+	for (size_t k = 0; k < KIDS; k++)
+		kill(kids[k], SIGKILL);
+	for (size_t k = 0; k < KIDS; k++)
+		waitpid(kids[k], NULL, 0);
+	wp_snapshot_free(s0);
+	wp_meter_close(m);
+	wp_host_close(h);
+	fixture_close(&f);
+	return TEST_OK;
+}

@@ -118,6 +118,11 @@ struct wp_attrib {
 	long *ent_rec; /* per ent: its record, or -1 when not in the tree */
 	size_t ent_rec_cap;
 	struct pidmap alive;  /* pid -> record of the live tree processes */
+	int walk;             /* read the tree by its children files, not every pid */
+	size_t mem_next;      /* where the next interval's memory reads start */
+	int64_t *queue;       /* the walk's pids */
+	size_t nqueue, queue_cap;
+	struct pidmap queued;
 	struct pidmap marked; /* pids of the scan found in the tree */
 	/* Readings of the last interval, for a series. */
 	double cpu_pct, rss_b, pss_b, uss_b;
@@ -158,13 +163,35 @@ static size_t pidmap_slot(const struct pidmap *m, int64_t pid)
 	return i;
 }
 
-/* Callers reset the map for at least as many entries as they put. */
+/* Callers reset the map for at least as many entries as they put, or use
+ * pidmap_add, which grows it. */
 static void pidmap_put(struct pidmap *m, int64_t pid, long v)
 {
 	size_t i = pidmap_slot(m, pid);
 	m->used += m->key[i] == 0;
 	m->key[i] = pid;
 	m->val[i] = v;
+}
+
+/* pidmap_put into a map that grows to stay at most half full. */
+static int pidmap_add(struct pidmap *m, int64_t pid, long v)
+{
+	if (2 * (m->used + 1) > m->cap) {
+		struct pidmap old = *m, big = { 0 };
+		if (pidmap_reset(&big, m->cap ? m->cap : 16) < 0) {
+			free(big.key);
+			free(big.val);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.key[i])
+				pidmap_put(&big, old.key[i], old.val[i]);
+		free(old.key);
+		free(old.val);
+		*m = big;
+	}
+	pidmap_put(m, pid, v);
+	return 0;
 }
 
 static long pidmap_get(const struct pidmap *m, int64_t pid)
@@ -259,6 +286,54 @@ static void follow_exec(struct wp_attrib *a, struct proc_rec *r, const struct wp
 }
 
 /*
+ * The processes this scan reads: every pid under the proc root, or, where
+ * the kernel lists each thread's children, only the root, the tree's
+ * known processes and, walking down, their children (much cheaper on a
+ * machine with many processes: BENCHMARKS.md).
+ */
+static int scan_procs(struct wp_attrib *a)
+{
+	if (!a->walk)
+		return wp__proc_scan(a->proc_root, &a->ents, &a->nents, &a->ents_cap);
+	a->nents = 0;
+	a->nqueue = 0;
+	if (pidmap_reset(&a->queued, 64) < 0 ||
+	    wp__grow((void **)&a->queue, &a->queue_cap, 1 + a->nrecs, sizeof *a->queue) < 0)
+		return -ENOMEM;
+	a->queue[a->nqueue++] = a->root_pid;
+	if (pidmap_add(&a->queued, a->root_pid, 1) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->nrecs; i++)
+		if (a->recs[i].alive && pidmap_get(&a->queued, a->recs[i].pid) < 0) {
+			if (pidmap_add(&a->queued, a->recs[i].pid, 1) < 0)
+				return -ENOMEM;
+			a->queue[a->nqueue++] = a->recs[i].pid;
+		}
+	for (size_t i = 0; i < a->nqueue; i++) {
+		int64_t pid = a->queue[i];
+		if (wp__grow((void **)&a->ents, &a->ents_cap, a->nents + 1, sizeof *a->ents) < 0)
+			return -ENOMEM;
+		if (wp__proc_read_stat(a->proc_root, pid, &a->ents[a->nents]) < 0)
+			continue; /* ended, or unreadable: no children to walk */
+		a->nents++;
+		if (pid == a->self_pid)
+			continue; /* never the tree's, nor its children */
+		size_t from = a->nqueue, to = from;
+		if (wp__proc_children(a->proc_root, pid, &a->queue, &a->nqueue, &a->queue_cap) < 0)
+			return -ENOMEM;
+		for (size_t k = from; k < a->nqueue; k++) {
+			if (pidmap_get(&a->queued, a->queue[k]) >= 0)
+				continue;
+			if (pidmap_add(&a->queued, a->queue[k], 1) < 0)
+				return -ENOMEM;
+			a->queue[to++] = a->queue[k];
+		}
+		a->nqueue = to;
+	}
+	return 0;
+}
+
+/*
  * One scan: updates the records and credits this interval's CPU time
  * (none when `baseline`).  Returns the tree's ticks credited, or a
  * negative errno.
@@ -267,7 +342,7 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 {
 	double tree = 0;
 
-	*err = wp__proc_scan(a->proc_root, &a->ents, &a->nents, &a->ents_cap);
+	*err = scan_procs(a);
 	if (*err == 0 && a->nents > a->ent_rec_cap) {
 		long *p = realloc(a->ent_rec, a->nents * sizeof *p);
 		if (p) {
@@ -434,17 +509,27 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
  * small process is read at every interval.
  */
 #define MEM_COST_FACTOR 20
+/* And all the reads of one interval stop after this long (2% of a core at
+ * 10 Hz); the processes not read then keep their last figures, and the
+ * next interval starts where this one stopped. */
+#define MEM_BUDGET_NS 2000000ull
 
 /* One process's memory now: smaps_rollup when due, else its last PSS and
  * USS with the RSS of its stat.  Returns 0, or -1 when it ended. */
 static int process_memory(struct wp_attrib *a, struct proc_rec *r,
-                          const struct wp__proc_stat *e, struct wp__proc_mem *m)
+                          const struct wp__proc_stat *e, struct wp__proc_mem *m, int spent)
 {
 	double rss_b = (double)e->rss_pages * (double)sysconf(_SC_PAGESIZE);
 	uint64_t now = wp_now_ns();
 
-	if (r->mem_ns && !r->pss_from_rss && now - r->mem_ns < MEM_COST_FACTOR * r->mem_cost_ns) {
+	if (r->mem_ns && !r->pss_from_rss &&
+	    (spent || now - r->mem_ns < MEM_COST_FACTOR * r->mem_cost_ns)) {
 		*m = (struct wp__proc_mem){ rss_b, r->pss_last, r->uss_last };
+		return 0;
+	}
+	if (spent && !r->pss_from_rss) {
+		/* Never read yet, and no time left: its RSS for now. */
+		*m = (struct wp__proc_mem){ rss_b, rss_b, NAN };
 		return 0;
 	}
 	int rc = wp__proc_read_mem(a->proc_root, r->pid, m);
@@ -476,14 +561,22 @@ static void read_memory(struct wp_attrib *a)
 	double rss = 0, pss = 0, uss = 0;
 	int any = 0, uss_all = 1;
 
+	uint64_t t0 = wp_now_ns();
+	size_t first = a->nents ? a->mem_next % a->nents : 0;
+
 	for (size_t i = 0; i < a->nrecs; i++)
 		a->recs[i].pss_now = NAN;
-	for (size_t k = 0; k < a->nents; k++) {
+	/* Round the scan's processes from where the last interval stopped. */
+	for (size_t n = 0; n < a->nents; n++) {
+		size_t k = (first + n) % a->nents;
 		if (a->ent_rec[k] < 0)
 			continue;
 		struct proc_rec *r = &a->recs[a->ent_rec[k]];
 		struct wp__proc_mem m;
-		if (r->excluded || process_memory(a, r, &a->ents[k], &m) < 0)
+		int spent = wp_now_ns() - t0 > MEM_BUDGET_NS;
+		if (!spent)
+			a->mem_next = k + 1;
+		if (r->excluded || process_memory(a, r, &a->ents[k], &m, spent) < 0)
 			continue;
 		if (isnan(m.uss_b))
 			uss_all = 0;
@@ -773,6 +866,9 @@ void wp_attrib_close(struct wp_attrib *a)
 	free(a->alive.val);
 	free(a->marked.key);
 	free(a->marked.val);
+	free(a->queued.key);
+	free(a->queued.val);
+	free(a->queue);
 	free(a->gpu);
 	free(a->how);
 	free(a->in_total);
@@ -856,6 +952,7 @@ int wp_attrib_open(struct wp_attrib **out, struct wp_meter *meter,
 		return rc;
 	}
 	a->root_start = root.start_ticks;
+	a->walk = wp__proc_children_supported(a->proc_root, a->root_pid);
 	clock_gettime(CLOCK_BOOTTIME, &now);
 	a->open_boot_ticks = (uint64_t)now.tv_sec * (uint64_t)a->hz +
 	                     (uint64_t)now.tv_nsec / (1000000000ull / (uint64_t)a->hz);

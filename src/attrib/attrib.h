@@ -47,4 +47,13 @@ char *wp__proc_read_cmdline(const char *proc_root, int64_t pid, const char *comm
  */
 int wp__proc_scan(const char *proc_root, struct wp__proc_stat **ents, size_t *n, size_t *cap);
 
+/*
+ * The children of every thread of pid, appended to *pids (grown as needed).
+ * 0 or -ENOMEM; a process that ended has none.
+ */
+int wp__proc_children(const char *proc_root, int64_t pid, int64_t **pids, size_t *n,
+                      size_t *cap);
+/* Nonzero when the kernel lists children (CONFIG_PROC_CHILDREN) for pid. */
+int wp__proc_children_supported(const char *proc_root, int64_t pid);
+
 #endif

@@ -282,3 +282,81 @@ int wp__proc_scan(const char *proc_root, struct wp__proc_stat **ents, size_t *n,
 	closedir(dir);
 	return 0;
 }
+
+/*
+ * The children of every thread of process pid, appended to *pids
+ * (<proc>/PID/task/TID/children, Linux 3.5 with CONFIG_PROC_CHILDREN: the
+ * kernel's Documentation/filesystems/proc.rst, "/proc/<pid>/task/<tid>/
+ * children").  A process that ended has none.  Returns 0 or -ENOMEM.
+ */
+int wp__proc_children(const char *proc_root, int64_t pid, int64_t **pids, size_t *n,
+                      size_t *cap)
+{
+	char path[PATH_MAX], buf[4096];
+	struct dirent *de;
+	int rc = 0;
+
+	snprintf(path, sizeof path, "%s/%lld/task", proc_root, (long long)pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return 0;
+	while (rc == 0 && (de = readdir(dir)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof path, "%s/%lld/task/%s/children", proc_root, (long long)pid,
+		         de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Read in pieces (a thread with a thousand children lists
+		 * 7 KB); a number cut at a piece's end is carried over. */
+		size_t have = 0;
+		for (;;) {
+			ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				got = 0;
+			size_t len = have + (size_t)got;
+			buf[len] = '\0';
+			char *p = buf, *end;
+			for (;;) {
+				while (*p == ' ' || *p == '\n')
+					p++;
+				if (!*p)
+					break;
+				char *num = p;
+				long long c = strtoll(p, &end, 10);
+				if (end == p)
+					break;
+				if (*end == '\0' && got > 0) {
+					p = num; /* maybe cut: keep it for the next piece */
+					break;
+				}
+				if (c > 0) {
+					if (wp__grow((void **)pids, cap, *n + 1, sizeof **pids) < 0) {
+						rc = -ENOMEM;
+						break;
+					}
+					(*pids)[(*n)++] = c;
+				}
+				p = end;
+			}
+			have = len - (size_t)(p - buf);
+			memmove(buf, p, have);
+			if (got == 0 || rc < 0 || have >= sizeof buf - 1)
+				break;
+		}
+		close(fd);
+	}
+	closedir(dir);
+	return rc;
+}
+
+int wp__proc_children_supported(const char *proc_root, int64_t pid)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%lld/task/%lld/children", proc_root, (long long)pid,
+	         (long long)pid);
+	return access(path, R_OK) == 0;
+}
