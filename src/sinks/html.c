@@ -365,7 +365,7 @@ static int attribution_section(const struct wp_report *r, FILE *f)
 {
 	char a[32], b[32], c[32], d[32];
 	char *sentence;
-	size_t *order;
+	struct wp__process_list list;
 	int rc = wp__attribution_sentence(r, &sentence);
 
 	if (rc < 0 || !sentence)
@@ -396,16 +396,11 @@ static int attribution_section(const struct wp_report *r, FILE *f)
 	fputs("</ul>\n", f);
 	if (r->process_count == 0)
 		return 0;
-	rc = wp__process_order(r, &order);
+	rc = wp__process_list(r, &list);
 	if (rc < 0)
 		return rc;
-	size_t shown = r->process_count < WP__SHOWN_PROCESSES ? r->process_count
-	                                                      : WP__SHOWN_PROCESSES;
-	int gpu = 0, rss = 0;
-	for (size_t i = 0; i < shown; i++) {
-		gpu |= isfinite(r->processes[order[i]].peak_gpu_mem_b);
-		rss |= r->processes[order[i]].pss_from_rss;
-	}
+	size_t *order = list.order, shown = list.shown;
+	int gpu = list.gpu, rss = list.rss;
 	if (shown < r->process_count)
 		fprintf(f, "<p>The %zu of %zu processes with the most attributed energy; the JSON, "
 		           "YAML and CSV reports list every one.</p>\n",

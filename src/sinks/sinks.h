@@ -101,12 +101,19 @@ int wp__carbon_sentence(const struct wp_report *r, char **out);
  * in one line.  The JSON, YAML and CSV reports hold every process. */
 #define WP__SHOWN_PROCESSES 20
 /*
- * The report's processes in the order people read them (text.c): most
- * attributed energy first, unknown energy last, ties by CPU time, then in
- * the order first seen.  *out (malloc'ed) holds process_count indices; NULL
- * when there are none.  0 or -ENOMEM.
+ * The report's processes as the text and HTML reports list them (text.c):
+ * `order` (malloc'ed, process_count indices; NULL when there are none) in
+ * the order people read them: most attributed energy first, unknown energy
+ * last, ties by CPU time, then in the order first seen; the first `shown`
+ * are listed; `gpu` and `rss` say whether a listed one held GPU memory or
+ * has its RSS for its PSS.  0 or -ENOMEM.
  */
-int wp__process_order(const struct wp_report *r, size_t **out);
+struct wp__process_list {
+	size_t *order;
+	size_t shown;
+	int gpu, rss;
+};
+int wp__process_list(const struct wp_report *r, struct wp__process_list *out);
 /*
  * The attribution in one line: "attributed to the process tree of pid 4242
  * (12 processes): 6.5 J of 12 J (54.2%), 3.21 s of CPU time, peak PSS

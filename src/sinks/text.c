@@ -338,28 +338,33 @@ static int by_energy(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
-int wp__process_order(const struct wp_report *r, size_t **out)
+int wp__process_list(const struct wp_report *r, struct wp__process_list *out)
 {
 	size_t n = r->process_count;
 	const struct wp_report_process **p;
 
-	*out = NULL;
+	memset(out, 0, sizeof *out);
 	if (n == 0)
 		return 0;
 	p = malloc(n * sizeof *p);
-	*out = malloc(n * sizeof **out);
-	if (!p || !*out) {
+	out->order = malloc(n * sizeof *out->order);
+	if (!p || !out->order) {
 		free(p);
-		free(*out);
-		*out = NULL;
+		free(out->order);
+		out->order = NULL;
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
 		p[i] = &r->processes[i];
 	qsort(p, n, sizeof *p, by_energy);
 	for (size_t i = 0; i < n; i++)
-		(*out)[i] = (size_t)(p[i] - r->processes);
+		out->order[i] = (size_t)(p[i] - r->processes);
 	free(p);
+	out->shown = n < WP__SHOWN_PROCESSES ? n : WP__SHOWN_PROCESSES;
+	for (size_t i = 0; i < out->shown; i++) {
+		out->gpu |= isfinite(r->processes[out->order[i]].peak_gpu_mem_b);
+		out->rss |= r->processes[out->order[i]].pss_from_rss;
+	}
 	return 0;
 }
 
@@ -450,7 +455,7 @@ static int attribution(const struct wp_report *r, FILE *f)
 {
 	char a[32], b[32], c[32], d[32];
 	char *sentence;
-	size_t *order;
+	struct wp__process_list list;
 	int rc = wp__attribution_sentence(r, &sentence);
 
 	if (rc < 0 || !sentence)
@@ -473,16 +478,11 @@ static int attribution(const struct wp_report *r, FILE *f)
 	}
 	if (r->process_count == 0)
 		return 0;
-	rc = wp__process_order(r, &order);
+	rc = wp__process_list(r, &list);
 	if (rc < 0)
 		return rc;
-	size_t shown = r->process_count < WP__SHOWN_PROCESSES ? r->process_count
-	                                                      : WP__SHOWN_PROCESSES;
-	int gpu = 0, rss = 0;
-	for (size_t i = 0; i < shown; i++) {
-		gpu |= isfinite(r->processes[order[i]].peak_gpu_mem_b);
-		rss |= r->processes[order[i]].pss_from_rss;
-	}
+	size_t *order = list.order, shown = list.shown;
+	int gpu = list.gpu, rss = list.rss;
 	if (shown < r->process_count)
 		fprintf(f, "processes (the %zu of %zu with the most attributed energy):\n", shown,
 		        r->process_count);
