@@ -16,7 +16,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cli_command commands[] = {
 	{ "monitor", cmd_monitor, "run a command and report the energy it took",
-	  "usage: wattprof monitor [options] [--] CMD [ARGS...]\n"
+	  "usage: wattprof monitor [options] [--] CMD [ARGS...]\n       wattprof monitor [options] --pid PID\n"
 	  "\n"
 	  "Runs CMD (without a shell), measures every energy domain from its start to\n"
 	  "its exit, and writes a report.  The exit status is CMD's, or 128+N when\n"
@@ -43,6 +43,12 @@ static const struct cli_command commands[] = {
 	  "      --warmup-rounds K  run CMD K more times first, not counted\n"
 	  "      --idle S        measure S seconds of idle first, and report the\n"
 	  "                      energy above idle next to each figure\n"
+	  "      --attribute     also report the part of each domain's energy that CMD\n"
+	  "                      and all it starts are responsible for, and their\n"
+	  "                      processes (give --idle too; docs/ATTRIBUTION.md)\n"
+	  "      --pid PID       measure the running process PID and its children\n"
+	  "                      instead of CMD, with attribution, until it ends\n"
+	  "                      (SIGINT ends the measurement, not the process)\n"
 	  "  -s, --source LIST   use only these sources, preferred in this order:\n"
 	  "                      perf, powercap, msr, hwmon, nvml, amdgpu,\n"
 	  "                      estimate (default: the real ones in that order; the\n"
