@@ -49,6 +49,7 @@ FAKENVML = $(BUILD)/fakenvml/libnvidia-ml.so.1
 FAKENVML_OLD = $(BUILD)/fakenvml-old/libnvidia-ml.so.1
 
 .PHONY: all run deps test test-suites check test-plain test-install test-asan test-tsan fuzz bench \
+        test-python \
         install uninstall clean
 
 all: $(BIN) $(STATIC) $(SHARED)
@@ -139,6 +140,11 @@ test-plain:
 	$(MAKE) check
 test-install: all
 	RESULTS=$(abspath $(BUILD))/results MAKE='$(MAKE)' sh tests/install_test.sh
+# The Python binding (python/), on the library just built, with unittest.
+test-python: all $(FAKENVML)
+	WATTPROF_LIB=$(abspath $(BUILD))/libwattprof.so.0 \
+	WATTPROF_FAKENVML=$(abspath $(BUILD))/fakenvml/libnvidia-ml.so.1 python3 python/tests/run.py \
+	  $(abspath $(BUILD))/python-results
 test-asan:
 	$(MAKE) BUILD=build/asan CFLAGS='-O1 -g' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
@@ -177,13 +183,14 @@ fuzz:
 # PostgreSQL server.
 test: deps
 	@sh scripts/deps.sh test
-	@rm -f build/results build/asan/results build/tsan/results
+	@rm -f build/results build/asan/results build/tsan/results build/python-results
 	@$(PG_WITH) $(MAKE) test-suites
-	@cat build/results build/asan/results build/tsan/results | \
+	@cat build/results build/python-results build/asan/results build/tsan/results | \
 	  awk '{p+=$$1; f+=$$2; s+=$$3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s; exit f > 0}'
 
 test-suites:
 	$(MAKE) test-plain
+	$(MAKE) test-python
 	$(MAKE) test-install
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
