@@ -486,10 +486,10 @@ static double scan_tree(struct wp_attrib *a, uint64_t ts, int baseline, int *err
 		if (!r->excluded)
 			r->d_ticks += d_own;
 		if (residue > 0) {
+			/* unseen_rec may move the records: r is not used after. */
 			long to = r->youngest_gone >= 0 ? r->youngest_gone
 			        : !r->excluded         ? a->ent_rec[k]
 			                               : unseen_rec(a);
-			r = &a->recs[a->ent_rec[k]]; /* unseen_rec may move recs */
 			if (to >= 0)
 				a->recs[to].d_ticks += residue;
 		}
@@ -762,7 +762,7 @@ static void attribute(struct wp_attrib *a, const struct wp_snapshot *snap)
 	double s_busy = tree > 0 ? tree / (d_busy > tree ? d_busy : tree) : 0;
 	double s_cap = d_busy + d_idle > 0 ? clamp01(tree / (d_busy + d_idle)) : 0;
 	double mem_used = wp__node_mem_used(a->node);
-	double tree_ticks = tree, cpu_e = 0, mem_e = 0;
+	double cpu_e = 0, mem_e = 0;
 
 	a->cpu_pct = d_busy + d_idle > 0 && err == 0 ? 100.0 * s_cap : NAN;
 	if (err == 0)
@@ -816,8 +816,8 @@ static void attribute(struct wp_attrib *a, const struct wp_snapshot *snap)
 			pss_sum += a->recs[k].pss_now;
 	for (size_t k = 0; k < a->nrecs; k++) {
 		struct proc_rec *r = &a->recs[k];
-		if (tree_ticks > 0)
-			r->energy_j += cpu_e * r->d_ticks / tree_ticks;
+		if (tree > 0)
+			r->energy_j += cpu_e * r->d_ticks / tree;
 		if (pss_sum > 0 && r->alive && !r->excluded && r->pss_now > 0)
 			r->energy_j += mem_e * r->pss_now / pss_sum;
 	}
