@@ -82,6 +82,33 @@ class MeterTest(unittest.TestCase):
         self.assertEqual(got[0].tag, "work")
         self.assertEqual(got[0].energy_j, {"package_0": 0, "dram_0": 4})
 
+    def test_meters_kept_between_measurements(self):
+        args = dict(sources="powercap", sysfs_root=self.rapl.root, proc_root=self.rapl.root)
+        opened = []
+        real_init = wattprof.Meter.__init__
+
+        def counting_init(meter, *a, **k):
+            opened.append(meter)
+            real_init(meter, *a, **k)
+
+        wattprof.Meter.__init__ = counting_init
+        try:
+            for k in range(20):
+                with wattprof.measure(f"step{k}", **args) as m:
+                    self.rapl.add(PKG, 1)
+                self.assertEqual(m.region.energy_j["package_0"], 1)
+            self.assertEqual(len(opened), 1)  # opened once, kept
+            # A measurement inside another gets a meter of its own.
+            with wattprof.measure("outer", **args) as outer:
+                self.rapl.add(PKG, 2)
+                with wattprof.measure("inner", **args) as inner:
+                    self.rapl.add(PKG, 3)
+            self.assertEqual(len(opened), 2)
+            self.assertEqual(inner.region.energy_j["package_0"], 3)
+            self.assertEqual(outer.region.energy_j["package_0"], 5)
+        finally:
+            wattprof.Meter.__init__ = real_init
+
     def test_unknown_domain_named(self):
         with self.assertRaises(wattprof.WattprofError) as e:
             wattprof.Meter(domains=["package_0", "gpu_9"], sources="powercap",

@@ -3,9 +3,12 @@ tagged regions (begin/record/end), a context manager, a decorator and a
 background sampler whose samples become a pandas DataFrame when pandas is
 installed.  Results are dataclasses; energies in joules, times in seconds.
 """
+import atexit
 import ctypes
 import functools
 import math
+import os
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -170,9 +173,55 @@ class Meter:
         return Sampler(self, freq_hz, readings)
 
 
+class _Pool:
+    """Meters kept open between measurements of the same domains: opening
+    one probes every source (and cross-checks two sources of one domain
+    over 20 ms), too slow for a decorated function called in a loop.  A
+    meter in use (a measurement inside another) is never handed out twice."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._free: Dict[tuple, List[Meter]] = {}
+
+    @staticmethod
+    def _key(domains, meter_args):
+        # What the host is opened from: the arguments, and the variables
+        # libwattprof reads (roots, sources, the NVML library, the GPUs a
+        # program may see): a change of them opens another meter.
+        env = tuple(sorted((k, v) for k, v in os.environ.items()
+                           if k.startswith(("WATTPROF_", "FAKE_NVML")) or
+                           k.endswith("_VISIBLE_DEVICES")))
+        return (tuple(domains) if domains is not None else None,
+                tuple(sorted(meter_args.items())), env)
+
+    def acquire(self, domains, meter_args) -> Meter:
+        key = self._key(domains, meter_args)
+        with self._lock:
+            free = self._free.get(key)
+            if free:
+                return free.pop()
+        return Meter(domains=domains, **meter_args)
+
+    def release(self, meter: Meter, domains, meter_args) -> None:
+        with self._lock:
+            self._free.setdefault(self._key(domains, meter_args), []).append(meter)
+
+    def close(self):
+        with self._lock:
+            for meters in self._free.values():
+                for m in meters:
+                    m.close()
+            self._free.clear()
+
+
+_pool = _Pool()
+atexit.register(_pool.close)
+
+
 class _Measurement:
-    def __init__(self, meter, tag, own):
+    def __init__(self, meter, tag, own, release=None):
         self.meter, self.tag, self.own = meter, tag, own
+        self.release = release
         self.region: Optional[Region] = None
 
     def __enter__(self):
@@ -188,15 +237,20 @@ class _Measurement:
             self.regions = regions
             self.region = regions[-1] if regions else None
         finally:
-            if self.own:
+            if self.release:
+                self.release(self.meter)
+            elif self.own:
                 self.meter.close()
         return False
 
 
 def measure(tag: str = "", domains: Optional[Sequence[str]] = None, **meter_args):
     """`with wattprof.measure("train") as m:` ... then m.region, m.regions
-    (one per record() breakpoint).  Opens a Meter for the block."""
-    return _Measurement(Meter(domains=domains, **meter_args), tag, own=True)
+    (one per record() breakpoint).  Uses a Meter of those domains kept open
+    between measurements (opening one probes every source)."""
+    meter = _pool.acquire(domains, meter_args)
+    return _Measurement(meter, tag, own=True,
+                        release=lambda m: _pool.release(m, domains, meter_args))
 
 
 def measured(func: Optional[Callable] = None, *, domains: Optional[Sequence[str]] = None,

@@ -10,7 +10,7 @@ import functools
 import time
 from typing import Dict, Iterable, List, Optional
 
-from ..meter import Meter
+from ..meter import _pool
 from .energy_handler import PrintHandler
 from .energy_device import Domain, NoSuchDomainError
 from .energy_device.nvidia_device import NvidiaGPUDomain
@@ -92,8 +92,9 @@ class EnergyMeter:
     get_trace()."""
 
     def __init__(self, domains: Optional[List[Domain]] = None):
+        self._names = _names(domains)
         try:
-            self._meter = Meter(domains=_names(domains))
+            self._meter = _pool.acquire(self._names, {})
         except OSError as e:
             missing = [n for n in (_names(domains) or []) if n in str(e)]
             if missing:
@@ -139,7 +140,10 @@ class EnergyMeter:
         return self._trace
 
     def close(self) -> None:
-        self._meter.close()
+        """Hands the meter back for the next measurement of these domains."""
+        if self._meter is not None:
+            _pool.release(self._meter, self._names, {})
+            self._meter = None
 
 
 class EnergyContext:
