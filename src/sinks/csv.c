@@ -261,25 +261,38 @@ static int attribution_rows(const struct wp_report *r, FILE *f, const double *la
 			rc = end_row(f, t, d->name, "attributed_energy_j", d->attributed_energy_j, "J",
 			             d->attribution_method ? d->attribution_method : "");
 	}
-	static const char a[] = "attribution";
-	if (rc == 0)
-		rc = end_row(f, t, a, "root_pid", (double)r->attribution_root_pid, "", "");
-	if (rc == 0)
-		rc = end_row(f, t, a, "total_energy_j", r->attributed_total_j, "J", "");
-	if (rc == 0)
-		rc = end_row(f, t, a, "cpu_time_s", r->attributed_cpu_time_s, "s", "");
-	if (rc == 0)
-		rc = end_row(f, t, a, "peak_rss_b", r->attributed_peak_rss_b, "B", "");
-	if (rc == 0)
-		rc = end_row(f, t, a, "peak_pss_b", r->attributed_peak_pss_b, "B", "");
-	if (rc == 0)
-		rc = end_row(f, t, a, "peak_uss_b", r->attributed_peak_uss_b, "B", "");
-	if (rc == 0)
-		rc = end_row(f, t, a, "peak_gpu_mem_b", r->attributed_peak_gpu_mem_b, "B", "");
-	if (rc == 0)
-		rc = end_row(f, t, a, "process_count", (double)r->process_count, "", "");
+	/* The tree's figures, then each process's, in the JSON report's order. */
+	struct row {
+		const char *metric, *unit;
+		double v;
+	};
+	const struct row tree[] = {
+		{ "root_pid", "", (double)r->attribution_root_pid },
+		{ "total_energy_j", "J", r->attributed_total_j },
+		{ "cpu_time_s", "s", r->attributed_cpu_time_s },
+		{ "peak_rss_b", "B", r->attributed_peak_rss_b },
+		{ "peak_pss_b", "B", r->attributed_peak_pss_b },
+		{ "peak_uss_b", "B", r->attributed_peak_uss_b },
+		{ "peak_gpu_mem_b", "B", r->attributed_peak_gpu_mem_b },
+		{ "process_count", "", (double)r->process_count },
+	};
+	for (size_t k = 0; k < sizeof tree / sizeof *tree && rc == 0; k++)
+		rc = end_row(f, t, "attribution", tree[k].metric, tree[k].v, tree[k].unit, "");
 	for (size_t i = 0; i < r->process_count && rc == 0; i++) {
 		const struct wp_report_process *p = &r->processes[i];
+		const struct row proc[] = {
+			{ "ppid", "", (double)p->ppid },
+			{ "start_s", "s", p->start_s },
+			{ "end_s", "s", p->end_s },
+			{ "exited", "", p->exited ? 1 : 0 },
+			{ "cpu_time_s", "s", p->cpu_time_s },
+			{ "peak_rss_b", "B", p->peak_rss_b },
+			{ "peak_pss_b", "B", p->peak_pss_b },
+			{ "peak_uss_b", "B", p->peak_uss_b },
+			{ "pss_from_rss", "", p->pss_from_rss ? 1 : 0 },
+			{ "peak_gpu_mem_b", "B", p->peak_gpu_mem_b },
+			{ "attributed_energy_j", "J", p->attributed_energy_j },
+		};
 		char dom[40];
 		char *cmd = valid_utf8(p->command ? p->command : "");
 		if (!cmd)
@@ -287,28 +300,8 @@ static int attribution_rows(const struct wp_report *r, FILE *f, const double *la
 		snprintf(dom, sizeof dom, "process_%lld", (long long)p->pid);
 		rc = end_row(f, t, dom, "pid", (double)p->pid, "", cmd);
 		free(cmd);
-		if (rc == 0)
-			rc = end_row(f, t, dom, "ppid", (double)p->ppid, "", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "start_s", p->start_s, "s", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "end_s", p->end_s, "s", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "exited", p->exited ? 1 : 0, "", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "cpu_time_s", p->cpu_time_s, "s", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "peak_rss_b", p->peak_rss_b, "B", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "peak_pss_b", p->peak_pss_b, "B", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "peak_uss_b", p->peak_uss_b, "B", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "pss_from_rss", p->pss_from_rss ? 1 : 0, "", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "peak_gpu_mem_b", p->peak_gpu_mem_b, "B", "");
-		if (rc == 0)
-			rc = end_row(f, t, dom, "attributed_energy_j", p->attributed_energy_j, "J", "");
+		for (size_t k = 0; k < sizeof proc / sizeof *proc && rc == 0; k++)
+			rc = end_row(f, t, dom, proc[k].metric, proc[k].v, proc[k].unit, "");
 	}
 	return rc;
 }
