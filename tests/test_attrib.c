@@ -495,6 +495,19 @@ int test_attrib_bad_input(void)
 
 /* ------------------------------------------------------ real processes */
 
+/* A host on sysfs_root's sources (one: "powercap", "nvml") with this
+ * machine's real /proc, and a meter on all its domains. */
+static void open_on_proc(const char *sysfs_root, const char *sources, struct wp_host **h,
+                         struct wp_meter **m)
+{
+	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = sysfs_root,
+		                .proc_root = "/proc", .sources = sources,
+		                .flags = WP_OPEN_NO_CROSSCHECK };
+	ASSERT_EQ(wp_host_open(h, &o), 0);
+	ASSERT_EQ(wp_meter_open(m, *h, NULL, 0, NULL), 0);
+}
+
+
 static pid_t burner(void)
 {
 	pid_t pid = fork();
@@ -553,11 +566,7 @@ int test_attrib_real_burners_follow_cpu_time(void)
 
 	sim_create(&s, steady, 1);
 	sim_start(&s, 1000000);
-	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = s.root,
-		                .proc_root = "/proc", .sources = "powercap",
-		                .flags = WP_OPEN_NO_CROSSCHECK };
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	open_on_proc(s.root, "powercap", &h, &m);
 	pid_t outside = burner();
 	/* The tree: a root that forks a burner and waits. */
 	pid_t root = fork();
@@ -690,11 +699,7 @@ int test_attrib_gpu_follows_process_samples(void)
 		         (unsigned long long)wp_now_ns(), file,
 		         mig ? ";fail=nvmlDeviceGetProcessUtilization:3" : "");
 		setenv("FAKE_NVML", items, 1);
-		struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = dir,
-			                .proc_root = "/proc", .sources = "nvml",
-			                .flags = WP_OPEN_NO_CROSSCHECK };
-		ASSERT_EQ(wp_host_open(&h, &o), 0);
-		ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+		open_on_proc(dir, "nvml", &h, &m);
 		ASSERT_EQ(wp_meter_domain_count(m), 1);
 		ASSERT_EQ(wp_meter_domain(m, 0)->kind, WP_KIND_GPU);
 		struct wp_snapshot *prev = wp_snapshot_new(m), *now = wp_snapshot_new(m);
@@ -1000,11 +1005,7 @@ int test_attrib_series_from_sampler(void)
 
 	sim_create(&s, steady_pkg, 1);
 	sim_start(&s, 1000000);
-	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = s.root,
-		                .proc_root = "/proc", .sources = "powercap",
-		                .flags = WP_OPEN_NO_CROSSCHECK };
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	open_on_proc(s.root, "powercap", &h, &m);
 	struct wp_snapshot *start = wp_snapshot_new(m), *end = wp_snapshot_new(m);
 	ASSERT_EQ(wp_meter_snapshot(m, start), 0);
 	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION, .root_pid = getpid(),
@@ -1148,13 +1149,9 @@ int test_attrib_root_whose_main_thread_ended_runs(void)
 	struct wp_attrib *a;
 
 	fixture_open(&f); /* for a meter; the attribution reads /proc below */
-	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = f.s.root,
-		                .proc_root = "/proc", .sources = "powercap",
-		                .flags = WP_OPEN_NO_CROSSCHECK };
 	struct wp_host *h;
 	struct wp_meter *m;
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	open_on_proc(f.s.root, "powercap", &h, &m);
 	struct wp_snapshot *s0 = wp_snapshot_new(m);
 	ASSERT_EQ(wp_meter_snapshot(m, s0), 0);
 	pid_t pid = fork();
@@ -1291,11 +1288,7 @@ int test_attrib_gpu_held_share_follows_live_processes(void)
 	         "sample_ms.0=1000;procs_file.0=%s",
 	         (unsigned long long)wp_now_ns(), file);
 	setenv("FAKE_NVML", items, 1);
-	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = dir,
-		                .proc_root = "/proc", .sources = "nvml",
-		                .flags = WP_OPEN_NO_CROSSCHECK };
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	open_on_proc(dir, "nvml", &h, &m);
 	struct wp_snapshot *prev = wp_snapshot_new(m), *now = wp_snapshot_new(m);
 	ASSERT_EQ(wp_meter_snapshot(m, prev), 0);
 	struct wp_attrib_options ao = { .version = WP_ATTRIB_OPTIONS_VERSION,
@@ -1403,11 +1396,7 @@ int test_attrib_walk_finds_many_children(void)
 	pid_t kids[KIDS];
 
 	fixture_open(&f);
-	struct wp_options o = { .version = WP_OPTIONS_VERSION, .sysfs_root = f.s.root,
-		                .proc_root = "/proc", .sources = "powercap",
-		                .flags = WP_OPEN_NO_CROSSCHECK };
-	ASSERT_EQ(wp_host_open(&h, &o), 0);
-	ASSERT_EQ(wp_meter_open(&m, h, NULL, 0, NULL), 0);
+	open_on_proc(f.s.root, "powercap", &h, &m);
 	struct wp_snapshot *s0 = wp_snapshot_new(m);
 	ASSERT_EQ(wp_meter_snapshot(m, s0), 0);
 	for (size_t k = 0; k < KIDS; k++)
