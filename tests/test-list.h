@@ -104,6 +104,7 @@
 	X(sampler_rejects_bad_frequency, 10)                 \
 	X(sampler_caps_frequency_and_odd_ranges, 10)         \
 	X(report_json_contract, 10)                          \
+	X(report_on_the_heap, 5)                             \
 	X(report_total_counts_each_joule_once, 10)           \
 	X(report_json_escapes_any_bytes, 10)                 \
 	X(report_numbers_ignore_locale, 10)                  \

@@ -35,6 +35,7 @@ static void sample_report(struct wp_report *r)
 		r->domains[i].energy_j = energy[i];
 		r->domains[i].avg_power_w = energy[i] / 2;
 		r->domains[i].in_total = i != 1;
+		r->domains[i].kind = i == 0 ? WP_KIND_PACKAGE : i == 1 ? WP_KIND_CORE : WP_KIND_DRAM;
 	}
 	r->total_energy_j = 12;
 	r->region_count = 1;
@@ -91,6 +92,9 @@ TEST(report_json_contract)
 	ASSERT_EQ(doms->n, 3);
 	ASSERT_STR(member(&doms->items[0], "name", J_STR)->str, "package_0");
 	ASSERT_STR(member(&doms->items[0], "source", J_STR)->str, "powercap");
+	ASSERT_STR(member(&doms->items[0], "kind", J_STR)->str, "package");
+	ASSERT_STR(member(&doms->items[1], "kind", J_STR)->str, "core");
+	ASSERT_STR(member(&doms->items[2], "kind", J_STR)->str, "dram");
 	ASSERT_NEAR(member(&doms->items[0], "energy_j", J_NUM)->num, 10, 0);
 	ASSERT_NEAR(member(&doms->items[0], "avg_power_w", J_NUM)->num, 5, 0);
 	ASSERT_EQ(member(&doms->items[0], "estimated", J_BOOL)->boolean, 0);
@@ -152,6 +156,31 @@ static void measure_known(struct sim *s, struct wp_host *h, const char *const *n
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
 	wp_meter_close(m);
+}
+
+/* A report on the heap (the Python binding's): initialised, and every
+ * string it comes to hold freed with it (ASan's leak check sees one left). */
+TEST(report_on_the_heap)
+{
+	static const char *const argv[] = { "python3", "-c", "pass", NULL };
+	struct wp_report *r = wp_report_new();
+	ASSERT(r != NULL);
+	ASSERT_EQ(r->exit_status, -1);
+	ASSERT(isnan(r->total_energy_j));
+	ASSERT_EQ(r->domain_count, 0);
+	ASSERT_EQ(wp_report_set_command(r, argv), 0);
+	ASSERT_EQ(wp_report_warn(r, "a warning"), 0);
+	ASSERT_STR(r->command[2], "pass");
+	wp_report_delete(r);
+	wp_report_delete(NULL);
+	/* The kinds' names, the JSON report's "kind". */
+	ASSERT_STR(wp_domain_kind_name(WP_KIND_PACKAGE), "package");
+	ASSERT_STR(wp_domain_kind_name(WP_KIND_UNCORE), "uncore");
+	ASSERT_STR(wp_domain_kind_name(WP_KIND_SYSTEM), "system");
+	ASSERT_STR(wp_domain_kind_name(WP_KIND_GPU), "gpu");
+	ASSERT_STR(wp_domain_kind_name((enum wp_domain_kind)0), "unknown");
+	ASSERT_STR(wp_domain_kind_name((enum wp_domain_kind)99), "unknown");
+	return 0;
 }
 
 TEST(report_numbers_ignore_locale)
@@ -482,7 +511,7 @@ static const char *const top_keys[] = { "version", "host", "command", "exit_stat
 	                                "warnings", "sampling", "idle", "rounds",
 	                                "attribution", "processes", "carbon", "series" };
 /* A domain's members without attribution: as before it existed. */
-static const char *const domain_keys[] = { "name", "source", "energy_j", "avg_power_w",
+static const char *const domain_keys[] = { "name", "source", "kind", "energy_j", "avg_power_w",
 	                                   "estimated", "in_total", "complete", "integrated",
 	                                   "method", "device_name", "device_id", "min_power_w",
 	                                   "peak_power_w", "idle_power_w", "above_idle_j",
@@ -499,13 +528,13 @@ static void check_attributed_doc(const struct json *j, const struct wp_report *r
 	ASSERT_EQ(doms->n, r->domain_count);
 	for (size_t i = 0; i < doms->n; i++) {
 		const struct json *d = &doms->items[i];
-		const char *keys[20];
+		const char *keys[21];
 		/* The two members right after energy_j, the rest as before. */
-		memcpy(keys, domain_keys, 3 * sizeof *keys);
-		keys[3] = "attributed_energy_j";
-		keys[4] = "attribution_method";
-		memcpy(keys + 5, domain_keys + 3, 15 * sizeof *keys);
-		expect_keys(d, keys, 20);
+		memcpy(keys, domain_keys, 4 * sizeof *keys);
+		keys[4] = "attributed_energy_j";
+		keys[5] = "attribution_method";
+		memcpy(keys + 6, domain_keys + 4, 15 * sizeof *keys);
+		expect_keys(d, keys, 21);
 		ASSERT_STR(member(d, "name", J_STR)->str, r->domains[i].name);
 		expect_num(d, "attributed_energy_j", r->domains[i].attributed_energy_j);
 		ASSERT_STR(member(d, "attribution_method", J_STR)->str,
@@ -568,7 +597,7 @@ static void check_unattributed_doc(const struct json *j)
 	expect_keys(j, top_keys, sizeof top_keys / sizeof *top_keys);
 	const struct json *doms = member(j, "domains", J_ARR);
 	for (size_t i = 0; i < doms->n; i++)
-		expect_keys(&doms->items[i], domain_keys, 18);
+		expect_keys(&doms->items[i], domain_keys, 19);
 	member(j, "attribution", J_NULL);
 	member(j, "processes", J_NULL);
 }

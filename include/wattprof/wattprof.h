@@ -156,6 +156,10 @@ struct wp_domain_info {
 	int opt_in;
 };
 
+/* "package", "core", "uncore", "dram", "psys", "other", "system", "gpu";
+ * "unknown" for a value outside the enum.  Static strings. */
+const char *wp_domain_kind_name(enum wp_domain_kind kind);
+
 /*
  * Nonzero when every joule of domain `inner` is also counted by domain
  * `outer` (core_0 inside package_0; everything RAPL inside psys).  A total
@@ -791,6 +795,14 @@ struct wp_report {
                                       (set by wp_report_set_series) */
 
 void wp_report_init(struct wp_report *report);
+/*
+ * A report on the heap, initialised, for callers that cannot hold the
+ * structure itself (a binding through a foreign-function interface, whose
+ * copy of the layout would have to follow every version); NULL when out of
+ * memory.  wp_report_delete frees what it holds and the report.
+ */
+struct wp_report *wp_report_new(void);
+void wp_report_delete(struct wp_report *report);
 /*
  * Fills the domains, total, duration and regions from a meter between two of
  * its snapshots, and adds a warning for every domain that was lost or read

@@ -413,29 +413,6 @@ static void close_group(hid_t *g)
 	*g = -1;
 }
 
-static const char *kind_name(enum wp_domain_kind k)
-{
-	switch (k) {
-	case WP_KIND_PACKAGE:
-		return "package";
-	case WP_KIND_CORE:
-		return "core";
-	case WP_KIND_UNCORE:
-		return "uncore";
-	case WP_KIND_DRAM:
-		return "dram";
-	case WP_KIND_PSYS:
-		return "psys";
-	case WP_KIND_OTHER:
-		return "other";
-	case WP_KIND_SYSTEM:
-		return "system";
-	case WP_KIND_GPU:
-		return "gpu";
-	}
-	return "unknown";
-}
-
 /* The run group's attributes: everything the store and the report hold
  * but the domains, regions and samples. */
 static void run_attrs(struct h5 *w, hid_t g, const struct wp_run *run)
@@ -713,7 +690,7 @@ static void domain_attrs(struct h5 *w, hid_t g, const struct wp_report *r, size_
 	attr_str(w, g, "name", m->name);
 	attr_str(w, g, "source", m->source);
 	attr_str(w, g, "method", wp__report_method(m));
-	attr_str(w, g, "kind", kind_name(m->kind));
+	attr_str(w, g, "kind", wp_domain_kind_name(m->kind));
 	attr_bool(w, g, "estimated", m->estimated);
 	attr_bool(w, g, "in_total", m->in_total);
 	attr_bool(w, g, "complete", m->status == 0);

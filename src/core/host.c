@@ -488,6 +488,18 @@ const char *wp_host_dev_root(const struct wp_host *host)
 	return host ? host->dev_root : NULL;
 }
 
+const char *wp_domain_kind_name(enum wp_domain_kind kind)
+{
+	static const char *const names[] = {
+		[WP_KIND_PACKAGE] = "package", [WP_KIND_CORE] = "core",
+		[WP_KIND_UNCORE] = "uncore",   [WP_KIND_DRAM] = "dram",
+		[WP_KIND_PSYS] = "psys",       [WP_KIND_OTHER] = "other",
+		[WP_KIND_SYSTEM] = "system",   [WP_KIND_GPU] = "gpu",
+	};
+	return (unsigned)kind < sizeof names / sizeof *names && names[kind] ? names[kind]
+	                                                                    : "unknown";
+}
+
 void wp__rapl_domain_name(char *buf, size_t cap, enum wp_domain_kind kind, int socket, int die)
 {
 	static const char *const prefix[] = {

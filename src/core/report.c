@@ -27,6 +27,20 @@ void wp_report_init(struct wp_report *r)
 	r->total_energy_j = NAN;
 }
 
+struct wp_report *wp_report_new(void)
+{
+	struct wp_report *r = malloc(sizeof *r);
+	if (r)
+		wp_report_init(r);
+	return r;
+}
+
+void wp_report_delete(struct wp_report *r)
+{
+	wp_report_free(r);
+	free(r);
+}
+
 int wp_report_warn(struct wp_report *r, const char *fmt, ...)
 {
 	char *s, **w;

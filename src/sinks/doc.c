@@ -326,6 +326,7 @@ static void domains(struct wp__doc *d, const struct wp_report *r)
 		wp__doc_begin(d, NULL, 0, WP__FLOW_JSON);
 		wp__doc_str(d, "name", m->name);
 		wp__doc_str(d, "source", m->source);
+		wp__doc_str(d, "kind", wp_domain_kind_name(m->kind));
 		wp__doc_num(d, "energy_j", m->energy_j);
 		/* Only in an attributed report, so that one without stays as it
 		 * was (docs/REPORT.md). */
