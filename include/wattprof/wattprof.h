@@ -743,7 +743,9 @@ struct wp_report_carbon {
 /*
  * A finished measurement.  Fill it with wp_report_init() and
  * wp_report_measure(), set the run's own fields, then write it.  Every string
- * and array is owned by the report and freed by wp_report_free().
+ * and array is owned by the report and freed by wp_report_free().  New
+ * members go at the end; the first five stay where they are (the Python
+ * binding sets start_unix_ns through them).
  */
 struct wp_report {
 	char *host;
@@ -1004,7 +1006,8 @@ int wp_store_sync(struct wp_store *store);
  */
 int wp_store_finish(struct wp_store *store, const struct wp_report *report);
 
-/* A stored run. */
+/* A stored run.  New members go at the end (the Python binding reads the
+ * members before `report` by their place, and the report at its offset). */
 struct wp_run {
 	int64_t id;
 	char *uuid;

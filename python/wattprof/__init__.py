@@ -13,8 +13,10 @@ seed tools' APIs (pyJoules, perun, PyPowerGadget ...) onto this one.
 """
 from ._lib import LibraryNotFound, WattprofError, lib as _clib
 from .meter import Domain, Meter, Region, Sample, Sampler, measure, measured
+from .run import Report, Run, Store, StoredRun
 
 __all__ = ["Domain", "Meter", "Region", "Sample", "Sampler", "measure", "measured",
+           "Report", "Run", "Store", "StoredRun",
            "WattprofError", "LibraryNotFound", "library_version", "__version__"]
 
 __version__ = "0.1.0"

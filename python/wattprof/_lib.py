@@ -118,7 +118,69 @@ class SeriesColumn(ctypes.Structure):
                 ("unit", ctypes.c_char_p)]
 
 
+class RunInfo(ctypes.Structure):
+    """struct wp_run_info, version 1."""
+    _fields_ = [("version", ctypes.c_uint), ("name", ctypes.c_char_p),
+                ("tags", ctypes.POINTER(ctypes.c_char_p)), ("tag_count", ctypes.c_size_t),
+                ("package", ctypes.c_char_p), ("algorithm", ctypes.c_char_p),
+                ("algorithm_params", ctypes.c_char_p), ("data_type", ctypes.c_char_p),
+                ("data_shape", ctypes.c_char_p), ("comment", ctypes.c_char_p),
+                ("user", ctypes.c_char_p), ("host", ctypes.c_char_p),
+                ("platform", ctypes.c_char_p)]
+
+
+class CarbonOptions(ctypes.Structure):
+    """struct wp_carbon_options, version 1."""
+    _fields_ = [("version", ctypes.c_uint), ("flags", ctypes.c_uint), ("pue", ctypes.c_double),
+                ("country", ctypes.c_char_p), ("emissions_factor", ctypes.c_double),
+                ("emissions_factor_source", ctypes.c_char_p),
+                ("price_factor", ctypes.c_double), ("price_unit", ctypes.c_char_p)]
+
+
+class CarbonIntensity(ctypes.Structure):
+    """struct wp_carbon_intensity."""
+    _fields_ = [("alpha2", ctypes.c_char_p), ("alpha3", ctypes.c_char_p),
+                ("name", ctypes.c_char_p), ("g_per_kwh", ctypes.c_double),
+                ("year", ctypes.c_int), ("source", ctypes.c_char_p)]
+
+
+class AttribOptions(ctypes.Structure):
+    """struct wp_attrib_options, version 1."""
+    _fields_ = [("version", ctypes.c_uint), ("flags", ctypes.c_uint),
+                ("root_pid", ctypes.c_int64), ("idle_power_w", ctypes.POINTER(ctypes.c_double))]
+
+
+class ReportHead(ctypes.Structure):
+    """The first members of struct wp_report (the header keeps them first):
+    the binding sets start_unix_ns and reads nothing else through it."""
+    _fields_ = [("host", ctypes.c_void_p), ("command", ctypes.c_void_p),
+                ("exit_status", ctypes.c_int), ("start_unix_ns", ctypes.c_int64),
+                ("duration_s", ctypes.c_double)]
+
+
+class RunHead(ctypes.Structure):
+    """struct wp_run up to its report, which follows at sizeof(RunHead)
+    (every member is 8 bytes: no padding before it)."""
+    _fields_ = [("id", ctypes.c_int64)] + [
+        (n, ctypes.c_char_p) for n in (
+            "uuid", "status", "name", "package", "algorithm", "algorithm_params",
+            "data_type", "data_shape", "comment", "user", "platform", "wattprof_version")] + [
+        ("tags", ctypes.POINTER(ctypes.c_char_p)), ("tag_count", ctypes.c_size_t),
+        ("cpu_j", ctypes.c_double), ("dram_j", ctypes.c_double), ("gpu_j", ctypes.c_double),
+        ("other_j", ctypes.c_double)]
+
+
 OPTIONS_VERSION = 2
+RUN_INFO_VERSION = 1
+CARBON_OPTIONS_VERSION = 1
+CARBON_EMISSIONS_FACTOR = 0x1
+CARBON_PRICE = 0x2
+ATTRIB_OPTIONS_VERSION = 1
+ATTRIB_EXCLUDE_SELF = 0x2
+STORE_CREATE = 0x1
+STORE_READONLY = 0x2
+LOAD_SERIES = 0x1
+FORMATS = {"text": 0, "txt": 0, "json": 1, "csv": 2, "yaml": 3, "yml": 3, "html": 4}
 SAMPLER_OPTIONS_VERSION = 3
 SERIES_OPTIONS_VERSION = 3
 OPEN_NO_CROSSCHECK = 0x1
@@ -168,11 +230,50 @@ _protos = {
     "wp_series_next": (ctypes.c_int, [P, ctypes.POINTER(ctypes.c_double),
                                       ctypes.POINTER(ctypes.c_double)]),
     "wp_series_reader_close": (None, [P]),
+    "wp_report_new": (P, []),
+    "wp_report_delete": (None, [P]),
+    "wp_report_measure": (ctypes.c_int, [P, P, P, P]),
+    "wp_report_set_command": (ctypes.c_int, [P, ctypes.POINTER(ctypes.c_char_p)]),
+    "wp_report_set_series": (ctypes.c_int, [P, P]),
+    "wp_report_set_attribution": (ctypes.c_int, [P, P]),
+    "wp_report_set_carbon": (ctypes.c_int, [P, ctypes.POINTER(CarbonOptions)]),
+    "wp_report_write": (ctypes.c_int, [P, ctypes.c_int, P]),
+    # printf-style: called with "%s" and the text only.
+    "wp_report_warn": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p]),
+    "wp_carbon_intensity_find": (ctypes.c_int, [ctypes.c_char_p,
+                                                ctypes.POINTER(ctypes.POINTER(CarbonIntensity))]),
+    "wp_data_type_check": (ctypes.c_int, [ctypes.c_char_p]),
+    "wp_attrib_open": (ctypes.c_int, [PP, P, P, ctypes.POINTER(AttribOptions)]),
+    "wp_attrib_add": (ctypes.c_int, [P, P]),
+    "wp_attrib_close": (None, [P]),
+    "wp_store_open": (ctypes.c_int, [PP, ctypes.c_char_p, ctypes.c_uint]),
+    "wp_store_close": (None, [P]),
+    "wp_store_errmsg": (ctypes.c_char_p, [P]),
+    "wp_store_begin": (ctypes.c_int, [P, ctypes.POINTER(RunInfo), P, P, P,
+                                      ctypes.POINTER(ctypes.c_int64)]),
+    "wp_store_sync": (ctypes.c_int, [P]),
+    "wp_store_finish": (ctypes.c_int, [P, P]),
+    "wp_store_load": (ctypes.c_int, [P, ctypes.c_int64, ctypes.c_uint, PP]),
+    "wp_run_free": (None, [P]),
+    "wp_store_list": (ctypes.c_int, [P, ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
+                                     ctypes.POINTER(ctypes.c_size_t)]),
+    "wp_store_remove": (ctypes.c_int, [P, ctypes.c_int64]),
 }
 for _name, (_res, _args) in _protos.items():
     _f = getattr(lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+
+
+# The C library's stdio, for the FILE * that wp_report_write writes to.
+libc = ctypes.CDLL(None)
+libc.open_memstream.restype = P
+libc.open_memstream.argtypes = [PP, ctypes.POINTER(ctypes.c_size_t)]
+libc.fopen.restype = P
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.fclose.argtypes = [P]
+libc.free.argtypes = [P]
+libc.free.restype = None
 
 
 def _strerror(code):
