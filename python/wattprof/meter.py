@@ -101,6 +101,7 @@ class Meter:
                 socket=d.socket, method=_s(d.method), estimated=bool(d.estimated),
                 in_total=d.kind != 6 and not inside, device_name=_s(d.device_name)))
         self._in_total = {d.name: d.in_total for d in self.domains}
+        self._open = self._ended = False
 
     # ------------------------------------------------------------ lifetime
 
@@ -134,6 +135,7 @@ class Meter:
     def begin(self, tag: str = "") -> None:
         """Starts a region (pyJoules's start): WattprofError if one is open."""
         check(lib.wp_meter_begin(self._live(), c_str(tag)), "cannot begin a region")
+        self._open, self._ended = True, False
 
     def record(self, tag: str = "") -> None:
         """Ends the open region and starts the next one, tagged `tag`."""
@@ -142,10 +144,23 @@ class Meter:
     def end(self) -> List[Region]:
         """Ends the open region; returns every region closed since the last
         end() (or clear), oldest first, and forgets them."""
-        check(lib.wp_meter_end(self._live()), "cannot end a region")
+        if not self._ended:  # else end_open() ended it
+            check(lib.wp_meter_end(self._live()), "cannot end a region")
+        self._open = self._ended = False
         out = self.regions()
         lib.wp_meter_clear_regions(self._meter)
         return out
+
+    def end_open(self) -> None:
+        """Ends the open region, if any, keeping the regions (end() returns
+        them later)."""
+        if self._open:
+            check(lib.wp_meter_end(self._live()), "cannot end a region")
+            self._open, self._ended = False, True
+
+    def snapshot(self) -> "Snapshot":
+        """Every domain's counters now (wp_meter_snapshot)."""
+        return Snapshot(self)
 
     def regions(self) -> List[Region]:
         m = self._live()
@@ -171,6 +186,36 @@ class Meter:
         wrap unseen); readings adds device and node readings (GPU
         utilisation, CPU utilisation, memory) at most 10 times a second."""
         return Sampler(self, freq_hz, readings)
+
+
+class Snapshot:
+    """A wp_snapshot of a meter, freed with the object; `ptr` for the C
+    calls that take one."""
+
+    def __init__(self, meter: Meter):
+        m = meter._live()
+        self.ptr = lib.wp_snapshot_new(m)
+        if not self.ptr:
+            raise MemoryError("wp_snapshot_new")
+        rc = lib.wp_meter_snapshot(m, self.ptr)
+        if rc < 0:
+            self.close()
+            check(rc, "cannot read the domains")
+
+    @property
+    def time_s(self) -> float:
+        return lib.wp_snapshot_time_ns(self.ptr) / 1e9
+
+    def close(self):
+        if self.ptr:
+            lib.wp_snapshot_free(self.ptr)
+            self.ptr = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 class _Pool:
@@ -268,6 +313,33 @@ def measured(func: Optional[Callable] = None, *, domains: Optional[Sequence[str]
     return wrap(func) if func is not None else wrap
 
 
+def series_columns(series) -> List[tuple]:
+    """(domain, metric, unit) of each column of a wp_series."""
+    c = _lib.SeriesColumn()
+    out = []
+    for i in range(lib.wp_series_column_count(series)):
+        check(lib.wp_series_column(series, i, ctypes.byref(c)), "no such column")
+        out.append((_s(c.domain), _s(c.metric), _s(c.unit)))
+    return out
+
+
+def series_rows(series) -> List[tuple]:
+    """Every row of a wp_series: (t_s, {"domain.metric": value})."""
+    cols = [f"{d}.{m}" for d, m, _ in series_columns(series)]
+    reader = ctypes.c_void_p()
+    check(lib.wp_series_reader_open(ctypes.byref(reader), series), "cannot read the series back")
+    vals = (ctypes.c_double * max(1, len(cols)))()
+    t = ctypes.c_double()
+    out = []
+    try:
+        while check(lib.wp_series_next(reader, ctypes.byref(t), vals),
+                    "cannot read a sample") == 1:
+            out.append((t.value, dict(zip(cols, vals[:len(cols)]))))
+    finally:
+        lib.wp_series_reader_close(reader)
+    return out
+
+
 class Sampler:
     """A background sampler (libwattprof's thread: absolute schedule, no
     drift) feeding a time series kept in a temporary file; read it back with
@@ -329,14 +401,7 @@ class Sampler:
         return {f"{d}.{m}": u for d, m, u in self._columns()}
 
     def _columns(self):
-        if not self._series:
-            return []
-        c = _lib.SeriesColumn()
-        out = []
-        for i in range(lib.wp_series_column_count(self._series)):
-            check(lib.wp_series_column(self._series, i, ctypes.byref(c)), "no such column")
-            out.append((_s(c.domain), _s(c.metric), _s(c.unit)))
-        return out
+        return series_columns(self._series) if self._series else []
 
     def samples(self) -> List[Sample]:
         """Every sample so far, oldest first (stop() first for the last)."""
@@ -344,20 +409,7 @@ class Sampler:
             raise ValueError("stop the Sampler before reading it back")
         if not self._series:
             return []
-        cols = self.columns
-        reader = ctypes.c_void_p()
-        check(lib.wp_series_reader_open(ctypes.byref(reader), self._series),
-              "cannot read the series back")
-        vals = (ctypes.c_double * max(1, len(cols)))()
-        t = ctypes.c_double()
-        out = []
-        try:
-            while check(lib.wp_series_next(reader, ctypes.byref(t), vals),
-                        "cannot read a sample") == 1:
-                out.append(Sample(t_s=t.value, values=dict(zip(cols, vals[:len(cols)]))))
-        finally:
-            lib.wp_series_reader_close(reader)
-        return out
+        return [Sample(t_s=t, values=v) for t, v in series_rows(self._series)]
 
     def to_dataframe(self):
         """The samples as a pandas DataFrame indexed by t_s (ImportError

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 from . import _lib, config
 from ._lib import WattprofError, c_str, check, lib, libc
-from .meter import Meter, _pool
+from .meter import Meter, _pool, series_rows
 
 __all__ = ["Report", "Store", "StoredRun", "Run", "carbon_options"]
 
@@ -337,8 +337,14 @@ class Run:
     attribute: the energy this process and its children are responsible
     for (docs/ATTRIBUTION.md); implies series.
 
+    formats: the report renderings wanted after the run (text, json,
+    yaml, csv, html), in .rendered.
+
+    keep_samples: the series' rows in .samples after the run.
+
     After the block: .id (None when not stored), .report (the JSON
-    report as a dict), .error (why it was not stored, else None).  The run
+    report as a dict), .rendered[fmt], .error (why it was not stored,
+    else None).  The run
     is stored as it starts, its samples every second, and its end even
     when the block raises (the exception goes on).
     """
@@ -348,6 +354,7 @@ class Run:
                  series: bool = False, attribute: bool = False, freq_hz: Optional[float] = None,
                  tags: Optional[Dict[str, str]] = None, user: Optional[str] = None,
                  config_file: Optional[str] = None, meter_args: Optional[dict] = None,
+                 formats: Sequence[str] = ("text",), keep_samples: bool = False,
                  **fields):
         carbon_keys = ("pue", "country", "emissions_factor", "price_factor", "price_unit")
         bad = set(fields) - set(_RUN_FIELDS) - set(carbon_keys)
@@ -364,6 +371,12 @@ class Run:
         self.attribute = attribute
         self.meter_args = meter_args or {}
         self.store_on = config.truth(self.settings["store"], "store")
+        for f in formats:
+            _format(f)
+        self.formats = tuple(formats)
+        self.keep_samples = keep_samples
+        self.samples: List[dict] = []
+        self.rendered: Dict[str, str] = {}
         self.id: Optional[int] = None
         self.report: Optional[dict] = None
         self.error: Optional[str] = None
@@ -452,6 +465,11 @@ class Run:
             raise ValueError("this Run is not running")
         return self.meter._live()
 
+    @property
+    def text(self) -> str:
+        """The text report (rendered when "text" is in formats)."""
+        return self.rendered.get("text", "")
+
     def _syncer(self):
         while not self._sync_stop.wait(1.0):
             try:
@@ -492,7 +510,10 @@ class Run:
                     self.error = (f"the end of run {self.id} is not stored ({e}): it stays, "
                                   "unfinished, with the samples stored until then")
             self.report = r.to_dict()
-            self.text = r.render("text")
+            # Rendered while the series the report points to is open.
+            self.rendered = {f: r.render(f) for f in self.formats}
+            if self.keep_samples and self._series:
+                self.samples = [{"t_s": t, **v} for t, v in series_rows(self._series)]
             return self.report
         finally:
             self._cleanup()

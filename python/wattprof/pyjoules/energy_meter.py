@@ -40,10 +40,14 @@ class EnergySample:
 
 
 class EnergyTrace:
-    """The samples of a measurement, in order; iterable, indexable by tag."""
+    """The samples of a measurement, in order; iterable, indexable by tag.
+    `report`: the measurement as a wattprof report (wattprof.Report), when
+    the meter was asked to keep one (a handler that stores runs)."""
 
     def __init__(self, samples: Iterable[EnergySample] = ()):
         self._samples: List[EnergySample] = list(samples)
+        self.report = None
+        self.meter = None
 
     def __iter__(self):
         return iter(self._samples)
@@ -91,8 +95,10 @@ class EnergyMeter:
     machine measures) with tagged breakpoints: start(tag), record(tag), stop(),
     get_trace()."""
 
-    def __init__(self, domains: Optional[List[Domain]] = None):
+    def __init__(self, domains: Optional[List[Domain]] = None, keep_report: bool = False):
         self._names = _names(domains)
+        self.keep_report = keep_report
+        self._snap = None
         try:
             self._meter = _pool.acquire(self._names, {})
         except OSError as e:
@@ -117,6 +123,8 @@ class EnergyMeter:
     def start(self, tag: str = "start") -> None:
         self._stamps = [time.time()]
         self._trace = EnergyTrace()
+        if self.keep_report:
+            self._snap = self._meter.snapshot()
         self._meter.begin(tag)
 
     def record(self, tag: str) -> None:
@@ -128,6 +136,18 @@ class EnergyMeter:
         self._meter.begin(tag)
 
     def stop(self) -> None:
+        if self.keep_report and self._snap is not None:
+            # The whole measurement, regions included, as a wattprof report.
+            from ..run import Report
+            self._meter.end_open()
+            end = self._meter.snapshot()
+            rep = Report()
+            rep.start_unix_ns = int(self._stamps[0] * 1e9)
+            try:
+                rep.measure(self._meter, self._snap.ptr, end.ptr)
+            finally:
+                self._snap = None
+            self._trace.report, self._trace.meter = rep, self._meter
         regions = self._meter.end()
         keep = set(_names(self.domains)) if self.domains else None
         for k, r in enumerate(regions):
@@ -159,7 +179,8 @@ class EnergyContext:
         self.energy_meter: Optional[EnergyMeter] = None
 
     def __enter__(self) -> EnergyMeter:
-        self.energy_meter = EnergyMeter(self.domains)
+        self.energy_meter = EnergyMeter(self.domains,
+                                        keep_report=getattr(self.handler, "needs_report", False))
         self.energy_meter.start(self.start_tag)
         return self.energy_meter
 
