@@ -20,36 +20,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from fake_sysfs import FakeRapl  # noqa: E402
+from fake_sysfs import SimTest  # noqa: E402
 
-FAKENVML = os.environ.get("WATTPROF_FAKENVML")  # build/fakenvml/libnvidia-ml.so.1
 GPU_W = 100.0
 
 
-class PyJoulesExamples(unittest.TestCase):
-    def setUp(self):
-        self.rapl = FakeRapl((("intel-rapl:0", "package-0"), ("intel-rapl:1", "package-1"),
-                              ("intel-rapl:0:0", "dram"), ("intel-rapl:1:0", "dram")))
-        self.dir = tempfile.mkdtemp(prefix="wattprof-pyj-")
-        self.cwd = os.getcwd()
-        os.chdir(self.dir)
-        self.env = dict(os.environ)
-        os.environ["WATTPROF_SYSFS_ROOT"] = self.rapl.root
-        os.environ["WATTPROF_PROC_ROOT"] = self.rapl.root
-        if FAKENVML:
-            os.environ["WATTPROF_NVML_LIB"] = FAKENVML
-            os.environ["FAKE_NVML"] = f"gpus=1;base_w.0={GPU_W};amp_w.0=0;update_ms.0=0"
-
-    def tearDown(self):
-        os.chdir(self.cwd)
-        os.environ.clear()
-        os.environ.update(self.env)
-        self.rapl.close()
-
-    def need_gpu(self):
-        if not FAKENVML:
-            self.skipTest("WATTPROF_FAKENVML is not set: the fake NVML (build/fakenvml) "
-                          "is needed for NvidiaGPUDomain; make test-python sets it")
+class PyJoulesExamples(SimTest, unittest.TestCase):
+    fake_proc = True
 
     @staticmethod
     def printed(fn):
@@ -190,6 +167,42 @@ class PyJoulesExamples(unittest.TestCase):
         with self.assertRaises(NotAvailableDomain) as e:
             nowhere()
         self.assertIn("package_7", str(e.exception))
+
+    def test_database_handler(self):
+        """pyJoules's MongoHandler, as wattprof's run database: each trace a
+        run, its samples the run's regions, read back by wattprof.Store."""
+        from wattprof.pyjoules.energy_meter import measureit, EnergyContext
+        from wattprof.pyjoules.energy_handler import DatabaseHandler
+        import wattprof
+
+        db_handler = DatabaseHandler(name="pyjoules-test")
+
+        @measureit(handler=db_handler)
+        def foo():
+            self.rapl.add("intel-rapl:0", 2.5)
+
+        foo()
+        with EnergyContext(handler=db_handler, start_tag="load") as ctx:
+            self.rapl.add("intel-rapl:1", 1.25)
+            ctx.record(tag="train")
+            self.rapl.add("intel-rapl:1:0", 0.5)
+        self.assertEqual(db_handler.save_data(), [1, 2])
+        self.assertEqual(db_handler.save_data(), [])  # nothing new
+
+        runs = wattprof.Store("wattprof_results/wattprof.db").runs()
+        self.assertEqual([r.name for r in runs], ["pyjoules-test"] * 2)
+        self.assertEqual(runs[0].tags, {"tool": "pyjoules"})
+        self.assertEqual(runs[0].status, "finished")
+        self.assertEqual(runs[0].cpu_j, 2.5)
+        self.assertEqual([g["tag"] for g in runs[1].report["regions"]], ["load", "train"])
+        self.assertEqual(runs[1].report["regions"][0]["energy_j"]["package_1"], 1.25)
+        self.assertEqual(runs[1].report["regions"][1]["energy_j"]["dram_1"], 0.5)
+        self.assertEqual(runs[1].cpu_j + runs[1].dram_j, 1.75)  # (and the fake GPU's)
+        # The configured carbon factors: the world average by default.
+        carbon = runs[1].report["carbon"]
+        self.assertEqual(carbon["country"], None)
+        self.assertAlmostEqual(carbon["co2e_g"], runs[1].total_energy_j / 3.6e6 *
+                               carbon["emissions_factor_g_per_kwh"], delta=1e-12)
 
 
 if __name__ == "__main__":

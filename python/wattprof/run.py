@@ -276,10 +276,7 @@ class Store:
         bad = set(info) - known
         if bad:
             raise TypeError(f"no run field {sorted(bad)[0]!r}: {', '.join(sorted(known))}")
-        dt = info.get("data_type")
-        if dt is not None and lib.wp_data_type_check(dt.encode()) < 0:
-            raise ValueError(f"data_type '{dt}' is none of: tabular, image, text, "
-                             "time series, other")
+        _check_data_type(config.Setting(info.get("data_type"), "data_type="))
         ri = _lib.RunInfo(version=_lib.RUN_INFO_VERSION,
                           **{k: c_str(v) for k, v in info.items() if v is not None})
         tag_list = [f"{k}={v}".encode() for k, v in (tags or {}).items()]
@@ -315,6 +312,12 @@ class Store:
             self.close()
         except Exception:
             pass
+
+
+def _check_data_type(s: config.Setting) -> None:
+    if s.value is not None and lib.wp_data_type_check(s.value.encode()) < 0:
+        raise ValueError(f"data_type '{s.value}' ({s.origin}) is none of: tabular, image, "
+                         "text, time series, other")
 
 
 _RUN_FIELDS = ("name", "package", "algorithm", "algorithm_params", "data_type", "data_shape",
@@ -364,6 +367,7 @@ class Run:
                                     store=None if store is None else ("yes" if store else "no"),
                                     frequency=freq_hz, **fields)
         self.info = {k: self.settings[k].value for k in _RUN_FIELDS}
+        _check_data_type(self.settings["data_type"])
         self.info["user"] = user
         self.tags = tags
         self.domains = domains
