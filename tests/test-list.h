@@ -103,6 +103,11 @@
 	X(sampler_stops_at_once, 10)                         \
 	X(sampler_rejects_bad_frequency, 10)                 \
 	X(sampler_caps_frequency_and_odd_ranges, 10)         \
+	X(limits_of_gpus_and_packages, 10)                   \
+	X(limits_set_and_refused, 10)                        \
+	X(limits_rapl_needs_write_access, 10)                \
+	X(cap_model_finds_known_optima, 10)                  \
+	X(cap_model_edges_and_bad_input, 10)                 \
 	X(report_json_contract, 10)                          \
 	X(report_on_the_heap, 5)                             \
 	X(report_total_counts_each_joule_once, 10)           \

@@ -645,6 +645,118 @@ size_t wp_attrib_process_count(const struct wp_attrib *a);
  */
 int wp_attrib_root_running(const struct wp_attrib *a);
 
+/* ------------------------------------------------------------ power limits */
+
+/*
+ * The power limits of a host's devices (docs/POWERCAP.md): each NVIDIA GPU's
+ * (NVML: the limit in force, its default and the range it may be set in),
+ * and each RAPL package's constraints (powercap: the files
+ * <sysfs>/class/powercap/intel-rapl:N/constraint_K_{name,power_limit_uw,
+ * time_window_us,max_power_uw,min_power_uw}, kernel
+ * Documentation/power/powercap/powercap.rst).  Reading needs nothing;
+ * changing one needs root (NVML), or write access to the constraint file.
+ */
+enum wp_limit_kind { WP_LIMIT_GPU = 1, WP_LIMIT_PACKAGE };
+
+struct wp_power_limit {
+	char *device;        /* "nvidia_gpu_0", "package_0" (as the domains) */
+	char *constraint;    /* "power" for a GPU; RAPL's name: "long_term",
+	                        "short_term", "peak_power" */
+	char *id;            /* what the device is, whatever its index: the GPU's
+	                        UUID; the RAPL zone's sysfs folder */
+	enum wp_limit_kind kind;
+	int index;           /* the GPU's NVML index, the package's number */
+	int constraint_id;   /* RAPL's K; 0 for a GPU */
+	double power_w;      /* the limit in force */
+	double default_w;    /* NVML's default; NaN for RAPL (powercap has none) */
+	double min_w, max_w; /* the range it may be set in; NaN where not known
+	                        (RAPL's max_power_uw is the package's rated power) */
+	double time_window_s; /* RAPL's averaging window; NaN for a GPU or none */
+};
+
+/*
+ * Every power limit of the host's devices, GPUs first (by index), then
+ * packages (by number, constraints in order).  *out is an array to free
+ * with wp_power_limits_free.  A device whose limit cannot be read is left
+ * out.  Returns 0 (with *count 0 when there is none), -EINVAL or -ENOMEM.
+ */
+int wp_power_limits(struct wp_host *host, struct wp_power_limit **out, size_t *count);
+void wp_power_limits_free(struct wp_power_limit *limits, size_t count);
+/*
+ * Sets one limit: device as in wp_power_limit.device, constraint NULL for
+ * a GPU's, or a RAPL constraint's name (NULL: "long_term").  GPUs take
+ * whole milliwatts, RAPL whole microwatts (rounded to the nearest).
+ * Returns 0, -ENOENT (no such device or constraint), -EACCES or -EPERM
+ * (not allowed: root is needed), -ERANGE (outside min_w..max_w, or not
+ * above 0), -EOPNOTSUPP (the device has no settable limit), or another
+ * negative errno.
+ */
+int wp_power_limit_set(struct wp_host *host, const char *device, const char *constraint,
+                       double watts);
+/*
+ * Whether this process may change that limit, found by setting it to the
+ * value in force (which changes nothing): 0, or the error
+ * wp_power_limit_set would give.
+ */
+int wp_power_limit_check(struct wp_host *host, const char *device, const char *constraint);
+
+/*
+ * The power-cap profiler's model (docs/POWERCAP.md): from a sweep of caps,
+ * each with the time a workload took and the energy it used, a smooth model
+ * of time and average power against the cap (least squares, quadratic in
+ * log-log: ln T and ln P as quadratics in ln cap), and the cap in the tested
+ * range that minimises an objective on the model, to the watt.
+ */
+enum wp_cap_objective {
+	WP_CAP_ED2P = 0, /* energy x time^2 */
+	WP_CAP_EDP,      /* energy x time */
+	WP_CAP_ENERGY,
+	WP_CAP_TIME,
+	WP_CAP_COST      /* eta x energy + (1 - eta) x max power x time (Zeus) */
+};
+/* "ed2p", "edp", "energy", "time", "cost": 0, else -EINVAL. */
+int wp_cap_objective_parse(const char *name, enum wp_cap_objective *out);
+const char *wp_cap_objective_name(enum wp_cap_objective o);
+/* The objective's value for one measurement; NaN for bad input. */
+double wp_cap_objective_value(enum wp_cap_objective o, double eta, double max_power_w,
+                              double energy_j, double time_s);
+
+struct wp_cap_point {
+	double cap_w, time_s, energy_j; /* time and energy above 0 */
+};
+
+struct wp_cap_model {
+	/* In: what to minimise.  eta in [0, 1] and max_power_w > 0 are read for
+	 * WP_CAP_COST only; default_cap_w is what the saving and slowdown are
+	 * against (clamped into the tested range). */
+	enum wp_cap_objective objective;
+	double eta;
+	double max_power_w;
+	double default_cap_w;
+	/* Out: the model (ln T = t[0] + t[1] u + t[2] u^2, ln P likewise with
+	 * p[], u = ln(cap / center_w)), the tested range, and the
+	 * recommendation with what the model predicts for it. */
+	double t[3], p[3], center_w;
+	double lo_w, hi_w;
+	double recommended_cap_w;
+	double predicted_time_s, predicted_energy_j;
+	double predicted_energy_saving; /* 1 - E(recommended) / E(default) */
+	double predicted_slowdown;      /* T(recommended) / T(default) - 1 */
+};
+
+/*
+ * Fits the model to n points (at least 1; 2 distinct caps give a straight
+ * line, 3 or more the quadratic) and fills the recommendation: the cap of
+ * the tested range, in whole watts (and the range's ends), whose modelled
+ * objective is lowest; between equals, the higher cap.  Returns 0 or
+ * -EINVAL (no points, a cap, time or energy not above 0 or not finite,
+ * a cost objective without eta in [0, 1] and max_power_w > 0).
+ */
+int wp_cap_model_fit(const struct wp_cap_point *pts, size_t n, struct wp_cap_model *m);
+/* The model's time (s) and energy (J) at a cap. */
+double wp_cap_model_time(const struct wp_cap_model *m, double cap_w);
+double wp_cap_model_energy(const struct wp_cap_model *m, double cap_w);
+
 /* ------------------------------------------------------------------ report */
 
 enum wp_format {

@@ -44,12 +44,17 @@ struct wp__gpu_use {
 };
 void wp__gpu_use_free(struct wp__gpu_use *u);
 
+/* A device's power limit (wp_sensor_ops.limit), W; NaN where unknown. */
+struct wp__limit {
+	double now_w, default_w, min_w, max_w;
+};
+
 /*
  * One hardware source.  Fields are only ever added at the end; `version`
  * says how many there are (SQLite's sqlite3_vfs does the same).
  */
 struct wp_sensor_ops {
-	unsigned version; /* 4 */
+	unsigned version; /* 5 */
 	const char *name;
 	/*
 	 * Finds this source's domains on the host and adds them with
@@ -85,6 +90,19 @@ struct wp_sensor_ops {
 	 * per caller.
 	 */
 	int (*gpu_use)(const struct wp__domain *d, uint64_t *cursor, struct wp__gpu_use *out);
+	/* version 5 */
+	/*
+	 * The device's power limit (limits.c): fills *out; returns 0 or a
+	 * negative errno (-EOPNOTSUPP: the device has none to read).  May be
+	 * NULL.
+	 */
+	int (*limit)(const struct wp__domain *d, struct wp__limit *out);
+	/*
+	 * Sets the device's power limit to `w` W: 0, -EACCES (not allowed),
+	 * -ERANGE (outside what the device takes), -EOPNOTSUPP, or another
+	 * negative errno.  May be NULL.
+	 */
+	int (*set_limit)(const struct wp__domain *d, double w);
 };
 
 /* Probed only when no other source gave a domain, or when named. */

@@ -987,12 +987,65 @@ out:
 	return rc;
 }
 
+/*
+ * The limit in force (nvmlDeviceGetEnforcedPowerLimit: the lowest of every
+ * limit set, the user's included), NVML's default, and the range
+ * nvmlDeviceSetPowerManagementLimit takes; mW in NVML (NVML API reference,
+ * "Device Queries" and "Device Commands").
+ */
+static int get_limit(const struct wp__domain *d, struct wp__limit *out)
+{
+	const struct gpu *g = d->priv;
+	const struct lib *l = g->lib;
+	unsigned int mw, lo, hi;
+	nvmlReturn_t rc;
+
+	*out = (struct wp__limit){ NAN, NAN, NAN, NAN };
+	if (!l->nvmlDeviceGetEnforcedPowerLimit)
+		return -EOPNOTSUPP;
+	rc = l->nvmlDeviceGetEnforcedPowerLimit(g->dev, &mw);
+	if (rc != NVML_SUCCESS)
+		return to_errno(rc);
+	out->now_w = mw / 1000.0;
+	if (l->nvmlDeviceGetPowerManagementDefaultLimit &&
+	    l->nvmlDeviceGetPowerManagementDefaultLimit(g->dev, &mw) == NVML_SUCCESS)
+		out->default_w = mw / 1000.0;
+	if (l->nvmlDeviceGetPowerManagementLimitConstraints &&
+	    l->nvmlDeviceGetPowerManagementLimitConstraints(g->dev, &lo, &hi) == NVML_SUCCESS) {
+		out->min_w = lo / 1000.0;
+		out->max_w = hi / 1000.0;
+	}
+	return 0;
+}
+
+static int set_limit(const struct wp__domain *d, double w)
+{
+	const struct gpu *g = d->priv;
+	const struct lib *l = g->lib;
+	struct wp__limit lim;
+	nvmlReturn_t rc;
+
+	if (!l->nvmlDeviceSetPowerManagementLimit)
+		return -EOPNOTSUPP;
+	if (!(w > 0) || w * 1000 >= 4294967295.0)
+		return -ERANGE;
+	/* Checked first: NVML says only "Invalid Argument". */
+	if (get_limit(d, &lim) == 0 && (w < lim.min_w - 5e-4 || w > lim.max_w + 5e-4))
+		return -ERANGE;
+	rc = l->nvmlDeviceSetPowerManagementLimit(g->dev, (unsigned int)llround(w * 1000));
+	if (rc == NVML_ERROR_INVALID_ARGUMENT)
+		return -ERANGE;
+	return rc == NVML_SUCCESS ? 0 : to_errno(rc);
+}
+
 const struct wp_sensor_ops wp__sensor_nvml = {
-	.version = 4,
+	.version = 5,
 	.name = SOURCE,
 	.probe = probe,
 	.read = read_counter,
 	.release = release,
 	.metrics = read_metrics,
 	.gpu_use = gpu_use,
+	.limit = get_limit,
+	.set_limit = set_limit,
 };

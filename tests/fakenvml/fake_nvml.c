@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sensors/nvml_api.h"
 #include "fake_nvml.h"
@@ -95,6 +96,7 @@ struct gpu_cfg {
 	unsigned long long energy, instant, average; /* 0 or 1 */
 	double base_w, amp_w, period_ms, update_ms, lose_ms;
 	double limit_w, min_limit_w, max_limit_w, default_limit_w;
+	unsigned long long capped; /* 1: the power is min(base, the limit in force) */
 	unsigned long long util, mem_util, temp, sm_mhz;
 	unsigned long long mem_used, mem_total;
 	int nprocs;
@@ -109,6 +111,7 @@ struct gpu_cfg {
 struct config {
 	char raw[CONFIG_MAX];   /* the FAKE_NVML it came from */
 	unsigned long long gpus, init_rc, root;
+	char state_file[PROCS_FILE_MAX]; /* "": the limits live in this process only */
 	long long epoch_ns;
 	int has_epoch;
 	char driver[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE];
@@ -149,6 +152,7 @@ static const struct key keys[] = {
 	{ "no", 0, K_NO, 0, 0, 0 },
 	C(driver, K_STR, 0, NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE),
 	C(root, K_UINT, 0, 1),
+	C(state_file, K_STR, 0, PROCS_FILE_MAX),
 	{ "fail", 0, K_FAIL, 0, 0, 0 },
 	G(name, K_STR, 0, NVML_DEVICE_NAME_V2_BUFFER_SIZE),
 	G(uuid, K_STR, 0, NVML_DEVICE_UUID_V2_BUFFER_SIZE),
@@ -167,6 +171,7 @@ static const struct key keys[] = {
 	G(min_limit_w, K_DOUBLE, 0, 4e6),
 	G(max_limit_w, K_DOUBLE, 0, 4e6),
 	G(default_limit_w, K_DOUBLE, 0, 4e6),
+	G(capped, K_UINT, 0, 1),
 	G(util, K_UINT, 0, 100),
 	G(mem_util, K_UINT, 0, 100),
 	G(temp, K_UINT, 0, 1000),
@@ -192,6 +197,12 @@ static const struct key keys[] = {
 struct nvmlDevice_st {
 	unsigned int index;
 	unsigned int limit_mw;
+	/* capped=1: the energy counter's segment since the last change of the
+	 * limit seen by this process: from seg_t_ns (model time) at seg_e_j,
+	 * at min(base, seg_mw) W. */
+	int64_t seg_t_ns;
+	double seg_e_j;
+	unsigned int seg_mw;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -503,6 +514,11 @@ static int parse_config(struct config *c, const char *env)
 			         g->max_limit_w);
 			return -1;
 		}
+		if (g->capped && g->amp_w != 0) {
+			complain("GPU %u: capped=1 needs amp_w=0 (a constant demand the limit cuts)",
+			         i);
+			return -1;
+		}
 		if (g->mem_used > g->mem_total) {
 			complain("GPU %u: mem_used %llu is above mem_total %llu", i, g->mem_used,
 			         g->mem_total);
@@ -515,6 +531,87 @@ static int parse_config(struct config *c, const char *env)
 			complain("GPU %u: sample_ms %g is below 1 us", i, g->sample_ms);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* t, ns since the epoch. */
+static int64_t model_ns(void)
+{
+	return now_ns(CLOCK_MONOTONIC) - cfg.epoch_ns;
+}
+
+/* capped=1: the energy of GPU i from the epoch to model time t, J. */
+static double capped_energy_j(unsigned int i, int64_t t_ns)
+{
+	const struct nvmlDevice_st *d = &devs[i];
+	double w = fmin(cfg.gpu[i].base_w, d->seg_mw / 1000.0);
+
+	if (t_ns <= 0)
+		return 0;
+	return d->seg_e_j + w * (double)(t_ns - (d->seg_t_ns > 0 ? d->seg_t_ns : 0)) / 1e9;
+}
+
+/* GPU i's limit becomes mw now: a capped counter starts a new segment. */
+static void change_limit(unsigned int i, unsigned int mw)
+{
+	struct nvmlDevice_st *d = &devs[i];
+	int64_t t = model_ns();
+
+	if (mw == d->limit_mw)
+		return;
+	if (t > 0) {
+		d->seg_e_j = capped_energy_j(i, t);
+		d->seg_t_ns = t;
+	}
+	d->seg_mw = mw;
+	d->limit_mw = mw;
+}
+
+/*
+ * state_file: the limits in force, shared by every process of the test
+ * (a later process sees what an earlier one set, as with a driver), one
+ * "limit_mw.N=MW" line per GPU.  Read at init and at every call that
+ * reports a limit or the power; written whole (and renamed into place) at
+ * every change.  A file that is absent holds nothing; lines that do not
+ * parse are left alone.  Called under the lock.
+ */
+static void load_state(int changes)
+{
+	char line[128];
+	FILE *f;
+
+	if (!cfg.state_file[0] || !(f = fopen(cfg.state_file, "r")))
+		return;
+	while (fgets(line, sizeof line, f)) {
+		unsigned int i, mw;
+		if (sscanf(line, "limit_mw.%u=%u", &i, &mw) == 2 && i < cfg.gpus) {
+			if (changes)
+				change_limit(i, mw);
+			else
+				devs[i].limit_mw = devs[i].seg_mw = mw;
+		}
+	}
+	fclose(f);
+}
+
+static int save_state(void)
+{
+	char tmp[PROCS_FILE_MAX + 16];
+	FILE *f;
+
+	if (!cfg.state_file[0])
+		return 0;
+	snprintf(tmp, sizeof tmp, "%s.%d", cfg.state_file, (int)getpid());
+	if (!(f = fopen(tmp, "w"))) {
+		complain("cannot write '%s': %s", tmp, strerror(errno));
+		return -1;
+	}
+	for (unsigned int i = 0; i < cfg.gpus; i++)
+		fprintf(f, "limit_mw.%u=%u\n", i, devs[i].limit_mw);
+	if (fclose(f) || rename(tmp, cfg.state_file)) {
+		complain("cannot write '%s': %s", cfg.state_file, strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -546,9 +643,12 @@ static nvmlReturn_t init(enum fn f)
 		if (!installed || strcmp(parsed.raw, cfg.raw)) {
 			cfg = parsed;
 			cfg.realtime_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
-			for (unsigned int i = 0; i < FAKE_NVML_MAX_GPUS; i++)
-				devs[i] = (struct nvmlDevice_st){ i, to_mw(cfg.gpu[i].limit_w) };
+			for (unsigned int i = 0; i < FAKE_NVML_MAX_GPUS; i++) {
+				unsigned int mw = to_mw(cfg.gpu[i].limit_w);
+				devs[i] = (struct nvmlDevice_st){ i, mw, 0, 0, mw };
+			}
 			installed = 1;
+			load_state(0);
 		}
 		refs++;
 	}
@@ -578,12 +678,6 @@ static nvmlReturn_t leave(nvmlReturn_t rc)
 	return rc;
 }
 
-/* t, ns since the epoch. */
-static int64_t model_ns(void)
-{
-	return now_ns(CLOCK_MONOTONIC) - cfg.epoch_ns;
-}
-
 /* enter() for a function on a GPU: also a valid handle, not lost.  *t_ns is the model's t. */
 static nvmlReturn_t enter_dev(enum fn f, nvmlDevice_t dev, const struct gpu_cfg **g,
                               int64_t *t_ns)
@@ -599,6 +693,7 @@ static nvmlReturn_t enter_dev(enum fn f, nvmlDevice_t dev, const struct gpu_cfg 
 	if (i == cfg.gpus)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*g = &cfg.gpu[i];
+	load_state(1); /* what another process set since */
 	*t_ns = model_ns();
 	return *t_ns >= (*g)->lose_ns ? NVML_ERROR_GPU_IS_LOST : NVML_SUCCESS;
 }
@@ -616,13 +711,23 @@ static int64_t held_ns(const struct gpu_cfg *g, int64_t t_ns)
 	return k * g->update_ns;
 }
 
+/* capped=1: the limit in force cuts the (constant) demand. */
+static double cap_w(const struct gpu_cfg *g)
+{
+	return devs[g - cfg.gpu].limit_mw / 1000.0;
+}
+
 static double power_w(const struct gpu_cfg *g, int64_t t_ns)
 {
+	if (g->capped)
+		return fmin(g->base_w, cap_w(g));
 	return fake_nvml_power_w(g->base_w, g->amp_w, g->period_ms / 1000, t_ns / 1e9);
 }
 
 static double avg_power_w(const struct gpu_cfg *g, int64_t t_ns)
 {
+	if (g->capped)
+		return fmin(g->base_w, cap_w(g));
 	return fake_nvml_avg_power_w(g->base_w, g->amp_w, g->period_ms / 1000, t_ns / 1e9);
 }
 
@@ -790,18 +895,21 @@ NEWER nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
 	const struct gpu_cfg *g;
 	int64_t t;
 	nvmlReturn_t rc = enter_dev(FN_nvmlDeviceGetTotalEnergyConsumption, device, &g, &t);
-	double mj;
+	double mj = 0;
 
 	if (rc == NVML_SUCCESS && !g->energy)
 		rc = NVML_ERROR_NOT_SUPPORTED;
 	if (rc == NVML_SUCCESS && !energy)
 		rc = NVML_ERROR_INVALID_ARGUMENT;
-	if (rc == NVML_SUCCESS) {
+	if (rc == NVML_SUCCESS && g->capped) {
+		mj = floor(1000 * capped_energy_j((unsigned int)(g - cfg.gpu), t));
+	} else if (rc == NVML_SUCCESS) {
 		mj = t > 0 ? floor(1000 * fake_nvml_energy_j(g->base_w, g->amp_w,
 		                                             g->period_ms / 1000, 0, t / 1e9))
 		           : 0;
-		*energy = mj > 0 ? (unsigned long long)mj : 0;
 	}
+	if (rc == NVML_SUCCESS)
+		*energy = mj > 0 ? (unsigned long long)mj : 0;
 	return leave(rc);
 }
 
@@ -927,8 +1035,11 @@ NEWER nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsign
 		rc = NVML_ERROR_NO_PERMISSION;
 	if (rc == NVML_SUCCESS && (limit < to_mw(g->min_limit_w) || limit > to_mw(g->max_limit_w)))
 		rc = NVML_ERROR_INVALID_ARGUMENT;
-	if (rc == NVML_SUCCESS)
-		device->limit_mw = limit;
+	if (rc == NVML_SUCCESS) {
+		change_limit(device->index, limit);
+		if (save_state())
+			rc = NVML_ERROR_UNKNOWN;
+	}
 	return leave(rc);
 }
 

@@ -32,6 +32,12 @@
  *   driver=S          nvmlSystemGetDriverVersion ("550.54.15")
  *   root=0|1          0: nvmlDeviceSetPowerManagementLimit returns
  *                     NVML_ERROR_NO_PERMISSION, as for a user who is not root (1)
+ *   state_file=PATH   the power limits in force live in this file, shared by
+ *                     every process of a test (as a driver's are by every
+ *                     process of a machine): "limit_mw.N=MW" lines, read at
+ *                     init and at every call on a GPU, written whole at every
+ *                     nvmlDeviceSetPowerManagementLimit (none: each process
+ *                     has its own)
  *   fail=F1:RC1,...   these functions return RC (1..999: NOT_SUPPORTED 3,
  *                     NO_PERMISSION 4, ...) instead of doing their work (the
  *                     same functions as no=)
@@ -51,6 +57,11 @@
  *                     returns NVML_ERROR_GPU_IS_LOST (never)
  *   limit_w.N, min_limit_w.N, max_limit_w.N, default_limit_w.N
  *                     power limits, W (700, 200, 700, 700); min <= max
+ *   capped.N=0|1      1: the GPU draws min(base, the limit in force) (amp_w.N
+ *                     must be 0): a workload that would draw base is held
+ *                     to the cap.  The energy counter integrates it piecewise,
+ *                     from each change of the limit this process sets or sees
+ *                     in state_file (0)
  *   util.N, mem_util.N      % (50, 30)
  *   temp.N                  degrees C (45)
  *   mem_used.N, mem_total.N bytes (1 GiB, 80 GiB); used <= total
