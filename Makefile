@@ -47,6 +47,7 @@ BIN = $(BUILD)/wattprof
 TESTBIN = $(BUILD)/run-tests
 FAKENVML = $(BUILD)/fakenvml/libnvidia-ml.so.1
 FAKENVML_OLD = $(BUILD)/fakenvml-old/libnvidia-ml.so.1
+CAPWORK = $(BUILD)/tests/helpers/capwork
 
 .PHONY: all run deps test test-suites check test-plain test-install test-asan test-tsan fuzz bench \
         test-python \
@@ -90,7 +91,7 @@ $(BIN): $(CLI_OBJ) $(STATIC)
 # The tests call the live line's text composer (src/cli/live.c) and the
 # export writers (src/cli/export.c, hence HDF5) directly.
 TEST_CLI_OBJ = $(BUILD)/src/cli/live.o $(BUILD)/src/cli/export.o
-$(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD)
+$(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD) $(CAPWORK)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(LDLIBS)
 
 # The fake NVIDIA library that the NVML tests put first in LD_LIBRARY_PATH
@@ -103,6 +104,12 @@ $(FAKENVML): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 	@$(FAKENVML_CC) $< -o $@ -lm
 	@ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
 
+# The power-cap profiler's test workload (tests/helpers/capwork.c).
+$(CAPWORK): tests/helpers/capwork.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC  $@"
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) $< -o $@ -lm
+
 # The same fake as an old driver, without the optional symbols; tests open
 # it by full path through WATTPROF_NVML_LIB.
 $(FAKENVML_OLD): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
@@ -113,7 +120,8 @@ $(FAKENVML_OLD): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
   -DWATTPROF_SRCDIR='"$(abspath .)"' \
   -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"' \
-  -DWATTPROF_FAKENVML_OLD='"$(abspath $(FAKENVML_OLD))"'
+  -DWATTPROF_FAKENVML_OLD='"$(abspath $(FAKENVML_OLD))"' \
+  -DWATTPROF_CAPWORK='"$(abspath $(CAPWORK))"'
 
 deps:
 	@sh scripts/deps.sh build

@@ -108,6 +108,16 @@
 	X(limits_rapl_needs_write_access, 10)                \
 	X(cap_model_finds_known_optima, 10)                  \
 	X(cap_model_edges_and_bad_input, 10)                 \
+	X(powercap_show_set_reset, 20)                       \
+	X(powercap_profile_finds_each_optimum, 60)           \
+	X(powercap_profile_stores_and_applies, 20)           \
+	X(powercap_profile_package, 20)                      \
+	X(powercap_profile_restores_after_failure, 20)       \
+	X(powercap_profile_restores_on_signals, 30)          \
+	X(powercap_reset_after_sigkill, 30)                  \
+	X(powercap_refused_without_permission, 10)           \
+	X(powercap_package_refused_without_permission, 10)   \
+	X(powercap_profile_duration_and_progress, 30)        \
 	X(report_json_contract, 10)                          \
 	X(report_on_the_heap, 5)                             \
 	X(report_total_counts_each_joule_once, 10)           \
