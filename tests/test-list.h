@@ -108,6 +108,7 @@
 	X(limits_rapl_needs_write_access, 10)                \
 	X(cap_model_finds_known_optima, 10)                  \
 	X(cap_model_edges_and_bad_input, 10)                 \
+	X(powercap_state_records, 10)                        \
 	X(powercap_show_set_reset, 20)                       \
 	X(powercap_profile_finds_each_optimum, 60)           \
 	X(powercap_profile_stores_and_applies, 20)           \

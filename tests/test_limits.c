@@ -293,3 +293,49 @@ TEST(cap_model_edges_and_bad_input)
 	ASSERT_NEAR(wp_cap_objective_value(WP_CAP_COST, 0.25, 400, 100, 2), 25 + 0.75 * 800, 1e-9);
 	return 0;
 }
+
+TEST(powercap_state_records)
+{
+	char dir[512], path[600], got[600];
+	struct wp_powercap_record *r;
+	size_t n;
+	struct wp_power_limit gpu = { .device = "nvidia_gpu_0", .constraint = "power",
+		                      .id = "GPU-1", .power_w = 650 };
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/deep/er/state", dir);
+	setenv("WATTPROF_POWERCAP_STATE", path, 1);
+	ASSERT_STR(wp_powercap_state_path(got, sizeof got), path);
+	ASSERT_EQ(wp_powercap_records(&r, &n), 0); /* absent: none */
+	ASSERT_EQ(n, 0);
+	ASSERT_EQ(wp_powercap_record(&gpu), 0);
+	gpu.power_w = 300; /* a second change: the first original stays */
+	ASSERT_EQ(wp_powercap_record(&gpu), 0);
+	struct wp_power_limit pkg = { .device = "package_0", .constraint = "long_term",
+		                      .id = "", .power_w = 75.5 };
+	ASSERT_EQ(wp_powercap_record(&pkg), 0);
+	ASSERT_EQ(wp_powercap_records(&r, &n), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT_NEAR(wp_powercap_find(r, n, "nvidia_gpu_0", "power", "GPU-1")->original_w, 650, 0);
+	ASSERT(wp_powercap_find(r, n, "nvidia_gpu_0", "power", "GPU-2") == NULL); /* another GPU */
+	ASSERT_NEAR(wp_powercap_find(r, n, "package_0", "long_term", "")->original_w, 75.5, 0);
+	ASSERT_STR(wp_powercap_find(r, n, "package_0", "long_term", NULL)->id, "-");
+	free(r);
+	ASSERT_EQ(wp_powercap_forget("nvidia_gpu_0", "power"), 0);
+	ASSERT_EQ(wp_powercap_records(&r, &n), 0);
+	ASSERT_EQ(n, 1);
+	free(r);
+	ASSERT_EQ(wp_powercap_forget("package_0", "long_term"), 0);
+	ASSERT(access(path, F_OK) < 0); /* nothing left: no file */
+	test_spit(path, "nvidia_gpu_0 power lots GPU-1\n");
+	ASSERT_EQ(wp_powercap_records(&r, &n), WP_EPARSE);
+	ASSERT_EQ(wp_powercap_record(&gpu), WP_EPARSE); /* never written over */
+	char *text = test_slurp(path);
+	ASSERT_STR(text, "nvidia_gpu_0 power lots GPU-1\n");
+	free(text);
+	pkg.power_w = 0;
+	ASSERT_EQ(wp_powercap_record(&pkg), -EINVAL);
+	unsetenv("WATTPROF_POWERCAP_STATE");
+	test_rmtree(dir);
+	return 0;
+}

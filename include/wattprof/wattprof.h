@@ -701,6 +701,35 @@ int wp_power_limit_set(struct wp_host *host, const char *device, const char *con
 int wp_power_limit_check(struct wp_host *host, const char *device, const char *constraint);
 
 /*
+ * The power-cap state file (docs/POWERCAP.md, "Safety"): before a limit is
+ * first changed, its original is recorded there, so that it can be put back
+ * even after the process that changed it was killed.  Shared by every
+ * program on the machine that uses wattprof (the CLI, the Python binding):
+ * $WATTPROF_POWERCAP_STATE, else /run/wattprof/powercap.state for root, else
+ * $XDG_RUNTIME_DIR/wattprof/powercap.state, else
+ * ~/.local/state/wattprof/powercap.state.
+ */
+struct wp_powercap_record {
+	char device[64], constraint[32];
+	char id[1024];      /* the limit's id ("-" when it had none) */
+	double original_w;  /* the limit in force before the first change */
+};
+/* The file's path, into buf; returns buf. */
+const char *wp_powercap_state_path(char *buf, size_t cap);
+/* Every record (*out to free(); none when the file is absent).  0,
+ * WP_EPARSE (a line that is not a record), or a negative errno. */
+int wp_powercap_records(struct wp_powercap_record **out, size_t *count);
+/* The record of a limit (id NULL: whatever its id), or NULL. */
+const struct wp_powercap_record *wp_powercap_find(const struct wp_powercap_record *records,
+                                                  size_t count, const char *device,
+                                                  const char *constraint, const char *id);
+/* Records l->power_w as the original of that limit, unless one is recorded
+ * already (the first is the original).  0 or a negative errno. */
+int wp_powercap_record(const struct wp_power_limit *l);
+/* Removes a limit's record (put back, or no longer to be).  0 or a negative errno. */
+int wp_powercap_forget(const char *device, const char *constraint);
+
+/*
  * The power-cap profiler's model (docs/POWERCAP.md): from a sweep of caps,
  * each with the time a workload took and the energy it used, a smooth model
  * of time and average power against the cap (least squares, quadratic in

@@ -212,34 +212,6 @@ int cli_carbon_options(const struct cli_config *c, struct wp_carbon_options *co,
 /* The settings as INI, each with where its value came from. */
 void cli_config_print(FILE *out, const struct cli_config *c);
 
-/*
- * capstate.c: the power-cap state file (docs/POWERCAP.md): the limits in
- * force before wattprof changed them.  Errors are written into err (git's
- * style, naming the file); nothing is printed.
- */
-struct capstate_entry {
-	char device[64], constraint[32], id[1024];
-	double original_w;
-};
-void capstate_path(char *buf, size_t cap);
-/* Takes the file's lock (an fd to give to capstate_unlock), or -1. */
-int capstate_lock(char *err, size_t errlen);
-void capstate_unlock(int fd);
-/* Every entry (*out to free; none when the file is absent).  0 or -1. */
-int capstate_read(struct capstate_entry **out, size_t *count, char *err, size_t errlen);
-/* Replaces the file's entries (none: the file is removed).  0 or -1. */
-int capstate_write(const struct capstate_entry *e, size_t n, char *err, size_t errlen);
-/* The entry of a limit (id NULL: any device of that name), or NULL. */
-const struct capstate_entry *capstate_find(const struct capstate_entry *e, size_t n,
-                                           const char *device, const char *constraint,
-                                           const char *id);
-/* Records a limit's original before a change, unless one is recorded
- * already (the first is the original), under the lock.  0 or -1. */
-int capstate_record(const char *device, const char *constraint, const char *id,
-                    double original_w, char *err, size_t errlen);
-/* Removes a limit's entry, under the lock.  0 or -1. */
-int capstate_forget(const char *device, const char *constraint, char *err, size_t errlen);
-
 int cmd_monitor(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_runs(int argc, char **argv);

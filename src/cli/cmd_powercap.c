@@ -32,7 +32,6 @@
 #include "wattprof/wattprof.h"
 #include "cli.h"
 
-#define ERRLEN 1400
 
 /* ------------------------------------------------------------ devices */
 
@@ -125,12 +124,49 @@ static void fmt_w(char *buf, size_t cap, double w)
 		snprintf(buf, cap, "%.4g W", w);
 }
 
+/* The state file's errors, said with its path. */
+static void state_error(const char *what, int rc)
+{
+	char path[4096];
+	wp_powercap_state_path(path, sizeof path);
+	cli_error("cannot %s the power-cap state file '%s': %s", what, path,
+	          rc == WP_EPARSE ? "a line is not 'DEVICE CONSTRAINT WATTS ID'" : wp_strerror(rc));
+	if (rc == WP_EPARSE)
+		cli_hint("fix or remove the file; 'wattprof powercap show' shows the limits in force");
+}
+
+static int state_read(struct wp_powercap_record **st, size_t *ns)
+{
+	int rc = wp_powercap_records(st, ns);
+	if (rc < 0)
+		state_error("read", rc);
+	return rc;
+}
+
+static int state_record(const struct wp_power_limit *l)
+{
+	int rc = wp_powercap_record(l);
+	if (rc < 0) {
+		state_error("write", rc);
+		cli_hint("wattprof records the limit in force before changing it; nothing was "
+		         "changed (WATTPROF_POWERCAP_STATE names another file)");
+	}
+	return rc;
+}
+
+static int state_forget(const char *device, const char *constraint)
+{
+	int rc = wp_powercap_forget(device, constraint);
+	if (rc < 0)
+		state_error("update", rc);
+	return rc;
+}
+
 /* Puts a limit back to original_w and (forget) forgets its state entry;
  * 0 or -1 (printed). */
 static int restore(struct wp_host *host, const char *device, const char *constraint,
                    double original_w, int forget, int quiet)
 {
-	char err[ERRLEN];
 	int rc = wp_power_limit_set(host, device, strcmp(constraint, "power") ? constraint : NULL,
 	                            original_w);
 	if (rc < 0) {
@@ -139,10 +175,8 @@ static int restore(struct wp_host *host, const char *device, const char *constra
 		cli_hint("the state file keeps it: run 'wattprof powercap reset' as root");
 		return -1;
 	}
-	if (forget && capstate_forget(device, constraint, err, sizeof err) < 0) {
-		cli_warn("%s", err);
+	if (forget && state_forget(device, constraint) < 0)
 		return -1;
-	}
 	if (!quiet)
 		fprintf(stderr, "wattprof: %s %s back to %g W\n", device, constraint, original_w);
 	return 0;
@@ -153,23 +187,22 @@ static int restore(struct wp_host *host, const char *device, const char *constra
 static int show(struct wp_host *host, int json)
 {
 	struct wp_power_limit *l;
-	struct capstate_entry *st;
+	struct wp_powercap_record *st;
 	size_t n, ns;
-	char err[ERRLEN], path[4096];
+	char path[4096];
 
 	if (load_limits(host, &l, &n) < 0)
 		return 1;
-	if (capstate_read(&st, &ns, err, sizeof err) < 0) {
-		cli_warn("%s", err);
+	if (state_read(&st, &ns) < 0) {
 		st = NULL;
 		ns = 0;
 	}
-	capstate_path(path, sizeof path);
+	wp_powercap_state_path(path, sizeof path);
 	if (json) {
 		printf("{\n  \"state_file\": \"%s\",\n  \"limits\": [", path);
 		for (size_t i = 0; i < n; i++) {
-			const struct capstate_entry *e =
-				capstate_find(st, ns, l[i].device, l[i].constraint, l[i].id);
+			const struct wp_powercap_record *e =
+				wp_powercap_find(st, ns, l[i].device, l[i].constraint, l[i].id);
 			printf("%s\n    {\"device\": \"%s\", \"constraint\": \"%s\", \"id\": \"%s\"", i ? "," : "",
 			       l[i].device, l[i].constraint, l[i].id);
 			const char *keys[] = { "power_w", "default_w", "min_w", "max_w", "time_window_s",
@@ -203,8 +236,8 @@ static int show(struct wp_host *host, int json)
 				snprintf(win, sizeof win, "%.4g ms", l[i].time_window_s * 1e3);
 			printf("%-14s %-11s %10s %10s %18s %10s", l[i].device, l[i].constraint, now, def,
 			       range, win);
-			const struct capstate_entry *e =
-				capstate_find(st, ns, l[i].device, l[i].constraint, l[i].id);
+			const struct wp_powercap_record *e =
+				wp_powercap_find(st, ns, l[i].device, l[i].constraint, l[i].id);
 			if (e)
 				printf("  changed by wattprof (was %g W)", e->original_w);
 			putchar('\n');
@@ -223,7 +256,6 @@ static int set(struct wp_host *host, const char *device, const char *constraint,
 {
 	struct wp_power_limit *l;
 	size_t n;
-	char err[ERRLEN];
 	int status = 1;
 
 	if (load_limits(host, &l, &n) < 0)
@@ -236,26 +268,20 @@ static int set(struct wp_host *host, const char *device, const char *constraint,
 		change_error(device, rc, watts, lim);
 		goto out;
 	}
-	struct capstate_entry *st;
+	struct wp_powercap_record *st;
 	size_t ns;
-	if (capstate_read(&st, &ns, err, sizeof err) < 0) {
-		cli_error("%s", err);
+	if (state_read(&st, &ns) < 0)
 		goto out;
-	}
-	int had_entry = capstate_find(st, ns, device, lim->constraint, lim->id) != NULL;
+	int had_entry = wp_powercap_find(st, ns, device, lim->constraint, lim->id) != NULL;
 	free(st);
-	if (capstate_record(device, lim->constraint, lim->id, lim->power_w, err, sizeof err) < 0) {
-		cli_error("%s", err);
-		cli_hint("wattprof records the limit in force before changing it; nothing was "
-		         "changed (WATTPROF_POWERCAP_STATE names another file)");
+	if (state_record(lim) < 0)
 		goto out;
-	}
 	rc = wp_power_limit_set(host, device, lim->kind == WP_LIMIT_GPU ? NULL : lim->constraint,
 	                        watts);
 	if (rc < 0) {
 		change_error(device, rc, watts, lim);
 		if (!had_entry) /* nothing changed: nothing to put back */
-			capstate_forget(device, lim->constraint, err, sizeof err);
+			state_forget(device, lim->constraint);
 		goto out;
 	}
 	printf("%s %s: %g W -> %g W ('wattprof powercap reset' puts the original back)\n", device,
@@ -277,16 +303,13 @@ out:
 static int reset(struct wp_host *host, const char *device, int all)
 {
 	struct wp_power_limit *l;
-	struct capstate_entry *st;
+	struct wp_powercap_record *st;
 	size_t n, ns, done = 0;
-	char err[ERRLEN];
 	int status = 0, named_found = 0;
 
 	if (load_limits(host, &l, &n) < 0)
 		return 1;
-	if (capstate_read(&st, &ns, err, sizeof err) < 0) {
-		cli_error("%s", err);
-		cli_hint("fix or remove the file; 'wattprof powercap show' shows the limits in force");
+	if (state_read(&st, &ns) < 0) {
 		wp_power_limits_free(l, n);
 		return 1;
 	}
@@ -306,7 +329,7 @@ static int reset(struct wp_host *host, const char *device, int all)
 		if (device && strcmp(lim->device, device) != 0)
 			continue;
 		named_found = 1;
-		const struct capstate_entry *e = capstate_find(st, ns, lim->device, lim->constraint,
+		const struct wp_powercap_record *e = wp_powercap_find(st, ns, lim->device, lim->constraint,
 		                                               lim->id);
 		double target = e ? e->original_w : lim->kind == WP_LIMIT_GPU ? lim->default_w :
 		                !strcmp(lim->constraint, "long_term") ? lim->max_w : NAN;
@@ -325,10 +348,8 @@ static int reset(struct wp_host *host, const char *device, int all)
 			status = 1;
 			continue;
 		}
-		if (e && capstate_forget(lim->device, lim->constraint, err, sizeof err) < 0) {
-			cli_error("%s", err);
+		if (e && state_forget(lim->device, lim->constraint) < 0)
 			status = 1;
-		}
 		printf("%s %s: %g W -> %g W (%s)\n", lim->device, lim->constraint, lim->power_w, target,
 		       e ? "the original wattprof recorded" :
 		       lim->kind == WP_LIMIT_GPU ? "the default" : "the rated power");
@@ -748,7 +769,6 @@ static int profile(struct wp_host *host, struct profile *p, size_t k, const char
 	struct point pts[64];
 	size_t n = 0, nl;
 	sigset_t old;
-	char err[ERRLEN];
 	int status = 1, changed = 0, rc;
 
 	if (load_limits(host, &l, &nl) < 0)
@@ -788,20 +808,14 @@ static int profile(struct wp_host *host, struct profile *p, size_t k, const char
 	 * An entry there already (an earlier change not put back) keeps its
 	 * original: the sweep then puts back the limit it found, and leaves
 	 * the entry for 'reset'. */
-	struct capstate_entry *st;
+	struct wp_powercap_record *st;
 	size_t ns;
-	if (capstate_read(&st, &ns, err, sizeof err) < 0) {
-		cli_error("%s", err);
+	if (state_read(&st, &ns) < 0)
 		goto out_meter;
-	}
-	p->had_entry = capstate_find(st, ns, p->device, lim->constraint, lim->id) != NULL;
+	p->had_entry = wp_powercap_find(st, ns, p->device, lim->constraint, lim->id) != NULL;
 	free(st);
-	if (capstate_record(p->device, lim->constraint, lim->id, lim->power_w, err, sizeof err) < 0) {
-		cli_error("%s", err);
-		cli_hint("wattprof records the limit in force before changing it; nothing was "
-		         "changed (WATTPROF_POWERCAP_STATE names another file)");
+	if (state_record(lim) < 0)
 		goto out_meter;
-	}
 	p->sigfd = catch_signals(&old);
 	if (p->sigfd < 0) {
 		cli_error("cannot catch signals: %s", strerror(errno));
@@ -884,7 +898,7 @@ out_signals:
 	goto out_meter;
 out_state:
 	if (!p->had_entry)
-		capstate_forget(p->device, lim->constraint, err, sizeof err);
+		state_forget(p->device, lim->constraint);
 out_meter:
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
