@@ -291,6 +291,23 @@ TEST(cap_model_edges_and_bad_input)
 	ASSERT_EQ(wp_cap_objective_parse("ED2P", &o), -EINVAL);
 	ASSERT_NEAR(wp_cap_objective_value(WP_CAP_ED2P, 0, 0, 10, 3), 90, 0);
 	ASSERT_NEAR(wp_cap_objective_value(WP_CAP_COST, 0.25, 400, 100, 2), 25 + 0.75 * 800, 1e-9);
+	/* The caps tried. */
+	double caps[64];
+	ASSERT_EQ(wp_cap_plan(700, 200, 700, 8, caps), 8);
+	ASSERT_NEAR(caps[0], 700, 0);
+	ASSERT_NEAR(caps[1], 630, 0);
+	ASSERT_NEAR(caps[7], 210, 0);
+	ASSERT_EQ(wp_cap_plan(700, 300, 600, 3, caps), 3); /* within the range */
+	ASSERT_NEAR(caps[0], 600, 0);
+	ASSERT_NEAR(caps[1], 450, 0);
+	ASSERT_NEAR(caps[2], 300, 0);
+	ASSERT_EQ(wp_cap_plan(150, NAN, NAN, 8, caps), 8); /* a package: no bounds */
+	ASSERT_NEAR(caps[7], 45, 0);
+	ASSERT_EQ(wp_cap_plan(10, 9, 10, 8, caps), 2); /* two whole watts */
+	ASSERT_EQ(wp_cap_plan(700, 200, 700, 1, caps), 1);
+	ASSERT_NEAR(caps[0], 700, 0);
+	ASSERT_EQ(wp_cap_plan(0, 200, 700, 8, caps), 0);
+	ASSERT_EQ(wp_cap_plan(700, 200, 700, 65, caps), 0);
 	return 0;
 }
 

@@ -782,6 +782,13 @@ struct wp_cap_model {
  * a cost objective without eta in [0, 1] and max_power_w > 0).
  */
 int wp_cap_model_fit(const struct wp_cap_point *pts, size_t n, struct wp_cap_model *m);
+/*
+ * The profiler's caps: k of them (1 to 64), in whole watts, from 100 % of
+ * default_w down to 30 %, kept within min_w..max_w (NaN: no bound), highest
+ * first; fewer when the range holds fewer whole watts.  Returns how many
+ * were written to caps[], 0 for bad input.
+ */
+size_t wp_cap_plan(double default_w, double min_w, double max_w, size_t k, double *caps);
 /* The model's time (s) and energy (J) at a cap. */
 double wp_cap_model_time(const struct wp_cap_model *m, double cap_w);
 double wp_cap_model_energy(const struct wp_cap_model *m, double cap_w);

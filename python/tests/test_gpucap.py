@@ -11,9 +11,11 @@ directly everywhere."""
 import csv
 import math
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -188,3 +190,170 @@ class LayerwiseWithTorch(SimTest, unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The profiler's workload: a model whose batch takes T0 / s(cap) at the cap in
+# force (the fake NVML's state file says which), with s as in the C tests:
+# ((cap - 180) / (700 - 180))^0.2; ED2P's optimum is 450 W, 70 W from the
+# caps tried.
+BATCH_T0 = 0.01
+
+
+class CappedModel:
+    """unset_w: the fake's configured limit, in force while its state file
+    does not exist (nothing was set)."""
+
+    def __init__(self, state_file, unset_w=650.0):
+        self.state_file = state_file
+        self.unset_w = unset_w
+        self.calls = 0
+
+    def cap(self):
+        try:
+            with open(self.state_file) as f:
+                for line in f:
+                    if line.startswith("limit_mw.0="):
+                        return int(line.split("=")[1]) / 1000
+        except FileNotFoundError:
+            pass
+        return self.unset_w
+
+    def __call__(self, x):
+        import time
+        self.calls += 1
+        time.sleep(BATCH_T0 / ((min(self.cap(), 700) - 180) / 520) ** 0.2)
+        return x
+
+
+class Loss:
+    def backward(self):
+        pass
+
+
+class Optimizer:
+    def zero_grad(self):
+        pass
+
+    def step(self):
+        pass
+
+
+class ProfilerExamples(SimTest, unittest.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.need_gpu()
+        self.nvml_state = os.path.join(self.dir, "nvml.state")
+        os.environ["FAKE_NVML"] = (f"gpus=1;state_file={self.nvml_state};capped.0=1;amp_w.0=0;"
+                                   "base_w.0=700;update_ms.0=0;limit_w.0=650")
+        os.environ["WATTPROF_POWERCAP_STATE"] = os.path.join(self.dir, "powercap.state")
+        self.model = CappedModel(self.nvml_state)
+
+    def test_document_example(self):
+        from wattprof.gpucap.profiler import power_cap_profiler, set_power_cap, reset_power_cap
+        model, trainloader = self.model, [(1, 0)] * 10
+        criterion, optimizer = (lambda out, y: Loss()), Optimizer()
+
+        # Profiling (the document's call; a short time per cap for the test)
+        optimal_cap = power_cap_profiler(gpu_num=0, model=model, dataloader=trainloader,
+                                         train=True, loss_fn=criterion, optimizer=optimizer,
+                                         out_file='test_power_cap_profiler.csv',
+                                         duration_s=0.25, warmup_batches=1)
+        self.assertLessEqual(abs(optimal_cap - 450), 70, optimal_cap)
+        self.assertEqual(model.cap(), 650)  # the limit found, back
+        self.assertFalse(os.path.exists(os.environ["WATTPROF_POWERCAP_STATE"]))
+        with open("test_power_cap_profiler.csv", newline="") as f:
+            rows = list(csv.reader(f))
+        self.assertEqual(rows[0][:4], ["power cap (W)", "batches", "time per batch (s)",
+                                       "energy per batch (J)"])
+        caps = [float(r[0]) for r in rows[1:9]]
+        self.assertEqual(caps, [700 - 70 * k for k in range(8)])
+        for r in rows[1:9]:
+            cap, per_batch, energy = float(r[0]), float(r[2]), float(r[3])
+            truth = BATCH_T0 / ((cap - 180) / 520) ** 0.2
+            self.assertAlmostEqual(per_batch, truth, delta=0.3 * truth + 0.002)
+            self.assertAlmostEqual(energy, cap * per_batch, delta=0.02 * cap * per_batch)
+        self.assertEqual(float(rows[10][1]), optimal_cap)
+
+        # Real training run
+        set_power_cap(gpu_num=0, cap=optimal_cap)
+        self.assertEqual(model.cap(), optimal_cap)
+        with open(os.environ["WATTPROF_POWERCAP_STATE"]) as f:
+            self.assertIn("nvidia_gpu_0 power 650.000000", f.read())
+        reset_power_cap(gpu_num=0)
+        self.assertEqual(model.cap(), 650)
+        self.assertFalse(os.path.exists(os.environ["WATTPROF_POWERCAP_STATE"]))
+
+    def test_refused_without_permission(self):
+        from wattprof.gpucap.profiler import power_cap_profiler, set_power_cap
+        os.environ["FAKE_NVML"] += ";root=0"
+        with self.assertRaises(PermissionError) as e:
+            power_cap_profiler(gpu_num=0, model=self.model, dataloader=[(1, 0)], train=False,
+                               duration_s=0.1)
+        self.assertIn("root", str(e.exception))
+        self.assertEqual(self.model.calls, 0)  # nothing ran
+        with self.assertRaises(PermissionError):
+            set_power_cap(gpu_num=0, cap=300)
+        self.assertFalse(os.path.exists(self.nvml_state))  # no limit was ever set
+        self.assertFalse(os.path.exists(os.environ["WATTPROF_POWERCAP_STATE"]))
+        with self.assertRaises(LookupError):
+            power_cap_profiler(gpu_num=5, model=self.model, dataloader=[(1, 0)], train=False)
+
+    def test_limit_back_after_sigterm(self):
+        code = textwrap.dedent(f"""
+            import sys
+            sys.path[:0] = [{os.path.dirname(HERE)!r}, {HERE!r}]
+            from test_gpucap import CappedModel
+            from wattprof.gpucap.profiler import power_cap_profiler
+            print("start", flush=True)
+            power_cap_profiler(gpu_num=0, model=CappedModel({self.nvml_state!r}),
+                               dataloader=[(1, 0)], train=False, duration_s=30)
+        """)
+        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        self.assertEqual(p.stdout.readline().strip(), "start")
+        for _ in range(500):  # until the first cap (700 W) is set
+            if self.model.cap() == 700:
+                break
+            time.sleep(0.01)
+        self.assertEqual(self.model.cap(), 700)
+        p.terminate()
+        self.assertEqual(p.wait(timeout=30), -signal.SIGTERM)
+        self.assertEqual(self.model.cap(), 650)
+        self.assertFalse(os.path.exists(os.environ["WATTPROF_POWERCAP_STATE"]))
+
+    @unittest.skipIf(torch is None, "PyTorch is not installed (the GPU machine has it; "
+                     "Debian: apt-get install python3-torch)")
+    def test_profiler_with_torch_training(self):
+        """The profiler driving a real PyTorch training loop (on the CPU; the
+        energy is the fake GPU's, held to each cap)."""
+        from wattprof.gpucap.profiler import power_cap_profiler
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(),
+                                    torch.nn.Linear(64, 4))
+        data = [(torch.randn(16, 32), torch.randint(0, 4, (16,))) for _ in range(4)]
+        before = [p.detach().clone() for p in model.parameters()]
+        cap = power_cap_profiler(gpu_num=0, model=model, dataloader=data, train=True,
+                                 loss_fn=torch.nn.CrossEntropyLoss(),
+                                 optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+                                 out_file="torch.csv", caps=3, duration_s=0.1,
+                                 warmup_batches=1)
+        self.assertIn(cap, range(210, 701))
+        self.assertTrue(any((a != b).any() for a, b in zip(before, model.parameters())))
+        self.assertEqual(self.model.cap(), 650)  # back
+
+    def test_native_limits(self):
+        import wattprof.powercap as pc
+        (gpu,) = [l for l in pc.power_limits() if l.kind == "gpu"]
+        self.assertEqual((gpu.device, gpu.constraint, gpu.power_w, gpu.default_w, gpu.min_w,
+                          gpu.max_w, gpu.original_w), ("nvidia_gpu_0", "power", 650, 700, 200,
+                                                       700, None))
+        self.assertEqual(pc.set_power_limit("nvidia_gpu_0", 300), 650)
+        (gpu,) = [l for l in pc.power_limits() if l.kind == "gpu"]
+        self.assertEqual((gpu.power_w, gpu.original_w), (300, 650))
+        with self.assertRaises(ValueError) as e:
+            pc.set_power_limit("nvidia_gpu_0", 50)
+        self.assertIn("200 to 700 W", str(e.exception))
+        self.assertEqual(pc.reset_power_limit("nvidia_gpu_0"), 650)
+        self.assertEqual(pc.reset_power_limit("nvidia_gpu_0"), 700)  # no record: the default
+        m = pc.cap_model([(700, 1.0, 700), (400, 1.2, 480), (200, 2.0, 400)], "energy")
+        self.assertGreaterEqual(m.recommended_cap_w, 200)
+        self.assertEqual(pc.cap_plan(700, 200, 700, 3), [700, 455, 210])

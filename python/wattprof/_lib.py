@@ -170,6 +170,39 @@ class RunHead(ctypes.Structure):
         ("other_j", ctypes.c_double)]
 
 
+class PowerLimit(ctypes.Structure):
+    """struct wp_power_limit."""
+    _fields_ = [("device", ctypes.c_char_p), ("constraint", ctypes.c_char_p),
+                ("id", ctypes.c_char_p), ("kind", ctypes.c_int), ("index", ctypes.c_int),
+                ("constraint_id", ctypes.c_int), ("power_w", ctypes.c_double),
+                ("default_w", ctypes.c_double), ("min_w", ctypes.c_double),
+                ("max_w", ctypes.c_double), ("time_window_s", ctypes.c_double)]
+
+
+class PowercapRecord(ctypes.Structure):
+    """struct wp_powercap_record."""
+    _fields_ = [("device", ctypes.c_char * 64), ("constraint", ctypes.c_char * 32),
+                ("id", ctypes.c_char * 1024), ("original_w", ctypes.c_double)]
+
+
+class CapPoint(ctypes.Structure):
+    """struct wp_cap_point."""
+    _fields_ = [("cap_w", ctypes.c_double), ("time_s", ctypes.c_double),
+                ("energy_j", ctypes.c_double)]
+
+
+class CapModel(ctypes.Structure):
+    """struct wp_cap_model."""
+    _fields_ = [("objective", ctypes.c_int), ("eta", ctypes.c_double),
+                ("max_power_w", ctypes.c_double), ("default_cap_w", ctypes.c_double),
+                ("t", ctypes.c_double * 3), ("p", ctypes.c_double * 3),
+                ("center_w", ctypes.c_double), ("lo_w", ctypes.c_double), ("hi_w", ctypes.c_double),
+                ("recommended_cap_w", ctypes.c_double), ("predicted_time_s", ctypes.c_double),
+                ("predicted_energy_j", ctypes.c_double),
+                ("predicted_energy_saving", ctypes.c_double),
+                ("predicted_slowdown", ctypes.c_double)]
+
+
 OPTIONS_VERSION = 2
 RUN_INFO_VERSION = 1
 CARBON_OPTIONS_VERSION = 1
@@ -258,6 +291,23 @@ _protos = {
     "wp_store_list": (ctypes.c_int, [P, ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
                                      ctypes.POINTER(ctypes.c_size_t)]),
     "wp_store_remove": (ctypes.c_int, [P, ctypes.c_int64]),
+    "wp_power_limits": (ctypes.c_int, [P, ctypes.POINTER(ctypes.POINTER(PowerLimit)),
+                                       ctypes.POINTER(ctypes.c_size_t)]),
+    "wp_power_limits_free": (None, [ctypes.POINTER(PowerLimit), ctypes.c_size_t]),
+    "wp_power_limit_set": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double]),
+    "wp_power_limit_check": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p]),
+    "wp_powercap_state_path": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.c_size_t]),
+    "wp_powercap_records": (ctypes.c_int, [ctypes.POINTER(ctypes.POINTER(PowercapRecord)),
+                                           ctypes.POINTER(ctypes.c_size_t)]),
+    "wp_powercap_record": (ctypes.c_int, [ctypes.POINTER(PowerLimit)]),
+    "wp_powercap_forget": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p]),
+    "wp_cap_objective_parse": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]),
+    "wp_cap_objective_value": (ctypes.c_double, [ctypes.c_int, ctypes.c_double, ctypes.c_double,
+                                                 ctypes.c_double, ctypes.c_double]),
+    "wp_cap_model_fit": (ctypes.c_int, [ctypes.POINTER(CapPoint), ctypes.c_size_t,
+                                        ctypes.POINTER(CapModel)]),
+    "wp_cap_plan": (ctypes.c_size_t, [ctypes.c_double, ctypes.c_double, ctypes.c_double,
+                                      ctypes.c_size_t, ctypes.POINTER(ctypes.c_double)]),
 }
 for _name, (_res, _args) in _protos.items():
     _f = getattr(lib, _name)

@@ -602,23 +602,6 @@ static int run_once(struct profile *p, struct wp_meter *meter, size_t dom, doubl
 	return 0;
 }
 
-/* The caps: ncaps from 100 % of the default down to 30 %, within the range. */
-static void plan_caps(struct profile *p, size_t k)
-{
-	double hi = p->default_w, lo = 0.3 * p->default_w;
-	if (!isnan(p->lim.max_w))
-		hi = fmin(hi, p->lim.max_w);
-	if (!isnan(p->lim.min_w))
-		lo = fmax(lo, p->lim.min_w);
-	p->ncaps = 0;
-	for (size_t i = 0; i < k; i++) {
-		double c = k == 1 ? hi : round(hi - (hi - lo) * (double)i / (double)(k - 1));
-		if (p->ncaps && c >= p->caps[p->ncaps - 1])
-			continue; /* a range too narrow for k whole watts */
-		p->caps[p->ncaps++] = c;
-	}
-}
-
 static void print_text(const struct profile *p, const struct point *pts, size_t n,
                        const struct wp_cap_model *m, int64_t run_id, const char *db)
 {
@@ -783,7 +766,7 @@ static int profile(struct wp_host *host, struct profile *p, size_t k, const char
 	if (isnan(p->default_w))
 		p->default_w = lim->power_w;
 	p->max_power_w = !isnan(lim->max_w) ? lim->max_w : p->default_w;
-	plan_caps(p, k);
+	p->ncaps = wp_cap_plan(p->default_w, lim->min_w, lim->max_w, k, p->caps);
 	/* Allowed?  Found by writing the limit in force back: nothing changes. */
 	rc = wp_power_limit_check(host, p->device, p->constraint);
 	if (rc < 0) {

@@ -181,3 +181,25 @@ int wp_cap_model_fit(const struct wp_cap_point *pts, size_t n, struct wp_cap_mod
 	m->predicted_slowdown = m->predicted_time_s / wp_cap_model_time(m, d) - 1;
 	return 0;
 }
+
+size_t wp_cap_plan(double default_w, double min_w, double max_w, size_t k, double *caps)
+{
+	double hi = default_w, lo = 0.3 * default_w;
+	size_t n = 0;
+
+	if (!caps || k < 1 || k > 64 || !(default_w > 0) || !isfinite(default_w))
+		return 0;
+	if (!isnan(max_w))
+		hi = fmin(hi, max_w);
+	if (!isnan(min_w))
+		lo = fmax(lo, min_w);
+	if (lo > hi)
+		lo = hi;
+	for (size_t i = 0; i < k; i++) {
+		double c = k == 1 ? round(hi) : round(hi - (hi - lo) * (double)i / (double)(k - 1));
+		if (n && c >= caps[n - 1])
+			continue; /* a range too narrow for k whole watts */
+		caps[n++] = c;
+	}
+	return n;
+}
