@@ -9,7 +9,7 @@
  * (ln T and ln P in ln cap), by least squares; energy is P x T.  On
  * simulated sweeps with 2 % noise this lands within one step of an
  * 8-cap sweep of the true optimum for every objective, where cubic or
- * quadratic polynomials in the cap miss by up to three steps
+ * quadratic polynomials in the cap miss by one to three and a half steps
  * (docs/POWERCAP.md gives the comparison).  The recommendation is searched
  * in whole watts over the tested range only: the model is not trusted
  * outside it.  Zeus defines the cost objective (eta x energy + (1 - eta) x
