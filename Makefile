@@ -162,7 +162,7 @@ test-asan:
 # the attribution that the series drives.
 test-tsan:
 	$(MAKE) BUILD=build/tsan CFLAGS='-O1 -g' SAN='-fsanitize=thread' \
-	  TESTS='sampler meter cli live nvml amdgpu series attrib' check
+	  TESTS='sampler meter cli live nvml amdgpu series attrib powercap_profile_stores' check
 
 FUZZ_TIME ?= 20
 fuzz:
