@@ -119,6 +119,9 @@
 	X(powercap_refused_without_permission, 10)           \
 	X(powercap_package_refused_without_permission, 10)   \
 	X(powercap_profile_duration_and_progress, 30)        \
+	X(powercap_profile_hostile_surroundings, 60)         \
+	X(powercap_refusals_change_nothing, 20)              \
+	X(powercap_profile_keeps_earlier_records, 20)        \
 	X(report_json_contract, 10)                          \
 	X(report_on_the_heap, 5)                             \
 	X(report_total_counts_each_joule_once, 10)           \

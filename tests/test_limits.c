@@ -235,13 +235,15 @@ TEST(cap_model_finds_known_optima)
 			ASSERT(m.recommended_cap_w >= 210 && m.recommended_cap_w <= 700);
 			ASSERT_EQ(m.recommended_cap_w, floor(m.recommended_cap_w));
 			if (noise == 0) {
-				/* The predictions are the model's, close to the truth. */
+				/* The predictions, against the workload's truth. */
 				double c = m.recommended_cap_w;
+				double e_true = fmin(c, DEMAND) * work_time(c);
 				ASSERT_NEAR(m.predicted_time_s, work_time(c), 0.02 * work_time(c));
-				ASSERT_NEAR(m.predicted_slowdown, m.predicted_time_s /
-				            wp_cap_model_time(&m, 700) - 1, 1e-12);
-				ASSERT_NEAR(m.predicted_energy_saving, 1 - m.predicted_energy_j /
-				            wp_cap_model_energy(&m, 700), 1e-12);
+				ASSERT_NEAR(m.predicted_energy_j, e_true, 0.02 * e_true);
+				double slow = work_time(c) / work_time(700) - 1;
+				double save = 1 - e_true / (700 * work_time(700));
+				ASSERT_NEAR(m.predicted_slowdown, slow, 0.1 * slow + 0.03);
+				ASSERT_NEAR(m.predicted_energy_saving, save, 0.1 * save + 0.03);
 			}
 		}
 	}
@@ -304,6 +306,9 @@ TEST(cap_model_edges_and_bad_input)
 	ASSERT_EQ(wp_cap_plan(150, NAN, NAN, 8, caps), 8); /* a package: no bounds */
 	ASSERT_NEAR(caps[7], 45, 0);
 	ASSERT_EQ(wp_cap_plan(10, 9, 10, 8, caps), 2); /* two whole watts */
+	ASSERT_EQ(wp_cap_plan(250.6, 100.4, 250.6, 8, caps), 8); /* never outside the range */
+	ASSERT_NEAR(caps[0], 250, 0);
+	ASSERT_NEAR(caps[7], 101, 0);
 	ASSERT_EQ(wp_cap_plan(700, 200, 700, 1, caps), 1);
 	ASSERT_NEAR(caps[0], 700, 0);
 	ASSERT_EQ(wp_cap_plan(0, 200, 700, 8, caps), 0);
@@ -313,9 +318,10 @@ TEST(cap_model_edges_and_bad_input)
 
 TEST(powercap_state_records)
 {
-	char dir[512], path[600], got[600];
+	char dir[512], path[700], got[700];
 	struct wp_powercap_record *r;
 	size_t n;
+	double orig = 0;
 	struct wp_power_limit gpu = { .device = "nvidia_gpu_0", .constraint = "power",
 		                      .id = "GPU-1", .power_w = 650 };
 
@@ -325,33 +331,66 @@ TEST(powercap_state_records)
 	ASSERT_STR(wp_powercap_state_path(got, sizeof got), path);
 	ASSERT_EQ(wp_powercap_records(&r, &n), 0); /* absent: none */
 	ASSERT_EQ(n, 0);
-	ASSERT_EQ(wp_powercap_record(&gpu), 0);
+	ASSERT_EQ(wp_powercap_record(&gpu, &orig), 0); /* recorded now */
+	ASSERT_NEAR(orig, 650, 0);
 	gpu.power_w = 300; /* a second change: the first original stays */
-	ASSERT_EQ(wp_powercap_record(&gpu), 0);
+	ASSERT_EQ(wp_powercap_record(&gpu, &orig), 1);
+	ASSERT_NEAR(orig, 650, 0);
+	/* An id with spaces (a sysfs root in a folder of that name) is whole. */
 	struct wp_power_limit pkg = { .device = "package_0", .constraint = "long_term",
-		                      .id = "", .power_w = 75.5 };
-	ASSERT_EQ(wp_powercap_record(&pkg), 0);
+		                      .id = "/tmp/sys root/intel-rapl:0", .power_w = 75.5 };
+	ASSERT_EQ(wp_powercap_record(&pkg, NULL), 0);
 	ASSERT_EQ(wp_powercap_records(&r, &n), 0);
 	ASSERT_EQ(n, 2);
 	ASSERT_NEAR(wp_powercap_find(r, n, "nvidia_gpu_0", "power", "GPU-1")->original_w, 650, 0);
 	ASSERT(wp_powercap_find(r, n, "nvidia_gpu_0", "power", "GPU-2") == NULL); /* another GPU */
-	ASSERT_NEAR(wp_powercap_find(r, n, "package_0", "long_term", "")->original_w, 75.5, 0);
-	ASSERT_STR(wp_powercap_find(r, n, "package_0", "long_term", NULL)->id, "-");
+	ASSERT_NEAR(wp_powercap_find(r, n, "package_0", "long_term", pkg.id)->original_w, 75.5, 0);
 	free(r);
-	ASSERT_EQ(wp_powercap_forget("nvidia_gpu_0", "power"), 0);
+	char *text = test_slurp(path);
+	ASSERT_HAS(text, "\nnvidia_gpu_0 power 650000000 GPU-1\n"); /* whole microwatts */
+	ASSERT_HAS(text, "\npackage_0 long_term 75500000 /tmp/sys root/intel-rapl:0\n");
+	free(text);
+	/* Forgetting another GPU's record of that name leaves this one. */
+	ASSERT_EQ(wp_powercap_forget("nvidia_gpu_0", "power", "GPU-2"), 0);
+	ASSERT_EQ(wp_powercap_records(&r, &n), 0);
+	ASSERT_EQ(n, 2);
+	free(r);
+	ASSERT_EQ(wp_powercap_forget("nvidia_gpu_0", "power", "GPU-1"), 0);
 	ASSERT_EQ(wp_powercap_records(&r, &n), 0);
 	ASSERT_EQ(n, 1);
 	free(r);
-	ASSERT_EQ(wp_powercap_forget("package_0", "long_term"), 0);
+	ASSERT_EQ(wp_powercap_forget("package_0", "long_term", NULL), 0);
 	ASSERT(access(path, F_OK) < 0); /* nothing left: no file */
+	/* Ids the file cannot hold are refused, not cut. */
+	char long_id[1100];
+	memset(long_id, 'x', sizeof long_id - 1);
+	long_id[sizeof long_id - 1] = '\0';
+	pkg.id = long_id;
+	ASSERT_EQ(wp_powercap_record(&pkg, NULL), -ENAMETOOLONG);
+	pkg.id = "a\nb";
+	ASSERT_EQ(wp_powercap_record(&pkg, NULL), -EINVAL);
+	pkg.id = "x";
+	pkg.power_w = 0;
+	ASSERT_EQ(wp_powercap_record(&pkg, NULL), -EINVAL);
+	/* A damaged file is never written over. */
 	test_spit(path, "nvidia_gpu_0 power lots GPU-1\n");
 	ASSERT_EQ(wp_powercap_records(&r, &n), WP_EPARSE);
-	ASSERT_EQ(wp_powercap_record(&gpu), WP_EPARSE); /* never written over */
-	char *text = test_slurp(path);
+	ASSERT_EQ(wp_powercap_record(&gpu, NULL), WP_EPARSE);
+	text = test_slurp(path);
 	ASSERT_STR(text, "nvidia_gpu_0 power lots GPU-1\n");
 	free(text);
-	pkg.power_w = 0;
-	ASSERT_EQ(wp_powercap_record(&pkg), -EINVAL);
+	/* One sweep per device at a time. */
+	int l1 = wp_powercap_lock("nvidia_gpu_0");
+	ASSERT(l1 >= 0);
+	ASSERT_EQ(wp_powercap_lock("nvidia_gpu_0"), -EAGAIN);
+	int l2 = wp_powercap_lock("nvidia_gpu_1");
+	ASSERT(l2 >= 0);
+	wp_powercap_unlock(l1);
+	l1 = wp_powercap_lock("nvidia_gpu_0");
+	ASSERT(l1 >= 0);
+	wp_powercap_unlock(l1);
+	wp_powercap_unlock(l2);
+	ASSERT_EQ(wp_powercap_lock("../x"), -EINVAL);
 	unsetenv("WATTPROF_POWERCAP_STATE");
 	test_rmtree(dir);
 	return 0;

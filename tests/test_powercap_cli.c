@@ -36,7 +36,7 @@
 struct bench {
 	char dir[512];
 	char nvml_state[600], cap_state[600], env_fake[900], env_state[700];
-	const char *env[4];
+	const char *env[5];
 };
 
 /* A folder with the fake NVML's state and wattprof's, and one GPU that draws
@@ -54,7 +54,8 @@ static void bench_open(struct bench *b, double limit_w, const char *extra)
 	b->env[0] = b->env_fake;
 	b->env[1] = b->env_state;
 	b->env[2] = "WATTPROF_STORE=no";
-	b->env[3] = NULL;
+	b->env[3] = "WATTPROF_DATABASE"; /* unset: the runner's would contradict store = no */
+	b->env[4] = NULL;
 }
 
 static void bench_close(struct bench *b)
@@ -257,6 +258,7 @@ TEST(powercap_profile_stores_and_applies)
 	snprintf(db_env, sizeof db_env, "WATTPROF_DATABASE=%s/sweeps.db", root);
 	snprintf(stored, sizeof stored, "stored as run 1 in '%s/sweeps.db'", root);
 	b.env[2] = db_env;
+	b.env[3] = NULL;
 	cli_runl(&r, root, b.env, "powercap", "profile", "--gpu", "0", "--caps", "4", "--apply",
 	         "--", WATTPROF_CAPWORK, "gpu", b.nvml_state, T0, P0, BETA, DEMAND, NULL);
 	ASSERT_EQ(r.status, 0);
@@ -271,7 +273,7 @@ TEST(powercap_profile_stores_and_applies)
 	/* Applied, and recorded: reset puts the original back. */
 	ASSERT_NEAR(gpu_limit(&b, -1), rec, 0);
 	char *text = test_slurp(b.cap_state);
-	ASSERT_HAS(text, "nvidia_gpu_0 power 700.000000");
+	ASSERT_HAS(text, "nvidia_gpu_0 power 700000000 ");
 	free(text);
 	/* The sweep, one region per cap. */
 	cli_runl(&r, root, b.env, "report", "--format", "json", "last", NULL);
@@ -403,7 +405,7 @@ TEST(powercap_profile_restores_on_signals)
 	for (size_t i = 0; i < 3; i++) {
 		start_long_profile(&b, &r, root);
 		char *text = test_slurp(b.cap_state);
-		ASSERT_HAS(text, "nvidia_gpu_0 power 650");
+		ASSERT_HAS(text, "nvidia_gpu_0 power 650000000 ");
 		free(text);
 		kill(r.pid, sigs[i]);
 		cli_run_wait(&r);
@@ -439,7 +441,7 @@ TEST(powercap_reset_after_sigkill)
 	/* Left at the cap, but recorded. */
 	ASSERT_NEAR(gpu_limit(&b, -1), 700, 0);
 	char *text = test_slurp(b.cap_state);
-	ASSERT_HAS(text, "nvidia_gpu_0 power 650.000000 GPU-5a5a0000");
+	ASSERT_HAS(text, "nvidia_gpu_0 power 650000000 GPU-5a5a0000");
 	free(text);
 	cli_runl(&r, root, b.env, "powercap", "show", NULL);
 	ASSERT_HAS(r.out, "changed by wattprof (was 650 W)");
@@ -522,7 +524,9 @@ TEST(powercap_package_refused_without_permission)
  */
 TEST(powercap_profile_duration_and_progress)
 {
-	const char *regexes[] = { "^step ([0-9]+)$", "^step" };
+	/* The counter also matches the line the workload prints as it is
+	 * stopped, after the window closed: not counted. */
+	const char *regexes[] = { "^step ([0-9]+)", "^step [0-9]+$" };
 	struct bench b;
 	struct cli_run r;
 	char root[512];
@@ -558,6 +562,158 @@ TEST(powercap_profile_duration_and_progress)
 	/* Every workload was stopped at the end of its window. */
 	ASSERT_EQ(test_shell(root, &out, "pgrep -f 'capwor[k] gpu %s' >/dev/null", b.nvml_state), 1);
 	free(out);
+	test_rmtree(root);
+	bench_close(&b);
+	return 0;
+}
+
+/*
+ * The hostile ways a profile is run: its stderr's reader gone (SIGPIPE),
+ * SIGCHLD ignored by whatever started it, a command that leaves a process
+ * behind.  Each sweep still ends, the limit back, nothing left running.
+ */
+TEST(powercap_profile_hostile_surroundings)
+{
+	struct bench b;
+	char root[512], *out = NULL, cmd[2600];
+	char env[1800];
+
+	bench_open(&b, 650, NULL);
+	test_tmpdir(root, sizeof root);
+	snprintf(env, sizeof env, "-u WATTPROF_DATABASE '%s' '%s' WATTPROF_STORE=no WATTPROF_SYSFS_ROOT=%s",
+	         b.env_fake, b.env_state, root);
+	/* stderr into a reader that leaves after its first line. */
+	snprintf(cmd, sizeof cmd,
+	         "env %s %s powercap profile --gpu 0 --caps 3 -- %s gpu %s 0.05 " P0 " " BETA " "
+	         DEMAND " 5 2>&1 >/dev/null | head -n 1",
+	         env, WATTPROF_BIN, WATTPROF_CAPWORK, b.nvml_state);
+	ASSERT_EQ(test_shell(root, &out, "%s", cmd), 0);
+	free(out);
+	ASSERT_NEAR(gpu_limit(&b, -1), 650, 0);
+	ASSERT(access(b.cap_state, F_OK) < 0);
+	/* Started with SIGCHLD ignored (inherited across exec). */
+	snprintf(cmd, sizeof cmd,
+	         "trap '' CHLD; exec timeout 60 env %s %s powercap profile --gpu 0 --caps 2 -- "
+	         "%s gpu %s 0.05 " P0 " " BETA " " DEMAND,
+	         env, WATTPROF_BIN, WATTPROF_CAPWORK, b.nvml_state);
+	ASSERT_EQ(test_shell(root, &out, "%s", cmd), 0);
+	ASSERT_HAS(out, "recommended: ");
+	free(out);
+	ASSERT_NEAR(gpu_limit(&b, -1), 650, 0);
+	/* A command that leaves a process running: ended with it. */
+	snprintf(cmd, sizeof cmd,
+	         "env %s %s powercap profile --gpu 0 --caps 2 -- sh -c 'sleep 313.25 & "
+	         "exec %s gpu %s 0.05 " P0 " " BETA " " DEMAND "'",
+	         env, WATTPROF_BIN, WATTPROF_CAPWORK, b.nvml_state);
+	ASSERT_EQ(test_shell(root, &out, "%s", cmd), 0);
+	free(out);
+	ASSERT_EQ(test_shell(root, &out, "pgrep -f 'slee[p] 313.25' >/dev/null"), 1);
+	free(out);
+	ASSERT_NEAR(gpu_limit(&b, -1), 650, 0);
+	test_rmtree(root);
+	bench_close(&b);
+	return 0;
+}
+
+/* What is refused, refused before anything changes. */
+TEST(powercap_refusals_change_nothing)
+{
+	struct bench b;
+	struct cli_run r;
+	char root[512], lockpath[700];
+
+	bench_open(&b, 650, NULL);
+	test_tmpdir(root, sizeof root);
+	const char *usage[][8] = {
+		{ "powercap", "set", "--gpu", "0", "--all", "300", NULL },
+		{ "powercap", "set", "--gpu", "0", "-c", "x.ini", "300", NULL },
+		{ "powercap", "profile", "--gpu", "0", "--eta", "0.9", "--", "true" },
+		{ "powercap", "show", "--gpu", "0", NULL },
+		{ "powercap", "reset", "--caps", "3", NULL },
+		{ "powercap", "set", "--gpu", "0", "--constraint", "long_term", "300", NULL },
+	};
+	for (size_t i = 0; i < sizeof usage / sizeof *usage; i++) {
+		char *argv[10] = { "wattprof" };
+		for (size_t k = 0; k < 8 && usage[i][k]; k++)
+			argv[k + 1] = (char *)usage[i][k];
+		cli_run(&r, root, argv, b.env);
+		if (r.status != 2)
+			TEST_FAIL_("%s %s: exit %d, not 2:\n%s", usage[i][1], usage[i][2], r.status,
+			           r.err);
+		cli_run_free(&r);
+	}
+	/* A configuration that does not load: refused before the first cap. */
+	cli_runl(&r, root, b.env, "powercap", "profile", "--gpu", "0", "-c", "/nonexistent/x.ini",
+	         "--", WATTPROF_CAPWORK, "gpu", b.nvml_state, T0, P0, BETA, DEMAND, NULL);
+	ASSERT_EQ(r.status, 1);
+	ASSERT_LACKS(r.err, "at 700 W");
+	cli_run_free(&r);
+	/* Another sweep of the same device holds its lock. */
+	setenv("WATTPROF_POWERCAP_STATE", b.cap_state, 1);
+	int lock = wp_powercap_lock("nvidia_gpu_0");
+	ASSERT(lock >= 0);
+	cli_runl(&r, root, b.env, "powercap", "profile", "--gpu", "0", "--", WATTPROF_CAPWORK,
+	         "gpu", b.nvml_state, T0, P0, BETA, DEMAND, NULL);
+	ASSERT_EQ(r.status, 1);
+	ASSERT_HAS(r.err, "another wattprof is changing the power limit of nvidia_gpu_0");
+	cli_run_free(&r);
+	wp_powercap_unlock(lock);
+	unsetenv("WATTPROF_POWERCAP_STATE");
+	snprintf(lockpath, sizeof lockpath, "%s.nvidia_gpu_0.lock", b.cap_state);
+	ASSERT_EQ(access(lockpath, F_OK), 0);
+	/* Nothing was changed (the permission check wrote 650 W back), nothing recorded. */
+	ASSERT_NEAR(gpu_limit(&b, -1), 650, 0);
+	ASSERT(access(b.cap_state, F_OK) < 0);
+	test_rmtree(root);
+	bench_close(&b);
+	return 0;
+}
+
+/*
+ * Records made before: a limit set with 'set' keeps its original through a
+ * sweep (the sweep puts back what it found, --apply names the original
+ * 'reset' will put back); a board whose enforced limit is below the one set
+ * has the one set recorded and put back, never the enforced one.
+ */
+TEST(powercap_profile_keeps_earlier_records)
+{
+	struct bench b;
+	struct cli_run r;
+	char root[512], weird[800], env_weird[900];
+
+	bench_open(&b, 650, ";enforced_limit_w.0=640");
+	test_tmpdir(root, sizeof root);
+	cli_runl(&r, root, b.env, "powercap", "show", "--format", "json", NULL);
+	struct json *j = run_json(&r);
+	const struct json *g0 = &json_member(j, "limits")->items[0];
+	ASSERT_NEAR(json_member(g0, "power_w")->num, 650, 0);
+	ASSERT_NEAR(json_member(g0, "enforced_w")->num, 640, 0);
+	json_free(j);
+	cli_run_free(&r);
+	cli_runl(&r, root, b.env, "powercap", "set", "--gpu", "0", "600", NULL);
+	ASSERT_EQ(r.status, 0);
+	cli_run_free(&r);
+	cli_runl(&r, root, b.env, "powercap", "profile", "--gpu", "0", "--caps", "2", "--apply",
+	         "--", WATTPROF_CAPWORK, "gpu", b.nvml_state, T0, P0, BETA, DEMAND, NULL);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_HAS(r.out, "('wattprof powercap reset' puts 650 W back)");
+	cli_run_free(&r);
+	char *text = test_slurp(b.cap_state);
+	ASSERT_HAS(text, "nvidia_gpu_0 power 650000000 ");
+	free(text);
+	cli_runl(&r, root, b.env, "powercap", "reset", NULL);
+	ASSERT_EQ(r.status, 0);
+	cli_run_free(&r);
+	ASSERT_NEAR(gpu_limit(&b, -1), 650, 0); /* the one set, not the enforced 640 */
+	/* A state file whose path holds a quote: still JSON. */
+	snprintf(weird, sizeof weird, "%s/we\"ird/state", root);
+	snprintf(env_weird, sizeof env_weird, "WATTPROF_POWERCAP_STATE=%s", weird);
+	b.env[1] = env_weird;
+	cli_runl(&r, root, b.env, "powercap", "show", "--format", "json", NULL);
+	j = run_json(&r);
+	ASSERT_STR(json_member(j, "state_file")->str, weird);
+	json_free(j);
+	cli_run_free(&r);
 	test_rmtree(root);
 	bench_close(&b);
 	return 0;

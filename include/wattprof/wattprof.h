@@ -667,11 +667,14 @@ struct wp_power_limit {
 	enum wp_limit_kind kind;
 	int index;           /* the GPU's NVML index, the package's number */
 	int constraint_id;   /* RAPL's K; 0 for a GPU */
-	double power_w;      /* the limit in force */
+	double power_w;      /* the limit set (what wp_power_limit_set changes) */
 	double default_w;    /* NVML's default; NaN for RAPL (powercap has none) */
 	double min_w, max_w; /* the range it may be set in; NaN where not known
 	                        (RAPL's max_power_uw is the package's rated power) */
 	double time_window_s; /* RAPL's averaging window; NaN for a GPU or none */
+	double enforced_w;   /* a GPU's limit in force: the lowest of every limit on
+	                        the board (NVML's enforced limit), which may be
+	                        below power_w; NaN for RAPL */
 };
 
 /*
@@ -723,11 +726,26 @@ int wp_powercap_records(struct wp_powercap_record **out, size_t *count);
 const struct wp_powercap_record *wp_powercap_find(const struct wp_powercap_record *records,
                                                   size_t count, const char *device,
                                                   const char *constraint, const char *id);
-/* Records l->power_w as the original of that limit, unless one is recorded
- * already (the first is the original).  0 or a negative errno. */
-int wp_powercap_record(const struct wp_power_limit *l);
-/* Removes a limit's record (put back, or no longer to be).  0 or a negative errno. */
-int wp_powercap_forget(const char *device, const char *constraint);
+/*
+ * Records l->power_w as the original of that limit, unless one is recorded
+ * already (the first is the original), in one step under the file's lock.
+ * Returns 0 (recorded now), 1 (one was there), -ENAMETOOLONG or -EINVAL (an
+ * id that the file cannot hold: 1024 bytes or more, or a line break), or
+ * another negative errno.  *original_w (may be NULL) gets the original
+ * recorded.
+ */
+int wp_powercap_record(const struct wp_power_limit *l, double *original_w);
+/* Removes a limit's record (put back, or no longer to be); id NULL: whatever
+ * its id.  0 or a negative errno. */
+int wp_powercap_forget(const char *device, const char *constraint, const char *id);
+/*
+ * One change at a time per device: an exclusive lock on the device (a file
+ * beside the state file) for a whole sweep.  Returns the lock (an fd for
+ * wp_powercap_unlock), -EAGAIN when another process holds it, or another
+ * negative errno.
+ */
+int wp_powercap_lock(const char *device);
+void wp_powercap_unlock(int lock);
 
 /*
  * The power-cap profiler's model (docs/POWERCAP.md): from a sweep of caps,

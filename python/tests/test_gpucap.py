@@ -188,9 +188,6 @@ class LayerwiseWithTorch(SimTest, unittest.TestCase):
         self.assertEqual(tracker.times["0"][1], num_epochs)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 # The profiler's workload: a model whose batch takes T0 / s(cap) at the cap in
 # force (the fake NVML's state file says which), with s as in the C tests:
@@ -278,7 +275,7 @@ class ProfilerExamples(SimTest, unittest.TestCase):
         set_power_cap(gpu_num=0, cap=optimal_cap)
         self.assertEqual(model.cap(), optimal_cap)
         with open(os.environ["WATTPROF_POWERCAP_STATE"]) as f:
-            self.assertIn("nvidia_gpu_0 power 650.000000", f.read())
+            self.assertIn("nvidia_gpu_0 power 650000000 ", f.read())
         reset_power_cap(gpu_num=0)
         self.assertEqual(model.cap(), 650)
         self.assertFalse(os.path.exists(os.environ["WATTPROF_POWERCAP_STATE"]))
@@ -298,7 +295,12 @@ class ProfilerExamples(SimTest, unittest.TestCase):
         with self.assertRaises(LookupError):
             power_cap_profiler(gpu_num=5, model=self.model, dataloader=[(1, 0)], train=False)
 
-    def test_limit_back_after_sigterm(self):
+    def test_limit_back_after_each_signal(self):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            with self.subTest(signal=sig):
+                self.limit_back_after(sig)
+
+    def limit_back_after(self, sig):
         code = textwrap.dedent(f"""
             import sys
             sys.path[:0] = [{os.path.dirname(HERE)!r}, {HERE!r}]
@@ -315,8 +317,10 @@ class ProfilerExamples(SimTest, unittest.TestCase):
                 break
             time.sleep(0.01)
         self.assertEqual(self.model.cap(), 700)
-        p.terminate()
-        self.assertEqual(p.wait(timeout=30), -signal.SIGTERM)
+        p.send_signal(sig)
+        # Ended by the signal (SIGINT too: Python ends an uncaught
+        # KeyboardInterrupt by SIGINT).
+        self.assertEqual(p.wait(timeout=30), -sig)
         self.assertEqual(self.model.cap(), 650)
         self.assertFalse(os.path.exists(os.environ["WATTPROF_POWERCAP_STATE"]))
 
@@ -357,3 +361,7 @@ class ProfilerExamples(SimTest, unittest.TestCase):
         m = pc.cap_model([(700, 1.0, 700), (400, 1.2, 480), (200, 2.0, 400)], "energy")
         self.assertGreaterEqual(m.recommended_cap_w, 200)
         self.assertEqual(pc.cap_plan(700, 200, 700, 3), [700, 455, 210])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -176,7 +176,8 @@ class PowerLimit(ctypes.Structure):
                 ("id", ctypes.c_char_p), ("kind", ctypes.c_int), ("index", ctypes.c_int),
                 ("constraint_id", ctypes.c_int), ("power_w", ctypes.c_double),
                 ("default_w", ctypes.c_double), ("min_w", ctypes.c_double),
-                ("max_w", ctypes.c_double), ("time_window_s", ctypes.c_double)]
+                ("max_w", ctypes.c_double), ("time_window_s", ctypes.c_double),
+                ("enforced_w", ctypes.c_double)]
 
 
 class PowercapRecord(ctypes.Structure):
@@ -299,8 +300,11 @@ _protos = {
     "wp_powercap_state_path": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.c_size_t]),
     "wp_powercap_records": (ctypes.c_int, [ctypes.POINTER(ctypes.POINTER(PowercapRecord)),
                                            ctypes.POINTER(ctypes.c_size_t)]),
-    "wp_powercap_record": (ctypes.c_int, [ctypes.POINTER(PowerLimit)]),
-    "wp_powercap_forget": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p]),
+    "wp_powercap_record": (ctypes.c_int, [ctypes.POINTER(PowerLimit),
+                                          ctypes.POINTER(ctypes.c_double)]),
+    "wp_powercap_forget": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "wp_powercap_lock": (ctypes.c_int, [ctypes.c_char_p]),
+    "wp_powercap_unlock": (None, [ctypes.c_int]),
     "wp_cap_objective_parse": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]),
     "wp_cap_objective_value": (ctypes.c_double, [ctypes.c_int, ctypes.c_double, ctypes.c_double,
                                                  ctypes.c_double, ctypes.c_double]),

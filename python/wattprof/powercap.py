@@ -19,7 +19,32 @@ from . import _lib
 from ._lib import WattprofError, lib
 
 __all__ = ["PowerLimit", "CapModel", "power_limits", "set_power_limit", "reset_power_limit",
-           "check_power_limit", "cap_model", "cap_plan", "objective_value", "state_path"]
+           "check_power_limit", "cap_model", "cap_plan", "objective_value", "state_path",
+           "DeviceLock"]
+
+
+class DeviceLock:
+    """One change of a device's limit at a time (wp_powercap_lock): held for
+    a whole sweep; RuntimeError when another process holds it."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.fd = lib.wp_powercap_lock(device.encode())
+        if self.fd == -errno.EAGAIN:
+            raise RuntimeError(f"another process is changing the power limit of {device}")
+        if self.fd < 0:
+            raise WattprofError(self.fd, f"cannot lock {device} beside '{state_path()}'")
+
+    def release(self):
+        if self.fd >= 0:
+            lib.wp_powercap_unlock(self.fd)
+            self.fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
 
 
 @dataclass(frozen=True)
@@ -29,12 +54,13 @@ class PowerLimit:
     id: str                # the GPU's UUID, the RAPL zone's folder
     kind: str              # "gpu" or "package"
     index: int
-    power_w: float         # in force
+    power_w: float         # the limit set (what set_power_limit changes)
     default_w: float       # NVML's default; NaN for RAPL
     min_w: float
     max_w: float
     time_window_s: float
     original_w: Optional[float]  # recorded before wattprof changed it, else None
+    enforced_w: float = math.nan  # a GPU's limit in force (the lowest on the board)
 
 
 class _Host:
@@ -90,7 +116,7 @@ def _limits(host) -> List[PowerLimit]:
             orig = recs.get((dev, con, lid or "-"))
             out.append(PowerLimit(dev, con, lid, "gpu" if x.kind == 1 else "package", x.index,
                                   x.power_w, x.default_w, x.min_w, x.max_w, x.time_window_s,
-                                  orig))
+                                  orig, x.enforced_w))
         return out
     finally:
         lib.wp_power_limits_free(arr, n)
@@ -132,19 +158,28 @@ def check_power_limit(device: str, constraint: Optional[str] = None) -> None:
             _raise_for(rc, device, lim.power_w, lim)
 
 
-def _record(host, device, constraint):
-    """Records the limit's original in the state file (unless recorded)."""
+def _record(host, device, constraint) -> bool:
+    """Records the limit's original in the state file, in one step under its
+    lock; True when one was recorded before (it stays the original)."""
     arr, n = _raw_limits(host)
     try:
         for i in range(n):
             if arr[i].device.decode() == device and arr[i].constraint.decode() == constraint:
-                rc = lib.wp_powercap_record(ctypes.byref(arr[i]))
+                rc = lib.wp_powercap_record(ctypes.byref(arr[i]), None)
                 if rc < 0:
                     raise WattprofError(rc, f"cannot write the power-cap state file "
                                         f"'{state_path()}' (nothing was changed)")
-                return
+                return rc == 1
+        raise LookupError(f"no power limit of {device} {constraint}")
     finally:
         lib.wp_power_limits_free(arr, n)
+
+
+def _forget(lim: PowerLimit) -> None:
+    rc = lib.wp_powercap_forget(lim.device.encode(), lim.constraint.encode(),
+                                lim.id.encode() if lim.id else None)
+    if rc < 0:
+        raise WattprofError(rc, f"cannot update the power-cap state file '{state_path()}'")
 
 
 def set_power_limit(device: str, watts: float, constraint: Optional[str] = None) -> float:
@@ -157,12 +192,11 @@ def set_power_limit(device: str, watts: float, constraint: Optional[str] = None)
         rc = lib.wp_power_limit_check(h, device.encode(), _lib.c_str(c))
         if rc < 0:
             _raise_for(rc, device, watts, lim)
-        had = lim.original_w is not None
-        _record(h, device, lim.constraint)
+        had = _record(h, device, lim.constraint)
         rc = lib.wp_power_limit_set(h, device.encode(), _lib.c_str(c), float(watts))
         if rc < 0:
             if not had:  # nothing changed: nothing to put back
-                lib.wp_powercap_forget(device.encode(), lim.constraint.encode())
+                _forget(lim)
             _raise_for(rc, device, watts, lim)
         return lim.power_w
 
@@ -187,10 +221,7 @@ def reset_power_limit(device: str, constraint: Optional[str] = None) -> float:
             if rc < 0:
                 _raise_for(rc, device, target, lim)
         if lim.original_w is not None:
-            rc = lib.wp_powercap_forget(device.encode(), lim.constraint.encode())
-            if rc < 0:
-                raise WattprofError(rc, f"cannot update the power-cap state file "
-                                    f"'{state_path()}'")
+            _forget(lim)
         return target
 
 

@@ -124,13 +124,21 @@ static void fmt_w(char *buf, size_t cap, double w)
 		snprintf(buf, cap, "%.4g W", w);
 }
 
+/* ---------------------------------------------------------- the state file */
+
+static void state_path(char *buf, size_t cap)
+{
+	wp_powercap_state_path(buf, cap);
+}
+
 /* The state file's errors, said with its path. */
 static void state_error(const char *what, int rc)
 {
 	char path[4096];
-	wp_powercap_state_path(path, sizeof path);
+	state_path(path, sizeof path);
 	cli_error("cannot %s the power-cap state file '%s': %s", what, path,
-	          rc == WP_EPARSE ? "a line is not 'DEVICE CONSTRAINT WATTS ID'" : wp_strerror(rc));
+	          rc == WP_EPARSE ? "a line is not 'DEVICE CONSTRAINT MICROWATTS ID'" :
+	                            wp_strerror(rc));
 	if (rc == WP_EPARSE)
 		cli_hint("fix or remove the file; 'wattprof powercap show' shows the limits in force");
 }
@@ -143,43 +151,90 @@ static int state_read(struct wp_powercap_record **st, size_t *ns)
 	return rc;
 }
 
-static int state_record(const struct wp_power_limit *l)
+/* Records l's original before a change: 0 recorded now, 1 recorded before
+ * (*original_w: the original then), -1 (printed: nothing may change). */
+static int state_record(const struct wp_power_limit *l, double *original_w)
 {
-	int rc = wp_powercap_record(l);
+	int rc = wp_powercap_record(l, original_w);
 	if (rc < 0) {
 		state_error("write", rc);
 		cli_hint("wattprof records the limit in force before changing it; nothing was "
 		         "changed (WATTPROF_POWERCAP_STATE names another file)");
+		return -1;
 	}
 	return rc;
 }
 
-static int state_forget(const char *device, const char *constraint)
+static int state_forget(const struct wp_power_limit *l)
 {
-	int rc = wp_powercap_forget(device, constraint);
+	int rc = wp_powercap_forget(l->device, l->constraint, l->id);
 	if (rc < 0)
 		state_error("update", rc);
 	return rc;
 }
 
-/* Puts a limit back to original_w and (forget) forgets its state entry;
- * 0 or -1 (printed). */
-static int restore(struct wp_host *host, const char *device, const char *constraint,
-                   double original_w, int forget, int quiet)
+/* The constraint argument of the setter: NULL for a GPU. */
+static const char *setter_constraint(const struct wp_power_limit *l)
 {
-	int rc = wp_power_limit_set(host, device, strcmp(constraint, "power") ? constraint : NULL,
-	                            original_w);
+	return l->kind == WP_LIMIT_GPU ? NULL : l->constraint;
+}
+
+/* Puts l back to value_w and (forget) forgets its record; 0 or -1 (printed). */
+static int restore(struct wp_host *host, const struct wp_power_limit *l, double value_w,
+                   int forget, int quiet)
+{
+	char path[4096];
+	int rc = wp_power_limit_set(host, l->device, setter_constraint(l), value_w);
 	if (rc < 0) {
-		cli_error("cannot put the power limit of %s back to %g W: %s", device, original_w,
+		state_path(path, sizeof path);
+		cli_error("cannot put the power limit of %s back to %g W: %s", l->device, value_w,
 		          wp_strerror(rc));
-		cli_hint("the state file keeps it: run 'wattprof powercap reset' as root");
+		cli_hint("the state file '%s' keeps its original: 'wattprof powercap reset' with "
+		         "WATTPROF_POWERCAP_STATE=%s, as a user who may change it, puts it back",
+		         path, path);
 		return -1;
 	}
-	if (forget && state_forget(device, constraint) < 0)
+	if (forget && state_forget(l) < 0)
 		return -1;
 	if (!quiet)
-		fprintf(stderr, "wattprof: %s %s back to %g W\n", device, constraint, original_w);
+		fprintf(stderr, "wattprof: %s %s back to %g W\n", l->device, l->constraint, value_w);
 	return 0;
+}
+
+/* The signals that stop a change midway are held off, then delivered. */
+static void hold_signals(sigset_t *old)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* ------------------------------------------------------------ JSON output */
+
+static void json_str(const char *key, const char *v, const char *sep)
+{
+	printf("\"%s\": \"", key);
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	printf("\"%s", sep);
+}
+
+static void json_num(const char *key, double v, const char *sep)
+{
+	if (!isfinite(v))
+		printf("\"%s\": null%s", key, sep);
+	else
+		printf("\"%s\": %.9g%s", key, v, sep);
 }
 
 /* --------------------------------------------------------------- show */
@@ -187,45 +242,47 @@ static int restore(struct wp_host *host, const char *device, const char *constra
 static int show(struct wp_host *host, int json)
 {
 	struct wp_power_limit *l;
-	struct wp_powercap_record *st;
-	size_t n, ns;
+	struct wp_powercap_record *st = NULL;
+	size_t n, ns = 0;
 	char path[4096];
 
 	if (load_limits(host, &l, &n) < 0)
 		return 1;
 	if (state_read(&st, &ns) < 0) {
-		st = NULL;
+		st = NULL; /* said; the limits are still worth showing */
 		ns = 0;
 	}
-	wp_powercap_state_path(path, sizeof path);
+	state_path(path, sizeof path);
 	if (json) {
-		printf("{\n  \"state_file\": \"%s\",\n  \"limits\": [", path);
+		printf("{\n  ");
+		json_str("state_file", path, ",\n  ");
+		printf("\"limits\": [");
 		for (size_t i = 0; i < n; i++) {
 			const struct wp_powercap_record *e =
 				wp_powercap_find(st, ns, l[i].device, l[i].constraint, l[i].id);
-			printf("%s\n    {\"device\": \"%s\", \"constraint\": \"%s\", \"id\": \"%s\"", i ? "," : "",
-			       l[i].device, l[i].constraint, l[i].id);
-			const char *keys[] = { "power_w", "default_w", "min_w", "max_w", "time_window_s",
-				               "original_w" };
-			double v[] = { l[i].power_w, l[i].default_w, l[i].min_w, l[i].max_w,
-				       l[i].time_window_s, e ? e->original_w : NAN };
-			for (size_t k = 0; k < 6; k++)
-				if (isnan(v[k]))
-					printf(", \"%s\": null", keys[k]);
-				else
-					printf(", \"%s\": %.9g", keys[k], v[k]);
-			printf("}");
+			printf("%s\n    {", i ? "," : "");
+			json_str("device", l[i].device, ", ");
+			json_str("constraint", l[i].constraint, ", ");
+			json_str("id", l[i].id, ", ");
+			json_num("power_w", l[i].power_w, ", ");
+			json_num("enforced_w", l[i].enforced_w, ", ");
+			json_num("default_w", l[i].default_w, ", ");
+			json_num("min_w", l[i].min_w, ", ");
+			json_num("max_w", l[i].max_w, ", ");
+			json_num("time_window_s", l[i].time_window_s, ", ");
+			json_num("original_w", e ? e->original_w : NAN, "}");
 		}
 		printf("%s]\n}\n", n ? "\n  " : "");
 	} else if (n == 0) {
 		printf("no power limits found: no NVIDIA GPU (NVML) and no RAPL package "
 		       "(powercap intel-rapl zones)\n");
 	} else {
-		printf("%-14s %-11s %10s %10s %18s %10s\n", "device", "constraint", "in force",
-		       "default", "range", "window");
+		printf("%-14s %-11s %10s %10s %10s %18s %10s\n", "device", "constraint", "limit",
+		       "enforced", "default", "range", "window");
 		for (size_t i = 0; i < n; i++) {
-			char now[32], def[32], lo[32], hi[32], range[48], win[32];
+			char now[32], enf[32], def[32], lo[32], hi[32], range[48], win[32];
 			fmt_w(now, sizeof now, l[i].power_w);
+			fmt_w(enf, sizeof enf, l[i].enforced_w);
 			fmt_w(def, sizeof def, l[i].default_w);
 			fmt_w(lo, sizeof lo, l[i].min_w);
 			fmt_w(hi, sizeof hi, l[i].max_w);
@@ -234,8 +291,8 @@ static int show(struct wp_host *host, int json)
 				snprintf(win, sizeof win, "-");
 			else
 				snprintf(win, sizeof win, "%.4g ms", l[i].time_window_s * 1e3);
-			printf("%-14s %-11s %10s %10s %18s %10s", l[i].device, l[i].constraint, now, def,
-			       range, win);
+			printf("%-14s %-11s %10s %10s %10s %18s %10s", l[i].device, l[i].constraint, now,
+			       enf, def, range, win);
 			const struct wp_powercap_record *e =
 				wp_powercap_find(st, ns, l[i].device, l[i].constraint, l[i].id);
 			if (e)
@@ -256,6 +313,7 @@ static int set(struct wp_host *host, const char *device, const char *constraint,
 {
 	struct wp_power_limit *l;
 	size_t n;
+	sigset_t old;
 	int status = 1;
 
 	if (load_limits(host, &l, &n) < 0)
@@ -263,30 +321,27 @@ static int set(struct wp_host *host, const char *device, const char *constraint,
 	const struct wp_power_limit *lim = find_limit(l, n, device, constraint);
 	if (!lim)
 		goto out;
-	int rc = wp_power_limit_check(host, device, lim->kind == WP_LIMIT_GPU ? NULL : lim->constraint);
+	int rc = wp_power_limit_check(host, device, setter_constraint(lim));
 	if (rc < 0) {
 		change_error(device, rc, watts, lim);
 		goto out;
 	}
-	struct wp_powercap_record *st;
-	size_t ns;
-	if (state_read(&st, &ns) < 0)
-		goto out;
-	int had_entry = wp_powercap_find(st, ns, device, lim->constraint, lim->id) != NULL;
-	free(st);
-	if (state_record(lim) < 0)
-		goto out;
-	rc = wp_power_limit_set(host, device, lim->kind == WP_LIMIT_GPU ? NULL : lim->constraint,
-	                        watts);
-	if (rc < 0) {
-		change_error(device, rc, watts, lim);
-		if (!had_entry) /* nothing changed: nothing to put back */
-			state_forget(device, lim->constraint);
-		goto out;
+	/* Recorded, then changed, with no stop in between. */
+	hold_signals(&old);
+	int had = state_record(lim, NULL);
+	if (had >= 0) {
+		rc = wp_power_limit_set(host, device, setter_constraint(lim), watts);
+		if (rc < 0) {
+			change_error(device, rc, watts, lim);
+			if (had == 0) /* nothing changed: nothing to put back */
+				state_forget(lim);
+		} else {
+			printf("%s %s: %g W -> %g W ('wattprof powercap reset' puts the original "
+			       "back)\n", device, lim->constraint, lim->power_w, watts);
+			status = 0;
+		}
 	}
-	printf("%s %s: %g W -> %g W ('wattprof powercap reset' puts the original back)\n", device,
-	       lim->constraint, lim->power_w, watts);
-	status = 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
 	wp_power_limits_free(l, n);
 	return status;
@@ -317,20 +372,20 @@ static int reset(struct wp_host *host, const char *device, int all)
 	for (size_t i = 0; i < ns; i++) {
 		int found = 0;
 		for (size_t k = 0; k < n; k++)
-			found |= !strcmp(l[k].device, st[i].device) &&
-			         !strcmp(l[k].constraint, st[i].constraint) &&
-			         (!strcmp(st[i].id, l[k].id) || !strcmp(st[i].id, "-"));
+			found |= wp_powercap_find(&st[i], 1, l[k].device, l[k].constraint, l[k].id) !=
+			         NULL;
 		if (!found && (!device || !strcmp(device, st[i].device)))
-			cli_warn("the state file records %s %s (was %g W), which is not found now: "
-			         "left in the file", st[i].device, st[i].constraint, st[i].original_w);
+			cli_warn("the state file records %s %s (was %g W) of a device not found now "
+			         "(%s): left in the file", st[i].device, st[i].constraint,
+			         st[i].original_w, st[i].id);
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct wp_power_limit *lim = &l[i];
 		if (device && strcmp(lim->device, device) != 0)
 			continue;
 		named_found = 1;
-		const struct wp_powercap_record *e = wp_powercap_find(st, ns, lim->device, lim->constraint,
-		                                               lim->id);
+		const struct wp_powercap_record *e =
+			wp_powercap_find(st, ns, lim->device, lim->constraint, lim->id);
 		double target = e ? e->original_w : lim->kind == WP_LIMIT_GPU ? lim->default_w :
 		                !strcmp(lim->constraint, "long_term") ? lim->max_w : NAN;
 		if (!e && !device && !all)
@@ -341,14 +396,14 @@ static int reset(struct wp_host *host, const char *device, int all)
 				         "left at %g W", lim->device, lim->constraint, lim->power_w);
 			continue;
 		}
-		const char *c = lim->kind == WP_LIMIT_GPU ? NULL : lim->constraint;
-		int rc = lim->power_w == target ? 0 : wp_power_limit_set(host, lim->device, c, target);
+		int rc = lim->power_w == target ? 0 :
+		         wp_power_limit_set(host, lim->device, setter_constraint(lim), target);
 		if (rc < 0) {
 			change_error(lim->device, rc, target, lim);
 			status = 1;
 			continue;
 		}
-		if (e && state_forget(lim->device, lim->constraint) < 0)
+		if (e && state_forget(lim) < 0)
 			status = 1;
 		printf("%s %s: %g W -> %g W (%s)\n", lim->device, lim->constraint, lim->power_w, target,
 		       e ? "the original wattprof recorded" :
@@ -372,8 +427,8 @@ static int reset(struct wp_host *host, const char *device, int all)
 struct profile {
 	char device[64];
 	const char *constraint;    /* NULL for a GPU; "long_term" for a package */
-	struct wp_power_limit lim; /* as at the start (its strings not owned) */
-	char lim_id[1024];
+	struct wp_power_limit lim; /* as at the start (its strings: the list's) */
+	double original_w;         /* what 'reset' puts back: the recorded original */
 	double default_w, max_power_w; /* what savings are against; cost's max power */
 	double caps[64];
 	size_t ncaps;
@@ -386,7 +441,7 @@ struct profile {
 	char **cmd;
 	int stop_signal; /* a signal that ends the sweep (forwarded to the command) */
 	int sigfd;
-	int had_entry; /* the state file recorded this limit before the sweep */
+	int had_record;  /* the state file recorded this limit before the sweep */
 };
 
 struct point {
@@ -394,13 +449,20 @@ struct point {
 	double window_s, device_j, progress;
 };
 
+/* The signals that stop a sweep: the limit is put back, then they act. */
+static const int STOP_SIGNALS[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+	                            SIGALRM, SIGXCPU };
+#define NSTOP (sizeof STOP_SIGNALS / sizeof *STOP_SIGNALS)
+
 static double now_s(void)
 {
 	return (double)wp_now_ns() / 1e9;
 }
 
+enum window { WAITING, OPEN, CLOSED };
+
 struct progress {
-	int in_window;
+	enum window win;
 	double count;       /* matching lines in the window */
 	double first, last; /* a captured counter: before and in the window (NaN: none) */
 };
@@ -410,7 +472,7 @@ static void on_line(struct profile *p, char *line, struct progress *pr)
 {
 	regmatch_t m[2];
 	fprintf(stderr, "%s\n", line);
-	if (!p->has_re || regexec(&p->re, line, 2, m, 0) != 0)
+	if (!p->has_re || pr->win == CLOSED || regexec(&p->re, line, 2, m, 0) != 0)
 		return;
 	if (p->re.re_nsub >= 1 && m[1].rm_so >= 0) {
 		char num[64], *end;
@@ -419,13 +481,13 @@ static void on_line(struct profile *p, char *line, struct progress *pr)
 		double v = strtod(num, &end);
 		if (end == num || !isfinite(v))
 			return;
-		if (pr->in_window)
+		if (pr->win == OPEN)
 			pr->last = v;
 		else
-			pr->first = v; /* the counter when the window opened */
+			pr->first = v; /* the counter when the window opens */
 		return;
 	}
-	if (pr->in_window)
+	if (pr->win == OPEN)
 		pr->count += 1;
 }
 
@@ -461,21 +523,33 @@ static int drain(struct profile *p, int fd, char *buf, size_t *len, size_t cap,
 	return 1;
 }
 
+/* Ends what is left of the command's process group: SIGTERM, then SIGKILL
+ * after up to 2 s (what it started must not run on into the next cap). */
+static void end_group(pid_t pgid)
+{
+	if (kill(-pgid, 0) < 0)
+		return;
+	kill(-pgid, SIGTERM);
+	for (int i = 0; i < 200 && kill(-pgid, 0) == 0; i++)
+		usleep(10000);
+	kill(-pgid, SIGKILL);
+}
+
 /*
  * Runs the command once at the cap in force, in a process group of its
- * own, its output passed on to stderr (stdout stays the report's).  The
+ * own, its output passed on to stderr (stdout stays the result's).  The
  * measurement window (a meter region) opens warmup_s in and closes when the
  * command ends, or duration_s after it opened: the command is then stopped
- * (SIGTERM to its group, SIGKILL 5 s later).  A stop signal is forwarded to
- * the group and ends the sweep.  Returns 0 with *out filled, or -1 (said
- * why, unless a stop signal came: p->stop_signal).
+ * (SIGTERM to its group, SIGKILL 5 s later).  What the command left running
+ * is ended before the next cap.  A stop signal is forwarded to the group and
+ * ends the sweep.  Returns 0 with *out filled, or -1 (said why, unless a
+ * stop signal came: p->stop_signal).
  */
 static int run_once(struct profile *p, struct wp_meter *meter, size_t dom, double cap,
                     const sigset_t *old, struct point *out)
 {
-	struct progress pr = { 0, 0, NAN, NAN };
-	int fds[2], ws = 0, exited = 0, eof = 0, stopped_by_us = 0;
-	enum { WAITING, OPEN, CLOSED } win = WAITING;
+	struct progress pr = { WAITING, 0, NAN, NAN };
+	int fds[2], ws = 0, exited = 0, eof = 0, stopped_by_us = 0, lost = 0;
 	char tag[64], buf[8192];
 	size_t len = 0;
 
@@ -497,6 +571,7 @@ static int run_once(struct profile *p, struct wp_meter *meter, size_t dom, doubl
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
+		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, old, NULL);
 		execvp(p->cmd[0], p->cmd);
 		fprintf(stderr, "error: cannot run '%s': %s\n", p->cmd[0], strerror(errno));
@@ -508,11 +583,17 @@ static int run_once(struct profile *p, struct wp_meter *meter, size_t dom, doubl
 	while (!exited || !eof) {
 		double now = now_s(), next = INFINITY;
 		if (!exited)
-			next = fmin(kill_at, win == WAITING ? open_at : win == OPEN ? close_at : INFINITY);
+			next = fmin(kill_at, pr.win == WAITING ? open_at :
+			                     pr.win == OPEN ? close_at : INFINITY);
 		int timeout = exited ? 100 : isinf(next) ? 1000 : (int)fmax(0, (next - now) * 1e3) + 1;
 		struct pollfd pf[2] = { { p->sigfd, POLLIN, 0 }, { fds[0], POLLIN, 0 } };
-		if (poll(pf, eof ? 1 : 2, timeout) < 0 && errno != EINTR)
+		if (poll(pf, eof ? 1 : 2, timeout) < 0 && errno != EINTR) {
+			cli_error("cannot wait for '%s': %s", p->cmd[0], strerror(errno));
+			kill(-pid, SIGKILL);
+			waitpid(pid, &ws, 0);
+			lost = 1;
 			break;
+		}
 		if (!eof && pf[1].revents && !drain(p, fds[0], buf, &len, sizeof buf, &pr))
 			eof = 1;
 		if (pf[0].revents) {
@@ -527,25 +608,29 @@ static int run_once(struct profile *p, struct wp_meter *meter, size_t dom, doubl
 			}
 		}
 		now = now_s();
-		if (!exited && waitpid(pid, &ws, WNOHANG) == pid) {
-			exited = 1;
-			exit_at = now;
-			if (win == OPEN) {
-				wp_meter_end(meter);
-				win = CLOSED;
+		if (!exited) {
+			pid_t w = waitpid(pid, &ws, WNOHANG);
+			if (w == pid || (w < 0 && errno == ECHILD)) {
+				/* ECHILD: reaped by no one else but the kernel; its status is lost. */
+				exited = 1;
+				lost = w < 0;
+				exit_at = now;
+				if (pr.win == OPEN) {
+					wp_meter_end(meter);
+					pr.win = CLOSED;
+				}
+				end_group(pid);
 			}
 		}
-		if (!exited && win == WAITING && now >= open_at) {
+		if (!exited && pr.win == WAITING && now >= open_at) {
 			wp_meter_begin(meter, tag);
-			win = OPEN;
-			pr.in_window = 1;
+			pr.win = OPEN;
 			if (p->duration_s > 0)
 				close_at = now + p->duration_s;
 		}
-		if (!exited && win == OPEN && now >= close_at) {
+		if (!exited && pr.win == OPEN && now >= close_at) {
 			wp_meter_end(meter);
-			win = CLOSED;
-			pr.in_window = 0;
+			pr.win = CLOSED;
 			stopped_by_us = 1;
 			kill(-pid, SIGTERM);
 			kill_at = now + 5;
@@ -561,6 +646,10 @@ static int run_once(struct profile *p, struct wp_meter *meter, size_t dom, doubl
 	close(fds[0]);
 	if (p->stop_signal)
 		return -1;
+	if (lost) {
+		cli_error("the status of '%s' was lost at a cap of %g W", p->cmd[0], cap);
+		return -1;
+	}
 	if (!stopped_by_us && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
 		if (WIFSIGNALED(ws))
 			cli_error("'%s' was killed by signal %d (%s) at a cap of %g W", p->cmd[0],
@@ -571,7 +660,7 @@ static int run_once(struct profile *p, struct wp_meter *meter, size_t dom, doubl
 		cli_hint("the sweep stops at a failed run; the limit in force before it is back");
 		return -1;
 	}
-	if (win == WAITING) {
+	if (pr.win == WAITING) {
 		cli_error("'%s' ended before its warm-up of %g s was over (at a cap of %g W)",
 		          p->cmd[0], p->warmup_s, cap);
 		cli_hint("give a shorter --warmup-s, or a longer run");
@@ -626,24 +715,17 @@ static void print_text(const struct profile *p, const struct point *pts, size_t 
 	       100 * m->predicted_slowdown, p->default_w);
 	if (p->apply)
 		printf("applied: %s is capped at %g W ('wattprof powercap reset' puts %g W back)\n",
-		       p->device, m->recommended_cap_w, p->lim.power_w);
+		       p->device, m->recommended_cap_w, p->original_w);
 	if (run_id > 0)
 		printf("stored as run %" PRId64 " in '%s'\n", run_id, db);
-}
-
-static void json_num(const char *key, double v, const char *sep)
-{
-	if (isnan(v))
-		printf("\"%s\": null%s", key, sep);
-	else
-		printf("\"%s\": %.9g%s", key, v, sep);
 }
 
 static void print_json(const struct profile *p, const struct point *pts, size_t n,
                        const struct wp_cap_model *m, int64_t run_id)
 {
-	printf("{\n  \"device\": \"%s\",\n  \"objective\": \"%s\",\n  ", p->device,
-	       wp_cap_objective_name(p->objective));
+	printf("{\n  ");
+	json_str("device", p->device, ",\n  ");
+	json_str("objective", wp_cap_objective_name(p->objective), ",\n  ");
 	json_num("eta", p->objective == WP_CAP_COST ? p->eta : NAN, ",\n  ");
 	json_num("default_cap_w", p->default_w, ",\n  ");
 	json_num("original_cap_w", p->lim.power_w, ",\n  ");
@@ -671,30 +753,47 @@ static void print_json(const struct profile *p, const struct point *pts, size_t 
 		printf("\"run_id\": null\n}\n");
 }
 
-/* Stores the sweep: one region per cap, the recommendation in the tags. */
-static int64_t store_sweep(struct profile *p, struct wp_meter *meter, const struct wp_snapshot *a,
-                           const struct wp_snapshot *b, int64_t start_ns,
-                           const struct wp_cap_model *m, const char *db, const char *config,
-                           char *where, size_t where_cap)
+/*
+ * The run database the sweep goes to, opened before anything changes: a
+ * bad configuration or database stops the profile with the limits
+ * untouched.  *store stays NULL when runs are not stored.  0 or -1 (said).
+ */
+static int open_sweep_store(struct wp_store **store, const char *db, const char *config,
+                            char *where, size_t where_cap)
+{
+	struct cli_config cfg;
+	int rc = -1;
+
+	*store = NULL;
+	cli_config_init(&cfg);
+	if ((db && cli_config_set(&cfg, CFG_DATABASE, db, "--db") < 0) ||
+	    cli_config_load(&cfg, config) < 0)
+		goto out;
+	if (!db && !cli_config_parse_bool(cli_config_get(&cfg, CFG_STORE))) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(where, where_cap, "%s", cli_db_where(cli_config_get(&cfg, CFG_DATABASE)));
+	if (cli_open_store(store, where, WP_STORE_CREATE) == 0)
+		rc = 0;
+	else
+		*store = NULL;
+out:
+	cli_config_free(&cfg);
+	return rc;
+}
+
+/* Stores the sweep: one region per cap, the recommendation in the tags.
+ * The run's id, or -1 (said). */
+static int64_t store_sweep(struct profile *p, struct wp_store *store, struct wp_meter *meter,
+                           const struct wp_snapshot *a, const struct wp_snapshot *b,
+                           int64_t start_ns, const struct wp_cap_model *m)
 {
 	struct wp_report r;
-	struct wp_store *store = NULL;
-	struct cli_config cfg;
 	char tags[6][96], name[96];
 	const char *tagv[6];
 	int64_t id = -1;
 
-	cli_config_init(&cfg);
-	if ((db && cli_config_set(&cfg, CFG_DATABASE, db, "--db") < 0) ||
-	    cli_config_load(&cfg, config) < 0) {
-		cli_config_free(&cfg);
-		return -1;
-	}
-	if (!db && !cli_config_parse_bool(cli_config_get(&cfg, CFG_STORE))) {
-		cli_config_free(&cfg);
-		return 0;
-	}
-	snprintf(where, where_cap, "%s", cli_db_where(cli_config_get(&cfg, CFG_DATABASE)));
 	wp_report_init(&r);
 	r.start_unix_ns = start_ns;
 	snprintf(name, sizeof name, "powercap profile %s", p->device);
@@ -712,7 +811,9 @@ static int64_t store_sweep(struct profile *p, struct wp_meter *meter, const stru
 	int rc = wp_report_measure(&r, meter, a, b);
 	if (rc == 0)
 		rc = wp_report_set_command(&r, (const char *const *)p->cmd);
-	if (rc == 0 && cli_open_store(&store, where, WP_STORE_CREATE) == 0) {
+	if (rc < 0) {
+		cli_error("cannot build the sweep's report: %s", wp_strerror(rc));
+	} else {
 		rc = wp_store_begin(store, &info, &r, meter, NULL, &id);
 		if (rc == 0)
 			rc = wp_store_finish(store, &r);
@@ -720,24 +821,24 @@ static int64_t store_sweep(struct profile *p, struct wp_meter *meter, const stru
 			cli_store_error(store, rc, "cannot store the sweep");
 			id = -1;
 		}
-	} else {
-		id = -1;
 	}
-	wp_store_close(store);
 	wp_report_free(&r);
-	cli_config_free(&cfg);
 	return id;
 }
 
-/* Stops the sweep's signals being delivered: they are read from a signalfd. */
-static int catch_signals(sigset_t *old)
+/* Holds the stop signals and SIGCHLD for a signalfd, SIGPIPE ignored (the
+ * limit must be put back even when stderr's reader goes away). */
+static int catch_signals(sigset_t *old, struct sigaction *old_pipe, struct sigaction *old_chld)
 {
+	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
 	sigset_t set;
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	for (size_t i = 0; i < NSTOP; i++)
+		sigaddset(&set, STOP_SIGNALS[i]);
 	sigaddset(&set, SIGCHLD);
+	/* An ignored SIGCHLD (inherited) would have the kernel reap the command. */
+	sigaction(SIGCHLD, &dfl, old_chld);
+	sigaction(SIGPIPE, &ign, old_pipe);
 	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
 		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC);
@@ -749,10 +850,13 @@ static int profile(struct wp_host *host, struct profile *p, size_t k, const char
 	struct wp_power_limit *l;
 	struct wp_meter *meter = NULL;
 	struct wp_snapshot *a = NULL, *b = NULL;
+	struct wp_store *store = NULL;
+	struct sigaction old_pipe, old_chld;
 	struct point pts[64];
 	size_t n = 0, nl;
 	sigset_t old;
-	int status = 1, changed = 0, rc;
+	char where[4096] = "";
+	int status = 1, changed = 0, rc, lock = -1, caught = 0;
 
 	if (load_limits(host, &l, &nl) < 0)
 		return 1;
@@ -760,26 +864,39 @@ static int profile(struct wp_host *host, struct profile *p, size_t k, const char
 	if (!lim)
 		goto out_limits;
 	p->lim = *lim;
-	snprintf(p->lim_id, sizeof p->lim_id, "%s", lim->id);
 	/* What "100 %" is: NVML's default; for a package, its rated power. */
 	p->default_w = lim->kind == WP_LIMIT_GPU ? lim->default_w : lim->max_w;
 	if (isnan(p->default_w))
 		p->default_w = lim->power_w;
 	p->max_power_w = !isnan(lim->max_w) ? lim->max_w : p->default_w;
 	p->ncaps = wp_cap_plan(p->default_w, lim->min_w, lim->max_w, k, p->caps);
-	/* Allowed?  Found by writing the limit in force back: nothing changes. */
+	if (p->ncaps == 0) {
+		cli_error("no caps to try on %s (default %g W)", p->device, p->default_w);
+		goto out_limits;
+	}
+	/* Allowed?  Found by writing the limit set back: nothing changes. */
 	rc = wp_power_limit_check(host, p->device, p->constraint);
 	if (rc < 0) {
 		change_error(p->device, rc, lim->power_w, lim);
 		goto out_limits;
 	}
+	lock = wp_powercap_lock(p->device);
+	if (lock < 0) {
+		if (lock == -EAGAIN)
+			cli_error("another wattprof is changing the power limit of %s", p->device);
+		else
+			state_error("lock", lock);
+		goto out_limits;
+	}
+	if (open_sweep_store(&store, db, config, where, sizeof where) < 0)
+		goto out_limits;
 	const char *name = p->device;
 	const char *bad = NULL;
 	rc = wp_meter_open(&meter, host, &name, 1, &bad);
 	if (rc < 0) {
 		cli_error("cannot measure %s: %s", p->device, wp_strerror(rc));
 		cli_hint("'wattprof list' shows the domains measured and why some are missing");
-		goto out_limits;
+		goto out_meter;
 	}
 	a = wp_snapshot_new(meter);
 	b = wp_snapshot_new(meter);
@@ -787,23 +904,21 @@ static int profile(struct wp_host *host, struct profile *p, size_t k, const char
 		cli_error("out of memory");
 		goto out_meter;
 	}
-	/* Recorded before the first change, so that even a SIGKILL loses nothing.
-	 * An entry there already (an earlier change not put back) keeps its
-	 * original: the sweep then puts back the limit it found, and leaves
-	 * the entry for 'reset'. */
-	struct wp_powercap_record *st;
-	size_t ns;
-	if (state_read(&st, &ns) < 0)
-		goto out_meter;
-	p->had_entry = wp_powercap_find(st, ns, p->device, lim->constraint, lim->id) != NULL;
-	free(st);
-	if (state_record(lim) < 0)
-		goto out_meter;
-	p->sigfd = catch_signals(&old);
+	/* Signals held before the record: from here on, a stop puts it all back. */
+	p->sigfd = catch_signals(&old, &old_pipe, &old_chld);
+	caught = 1;
 	if (p->sigfd < 0) {
 		cli_error("cannot catch signals: %s", strerror(errno));
-		goto out_state;
+		goto out_signals;
 	}
+	/* Recorded before the first change, so that even a SIGKILL loses nothing.
+	 * A record there already (an earlier change not put back) keeps its
+	 * original: the sweep puts back the limit it found, and leaves the
+	 * record for 'reset'. */
+	rc = state_record(lim, &p->original_w);
+	if (rc < 0)
+		goto out_signals;
+	p->had_record = rc == 1;
 	struct wp_sampler_options so = { .version = WP_SAMPLER_OPTIONS_VERSION, .freq_hz = 10 };
 	wp_meter_start_sampler(meter, &so); /* against counter wraps in long runs */
 	struct timespec wall;
@@ -836,57 +951,60 @@ static int profile(struct wp_host *host, struct profile *p, size_t k, const char
 		cli_error("cannot fit the model to the %zu points measured", n);
 		goto out_restore;
 	}
-	/* The original back first, then (--apply) the recommendation. */
-	if (restore(host, p->device, lim->constraint, lim->power_w, !p->had_entry && !p->apply,
-	            1) < 0)
+	/* The limit found back first; then (--apply) the recommendation, its
+	 * record kept for 'reset'. */
+	if (restore(host, lim, lim->power_w, !p->had_record && !p->apply, 1) < 0)
 		goto out_signals;
 	changed = 0;
 	if (p->apply) {
-		/* The state entry stays: 'reset' puts the original back. */
 		rc = wp_power_limit_set(host, p->device, p->constraint, m.recommended_cap_w);
 		if (rc < 0) {
 			change_error(p->device, rc, m.recommended_cap_w, lim);
-			restore(host, p->device, lim->constraint, lim->power_w, !p->had_entry, 1);
+			restore(host, lim, lim->power_w, !p->had_record, 1);
 			goto out_signals;
 		}
 	}
-	char where[4096] = "";
-	int64_t id = store_sweep(p, meter, a, b,
-	                         (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec, &m, db, config,
-	                         where, sizeof where);
+	int64_t id = store ? store_sweep(p, store, meter, a, b,
+	                                 (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec, &m) : 0;
 	if (p->json)
 		print_json(p, pts, n, &m, id);
 	else
 		print_text(p, pts, n, &m, id, where);
-	status = 0;
+	fflush(stdout);
+	status = id < 0 ? 1 : 0; /* said why it was not stored */
 	goto out_signals;
 out_restore:
 	wp_meter_stop_sampler(meter);
-	restore(host, p->device, lim->constraint, lim->power_w, !p->had_entry, !changed);
+	restore(host, lim, lim->power_w, !p->had_record, !changed);
 out_signals:
-	close(p->sigfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (caught) {
+		if (p->sigfd >= 0)
+			close(p->sigfd);
+		sigaction(SIGPIPE, &old_pipe, NULL);
+		sigaction(SIGCHLD, &old_chld, NULL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	if (p->stop_signal) {
 		fprintf(stderr, "wattprof: stopped by %s; %s is back at %g W\n",
 		        strsignal(p->stop_signal), p->device, lim->power_w);
 		wp_snapshot_free(a);
 		wp_snapshot_free(b);
 		wp_meter_close(meter);
+		wp_store_close(store);
+		wp_powercap_unlock(lock);
 		wp_power_limits_free(l, nl);
 		/* Ends as the signal would have ended it. */
 		signal(p->stop_signal, SIG_DFL);
 		raise(p->stop_signal);
 		return 128 + p->stop_signal;
 	}
-	goto out_meter;
-out_state:
-	if (!p->had_entry)
-		state_forget(p->device, lim->constraint);
 out_meter:
 	wp_snapshot_free(a);
 	wp_snapshot_free(b);
 	wp_meter_close(meter);
+	wp_store_close(store);
 out_limits:
+	wp_powercap_unlock(lock);
 	wp_power_limits_free(l, nl);
 	return status;
 }
@@ -896,7 +1014,7 @@ out_limits:
 enum { OPT_GPU = 256, OPT_PACKAGE, OPT_ALL, OPT_CONSTRAINT, OPT_CAPS, OPT_OBJECTIVE, OPT_ETA,
        OPT_WARMUP, OPT_DURATION, OPT_REGEX, OPT_APPLY, OPT_FORMAT, OPT_DB };
 
-static int positive_s(const char *opt, const char *v, double *out)
+static int seconds_arg(const char *opt, const char *v, double *out)
 {
 	char *end;
 	*out = strtod(v, &end);
@@ -905,6 +1023,14 @@ static int positive_s(const char *opt, const char *v, double *out)
 		return -1;
 	}
 	return 0;
+}
+
+/* An option given to a subcommand that has no use for it. */
+static int not_for(const char *option, const char *sub, const char *which)
+{
+	cli_error("%s is not an option of 'powercap %s' (it is %s's)", option, sub, which);
+	cli_hint("'wattprof powercap --help' shows each command's options");
+	return CLI_EXIT_USAGE;
 }
 
 int cmd_powercap(int argc, char **argv)
@@ -929,8 +1055,8 @@ int cmd_powercap(int argc, char **argv)
 	};
 	struct profile p = { .objective = WP_CAP_ED2P, .eta = 0.5, .sigfd = -1 };
 	const char *sub = argc > 1 ? argv[1] : NULL, *constraint = NULL, *db = NULL, *config = NULL;
-	char *regex = NULL;
-	int all = 0, c, bad = 0, status;
+	const char *regex = NULL, *profile_only = NULL, *format = NULL;
+	int all = 0, c, bad = 0, status, eta_given = 0;
 	long caps = 8;
 	struct wp_host *host;
 
@@ -973,6 +1099,7 @@ int cmd_powercap(int argc, char **argv)
 				cli_error("--caps '%s': give a number of caps from 1 to 64", optarg);
 				bad = 1;
 			}
+			profile_only = "--caps";
 			break;
 		}
 		case OPT_OBJECTIVE:
@@ -980,6 +1107,7 @@ int cmd_powercap(int argc, char **argv)
 				cli_error("--objective '%s': ed2p, edp, energy, time or cost", optarg);
 				bad = 1;
 			}
+			profile_only = "--objective";
 			break;
 		case OPT_ETA: {
 			char *end;
@@ -988,32 +1116,41 @@ int cmd_powercap(int argc, char **argv)
 				cli_error("--eta '%s': give a weight from 0 to 1", optarg);
 				bad = 1;
 			}
+			eta_given = 1;
+			profile_only = "--eta";
 			break;
 		}
 		case OPT_WARMUP:
-			bad = positive_s("--warmup-s", optarg, &p.warmup_s) < 0;
+			bad = seconds_arg("--warmup-s", optarg, &p.warmup_s) < 0;
+			profile_only = "--warmup-s";
 			break;
 		case OPT_DURATION:
-			bad = positive_s("--duration-s", optarg, &p.duration_s) < 0;
+			bad = seconds_arg("--duration-s", optarg, &p.duration_s) < 0;
+			profile_only = "--duration-s";
 			break;
 		case OPT_REGEX:
 			regex = optarg;
+			profile_only = "--progress-regex";
 			break;
 		case OPT_APPLY:
 			p.apply = 1;
+			profile_only = "--apply";
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
 				cli_error("--format '%s': text or json", optarg);
 				bad = 1;
 			}
+			format = optarg;
 			p.json = !strcmp(optarg, "json");
 			break;
 		case OPT_DB:
 			db = optarg;
+			profile_only = "--db";
 			break;
 		case 'c':
 			config = optarg;
+			profile_only = "-c/--config";
 			break;
 		case 'h':
 			cli_usage("powercap");
@@ -1025,8 +1162,17 @@ int cmd_powercap(int argc, char **argv)
 	if (bad)
 		return CLI_EXIT_USAGE;
 	int is_profile = !strcmp(sub, "profile"), is_set = !strcmp(sub, "set");
+	int is_show = !strcmp(sub, "show"), is_reset = !strcmp(sub, "reset");
 	int rest = argc - optind;
-	if (!strcmp(sub, "show") && (rest || p.device[0] || all)) {
+	if (profile_only && !is_profile)
+		return not_for(profile_only, sub, "profile");
+	if (all && !is_reset)
+		return not_for("--all", sub, "reset");
+	if (constraint && !is_set)
+		return not_for("--constraint", sub, "set");
+	if (format && !is_show && !is_profile)
+		return not_for("--format", sub, "show and profile");
+	if (is_show && (rest || p.device[0])) {
 		cli_error("'powercap show' takes no device and no arguments: it shows them all");
 		return CLI_EXIT_USAGE;
 	}
@@ -1039,17 +1185,23 @@ int cmd_powercap(int argc, char **argv)
 		cli_error("'powercap set' takes one power in watts (e.g. 250)");
 		return CLI_EXIT_USAGE;
 	}
-	if (!strcmp(sub, "reset") && (rest || (all && p.device[0]))) {
+	if (constraint && strncmp(p.device, "package_", 8) != 0) {
+		cli_error("--constraint names a package's constraint: a GPU has one limit");
+		return CLI_EXIT_USAGE;
+	}
+	if (is_reset && (rest || (all && p.device[0]))) {
 		cli_error("'powercap reset' takes --gpu N, --package N or --all (or nothing: what "
 		          "wattprof changed)");
 		return CLI_EXIT_USAGE;
 	}
-	if (constraint && (!is_set || strncmp(p.device, "package_", 8) != 0)) {
-		cli_error("--constraint names a package's constraint for 'powercap set --package N'");
-		return CLI_EXIT_USAGE;
-	}
 	if (is_profile && rest == 0) {
 		cli_error("'powercap profile' needs the command to run: ... -- CMD [ARGS...]");
+		return CLI_EXIT_USAGE;
+	}
+	if (eta_given && p.objective != WP_CAP_COST) {
+		cli_error("--eta weighs energy against time in the cost objective; the objective is "
+		          "%s", wp_cap_objective_name(p.objective));
+		cli_hint("add --objective cost, or leave out --eta");
 		return CLI_EXIT_USAGE;
 	}
 	if (is_profile && p.duration_s > 0 && !regex) {
@@ -1057,11 +1209,6 @@ int cmd_powercap(int argc, char **argv)
 		          "work done in it is what tells the caps apart");
 		cli_hint("e.g. --progress-regex 'step ([0-9]+)' (a counter) or 'batch done' (lines "
 		         "counted)");
-		return CLI_EXIT_USAGE;
-	}
-	if (!is_profile && (regex || p.apply || p.warmup_s || p.duration_s || caps != 8 ||
-	                    p.objective != WP_CAP_ED2P || p.eta != 0.5 || db)) {
-		cli_error("those options are 'powercap profile''s");
 		return CLI_EXIT_USAGE;
 	}
 	if (regex) {
@@ -1074,26 +1221,25 @@ int cmd_powercap(int argc, char **argv)
 		}
 		p.has_re = 1;
 	}
-	if (!is_profile && p.json && strcmp(sub, "show")) {
-		cli_error("--format is for 'powercap show' and 'powercap profile'");
-		return CLI_EXIT_USAGE;
-	}
-	if (cli_open_host(&host, NULL, 0) < 0)
-		return 1;
-	if (!strcmp(sub, "show")) {
-		status = show(host, p.json);
-	} else if (is_set) {
-		double w;
-		status = parse_watts(argv[optind], &w) < 0 ? CLI_EXIT_USAGE :
-		         set(host, p.device, constraint ? constraint : p.constraint, w);
-	} else if (!strcmp(sub, "reset")) {
-		status = reset(host, p.device[0] ? p.device : NULL, all);
-	} else {
-		p.cmd = argv + optind;
-		status = profile(host, &p, (size_t)caps, db, config);
+	double w = 0;
+	if (is_set && parse_watts(argv[optind], &w) < 0)
+		status = CLI_EXIT_USAGE;
+	else if (cli_open_host(&host, NULL, 0) < 0)
+		status = 1;
+	else {
+		if (is_show) {
+			status = show(host, p.json);
+		} else if (is_set) {
+			status = set(host, p.device, constraint ? constraint : p.constraint, w);
+		} else if (is_reset) {
+			status = reset(host, p.device[0] ? p.device : NULL, all);
+		} else {
+			p.cmd = argv + optind;
+			status = profile(host, &p, (size_t)caps, db, config);
+		}
+		wp_host_close(host);
 	}
 	if (p.has_re)
 		regfree(&p.re);
-	wp_host_close(host);
 	return status;
 }

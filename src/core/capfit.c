@@ -195,8 +195,11 @@ size_t wp_cap_plan(double default_w, double min_w, double max_w, size_t k, doubl
 		lo = fmax(lo, min_w);
 	if (lo > hi)
 		lo = hi;
+	/* Whole watts inside the range: the top rounded down, the bottom up. */
+	hi = floor(hi);
+	lo = fmin(ceil(lo), hi);
 	for (size_t i = 0; i < k; i++) {
-		double c = k == 1 ? round(hi) : round(hi - (hi - lo) * (double)i / (double)(k - 1));
+		double c = k == 1 ? hi : round(hi - (hi - lo) * (double)i / (double)(k - 1));
 		if (n && c >= caps[n - 1])
 			continue; /* a range too narrow for k whole watts */
 		caps[n++] = c;

@@ -44,9 +44,11 @@ struct wp__gpu_use {
 };
 void wp__gpu_use_free(struct wp__gpu_use *u);
 
-/* A device's power limit (wp_sensor_ops.limit), W; NaN where unknown. */
+/* A device's power limit (wp_sensor_ops.limit), W; NaN where unknown:
+ * the limit set (what set_limit changes), the one the device obeys (the
+ * lowest of every limit on it), its default and range. */
 struct wp__limit {
-	double now_w, default_w, min_w, max_w;
+	double now_w, enforced_w, default_w, min_w, max_w;
 };
 
 /*

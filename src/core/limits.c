@@ -108,7 +108,7 @@ static int gpu_limits(struct wp_host *host, struct wp_power_limit **arr, size_t 
 		struct wp_power_limit one = {
 			.kind = WP_LIMIT_GPU, .index = index, .power_w = l.now_w,
 			.default_w = l.default_w, .min_w = l.min_w, .max_w = l.max_w,
-			.time_window_s = NAN,
+			.time_window_s = NAN, .enforced_w = l.enforced_w,
 		};
 		if (add(arr, n, cap, one, d->name, "power", d->device_id) < 0)
 			return -ENOMEM;
@@ -151,6 +151,7 @@ static int package_limits(struct wp_host *host, struct wp_power_limit **arr, siz
 				.min_w = read_micro(dir, k, "min_power_uw"),
 				.max_w = read_micro(dir, k, "max_power_uw"),
 				.time_window_s = read_micro(dir, k, "time_window_us"),
+				.enforced_w = NAN,
 			};
 			if (isnan(one.power_w))
 				continue; /* a constraint whose limit cannot be read */

@@ -988,25 +988,34 @@ out:
 }
 
 /*
- * The limit in force (nvmlDeviceGetEnforcedPowerLimit: the lowest of every
- * limit set, the user's included), NVML's default, and the range
- * nvmlDeviceSetPowerManagementLimit takes; mW in NVML (NVML API reference,
- * "Device Queries" and "Device Commands").
+ * The limit set with nvmlDeviceSetPowerManagementLimit
+ * (nvmlDeviceGetPowerManagementLimit), the one the board obeys
+ * (nvmlDeviceGetEnforcedPowerLimit: the lowest of every limit on it,
+ * out-of-band and system ones included), NVML's default, and the range
+ * the setter takes; mW in NVML (NVML API reference, "Device Queries" and
+ * "Device Commands").  What is recorded and put back is the limit set: the
+ * enforced one may be lower for reasons outside this machine's control,
+ * and writing it would lower the setting.
  */
 static int get_limit(const struct wp__domain *d, struct wp__limit *out)
 {
 	const struct gpu *g = d->priv;
 	const struct lib *l = g->lib;
 	unsigned int mw, lo, hi;
-	nvmlReturn_t rc;
+	nvmlReturn_t rc = NVML_ERROR_FUNCTION_NOT_FOUND;
 
-	*out = (struct wp__limit){ NAN, NAN, NAN, NAN };
-	if (!l->nvmlDeviceGetEnforcedPowerLimit)
-		return -EOPNOTSUPP;
-	rc = l->nvmlDeviceGetEnforcedPowerLimit(g->dev, &mw);
-	if (rc != NVML_SUCCESS)
+	*out = (struct wp__limit){ NAN, NAN, NAN, NAN, NAN };
+	if (l->nvmlDeviceGetEnforcedPowerLimit &&
+	    l->nvmlDeviceGetEnforcedPowerLimit(g->dev, &mw) == NVML_SUCCESS)
+		out->enforced_w = mw / 1000.0;
+	if (l->nvmlDeviceGetPowerManagementLimit)
+		rc = l->nvmlDeviceGetPowerManagementLimit(g->dev, &mw);
+	if (rc == NVML_SUCCESS)
+		out->now_w = mw / 1000.0;
+	else if (rc == NVML_ERROR_FUNCTION_NOT_FOUND && !isnan(out->enforced_w))
+		out->now_w = out->enforced_w; /* a driver without it: the best known */
+	else
 		return to_errno(rc);
-	out->now_w = mw / 1000.0;
 	if (l->nvmlDeviceGetPowerManagementDefaultLimit &&
 	    l->nvmlDeviceGetPowerManagementDefaultLimit(g->dev, &mw) == NVML_SUCCESS)
 		out->default_w = mw / 1000.0;

@@ -146,6 +146,7 @@ _Static_assert(sizeof(nvmlProcessInfo_t) == 24, "nvmlProcessInfo_v2_t");
 	X(nvmlReturn_t, nvmlDeviceGetFieldValues, (nvmlDevice_t, int, nvmlFieldValue_t *)) \
 	X(nvmlReturn_t, nvmlDeviceGetPowerUsage, (nvmlDevice_t, unsigned int *))           \
 	X(nvmlReturn_t, nvmlDeviceGetEnforcedPowerLimit, (nvmlDevice_t, unsigned int *))   \
+	X(nvmlReturn_t, nvmlDeviceGetPowerManagementLimit, (nvmlDevice_t, unsigned int *)) \
 	X(nvmlReturn_t, nvmlDeviceGetPowerManagementLimitConstraints,                      \
 	  (nvmlDevice_t, unsigned int *, unsigned int *))                                  \
 	X(nvmlReturn_t, nvmlDeviceGetPowerManagementDefaultLimit,                          \

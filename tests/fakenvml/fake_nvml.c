@@ -97,6 +97,7 @@ struct gpu_cfg {
 	double base_w, amp_w, period_ms, update_ms, lose_ms;
 	double limit_w, min_limit_w, max_limit_w, default_limit_w;
 	unsigned long long capped; /* 1: the power is min(base, the limit in force) */
+	double enforced_limit_w;   /* another limit on the board (NaN: none) */
 	unsigned long long util, mem_util, temp, sm_mhz;
 	unsigned long long mem_used, mem_total;
 	int nprocs;
@@ -172,6 +173,7 @@ static const struct key keys[] = {
 	G(max_limit_w, K_DOUBLE, 0, 4e6),
 	G(default_limit_w, K_DOUBLE, 0, 4e6),
 	G(capped, K_UINT, 0, 1),
+	G(enforced_limit_w, K_DOUBLE, 0, 4e6),
 	G(util, K_UINT, 0, 100),
 	G(mem_util, K_UINT, 0, 100),
 	G(temp, K_UINT, 0, 1000),
@@ -270,6 +272,7 @@ static void defaults(struct config *c)
 		g->min_limit_w = 200;
 		g->max_limit_w = 700;
 		g->default_limit_w = 700;
+		g->enforced_limit_w = NAN;
 		g->util = 50;
 		g->mem_util = 30;
 		g->temp = 45;
@@ -541,11 +544,20 @@ static int64_t model_ns(void)
 	return now_ns(CLOCK_MONOTONIC) - cfg.epoch_ns;
 }
 
+/* The lowest of the limit set and enforced_limit_w, as a board obeys. */
+static unsigned int enforced_mw(const struct gpu_cfg *g, const struct nvmlDevice_st *d)
+{
+	unsigned int other = isnan(g->enforced_limit_w) ? UINT_MAX : to_mw(g->enforced_limit_w);
+	return d->limit_mw < other ? d->limit_mw : other;
+}
+
 /* capped=1: the energy of GPU i from the epoch to model time t, J. */
 static double capped_energy_j(unsigned int i, int64_t t_ns)
 {
 	const struct nvmlDevice_st *d = &devs[i];
 	double w = fmin(cfg.gpu[i].base_w, d->seg_mw / 1000.0);
+	if (!isnan(cfg.gpu[i].enforced_limit_w))
+		w = fmin(w, cfg.gpu[i].enforced_limit_w);
 
 	if (t_ns <= 0)
 		return 0;
@@ -714,7 +726,7 @@ static int64_t held_ns(const struct gpu_cfg *g, int64_t t_ns)
 /* capped=1: the limit in force cuts the (constant) demand. */
 static double cap_w(const struct gpu_cfg *g)
 {
-	return devs[g - cfg.gpu].limit_mw / 1000.0;
+	return enforced_mw(g, &devs[g - cfg.gpu]) / 1000.0;
 }
 
 static double power_w(const struct gpu_cfg *g, int64_t t_ns)
@@ -984,6 +996,20 @@ NEWER nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned
 	const struct gpu_cfg *g;
 	int64_t t;
 	nvmlReturn_t rc = enter_dev(FN_nvmlDeviceGetEnforcedPowerLimit, device, &g, &t);
+
+	if (rc == NVML_SUCCESS && !limit)
+		rc = NVML_ERROR_INVALID_ARGUMENT;
+	if (rc == NVML_SUCCESS)
+		*limit = enforced_mw(g, device);
+	return leave(rc);
+}
+
+/* The limit set (nvmlDeviceSetPowerManagementLimit's). */
+NEWER nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned int *limit)
+{
+	const struct gpu_cfg *g;
+	int64_t t;
+	nvmlReturn_t rc = enter_dev(FN_nvmlDeviceGetPowerManagementLimit, device, &g, &t);
 
 	if (rc == NVML_SUCCESS && !limit)
 		rc = NVML_ERROR_INVALID_ARGUMENT;

@@ -57,6 +57,9 @@
  *                     returns NVML_ERROR_GPU_IS_LOST (never)
  *   limit_w.N, min_limit_w.N, max_limit_w.N, default_limit_w.N
  *                     power limits, W (700, 200, 700, 700); min <= max
+ *   enforced_limit_w.N another limit on the board, W (none): the enforced
+ *                     limit is the lowest of it and the limit set, which
+ *                     nvmlDeviceGetPowerManagementLimit reports
  *   capped.N=0|1      1: the GPU draws min(base, the limit in force) (amp_w.N
  *                     must be 0): a workload that would draw base is held
  *                     to the cap.  The energy counter integrates it piecewise,

@@ -17,16 +17,27 @@
  *
  * STEPS > 0: the job is STEPS steps, and "step N" is printed after each
  * (for --progress-regex); STEPS < 0: it never ends (steps go on until it is
- * killed); 0 or absent: one job, nothing printed.  Exit 3 on bad arguments.
+ * killed); 0 or absent: one job, nothing printed.  On SIGTERM it does as a
+ * trainer saving a checkpoint would: prints "step N (checkpoint saved)"
+ * with the step it was on, and exits 0.  Exit 3 on bad arguments.
  */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static double now_s(void)
 {
@@ -96,6 +107,7 @@ int main(int argc, char **argv)
 	int rapl = strcmp(mode, "rapl") == 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGTERM, on_term);
 	double cap = read_cap(mode, src), draw = fmin(cap, d);
 	if (!(draw > p0)) {
 		fprintf(stderr, "capwork: a cap of %g W is below P0 %g W\n", cap, p0);
@@ -107,7 +119,7 @@ int main(int argc, char **argv)
 
 	for (long k = 1; steps <= 0 ? k == 1 || steps < 0 : k <= steps; k++) {
 		double end = start + step_s * (double)k;
-		for (double t; (t = now_s()) < end;) {
+		for (double t; !stop && (t = now_s()) < end;) {
 			double left = end - t;
 			usleep((useconds_t)(fmin(left, 0.005) * 1e6) + 1);
 			if (rapl) {
@@ -115,6 +127,11 @@ int main(int argc, char **argv)
 				add_energy(src, draw * (now - credited));
 				credited = now;
 			}
+		}
+		if (stop) {
+			if (steps)
+				printf("step %ld (checkpoint saved)\n", k);
+			break;
 		}
 		if (steps)
 			printf("step %ld\n", k);

@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from typing import Optional
 
 from .. import powercap
@@ -121,19 +122,23 @@ def power_cap_profiler(gpu_num: int = 0, model=None, dataloader=None, train: boo
     powercap.check_power_limit(device)  # PermissionError at once: nothing changes
     default = lim.default_w if not math.isnan(lim.default_w) else lim.power_w
     plan = powercap.cap_plan(default, lim.min_w, lim.max_w, caps)
-    meter = Meter(domains=[device])
+    lock = powercap.DeviceLock(device)
+    try:
+        meter = Meter(domains=[device])
+    except BaseException:
+        lock.release()
+        raise
     batches = _batches(dataloader)
     points = []
     old = {}
-    in_main = threading.current_thread() is threading.main_thread()
-
-    def stop(signum, frame):
-        raise _Stopped(signum)
-
-    if in_main:
+    stopping = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    if threading.current_thread() is threading.main_thread():
         for s in (signal.SIGTERM, signal.SIGHUP):
-            old[s] = signal.signal(s, stop)
-    had = lim.original_w is not None
+            old[s] = signal.signal(s, _stop)
+    else:
+        warnings.warn("power_cap_profiler runs outside the main thread: a SIGTERM or SIGHUP "
+                      "will end the program without putting the limit back (wattprof "
+                      "powercap reset then does)", RuntimeWarning, stacklevel=2)
     stopped = None
     try:
         for cap in plan:
@@ -155,10 +160,18 @@ def power_cap_profiler(gpu_num: int = 0, model=None, dataloader=None, train: boo
     except _Stopped as e:
         stopped = e.signum
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        _put_back(device, lim, had)
-        meter.close()
+        # The limit back with every stop signal held off, then the
+        # handlers as they were: a second signal cannot cut it short.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, stopping) if old else None
+        try:
+            _put_back(device, lim)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            meter.close()
+            lock.release()
     if stopped:
         # Ends as the signal would have ended it, the limit back.
         signal.signal(stopped, signal.SIG_DFL)
@@ -180,12 +193,14 @@ def power_cap_profiler(gpu_num: int = 0, model=None, dataloader=None, train: boo
     return model_fit.recommended_cap_w
 
 
-def _put_back(device, lim, had):
-    """The limit found at the start, in force again; its record forgotten
-    unless it was there before."""
-    try:
-        powercap.set_power_limit(device, lim.power_w)
-    finally:
-        if not had:
-            from .._lib import lib
-            lib.wp_powercap_forget(device.encode(), lim.constraint.encode())
+def _stop(signum, frame):
+    raise _Stopped(signum)
+
+
+def _put_back(device, lim):
+    """The limit found at the start in force again.  Its record is
+    forgotten once it is, unless it was there before the sweep (an earlier
+    change, for `reset`); when it cannot be put back, the record stays."""
+    powercap.set_power_limit(device, lim.power_w)
+    if lim.original_w is None:
+        powercap._forget(lim)
