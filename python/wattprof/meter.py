@@ -64,7 +64,26 @@ def _s(b):
     return b.decode() if b is not None else None
 
 
-class Meter:
+class Closing:
+    """close() when the `with` block ends, and when the object is collected."""
+
+    def close(self) -> None:  # pragma: no cover - each class has its own
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Meter(Closing):
     """A meter on this machine's energy domains (all of them, or those
     named), read through libwattprof.
 
@@ -112,18 +131,6 @@ class Meter:
         if self._host:
             lib.wp_host_close(self._host)
             self._host = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def _live(self):
         if not self._meter:

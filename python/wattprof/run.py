@@ -24,12 +24,12 @@ from typing import Dict, List, Optional, Sequence
 
 from . import _lib, config
 from ._lib import WattprofError, c_str, check, lib, libc
-from .meter import Meter, _pool, series_rows
+from .meter import Closing, Meter, _pool, series_rows
 
 __all__ = ["Report", "Store", "StoredRun", "Run", "carbon_options"]
 
 
-class Report:
+class Report(Closing):
     """A libwattprof report (struct wp_report) owned by Python."""
 
     def __init__(self):
@@ -92,12 +92,6 @@ class Report:
         if self._p:
             lib.wp_report_delete(self._p)
             self._p = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def _format(fmt: str) -> int:
@@ -179,7 +173,7 @@ class StoredRun:
         return self.report.get("total_energy_j")
 
 
-class Store:
+class Store(Closing):
     """The run database: a file (SQLite) or a postgresql:// URL; by default
     the one configured (WATTPROF_DATABASE, [storage] database, else
     wattprof_results/wattprof.db), as the CLI finds it."""
@@ -300,18 +294,6 @@ class Store:
         if self._s:
             lib.wp_store_close(self._s)
             self._s = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def _check_data_type(s: config.Setting) -> None:
