@@ -310,7 +310,9 @@ class ProfilerExamples(SimTest, unittest.TestCase):
             power_cap_profiler(gpu_num=0, model=CappedModel({self.nvml_state!r}),
                                dataloader=[(1, 0)], train=False, duration_s=30)
         """)
-        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        # (stderr kept: the SIGINT child prints its KeyboardInterrupt there)
+        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
         self.assertEqual(p.stdout.readline().strip(), "start")
         for _ in range(500):  # until the first cap (700 W) is set
             if self.model.cap() == 700:
@@ -320,7 +322,9 @@ class ProfilerExamples(SimTest, unittest.TestCase):
         p.send_signal(sig)
         # Ended by the signal (SIGINT too: Python ends an uncaught
         # KeyboardInterrupt by SIGINT).
-        self.assertEqual(p.wait(timeout=30), -sig)
+        self.assertEqual(p.wait(timeout=30), -sig, p.stderr.read())
+        p.stdout.close()
+        p.stderr.close()
         self.assertEqual(self.model.cap(), 650)
         self.assertFalse(os.path.exists(os.environ["WATTPROF_POWERCAP_STATE"]))
 

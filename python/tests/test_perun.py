@@ -5,7 +5,9 @@ document's own example file), on a simulated powercap tree: the reports
 written to data_out and the runs stored there hold the energy put in."""
 import json
 import os
+import subprocess
 import sys
+import textwrap
 import types
 import unittest
 
@@ -129,6 +131,59 @@ class PerunExamples(SimTest, unittest.TestCase):
         if yaml is not None:
             with open(run.report_path) as f:
                 self.assertEqual(yaml.safe_load(f)["total_energy_j"], 3.6e6)
+
+    def cli(self, *args):
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE))
+        return subprocess.run([sys.executable, "-m", "wattprof.perun", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    def test_document_command_lines(self):
+        """`perun monitor --format yaml path/to/your/script.py [args]` and
+        `python -m perun monitor --format json -o results/ ...`, as
+        `python -m wattprof.perun ...`: the script is run with its
+        arguments, measured, and its report printed and written."""
+        os.makedirs("path/to/your")
+        with open("path/to/your/script.py", "w") as f:
+            f.write(textwrap.dedent(f"""
+                import sys
+                sys.path.insert(0, {HERE!r})
+                from fake_sysfs import FakeRapl
+                rapl = FakeRapl.attach({self.rapl.root!r})
+                rapl.add("intel-rapl:0", 4.5 * len(sys.argv[1:]))
+                print("args:", sys.argv[1:])
+            """))
+        r = self.cli("monitor", "--format", "yaml", "path/to/your/script.py", "a", "b")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("args: ['a', 'b']", r.stdout)
+        try:
+            import yaml
+        except ImportError:
+            yaml = None
+        report_text = r.stdout.split("args: ['a', 'b']\n", 1)[1]
+        if yaml is not None:
+            rep = yaml.safe_load(report_text)
+            self.assertEqual(rep["total_energy_j"], 9.0)
+            self.assertEqual(rep["command"], ["path/to/your/script.py", "a", "b"])
+        self.assertTrue(os.path.exists("perun_results/script_1.yaml"))
+        r = self.cli("monitor", "--format", "json", "-o", "results/", "path/to/your/script.py",
+                     "x")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open("results/script_1.json") as f:
+            self.assertEqual(json.load(f)["total_energy_j"], 4.5)
+        # report: the last run of a data_out folder; showconf: the options.
+        r = self.cli("report", "--format", "json", "results/")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["total_energy_j"], 4.5)
+        r = self.cli("report", "results/", "7")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no run 7", r.stderr)
+        r = self.cli("--format", "yaml", "showconf")
+        self.assertIn("[report]\nformat = yaml", r.stdout)
+        r = self.cli("showconf", "--default")
+        self.assertIn("format = txt", r.stdout)
+        r = self.cli("monitor", "missing.py")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no script 'missing.py'", r.stderr)
 
     def test_bad_options_named(self):
         import wattprof.perun as perun

@@ -328,6 +328,8 @@ libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
 libc.fclose.argtypes = [P]
 libc.free.argtypes = [P]
 libc.free.restype = None
+libc.strdup.argtypes = [ctypes.c_char_p]
+libc.strdup.restype = P
 
 
 def _strerror(code):

@@ -16,6 +16,7 @@ JSON report (docs/REPORT.md).
 import ctypes
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -53,6 +54,13 @@ class Report(Closing):
     @start_unix_ns.setter
     def start_unix_ns(self, ns: int) -> None:
         self._head().start_unix_ns = int(ns)
+
+    def set_host(self, name: str) -> None:
+        """The machine's name in the report (the library's copy: it frees it)."""
+        head = self._head()
+        if head.host:
+            libc.free(head.host)
+        head.host = libc.strdup(name.encode())
 
     def measure(self, meter: Meter, start, end) -> None:
         """Domains, total, duration and the meter's regions between two of
@@ -163,6 +171,7 @@ class StoredRun:
     gpu_j: float
     other_j: float
     report: dict = field(repr=False)
+    rendered: Dict[str, str] = field(default_factory=dict, repr=False)  # load(render=...)
 
     @property
     def start_time(self) -> str:
@@ -218,7 +227,11 @@ class Store(Closing):
         finally:
             libc.free(ctypes.cast(ids, ctypes.c_void_p))
 
-    def load(self, run_id: int) -> StoredRun:
+    def load(self, run_id: int, render: Sequence[str] = ()) -> StoredRun:
+        """One run; render: report formats wanted too (text, yaml ...), in
+        .rendered."""
+        for f in render:
+            _format(f)
         p = ctypes.c_void_p()
         rc = lib.wp_store_load(self._live(), run_id, 0, ctypes.byref(p))
         if rc == -2:
@@ -235,15 +248,18 @@ class Store(Closing):
                 tags[k] = v
             rep = Report.__new__(Report)
             rep._p = p.value + ctypes.sizeof(_lib.RunHead)
-            doc = rep.to_dict()
-            rep._p = None  # the run's, freed with it
+            try:
+                doc = rep.to_dict()
+                rendered = {f: rep.render(f) for f in render}
+            finally:
+                rep._p = None  # the run's, freed with it
             return StoredRun(
                 id=h.id, uuid=s(h.uuid), status=s(h.status), name=s(h.name), package=s(h.package),
                 algorithm=s(h.algorithm), algorithm_params=s(h.algorithm_params),
                 data_type=s(h.data_type), data_shape=s(h.data_shape), comment=s(h.comment),
                 user=s(h.user), platform=s(h.platform), wattprof_version=s(h.wattprof_version),
                 tags=tags, cpu_j=h.cpu_j, dram_j=h.dram_j, gpu_j=h.gpu_j, other_j=h.other_j,
-                report=doc)
+                report=doc, rendered=rendered)
         finally:
             lib.wp_run_free(p)
 
@@ -411,6 +427,7 @@ class Run:
                   "cannot open the time series (set TMPDIR to a writable folder)")
         self._report.set_command(sys.argv if sys.argv and sys.argv[0] else ["python"])
         self._report.start_unix_ns = time.time_ns()
+        self._report.set_host(socket.gethostname())
         if self.store_on:
             try:
                 self._store = Store(self.settings["database"].value)
