@@ -48,12 +48,20 @@ TESTBIN = $(BUILD)/run-tests
 FAKENVML = $(BUILD)/fakenvml/libnvidia-ml.so.1
 FAKENVML_OLD = $(BUILD)/fakenvml-old/libnvidia-ml.so.1
 CAPWORK = $(BUILD)/tests/helpers/capwork
+# MPI (docs/MPI.md): built when an MPI compiler is found, in unsanitized
+# builds only (a sanitizer's runtime cannot be preloaded into an MPI program
+# that was not built with it).
+MPICC ?= mpicc
+HAVE_MPI := $(if $(SAN),,$(shell command -v $(MPICC) >/dev/null 2>&1 && echo yes))
+MPILIB = $(BUILD)/libwattprof-mpi.so
+MPIAPP = $(BUILD)/tests/helpers/mpi_app
+MPI_TARGETS = $(if $(HAVE_MPI),$(MPILIB) $(MPIAPP))
 
 .PHONY: all run deps test test-suites check test-plain test-install test-asan test-tsan fuzz bench \
         test-python \
         install uninstall clean
 
-all: $(BIN) $(STATIC) $(SHARED)
+all: $(BIN) $(STATIC) $(SHARED) $(MPI_TARGETS)
 
 $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -91,7 +99,8 @@ $(BIN): $(CLI_OBJ) $(STATIC)
 # The tests call the live line's text composer (src/cli/live.c) and the
 # export writers (src/cli/export.c, hence HDF5) directly.
 TEST_CLI_OBJ = $(BUILD)/src/cli/live.o $(BUILD)/src/cli/export.o
-$(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD) $(CAPWORK)
+$(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD) $(CAPWORK) \
+  $(MPI_TARGETS)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(LDLIBS)
 
 # The fake NVIDIA library that the NVML tests put first in LD_LIBRARY_PATH
@@ -103,6 +112,20 @@ $(FAKENVML): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 	@echo "  CC  $@"
 	@$(FAKENVML_CC) $< -o $@ -lm
 	@ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
+
+# The MPI interposition library: the library's objects (built -fPIC) with
+# src/mpi/mpi.c, exporting MPI_Init, MPI_Init_thread, MPI_Finalize and wp_.
+$(MPILIB): src/mpi/mpi.c $(STATIC) include/wattprof/wattprof_mpi.h Makefile
+	@mkdir -p $(dir $@)
+	@echo "  MPICC $@"
+	@$(MPICC) -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -fPIC -shared $< $(STATIC) \
+	  -o $@ $(LDLIBS)
+
+# An MPI program for the tests (tests/helpers/mpi_app.c), knowing nothing of wattprof.
+$(MPIAPP): tests/helpers/mpi_app.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  MPICC $@"
+	@$(MPICC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $< -o $@ -lm
 
 # The power-cap profiler's test workload (tests/helpers/capwork.c).
 $(CAPWORK): tests/helpers/capwork.c Makefile
@@ -121,7 +144,9 @@ $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
   -DWATTPROF_SRCDIR='"$(abspath .)"' \
   -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"' \
   -DWATTPROF_FAKENVML_OLD='"$(abspath $(FAKENVML_OLD))"' \
-  -DWATTPROF_CAPWORK='"$(abspath $(CAPWORK))"'
+  -DWATTPROF_CAPWORK='"$(abspath $(CAPWORK))"' \
+  -DWATTPROF_MPILIB='"$(if $(HAVE_MPI),$(abspath $(MPILIB)))"' \
+  -DWATTPROF_MPIAPP='"$(abspath $(MPIAPP))"'
 
 deps:
 	@sh scripts/deps.sh build
@@ -226,6 +251,8 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' wattprof.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wattprof.pc
 	install -m 644 docs/wattprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/wattprof.1
+	$(if $(HAVE_MPI),install -m 755 $(MPILIB) $(DESTDIR)$(PREFIX)/lib/libwattprof-mpi.so)
+	$(if $(HAVE_MPI),install -m 644 include/wattprof/wattprof_mpi.h $(DESTDIR)$(PREFIX)/include/wattprof/)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/wattprof $(DESTDIR)$(PREFIX)/lib/libwattprof.* \

@@ -29,6 +29,14 @@ for f in bin/wattprof lib/libwattprof.a lib/libwattprof.so lib/libwattprof.so.0 
 done
 check "the man page renders" sh -c "man -l '$prefix/usr/share/man/man1/wattprof.1' 2>/dev/null | grep -q 'wattprof monitor' || groff -man -Tutf8 '$prefix/usr/share/man/man1/wattprof.1' | grep -q 'monitor'"
 check "the installed command runs" sh -c "'$prefix/usr/bin/wattprof' --version | grep -q '^wattprof '"
+# With MPI: the interposition library and its header, found by 'exec' in ../lib.
+if command -v "${MPICC:-mpicc}" >/dev/null 2>&1; then
+	check "installs lib/libwattprof-mpi.so" test -e "$prefix/usr/lib/libwattprof-mpi.so"
+	check "installs include/wattprof/wattprof_mpi.h" \
+		test -e "$prefix/usr/include/wattprof/wattprof_mpi.h"
+	check "'wattprof exec' preloads the installed library" sh -c \
+		"env -u WATTPROF_MPI_LIB '$prefix/usr/bin/wattprof' exec sh -c 'echo \$LD_PRELOAD' | grep -q '$prefix/usr/bin/../lib/libwattprof-mpi.so'"
+fi
 
 cat >"$prefix/use.c" <<'C'
 #include <stdio.h>

@@ -122,6 +122,10 @@
 	X(powercap_profile_hostile_surroundings, 60)         \
 	X(powercap_refusals_change_nothing, 20)              \
 	X(powercap_profile_keeps_earlier_records, 20)        \
+	X(mpi_each_node_counted_once, 90)                    \
+	X(mpi_aborted_job_keeps_what_nodes_measured, 60)     \
+	X(mpi_exec_without_library, 10)                      \
+	X(store_report_without_meter, 10)                    \
 	X(report_json_contract, 10)                          \
 	X(report_on_the_heap, 5)                             \
 	X(report_total_counts_each_joule_once, 10)           \

@@ -2047,3 +2047,51 @@ TEST(store_rejects_bad_input)
 	fix_close(&f);
 	return TEST_OK;
 }
+
+/* A report made by hand (an MPI job's nodes): stored without a meter, its
+ * domains the report's; a series needs a meter. */
+TEST(store_report_without_meter)
+{
+	char dir[512], db[600];
+	struct wp_store *s;
+	struct wp_report r;
+	struct wp_run *run;
+	int64_t id;
+	static const char *const names[] = { "node-a/package_0", "node-b/package_0" };
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(db, sizeof db, "%s/r.db", dir);
+	ASSERT_EQ(wp_store_open(&s, db, WP_STORE_CREATE), 0);
+	wp_report_init(&r);
+	r.domains = calloc(2, sizeof *r.domains);
+	r.domain_count = 2;
+	for (size_t i = 0; i < 2; i++) {
+		r.domains[i].name = strdup(names[i]);
+		r.domains[i].source = strdup("powercap");
+		r.domains[i].method = strdup(WP_METHOD_COUNTER);
+		r.domains[i].kind = WP_KIND_PACKAGE;
+		r.domains[i].in_total = 1;
+		r.domains[i].energy_j = 1.5 + (double)i;
+	}
+	r.total_energy_j = 4;
+	r.duration_s = 2;
+	ASSERT_EQ(wp_store_begin(s, NULL, &r, NULL, NULL, &id), 0);
+	ASSERT_EQ(wp_store_finish(s, &r), 0);
+	ASSERT_EQ(wp_store_load(s, id, 0, &run), 0);
+	ASSERT_EQ(run->report.domain_count, 2);
+	ASSERT_STR(run->report.domains[1].name, "node-b/package_0");
+	ASSERT_NEAR(run->report.domains[1].energy_j, 2.5, 0);
+	ASSERT_NEAR(run->report.total_energy_j, 4, 0);
+	ASSERT_NEAR(run->cpu_j, 4, 0);
+	ASSERT_STR(run->status, "finished");
+	wp_run_free(run);
+	/* No domains and no meter: nothing to describe the run with. */
+	struct wp_report empty;
+	wp_report_init(&empty);
+	ASSERT_EQ(wp_store_begin(s, NULL, &empty, NULL, NULL, &id), -EINVAL);
+	wp_report_free(&empty);
+	wp_report_free(&r);
+	wp_store_close(s);
+	test_rmtree(dir);
+	return 0;
+}

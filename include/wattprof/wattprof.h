@@ -1150,6 +1150,9 @@ int wp_data_type_check(const char *type);
  * the columns of `series` (may be NULL), whose samples wp_store_sync() then
  * stores; open the series with a flush_s of at most 1 s.  One run at a
  * time per store.
+ * meter may be NULL for a report measured already (or made by hand, as for
+ * an MPI job's nodes): its domains are then the report's, and there is no
+ * series.
  * *id receives the run's id.
  */
 int wp_store_begin(struct wp_store *store, const struct wp_run_info *info,

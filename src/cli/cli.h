@@ -220,5 +220,6 @@ int cmd_export(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_showconf(int argc, char **argv);
 int cmd_powercap(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 #endif

@@ -224,6 +224,20 @@ static const struct cli_command commands[] = {
 	  "  -c, --config FILE       read FILE instead of ./.wattprof.ini\n"
 	  "\n"
 	  "CMD's output goes to stderr; stdout carries the result only.\n" },
+	{ "exec", cmd_exec, "run a program with MPI jobs measured once per node",
+	  "usage: wattprof exec [--] CMD [ARGS...]\n"
+	  "\n"
+	  "Runs CMD with libwattprof-mpi preloaded: for each rank of an MPI job,\n"
+	  "\n"
+	  "    mpirun -np 8 wattprof exec ./app\n"
+	  "\n"
+	  "The lowest rank of each node measures the node, storing its samples on the\n"
+	  "node as it goes (WATTPROF_MPI_DIR, default ./wattprof_results/mpi/); at\n"
+	  "MPI_Finalize rank 0 stores one run for the job, every node counted once\n"
+	  "(WATTPROF_DATABASE, default " CLI_DEFAULT_DB "), with Slurm's job id,\n"
+	  "step and node list when they are set.  WATTPROF_NODE_NAME overrides a\n"
+	  "rank's node name.  A job that aborts keeps what each node stored, marked\n"
+	  "unfinished.  docs/MPI.md tells the whole story.\n" },
 	{ "help", cmd_help, "show help for wattprof or one of its commands",
 	  "usage: wattprof help [COMMAND]\n" },
 };

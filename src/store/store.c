@@ -415,19 +415,12 @@ static const char *or_empty(const char *s)
 }
 
 /* The domains' rows, as a zero-length report describes them. */
-static int insert_domains(struct wp_store *s, int64_t id, struct wp_meter *meter)
+/* A report's domains, as the run's domains. */
+static int insert_report_domains(struct wp_store *s, int64_t id, const struct wp_report *r)
 {
-	struct wp_snapshot *snap = wp_snapshot_new(meter);
-	struct wp_report r;
-	int rc;
-
-	wp_report_init(&r);
-	if (!snap)
-		return -ENOMEM;
-	wp_meter_snapshot(meter, snap);
-	rc = wp_report_measure(&r, meter, snap, snap);
-	for (size_t i = 0; rc == 0 && i < r.domain_count; i++) {
-		const struct wp_report_domain *d = &r.domains[i];
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < r->domain_count; i++) {
+		const struct wp_report_domain *d = &r->domains[i];
 		struct wp__val p[] = { wp__int(id),          wp__int((int64_t)i), wp__text(d->name),
 			               wp__int(d->kind),     wp__text(d->source), wp__text(d->method),
 			               wp__int(d->estimated), wp__int(d->in_total),
@@ -439,6 +432,23 @@ static int insert_domains(struct wp_store *s, int64_t id, struct wp_meter *meter
 		          "VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		          p, sizeof p / sizeof p[0], NULL);
 	}
+	return rc;
+}
+
+/* The meter's domains (as a report of it describes them). */
+static int insert_domains(struct wp_store *s, int64_t id, struct wp_meter *meter)
+{
+	struct wp_snapshot *snap = wp_snapshot_new(meter);
+	struct wp_report r;
+	int rc;
+
+	wp_report_init(&r);
+	if (!snap)
+		return -ENOMEM;
+	wp_meter_snapshot(meter, snap);
+	rc = wp_report_measure(&r, meter, snap, snap);
+	if (rc == 0)
+		rc = insert_report_domains(s, id, &r);
 	wp_report_free(&r);
 	wp_snapshot_free(snap);
 	return rc;
@@ -473,7 +483,8 @@ int wp_store_begin(struct wp_store *s, const struct wp_run_info *info,
 	struct wp__rows r = { 0 };
 	int rc;
 
-	if (!s || !s->open || !report || !meter || !id || (info && info->version < 1))
+	if (!s || !s->open || !report || (!meter && !report->domains) || (!meter && series) ||
+	    !id || (info && info->version < 1))
 		return -EINVAL;
 	if (s->run_id)
 		return errf(s, WP_ESTATE, "a run is being stored already");
@@ -549,9 +560,9 @@ int wp_store_begin(struct wp_store *s, const struct wp_run_info *info,
 		rc = exec(s, "INSERT INTO nodes (run_id, node, host) VALUES (?, 0, ?)", n, 2, NULL);
 	}
 	if (rc == 0)
-		rc = insert_domains(s, run, meter);
+		rc = meter ? insert_domains(s, run, meter) : insert_report_domains(s, run, report);
 	size_t ncols = series ? wp_series_column_count(series) : 0;
-	size_t nd = wp_meter_domain_count(meter);
+	size_t nd = meter ? wp_meter_domain_count(meter) : report->domain_count;
 	if (series && ncols < 2 * nd)
 		rc = rc ? rc : errf(s, -EINVAL, "the series is not of this meter");
 	for (size_t k = 2 * nd; rc == 0 && k < ncols; k++) {

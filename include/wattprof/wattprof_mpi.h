@@ -1,0 +1,53 @@
+/*
+ * wattprof_mpi.h - MPI jobs measured once per node (docs/MPI.md).
+ *
+ * libwattprof-mpi.so, preloaded into every rank (`mpirun ... wattprof exec
+ * ./app`), does this itself through the PMPI profiling interface: its
+ * MPI_Init and MPI_Init_thread call the real ones and then wp_mpi_attach
+ * (MPI_COMM_WORLD); its MPI_Finalize calls wp_mpi_finish first.  A program
+ * that links libwattprof-mpi directly may call the two itself instead, on
+ * any communicator, and must not also preload it.
+ *
+ * Each rank's node is its host name, or WATTPROF_NODE_NAME where set (nodes
+ * whose host names are not unique; several simulated nodes on one machine).
+ * Ranks are grouped by node (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED,
+ * then by that name); the lowest rank of each node measures the node's
+ * domains (its host's, with the WATTPROF_* settings of that rank), storing
+ * its samples as it goes in a database on the node (WATTPROF_MPI_DIR, else
+ * ./wattprof_results/mpi/), so that a job that aborts loses nothing measured
+ * until then: its runs stay there, marked unfinished.  At wp_mpi_finish,
+ * every node's figures go to rank 0, which stores one run for the job
+ * (WATTPROF_DATABASE, else ./wattprof_results/wattprof.db): one domain per
+ * node and domain ("<node>/package_0"), the job's total counting each node
+ * once, the job's ranks per node and Slurm's job id, step and node list in
+ * its tags.
+ *
+ * Neither prints nor exits: what fails is written to
+ * <WATTPROF_MPI_DIR>/<job>.errors, and the program goes on unmeasured.
+ */
+#ifndef WATTPROF_WATTPROF_MPI_H
+#define WATTPROF_WATTPROF_MPI_H
+
+#include <mpi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Starts measuring: a collective call on comm (every rank, after MPI_Init).
+ * Returns 0 on every rank when the measurement started, else a negative
+ * errno on the ranks where it did not (the others go on).
+ */
+int wp_mpi_attach(MPI_Comm comm);
+/*
+ * Ends it: collective on the communicator given to wp_mpi_attach, before
+ * MPI_Finalize.  Rank 0 stores the job's run; *id (may be NULL) gets its
+ * id there, 0 elsewhere.  Returns 0 or a negative errno.
+ */
+int wp_mpi_finish(long long *id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WATTPROF_WATTPROF_MPI_H */
