@@ -4,9 +4,11 @@
  * libwattprof-mpi.so, preloaded into every rank (`mpirun ... wattprof exec
  * ./app`), does this itself through the PMPI profiling interface: its
  * MPI_Init and MPI_Init_thread call the real ones and then wp_mpi_attach
- * (MPI_COMM_WORLD); its MPI_Finalize calls wp_mpi_finish first.  A program
- * that links libwattprof-mpi directly may call the two itself instead, on
- * any communicator, and must not also preload it.
+ * (MPI_COMM_WORLD); its MPI_Finalize calls wp_mpi_finish first (a second
+ * attach returns -EALREADY, a finish without one -EINVAL: both harmless).
+ * A program that links libwattprof-mpi is measured the same way, with no
+ * call.  To attach to another communicator itself, it sets
+ * WATTPROF_MPI_AUTO=no, and calls the two.
  *
  * Each rank's node is its host name, or WATTPROF_NODE_NAME where set (nodes
  * whose host names are not unique; several simulated nodes on one machine).

@@ -518,10 +518,17 @@ int wp_mpi_finish(long long *id)
 
 /* ----------------------------------------------- the interposed functions */
 
+/* WATTPROF_MPI_AUTO=no: the program calls wp_mpi_attach itself. */
+static int automatic(void)
+{
+	const char *v = getenv("WATTPROF_MPI_AUTO");
+	return !v || (strcmp(v, "no") && strcmp(v, "0") && strcmp(v, "false") && strcmp(v, "off"));
+}
+
 int MPI_Init(int *argc, char ***argv)
 {
 	int rc = PMPI_Init(argc, argv);
-	if (rc == MPI_SUCCESS)
+	if (rc == MPI_SUCCESS && automatic())
 		wp_mpi_attach(MPI_COMM_WORLD);
 	return rc;
 }
@@ -529,7 +536,7 @@ int MPI_Init(int *argc, char ***argv)
 int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 {
 	int rc = PMPI_Init_thread(argc, argv, required, provided);
-	if (rc == MPI_SUCCESS)
+	if (rc == MPI_SUCCESS && automatic())
 		wp_mpi_attach(MPI_COMM_WORLD);
 	return rc;
 }
