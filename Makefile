@@ -146,7 +146,8 @@ $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
   -DWATTPROF_FAKENVML_OLD='"$(abspath $(FAKENVML_OLD))"' \
   -DWATTPROF_CAPWORK='"$(abspath $(CAPWORK))"' \
   -DWATTPROF_MPILIB='"$(if $(HAVE_MPI),$(abspath $(MPILIB)))"' \
-  -DWATTPROF_MPIAPP='"$(abspath $(MPIAPP))"'
+  -DWATTPROF_MPIAPP='"$(abspath $(MPIAPP))"' \
+  -DWATTPROF_SANITIZED=$(if $(SAN),1,0)
 
 deps:
 	@sh scripts/deps.sh build

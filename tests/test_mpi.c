@@ -34,6 +34,10 @@ struct job {
 static int need_mpi(void)
 {
 	char *out = NULL;
+	if (WATTPROF_SANITIZED)
+		SKIP_BECAUSE("a sanitized build: libwattprof-mpi is built and tested in the plain "
+		             "build (a sanitizer's runtime cannot be preloaded into an MPI program "
+		             "built without it)");
 	if (!WATTPROF_MPILIB[0])
 		SKIP_BECAUSE("no MPI compiler was found at build time: install openmpi-bin and "
 		             "libopenmpi-dev (.ci/run does), then make");
