@@ -118,7 +118,7 @@ $(FAKENVML): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 $(MPILIB): src/mpi/mpi.c $(STATIC) include/wattprof/wattprof_mpi.h Makefile
 	@mkdir -p $(dir $@)
 	@echo "  MPICC $@"
-	@$(MPICC) -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -fPIC -shared $< $(STATIC) \
+	@$(MPICC) -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) -fPIC -shared $< $(STATIC) \
 	  -o $@ $(LDLIBS)
 
 # An MPI program for the tests (tests/helpers/mpi_app.c), knowing nothing of wattprof.

@@ -58,25 +58,6 @@ const char *wp_powercap_state_path(char *buf, size_t cap)
 	return buf;
 }
 
-/* mkdir -p of path's folder: 0 or -errno. */
-static int make_folder(const char *path)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 /* The file's lock: an fd to close, or -errno. */
 static int lock_state(void)
 {
@@ -85,7 +66,7 @@ static int lock_state(void)
 
 	wp_powercap_state_path(path, sizeof path);
 	snprintf(lock, sizeof lock, "%s.lock", path);
-	if ((rc = make_folder(path)) < 0)
+	if ((rc = wp__make_parents(path, 0755)) < 0)
 		return rc;
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -155,7 +136,7 @@ static int write_state(const struct wp_powercap_record *e, size_t n)
 	wp_powercap_state_path(path, sizeof path);
 	if (n == 0)
 		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-	if ((rc = make_folder(path)) < 0)
+	if ((rc = wp__make_parents(path, 0755)) < 0)
 		return rc;
 	snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
 	if (!(f = fopen(tmp, "w")))
@@ -275,7 +256,7 @@ int wp_powercap_lock(const char *device)
 		return -EINVAL;
 	wp_powercap_state_path(path, sizeof path);
 	snprintf(lock, sizeof lock, "%s.%s.lock", path, device);
-	if ((rc = make_folder(path)) < 0)
+	if ((rc = wp__make_parents(path, 0755)) < 0)
 		return rc;
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)

@@ -182,6 +182,9 @@ int wp__read_line(const char *path, char *buf, size_t cap);
 
 /* Reads a file holding one unsigned decimal. */
 int wp__read_u64(const char *path, uint64_t *out);
+/* mkdir -p of the folder that holds `path` (its last component is not
+ * made).  0, -ENAMETOOLONG, or the failing mkdir's -errno. */
+int wp__make_parents(const char *path, mode_t mode);
 
 /* malloc'ed printf; NULL when out of memory. */
 char *wp__strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -29,6 +29,7 @@
 
 #include "wattprof/wattprof.h"
 #include "wattprof/wattprof_mpi.h"
+#include "core/internal.h" /* wp__make_parents */
 
 #define NAME_MAX_ 64
 #define MAX_DOMAINS 48
@@ -75,27 +76,13 @@ static struct {
 	int stop;
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
-/* mkdir -p. */
-static void make_dirs(const char *path)
-{
-	char d[1024];
-	snprintf(d, sizeof d, "%s", path);
-	for (char *p = d + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(d, 0755);
-			*p = '/';
-		}
-	mkdir(d, 0755);
-}
-
 /* What failed, for the user to find: <dir>/<job>.errors (the library never prints). */
 __attribute__((format(printf, 1, 2))) static void note_error(const char *fmt, ...)
 {
 	char path[1200];
 	va_list ap;
-	make_dirs(st.dir);
 	snprintf(path, sizeof path, "%s/%s.errors", st.dir, st.job[0] ? st.job : "wattprof-mpi");
+	wp__make_parents(path, 0755);
 	FILE *f = fopen(path, "a");
 	va_start(ap, fmt);
 	vsnprintf(st.error, sizeof st.error, fmt, ap);
@@ -204,7 +191,7 @@ static void node_start(void)
 		wp_report_set_command(&st.report, (const char *const *)argv);
 	/* On the node: its own file, so that nodes never share one. */
 	snprintf(path, sizeof path, "%s/%s-%s.db", st.dir, st.job, st.node_name);
-	make_dirs(st.dir);
+	wp__make_parents(path, 0755);
 	if ((rc = wp_store_open(&st.store, path, WP_STORE_CREATE)) < 0) {
 		note_error("cannot open '%s': %s", path,
 		           st.store ? wp_store_errmsg(st.store) : wp_strerror(rc));

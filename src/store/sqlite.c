@@ -19,6 +19,7 @@
 
 #include "wattprof/wattprof.h"
 #include "db.h"
+#include "../core/internal.h" /* wp__make_parents */
 
 #define BUSY_MS 10000
 
@@ -37,30 +38,6 @@ static int fail(struct wp__db *db, const char *what)
 	return WP_EDB;
 }
 
-/* mkdir -p of the folder that will hold `path`. */
-static int make_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-		return -ENAMETOOLONG;
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	return 0;
-}
-
 static int sq_exec(struct wp__db *db, const char *sql, const struct wp__val *params, size_t np,
                    struct wp__rows *out);
 
@@ -76,7 +53,7 @@ static int sq_open(struct wp__db *db, const char *where, unsigned flags)
 			snprintf(db->err, sizeof db->err, "cannot open '%s': %s", where, strerror(err));
 			return -err;
 		}
-		int rc = make_parent(where);
+		int rc = wp__make_parents(where, 0777);
 		if (rc < 0) {
 			snprintf(db->err, sizeof db->err, "cannot create the folder of '%s': %s", where,
 			         strerror(-rc));
