@@ -31,6 +31,7 @@
 
 #include "wattprof/wattprof.h"
 #include "cli.h"
+#include "../sinks/sinks.h" /* wp__put_quoted, wp__fmt_num */
 
 
 /* ------------------------------------------------------------ devices */
@@ -215,26 +216,23 @@ static void hold_signals(sigset_t *old)
 
 /* ------------------------------------------------------------ JSON output */
 
+/* The reports' own JSON strings and numbers (UTF-8 checked, escaped; 10
+ * significant digits, null when not finite, whatever the locale). */
 static void json_str(const char *key, const char *v, const char *sep)
 {
-	printf("\"%s\": \"", key);
-	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			printf("\\%c", *c);
-		else if (*c < 0x20)
-			printf("\\u%04x", *c);
-		else
-			putchar(*c);
-	}
-	printf("\"%s", sep);
+	wp__put_quoted(stdout, key);
+	fputs(": ", stdout);
+	wp__put_quoted(stdout, v);
+	fputs(sep, stdout);
 }
 
 static void json_num(const char *key, double v, const char *sep)
 {
-	if (!isfinite(v))
-		printf("\"%s\": null%s", key, sep);
-	else
-		printf("\"%s\": %.9g%s", key, v, sep);
+	char buf[40];
+	wp__put_quoted(stdout, key);
+	fputs(": ", stdout);
+	fwrite(buf, 1, wp__fmt_num(buf, v), stdout);
+	fputs(sep, stdout);
 }
 
 /* --------------------------------------------------------------- show */
