@@ -137,6 +137,12 @@ def _find(limits, device, constraint) -> PowerLimit:
                       f"(devices with limits: {', '.join(have)})")
 
 
+def _constraint(device: str, constraint: Optional[str]) -> Optional[str]:
+    """The constraint meant: a GPU has one limit; a package's is long_term
+    unless named."""
+    return constraint or (None if device.startswith("nvidia") else "long_term")
+
+
 def _raise_for(rc, device, watts, lim: Optional[PowerLimit]):
     if rc in (-errno.EACCES, -errno.EPERM):
         raise PermissionError(rc and -rc, f"not allowed to change the power limit of {device}: "
@@ -186,8 +192,7 @@ def set_power_limit(device: str, watts: float, constraint: Optional[str] = None)
     """Sets a limit (a GPU's, or a package's constraint: long_term unless
     named), its original recorded first; returns the limit it replaced."""
     with _Host() as h:
-        lim = _find(_limits(h), device, constraint or (None if device.startswith("nvidia")
-                                                       else "long_term"))
+        lim = _find(_limits(h), device, _constraint(device, constraint))
         c = None if lim.kind == "gpu" else lim.constraint
         rc = lib.wp_power_limit_check(h, device.encode(), _lib.c_str(c))
         if rc < 0:
@@ -206,8 +211,7 @@ def reset_power_limit(device: str, constraint: Optional[str] = None) -> float:
     it, else to its default (NVML's; a package's rated power for
     long_term).  Returns the limit now in force."""
     with _Host() as h:
-        lim = _find(_limits(h), device, constraint or (None if device.startswith("nvidia")
-                                                       else "long_term"))
+        lim = _find(_limits(h), device, _constraint(device, constraint))
         target = lim.original_w
         if target is None:
             target = lim.default_w if lim.kind == "gpu" else (
