@@ -55,7 +55,8 @@ MPICC ?= mpicc
 HAVE_MPI := $(if $(SAN),,$(shell command -v $(MPICC) >/dev/null 2>&1 && echo yes))
 MPILIB = $(BUILD)/libwattprof-mpi.so
 MPIAPP = $(BUILD)/tests/helpers/mpi_app
-MPI_TARGETS = $(if $(HAVE_MPI),$(MPILIB) $(MPIAPP))
+MPIREGIONS = $(BUILD)/tests/helpers/mpi_regions
+MPI_TARGETS = $(if $(HAVE_MPI),$(MPILIB) $(MPIAPP) $(MPIREGIONS))
 
 .PHONY: all run deps test test-suites check test-plain test-install test-asan test-tsan fuzz bench \
         test-python \
@@ -114,18 +115,28 @@ $(FAKENVML): tests/fakenvml/fake_nvml.c $(HEADERS) Makefile
 	@ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
 
 # The MPI interposition library: the library's objects (built -fPIC) with
-# src/mpi/mpi.c, exporting MPI_Init, MPI_Init_thread, MPI_Finalize and wp_.
+# src/mpi/mpi.c, exporting only MPI_Init, MPI_Init_thread, MPI_Finalize and
+# wp_mpi_* (--exclude-libs: its copy of libwattprof stays its own, so that
+# preloaded it never stands in for a libwattprof.so.0 the program loads).
 $(MPILIB): src/mpi/mpi.c $(STATIC) include/wattprof/wattprof_mpi.h Makefile
 	@mkdir -p $(dir $@)
 	@echo "  MPICC $@"
 	@$(MPICC) -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) -fPIC -shared $< $(STATIC) \
+	  -Wl,--exclude-libs,ALL \
 	  -o $@ $(LDLIBS)
 
 # An MPI program for the tests (tests/helpers/mpi_app.c), knowing nothing of wattprof.
-$(MPIAPP): tests/helpers/mpi_app.c Makefile
+$(MPIAPP): tests/helpers/mpi_app.c tests/helpers/mpi_app_add.h Makefile
 	@mkdir -p $(dir $@)
 	@echo "  MPICC $@"
 	@$(MPICC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $< -o $@ -lm
+
+# One that links libwattprof-mpi and marks regions across its ranks.
+$(MPIREGIONS): tests/helpers/mpi_regions.c tests/helpers/mpi_app_add.h $(MPILIB) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  MPICC $@"
+	@$(MPICC) -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) $< -o $@ \
+	  -L$(BUILD) -lwattprof-mpi -Wl,-rpath,$(abspath $(BUILD)) -lm
 
 # The power-cap profiler's test workload (tests/helpers/capwork.c).
 $(CAPWORK): tests/helpers/capwork.c Makefile
@@ -147,6 +158,7 @@ $(BUILD)/tests/%.o: ALL_CFLAGS += -Isrc -DWATTPROF_BIN='"$(abspath $(BIN))"' \
   -DWATTPROF_CAPWORK='"$(abspath $(CAPWORK))"' \
   -DWATTPROF_MPILIB='"$(if $(HAVE_MPI),$(abspath $(MPILIB)))"' \
   -DWATTPROF_MPIAPP='"$(abspath $(MPIAPP))"' \
+  -DWATTPROF_MPIREGIONS='"$(abspath $(MPIREGIONS))"' \
   -DWATTPROF_SANITIZED=$(if $(SAN),1,0)
 
 deps:
@@ -177,6 +189,7 @@ test-install: all
 # The Python binding (python/), on the library just built, with unittest.
 test-python: all $(FAKENVML)
 	WATTPROF_LIB=$(abspath $(BUILD))/libwattprof.so.0 \
+	WATTPROF_MPI_LIB=$(if $(HAVE_MPI),$(abspath $(MPILIB))) \
 	WATTPROF_FAKENVML=$(abspath $(BUILD))/fakenvml/libnvidia-ml.so.1 python3 python/tests/run.py \
 	  $(abspath $(BUILD))/python-results
 test-asan:

@@ -124,6 +124,8 @@
 	X(powercap_profile_keeps_earlier_records, 20)        \
 	X(mpi_each_node_counted_once, 90)                    \
 	X(mpi_aborted_job_keeps_what_nodes_measured, 60)     \
+	X(mpi_regions_across_ranks, 60)                      \
+	X(mpi_program_attaches_itself, 60)                   \
 	X(mpi_exec_without_library, 10)                      \
 	X(store_report_without_meter, 10)                    \
 	X(report_json_contract, 10)                          \
@@ -229,6 +231,8 @@
 	X(store_migrates_schema_2_postgresql, 20)            \
 	X(store_migrates_schema_3_sqlite, 20)                \
 	X(store_migrates_schema_3_postgresql, 20)            \
+	X(store_migrates_schema_4_sqlite, 10)                \
+	X(store_migrates_schema_4_postgresql, 20)            \
 	X(store_carbon_roundtrip_sqlite, 20)                 \
 	X(store_carbon_roundtrip_postgresql, 20)             \
 	X(store_attribution_roundtrip_sqlite, 20)            \

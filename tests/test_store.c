@@ -822,7 +822,7 @@ TEST(store_migrates_schema_1)
 	/* Read-only, an old schema cannot be brought up to date: it says so. */
 	struct wp_store *st = NULL;
 	ASSERT_EQ(wp_store_open(&st, path, WP_STORE_READONLY), WP_ESCHEMA);
-	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 4");
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 1 and must be updated to 5");
 	wp_store_close(st);
 	st = must_open(path, 0);
 	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
@@ -978,7 +978,7 @@ static void migrates_schema_2(const char *where)
 	struct wp_store *st = NULL;
 	struct wp_run *run;
 	ASSERT_EQ(wp_store_open(&st, where, WP_STORE_READONLY), WP_ESCHEMA);
-	ASSERT_HAS(wp_store_errmsg(st), "has schema 2 and must be updated to 4");
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 2 and must be updated to 5");
 	wp_store_close(st);
 	st = must_open(where, 0);
 	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
@@ -1152,7 +1152,7 @@ static void migrates_schema_3(const char *where)
 	struct wp_store *st = NULL;
 	struct wp_run *run;
 	ASSERT_EQ(wp_store_open(&st, where, WP_STORE_READONLY), WP_ESCHEMA);
-	ASSERT_HAS(wp_store_errmsg(st), "has schema 3 and must be updated to 4");
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 3 and must be updated to 5");
 	wp_store_close(st);
 	st = must_open(where, 0);
 	ASSERT_EQ(wp_store_load(st, 1, WP_LOAD_SERIES, &run), 0);
@@ -2050,6 +2050,154 @@ TEST(store_rejects_bad_input)
 
 /* A report made by hand (an MPI job's nodes): stored without a meter, its
  * domains the report's; a series needs a meter. */
+/*
+ * Schema 4, frozen: schema 3's text and runs, then migration 4 as it was
+ * released (the attribution).  Never change this text.
+ */
+static const char *const schema4_after_3[] = {
+	"ALTER TABLE runs ADD COLUMN attributed BIGINT",
+	"ALTER TABLE runs ADD COLUMN attribution_root_pid BIGINT",
+	"ALTER TABLE runs ADD COLUMN attributed_total_j @REAL@",
+	"ALTER TABLE runs ADD COLUMN attributed_cpu_time_s @REAL@",
+	"ALTER TABLE runs ADD COLUMN attributed_peak_rss_b @REAL@",
+	"ALTER TABLE runs ADD COLUMN attributed_peak_pss_b @REAL@",
+	"ALTER TABLE runs ADD COLUMN attributed_peak_uss_b @REAL@",
+	"ALTER TABLE runs ADD COLUMN attributed_peak_gpu_mem_b @REAL@",
+	"ALTER TABLE runs ADD COLUMN process_count BIGINT",
+	"ALTER TABLE domains ADD COLUMN attributed_energy_j @REAL@",
+	"ALTER TABLE domains ADD COLUMN attribution_method TEXT",
+	"CREATE TABLE processes (run_id BIGINT NOT NULL REFERENCES runs(id), node BIGINT NOT NULL,"
+	" idx BIGINT NOT NULL, pid BIGINT NOT NULL, ppid BIGINT NOT NULL, command @BLOB@,"
+	" start_s @REAL@, end_s @REAL@, exited BIGINT NOT NULL, cpu_time_s @REAL@,"
+	" peak_rss_b @REAL@, peak_pss_b @REAL@, peak_uss_b @REAL@, pss_from_rss BIGINT NOT NULL,"
+	" peak_gpu_mem_b @REAL@, attributed_energy_j @REAL@, PRIMARY KEY (run_id, node, idx))",
+	"UPDATE wattprof_meta SET value = '4' WHERE key = 'schema_version'",
+};
+
+/* Stores an MPI job's report as libwattprof-mpi does (no meter): two nodes'
+ * packages, and one region with three ranks' times. */
+static int64_t store_job_report(struct wp_store *s)
+{
+	static const char *const names[] = { "node-a/package_0", "node-b/package_0" };
+	struct wp_report r;
+	int64_t id = 0;
+
+	wp_report_init(&r);
+	r.domains = calloc(2, sizeof *r.domains);
+	r.regions = calloc(1, sizeof *r.regions);
+	ASSERT(r.domains && r.regions);
+	r.domain_count = 2;
+	for (size_t i = 0; i < 2; i++) {
+		r.domains[i].name = strdup(names[i]);
+		r.domains[i].source = strdup("powercap");
+		r.domains[i].method = strdup(WP_METHOD_COUNTER);
+		r.domains[i].kind = WP_KIND_PACKAGE;
+		r.domains[i].in_total = 1;
+		r.domains[i].energy_j = 1.5 + (double)i;
+	}
+	r.total_energy_j = 4;
+	r.duration_s = 2;
+	r.region_count = 1;
+	struct wp_report_region *g = &r.regions[0];
+	g->tag = strdup("step");
+	g->start_s = 0.25;
+	g->duration_s = 1.5;
+	g->energy_j = calloc(2, sizeof *g->energy_j);
+	g->energy_j[0] = 0.75;
+	g->energy_j[1] = 1.25;
+	g->rank_count = 3;
+	g->ranks = calloc(3, sizeof *g->ranks);
+	for (int k = 0; k < 3; k++) {
+		g->ranks[k].rank = 2 * k;
+		g->ranks[k].node = strdup(k < 2 ? "node-a" : "node-b");
+		g->ranks[k].start_s = 0.25 + 0.125 * k;
+		g->ranks[k].duration_s = 1.0 + 0.125 * k;
+	}
+	ASSERT_EQ(wp_store_begin(s, NULL, &r, NULL, NULL, &id), 0);
+	ASSERT_EQ(wp_store_finish(s, &r), 0);
+	wp_report_free(&r);
+	return id;
+}
+
+/* What store_job_report stored, read back bit for bit. */
+static void check_job_report(struct wp_store *s, int64_t id)
+{
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_load(s, id, 0, &run), 0);
+	ASSERT_EQ(run->report.region_count, 1);
+	const struct wp_report_region *g = &run->report.regions[0];
+	ASSERT_STR(g->tag, "step");
+	ASSERT_SAME(g->energy_j[1], 1.25);
+	ASSERT_EQ(g->rank_count, 3);
+	for (int k = 0; k < 3; k++) {
+		ASSERT_EQ(g->ranks[k].rank, 2 * k);
+		ASSERT_STR(g->ranks[k].node, k < 2 ? "node-a" : "node-b");
+		ASSERT_SAME(g->ranks[k].start_s, 0.25 + 0.125 * k);
+		ASSERT_SAME(g->ranks[k].duration_s, 1.0 + 0.125 * k);
+	}
+	wp_run_free(run);
+}
+
+/* Opens a schema-4 database: migrated; its region has no ranks; an MPI
+ * job's regions are stored with theirs and read back; a rank's row that
+ * names no region makes the run fail to load, saying so. */
+static void migrates_schema_4(const char *where, const struct wp__db_ops *ops)
+{
+	struct wp_store *st = NULL;
+	struct wp_run *run;
+	ASSERT_EQ(wp_store_open(&st, where, WP_STORE_READONLY), WP_ESCHEMA);
+	ASSERT_HAS(wp_store_errmsg(st), "has schema 4 and must be updated to 5");
+	wp_store_close(st);
+	st = must_open(where, 0);
+	ASSERT_EQ(wp_store_load(st, 1, 0, &run), 0);
+	ASSERT_EQ(run->report.region_count, 1);
+	ASSERT_EQ(run->report.regions[0].rank_count, 0);
+	ASSERT(run->report.regions[0].ranks == NULL);
+	wp_run_free(run);
+	int64_t id = store_job_report(st);
+	check_job_report(st, id);
+	wp_store_close(st);
+	char sql[200];
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO region_ranks (run_id, region, idx, rank, node, start_s, duration_s) "
+	         "VALUES (%lld, 4, 0, 1, 'node-a', 0, 1)",
+	         (long long)id);
+	const char *const bad[] = { sql };
+	frozen_script(ops, where, bad, 1);
+	st = must_open(where, 0);
+	ASSERT_EQ(wp_store_load(st, id, 0, &run), WP_ECORRUPT);
+	ASSERT_HAS(wp_store_errmsg(st), "a rank's time in a region names no region");
+	ASSERT_EQ(wp_store_remove(st, id), 0); /* and it can still be removed */
+	ASSERT_EQ(wp_store_load(st, id, 0, &run), -ENOENT);
+	wp_store_close(st);
+}
+
+TEST(store_migrates_schema_4_sqlite)
+{
+	char path[600];
+	sqlite_path(path, sizeof path);
+	frozen_script(&wp__sqlite_ops, path, schema3, sizeof schema3 / sizeof *schema3);
+	frozen_script(&wp__sqlite_ops, path, schema4_after_3,
+	              sizeof schema4_after_3 / sizeof *schema4_after_3);
+	migrates_schema_4(path, &wp__sqlite_ops);
+	return TEST_OK;
+}
+
+TEST(store_migrates_schema_4_postgresql)
+{
+	char schema[64];
+	char *url = pg_url(schema, sizeof schema);
+	if (!url)
+		SKIP_BECAUSE("WATTPROF_TEST_PG is not set: no PostgreSQL server to test against");
+	frozen_script(&wp__pg_ops, url, schema3, sizeof schema3 / sizeof *schema3);
+	frozen_script(&wp__pg_ops, url, schema4_after_3,
+	              sizeof schema4_after_3 / sizeof *schema4_after_3);
+	migrates_schema_4(url, &wp__pg_ops);
+	pg_drop(schema);
+	free(url);
+	return TEST_OK;
+}
+
 TEST(store_report_without_meter)
 {
 	char dir[512], db[600];

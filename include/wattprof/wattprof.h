@@ -879,11 +879,24 @@ struct wp_report_process {
 	double attributed_energy_j; /* over the domains in the total */
 };
 
+/* One rank's time in a region of an MPI job (libwattprof-mpi, docs/MPI.md). */
+struct wp_report_rank {
+	int rank;          /* in the communicator measured */
+	char *node;        /* its node's name */
+	double start_s;    /* since the report's start */
+	double duration_s;
+};
+
 struct wp_report_region {
 	char *tag;
 	double start_s; /* since the report's start */
 	double duration_s;
 	double *energy_j; /* one per report domain */
+	/* An MPI job's region: each rank's time in it, by rank (the region runs
+	 * from the first rank's start to the last one's end); 0 and NULL for a
+	 * region of one process. */
+	size_t rank_count;
+	struct wp_report_rank *ranks;
 };
 
 /*
@@ -1105,7 +1118,7 @@ int wp_report_write(const struct wp_report *report, enum wp_format format, FILE 
  */
 struct wp_store;
 
-#define WP_STORE_SCHEMA_VERSION 4 /* the schema this library writes */
+#define WP_STORE_SCHEMA_VERSION 5 /* the schema this library writes */
 /* wp_store_open flags */
 #define WP_STORE_CREATE 0x1u   /* create the database (and a file's folder) if absent */
 #define WP_STORE_READONLY 0x2u /* never write (an older schema is then not migrated) */

@@ -48,6 +48,27 @@ int wp_mpi_attach(MPI_Comm comm);
  * id there, 0 elsewhere.  Returns 0 or a negative errno.
  */
 int wp_mpi_finish(long long *id);
+/*
+ * wp_mpi_attach for a Fortran handle (a Fortran program's integer
+ * communicator, or mpi4py's comm.py2f()).
+ */
+int wp_mpi_attach_f(MPI_Fint comm);
+
+/*
+ * Regions across ranks, as a meter's (begin "load", record "train", end):
+ * not collective, each rank marks its own.  At wp_mpi_finish, the k-th
+ * region of a tag on every rank that ran it is one region of the job: from
+ * the first rank's start to the last one's end, each rank's own time, and
+ * each node's energy from the first of its ranks' start to the last one's
+ * end (docs/MPI.md).  One region at a time per rank (any thread); begin
+ * while one is open, or record/end while none is, or any of them while
+ * not attached, returns WP_ESTATE; a tag of 64 bytes or more
+ * -ENAMETOOLONG.  A region still open at the end is left out, with a
+ * warning in the job's report.
+ */
+int wp_mpi_begin(const char *tag);
+int wp_mpi_record(const char *tag);
+int wp_mpi_end(void);
 
 #ifdef __cplusplus
 }

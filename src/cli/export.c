@@ -582,6 +582,76 @@ out:
 }
 
 /*
+ * An MPI job's regions (docs/MPI.md): `regions_ranks`, one row per rank of
+ * each region (region, rank, node, start_s, duration_s), written only for a
+ * run whose regions have ranks.
+ */
+struct rank_row {
+	int64_t region;
+	int32_t rank;
+	char *node;
+	double start_s, duration_s;
+};
+
+static void write_region_ranks(struct h5 *w, hid_t g, const struct wp_report *r)
+{
+	size_t n = 0, k = 0;
+	hid_t mt = -1, ft = -1, sp = -1, d = -1;
+
+	for (size_t i = 0; i < r->region_count; i++)
+		n += r->regions[i].rank_count;
+	if (w->failed || n == 0)
+		return;
+	struct rank_row *rows = calloc(n, sizeof *rows);
+	if (!rows) {
+		h5_msg(w, strerror(ENOMEM));
+		return;
+	}
+	for (size_t i = 0; i < r->region_count; i++)
+		for (size_t j = 0; j < r->regions[i].rank_count; j++, k++) {
+			const struct wp_report_rank *t = &r->regions[i].ranks[j];
+			rows[k] = (struct rank_row){ (int64_t)i, t->rank, clean_utf8(t->node), t->start_s,
+				                     t->duration_s };
+			if (!rows[k].node) {
+				h5_msg(w, strerror(ENOMEM));
+				goto out;
+			}
+		}
+	hsize_t dims[1] = { n };
+	mt = H5Tcreate(H5T_COMPOUND, sizeof(struct rank_row));
+	if (mt < 0 ||
+	    H5Tinsert(mt, "region", offsetof(struct rank_row, region), H5T_NATIVE_INT64) < 0 ||
+	    H5Tinsert(mt, "rank", offsetof(struct rank_row, rank), H5T_NATIVE_INT32) < 0 ||
+	    H5Tinsert(mt, "node", offsetof(struct rank_row, node), w->str_t) < 0 ||
+	    H5Tinsert(mt, "start_s", offsetof(struct rank_row, start_s), H5T_NATIVE_DOUBLE) < 0 ||
+	    H5Tinsert(mt, "duration_s", offsetof(struct rank_row, duration_s),
+	              H5T_NATIVE_DOUBLE) < 0 ||
+	    (ft = H5Tcopy(mt)) < 0 || H5Tpack(ft) < 0 ||
+	    (sp = H5Screate_simple(1, dims, NULL)) < 0 ||
+	    (d = H5Dcreate2(g, "regions_ranks", ft, sp, w->lcpl, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+	    H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
+		h5_fail(w);
+		goto out;
+	}
+	attr_str(w, d, "long_name",
+	         "each rank's time in the job's regions: region (a row of regions), rank, node, "
+	         "start (s since the run's start), duration (s)");
+	attr_str(w, d, "units", "s");
+out:
+	if (d >= 0)
+		H5Dclose(d);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ft >= 0)
+		H5Tclose(ft);
+	if (mt >= 0)
+		H5Tclose(mt);
+	for (size_t i = 0; i < n; i++) /* calloc'ed: NULL past a failure */
+		free(rows[i].node);
+	free(rows);
+}
+
+/*
  * Processes of the attributed tree: `processes`, a compound dataset with
  * one row per process in the order first seen (zero rows without
  * attribution), every field of struct wp_report_process; the unit of each
@@ -1015,6 +1085,7 @@ static void write_run(struct h5 *w, hid_t app, const struct wp_run *run)
 		return;
 	run_attrs(w, g, run);
 	write_regions(w, g, &run->report);
+	write_region_ranks(w, g, &run->report);
 	write_processes(w, g, &run->report);
 	if ((ng = group_new(w, g, run->report.host, "unknown")) >= 0) {
 		const struct wp_report *r = &run->report;

@@ -374,6 +374,9 @@ void wp_report_free(struct wp_report *r)
 	for (size_t i = 0; i < r->region_count; i++) {
 		free(r->regions[i].tag);
 		free(r->regions[i].energy_j);
+		for (size_t k = 0; k < r->regions[i].rank_count; k++)
+			free(r->regions[i].ranks[k].node);
+		free(r->regions[i].ranks);
 	}
 	free(r->regions);
 	for (size_t i = 0; i < r->warning_count; i++)
@@ -426,6 +429,28 @@ int wp__total_estimated(const struct wp_report *r)
 		if (r->domains[i].in_total && r->domains[i].estimated)
 			return 1;
 	return 0;
+}
+
+const char *wp__region_ranks(const struct wp_report_region *g, char *buf, size_t cap)
+{
+	size_t lo = 0, hi = 0;
+	buf[0] = '\0';
+	if (!g->rank_count)
+		return buf;
+	for (size_t k = 1; k < g->rank_count; k++) {
+		if (g->ranks[k].duration_s < g->ranks[lo].duration_s)
+			lo = k;
+		if (g->ranks[k].duration_s > g->ranks[hi].duration_s)
+			hi = k;
+	}
+	const char *node = g->ranks[hi].node ? g->ranks[hi].node : "?";
+	if (g->rank_count == 1)
+		snprintf(buf, cap, "1 rank: rank %d on %s", g->ranks[0].rank, node);
+	else
+		snprintf(buf, cap, "%zu ranks, %.3f s to %.3f s (slowest: rank %d on %s)",
+		         g->rank_count, g->ranks[lo].duration_s, g->ranks[hi].duration_s,
+		         g->ranks[hi].rank, node);
+	return buf;
 }
 
 const char *wp__report_method(const struct wp_report_domain *d)

@@ -53,6 +53,24 @@ struct node_figures {
 	struct node_domain d[MAX_DOMAINS];
 };
 
+/* One region of one rank, as it travels to its node's leader and rank 0. */
+#define TAG_MAX 64
+#define REGIONS_MAX (1u << 20) /* per rank; more are counted, not kept */
+struct rank_region {
+	char tag[TAG_MAX];
+	int rank;
+	int occurrence;           /* the how-manieth region of this tag on the rank */
+	uint64_t begin_ns, end_ns; /* CLOCK_MONOTONIC: its node's clock */
+	double start_s;           /* since the job's start (the ranks' wall clocks) */
+};
+/* One region on one node: the energy of the node's domains from the first of
+ * its ranks' start to the last one's end. */
+struct node_region {
+	char tag[TAG_MAX];
+	int occurrence;
+	double energy_j[MAX_DOMAINS];
+};
+
 static struct {
 	int on;            /* attached */
 	int rank, size, leader, ranks_on_node;
@@ -74,7 +92,16 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stop;
-} st = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+	/* This rank's regions (wp_mpi_begin ...), under regions_lock. */
+	pthread_mutex_t regions_lock;
+	struct rank_region *regions;
+	size_t region_count, region_cap, regions_dropped;
+	int recording, region_open; /* 1: open; 2: open, past REGIONS_MAX */
+	uint64_t mono0_ns; /* CLOCK_MONOTONIC at attach; unix_ns0 with it */
+	int64_t unix_ns0;
+} st = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .wake = PTHREAD_COND_INITIALIZER,
+	 .regions_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* What failed, for the user to find: <dir>/<job>.errors (the library never prints). */
 __attribute__((format(printf, 1, 2))) static void note_error(const char *fmt, ...)
@@ -293,6 +320,278 @@ static void node_free(void)
 	st.measuring = 0;
 }
 
+/* -------------------------------------------- regions across ranks */
+
+/* Orders regions by tag, then occurrence: a job's region is one (tag,
+ * occurrence), the same on every rank that ran it. */
+static int by_key(const void *x, const void *y)
+{
+	const struct rank_region *a = x, *b = y;
+	int c = strcmp(a->tag, b->tag);
+	return c ? c : (a->occurrence > b->occurrence) - (a->occurrence < b->occurrence);
+}
+
+static int by_tag_begin(const void *x, const void *y)
+{
+	const struct rank_region *a = x, *b = y;
+	int c = strcmp(a->tag, b->tag);
+	return c ? c : (a->begin_ns > b->begin_ns) - (a->begin_ns < b->begin_ns);
+}
+
+/* Opens a region now (under regions_lock). */
+static int region_open(const char *tag, uint64_t now)
+{
+	if (st.region_count >= REGIONS_MAX) {
+		st.region_open = 2; /* open, not kept */
+		return 0;
+	}
+	if (st.region_count == st.region_cap) {
+		size_t cap = st.region_cap ? 2 * st.region_cap : 64;
+		struct rank_region *more = realloc(st.regions, cap * sizeof *more);
+		if (!more)
+			return -ENOMEM;
+		st.regions = more;
+		st.region_cap = cap;
+	}
+	struct rank_region *g = &st.regions[st.region_count];
+	memset(g, 0, sizeof *g);
+	snprintf(g->tag, sizeof g->tag, "%s", tag);
+	g->rank = st.rank;
+	g->begin_ns = now;
+	st.region_open = 1;
+	return 0;
+}
+
+static void region_close(uint64_t now)
+{
+	if (st.region_open == 1)
+		st.regions[st.region_count++].end_ns = now;
+	else if (st.region_open == 2)
+		st.regions_dropped++;
+	st.region_open = 0;
+}
+
+/* begin (end 0, tag), record (end 1, tag) and end (end 1, NULL). */
+static int region_call(int end, const char *tag)
+{
+	uint64_t now = wp_now_ns();
+	int rc = 0;
+
+	if (tag && strlen(tag) >= TAG_MAX)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&st.regions_lock);
+	if (!st.recording || (end != (st.region_open != 0)))
+		rc = WP_ESTATE;
+	if (rc == 0 && end)
+		region_close(now);
+	if (rc == 0 && tag)
+		rc = region_open(tag, now);
+	pthread_mutex_unlock(&st.regions_lock);
+	return rc;
+}
+
+int wp_mpi_begin(const char *tag)
+{
+	return region_call(0, tag ? tag : "");
+}
+
+int wp_mpi_record(const char *tag)
+{
+	return region_call(1, tag ? tag : "");
+}
+
+int wp_mpi_end(void)
+{
+	return region_call(1, NULL);
+}
+
+/*
+ * Ends this rank's regions: those still open are left out (*open_left),
+ * each gets its occurrence and its start on the job's clock.  Returns them
+ * (the caller frees) and their number.
+ */
+static struct rank_region *take_regions(size_t *n, int *open_left, int *dropped)
+{
+	pthread_mutex_lock(&st.regions_lock);
+	st.recording = 0;
+	*open_left = st.region_open != 0;
+	*dropped = (int)(st.regions_dropped > INT32_MAX ? INT32_MAX : st.regions_dropped);
+	struct rank_region *g = st.regions;
+	*n = st.region_count;
+	st.regions = NULL;
+	st.region_count = st.region_cap = st.regions_dropped = 0;
+	st.region_open = 0;
+	pthread_mutex_unlock(&st.regions_lock);
+	/* Occurrences: the k-th region of a tag, in the order begun. */
+	qsort(g, *n, sizeof *g, by_tag_begin);
+	for (size_t i = 0; i < *n; i++) {
+		g[i].occurrence = i && !strcmp(g[i - 1].tag, g[i].tag) ? g[i - 1].occurrence + 1 : 0;
+		g[i].start_s = (double)(st.unix_ns0 - st.start_unix_ns) / 1e9 +
+		               (double)(g[i].begin_ns - st.mono0_ns) / 1e9;
+	}
+	return g;
+}
+
+/*
+ * Gathers every rank's n bytes at rank 0 of comm: *all, with rank r's
+ * (*counts)[r] bytes at (*displs)[r] (malloc'ed there, NULL elsewhere).
+ * Collective.  Returns 0, or -ENOMEM (-E2BIG past 2 GiB) on every rank.
+ */
+static int gather_bytes(MPI_Comm comm, const void *buf, size_t n, char **all, int **counts,
+                        int **displs)
+{
+	int rank, size, ok, cnt = n > INT32_MAX ? -1 : (int)n;
+	long long total = 0;
+	char *a = NULL;
+	int *c = NULL, *d = NULL;
+
+	*all = NULL;
+	*counts = *displs = NULL;
+	MPI_Comm_rank(comm, &rank);
+	MPI_Comm_size(comm, &size);
+	if (rank == 0) {
+		c = calloc((size_t)size, sizeof *c);
+		d = calloc((size_t)size, sizeof *d);
+	}
+	ok = rank != 0 || (c && d) ? 1 : -ENOMEM;
+	MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+	if (ok == 1)
+		MPI_Gather(&cnt, 1, MPI_INT, c, 1, MPI_INT, 0, comm);
+	for (int r = 0; ok == 1 && rank == 0 && r < size; r++) {
+		if (c[r] < 0 || total + c[r] > INT32_MAX)
+			ok = -E2BIG;
+		d[r] = (int)total;
+		total += c[r] < 0 ? 0 : c[r];
+	}
+	if (ok == 1 && rank == 0 && !(a = malloc(total ? (size_t)total : 1)))
+		ok = -ENOMEM;
+	MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+	if (ok == 1)
+		MPI_Gatherv(buf, cnt, MPI_BYTE, a, c, d, MPI_BYTE, 0, comm);
+	if (ok != 1) {
+		free(a);
+		free(c);
+		free(d);
+		return ok;
+	}
+	*all = a;
+	*counts = c;
+	*displs = d;
+	return 0;
+}
+
+/* One end of a node's region: the node's energy at time t_s of its series
+ * is added to e times sign. */
+struct probe {
+	double t_s;
+	double *e;
+	double sign;
+};
+
+static int by_time(const void *x, const void *y)
+{
+	const struct probe *a = x, *b = y;
+	return (a->t_s > b->t_s) - (a->t_s < b->t_s);
+}
+
+/*
+ * The node's regions, from its ranks' (sorted by key here): for each, the
+ * energy of every domain of the node's report between the first start and
+ * the last end, read from the node's time series and interpolated linearly
+ * between the two samples around each instant (docs/MPI.md: accuracy).
+ * Returns 0 or a negative errno; *out (to free) holds *nout regions in key
+ * order.
+ */
+static int node_regions(struct rank_region *g, size_t n, struct node_region **out,
+                        size_t *nout)
+{
+	struct node_region *nr = NULL;
+	struct probe *pr = NULL;
+	struct wp_series_reader *rd = NULL;
+	size_t k = 0, np = 0, nd = st.report.domain_count, ncol;
+	double *prev = NULL, *cur = NULL;
+	int col[MAX_DOMAINS], rc = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!n || !st.measuring)
+		return 0;
+	if (!st.series)
+		return -ENODATA;
+	nd = nd < MAX_DOMAINS ? nd : MAX_DOMAINS;
+	ncol = wp_series_column_count(st.series);
+	for (size_t i = 0; i < nd; i++) {
+		struct wp_series_column c;
+		col[i] = -1;
+		for (size_t j = 0; j < ncol && col[i] < 0; j++)
+			if (wp_series_column(st.series, j, &c) == 0 &&
+			    !strcmp(c.domain, st.report.domains[i].name) &&
+			    !strcmp(c.metric, "energy_j"))
+				col[i] = (int)j;
+	}
+	qsort(g, n, sizeof *g, by_key);
+	nr = calloc(n, sizeof *nr);
+	pr = calloc(2 * n, sizeof *pr);
+	prev = calloc(ncol ? ncol : 1, sizeof *prev);
+	cur = calloc(ncol ? ncol : 1, sizeof *cur);
+	if (!nr || !pr || !prev || !cur) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	double t0 = (double)wp_snapshot_time_ns(st.a);
+	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t b = g[i].begin_ns, e = g[i].end_ns;
+		for (j = i + 1; j < n && by_key(&g[i], &g[j]) == 0; j++) {
+			b = g[j].begin_ns < b ? g[j].begin_ns : b;
+			e = g[j].end_ns > e ? g[j].end_ns : e;
+		}
+		snprintf(nr[k].tag, sizeof nr[k].tag, "%s", g[i].tag);
+		nr[k].occurrence = g[i].occurrence;
+		pr[np++] = (struct probe){ ((double)b - t0) / 1e9, nr[k].energy_j, -1 };
+		pr[np++] = (struct probe){ ((double)e - t0) / 1e9, nr[k].energy_j, 1 };
+		k++;
+	}
+	qsort(pr, np, sizeof *pr, by_time);
+	if ((rc = wp_series_reader_open(&rd, st.series)) < 0)
+		goto out;
+	double tp = 0, tc;
+	int have = 0;
+	size_t q = 0;
+	while (q < np && (rc = wp_series_next(rd, &tc, cur)) == 1) {
+		for (; q < np && pr[q].t_s <= tc; q++) {
+			double w = have && tc > tp ? (pr[q].t_s - tp) / (tc - tp) : 1;
+			w = w < 0 ? 0 : w;
+			for (size_t i = 0; i < nd; i++) {
+				double v = col[i] < 0 ? NAN
+				                      : (have ? prev[col[i]] : cur[col[i]]) * (1 - w) +
+				                                cur[col[i]] * w;
+				pr[q].e[i] += pr[q].sign * v;
+			}
+		}
+		double *t = prev;
+		prev = cur;
+		cur = t;
+		tp = tc;
+		have = 1;
+	}
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	for (; q < np; q++) /* past the last sample (none should be) */
+		for (size_t i = 0; i < nd; i++)
+			pr[q].e[i] += pr[q].sign * (have && col[i] >= 0 ? prev[col[i]] : NAN);
+	*out = nr;
+	*nout = k;
+	nr = NULL;
+out:
+	wp_series_reader_close(rd);
+	free(nr);
+	free(pr);
+	free(prev);
+	free(cur);
+	return rc;
+}
+
 /* -------------------------------------------------- the job (rank 0) */
 
 static char *dup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -307,9 +606,113 @@ static char *dup_printf(const char *fmt, ...)
 	return s;
 }
 
-/* The job's run, from every node's figures: one domain per node and domain. */
-static int store_job(const struct node_figures *nodes, int n, long long *id)
+/* What rank 0 gathered at the end. */
+struct job_parts {
+	const struct node_figures *nodes; /* one per node, in leader order */
+	int n;
+	const char *node_regions; /* leader i's struct node_regions: */
+	const int *nr_bytes, *nr_at; /* its bytes, at this offset */
+	struct rank_region *regions; /* every rank's */
+	size_t region_count;
+	const char *rank_nodes; /* NAME_MAX_ bytes per rank: its node's name */
+	int open_left, dropped;   /* regions never ended; regions not kept */
+};
+
+/* Node i's region of this key, or NULL (none of its ranks ran it). */
+static const struct node_region *find_node_region(const struct job_parts *p, int i,
+                                                  const struct rank_region *key)
 {
+	const struct node_region *nr = (const void *)(p->node_regions + p->nr_at[i]);
+	size_t lo = 0, hi = (size_t)p->nr_bytes[i] / sizeof *nr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(nr[mid].tag, key->tag);
+		if (!c)
+			c = (nr[mid].occurrence > key->occurrence) - (nr[mid].occurrence < key->occurrence);
+		if (!c)
+			return &nr[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int by_start(const void *x, const void *y)
+{
+	const struct wp_report_region *a = x, *b = y;
+	return (a->start_s > b->start_s) - (a->start_s < b->start_s);
+}
+
+static int by_rank(const void *x, const void *y)
+{
+	const struct wp_report_rank *a = x, *b = y;
+	return (a->rank > b->rank) - (a->rank < b->rank);
+}
+
+/*
+ * The job's regions: one per (tag, occurrence) that any rank ran, from the
+ * first rank's start to the last one's end, with each rank's time and each
+ * node's energy while its ranks were in it (0 for a node none of whose ranks
+ * ran it).  base[i]: node i's first domain in r (-1: not measured).
+ */
+static int job_regions(struct wp_report *r, const struct job_parts *p, const int *base)
+{
+	struct rank_region *g = p->regions;
+	size_t n = p->region_count, k = 0;
+
+	qsort(g, n, sizeof *g, by_key);
+	r->regions = calloc(n ? n : 1, sizeof *r->regions);
+	if (!r->regions)
+		return -ENOMEM;
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && by_key(&g[i], &g[j]) == 0; j++)
+			;
+		struct wp_report_region *o = &r->regions[k++];
+		r->region_count = k;
+		o->tag = strdup(g[i].tag);
+		o->energy_j = calloc(r->domain_count ? r->domain_count : 1, sizeof *o->energy_j);
+		o->ranks = calloc(j - i, sizeof *o->ranks);
+		if (!o->tag || !o->energy_j || !o->ranks)
+			return -ENOMEM;
+		double end = -INFINITY;
+		o->start_s = INFINITY;
+		for (size_t m = i; m < j; m++) {
+			struct wp_report_rank *t = &o->ranks[o->rank_count++];
+			t->rank = g[m].rank;
+			t->start_s = g[m].start_s;
+			t->duration_s = (double)(g[m].end_ns - g[m].begin_ns) / 1e9;
+			t->node = strndup(p->rank_nodes + (size_t)g[m].rank * NAME_MAX_, NAME_MAX_ - 1);
+			if (!t->node)
+				return -ENOMEM;
+			o->start_s = fmin(o->start_s, t->start_s);
+			end = fmax(end, t->start_s + t->duration_s);
+		}
+		o->duration_s = end - o->start_s;
+		qsort(o->ranks, o->rank_count, sizeof *o->ranks, by_rank);
+		for (int nd = 0; nd < p->n; nd++) {
+			const struct node_region *nr = base[nd] < 0 ? NULL : find_node_region(p, nd, &g[i]);
+			for (int d = 0; nr && d < p->nodes[nd].ndomains; d++)
+				o->energy_j[base[nd] + d] = nr->energy_j[d];
+		}
+	}
+	qsort(r->regions, r->region_count, sizeof *r->regions, by_start);
+	if (p->open_left)
+		wp_report_warn(r, "%d rank%s had a region open at the end (begun, never ended): left out",
+		               p->open_left, p->open_left == 1 ? "" : "s");
+	if (p->dropped)
+		wp_report_warn(r, "%d regions past a rank's first %u were not kept", p->dropped,
+		               REGIONS_MAX);
+	return 0;
+}
+
+/* The job's run, from every node's figures: one domain per node and domain. */
+static int store_job(const struct job_parts *p, long long *id)
+{
+	const struct node_figures *nodes = p->nodes;
+	int n = p->n;
+	int *base = calloc((size_t)(n ? n : 1), sizeof *base);
 	struct wp_report r;
 	struct wp_store *store = NULL;
 	char buf[8192], *argv[256], tagbuf[16][256];
@@ -321,8 +724,11 @@ static int store_job(const struct node_figures *nodes, int n, long long *id)
 	for (int i = 0; i < n; i++)
 		nd += (size_t)nodes[i].ndomains;
 	r.domains = calloc(nd ? nd : 1, sizeof *r.domains);
-	if (!r.domains)
+	if (!r.domains || !base) {
+		free(r.domains);
+		free(base);
 		return -ENOMEM;
+	}
 	r.start_unix_ns = st.start_unix_ns;
 	r.host = strdup(st.node_name);
 	if (own_command(buf, sizeof buf, argv, 256))
@@ -332,10 +738,12 @@ static int store_job(const struct node_figures *nodes, int n, long long *id)
 	for (int i = 0; i < n; i++) {
 		const struct node_figures *f = &nodes[i];
 		total_ranks += (size_t)f->ranks;
+		base[i] = -1;
 		if (!f->ok) {
 			wp_report_warn(&r, "node %s was not measured: %s", f->node, f->error);
 			continue;
 		}
+		base[i] = (int)r.domain_count;
 		r.duration_s = fmax(r.duration_s, f->duration_s);
 		for (int k = 0; k < f->ndomains; k++) {
 			const struct node_domain *d = &f->d[k];
@@ -360,6 +768,13 @@ static int store_job(const struct node_figures *nodes, int n, long long *id)
 	}
 	if (!any)
 		r.total_energy_j = NAN;
+	rc = job_regions(&r, p, base);
+	free(base);
+	if (rc < 0) {
+		note_error("cannot build the job's regions: %s", wp_strerror(rc));
+		wp_report_free(&r);
+		return rc;
+	}
 	snprintf(tagbuf[nt++], sizeof tagbuf[0], "mpi_job=%s", st.job);
 	snprintf(tagbuf[nt++], sizeof tagbuf[0], "mpi_nodes=%d", n);
 	snprintf(tagbuf[nt++], sizeof tagbuf[0], "mpi_ranks=%zu", total_ranks);
@@ -463,6 +878,11 @@ int wp_mpi_attach(MPI_Comm comm)
 	st.leader = nrank == 0;
 	MPI_Comm_split(st.comm, st.leader ? 0 : MPI_UNDEFINED, st.rank, &st.leaders);
 	st.on = 1;
+	st.mono0_ns = wp_now_ns();
+	st.unix_ns0 = unix_ns();
+	pthread_mutex_lock(&st.regions_lock);
+	st.recording = 1;
+	pthread_mutex_unlock(&st.regions_lock);
 	if (st.leader)
 		node_start();
 	/* The leader's start is the node's: the others wait for it, so that
@@ -471,10 +891,20 @@ int wp_mpi_attach(MPI_Comm comm)
 	return st.leader && !st.measuring ? -EIO : 0;
 }
 
+int wp_mpi_attach_f(MPI_Fint comm)
+{
+	return wp_mpi_attach(MPI_Comm_f2c(comm));
+}
+
 int wp_mpi_finish(long long *id)
 {
-	struct node_figures mine, *all = NULL;
-	int rc = 0;
+	struct node_figures mine;
+	struct node_region *nregs = NULL;
+	struct rank_region *regs;
+	char *node_all = NULL, *job_all = NULL, *nr_all = NULL, *names = NULL;
+	int *nc = NULL, *nd = NULL, *jc = NULL, *jd = NULL, *rc_ = NULL, *rd = NULL;
+	size_t nreg, nnregs = 0;
+	int rc = 0, rrc, left[2], sums[2] = { 0, 0 };
 
 	if (id)
 		*id = 0;
@@ -482,21 +912,74 @@ int wp_mpi_finish(long long *id)
 		return -EINVAL;
 	/* Every rank's work is done before any node stops measuring. */
 	MPI_Barrier(st.comm);
+	regs = take_regions(&nreg, &left[0], &left[1]);
+	if (!regs)
+		nreg = 0;
+	/* The node's regions, at its leader: the node's energy in each. */
+	rrc = gather_bytes(st.node, regs, nreg * sizeof *regs, &node_all, &nc, &nd);
 	if (st.leader) {
-		int nleaders, lrank;
 		memset(&mine, 0, sizeof mine);
 		node_end(&mine);
+		int nranks = st.ranks_on_node;
+		size_t total = rrc == 0 ? (size_t)(nd[nranks - 1] + nc[nranks - 1]) : 0;
+		int e = rrc == 0 ? node_regions((struct rank_region *)(void *)node_all,
+		                                total / sizeof *regs, &nregs, &nnregs)
+		                 : rrc;
+		if (e < 0)
+			note_error("cannot measure the node's regions: %s", wp_strerror(e));
+	}
+	/* Every rank's regions and node, at rank 0. */
+	rrc = gather_bytes(st.comm, regs, nreg * sizeof *regs, &job_all, &jc, &jd);
+	if (st.rank == 0)
+		names = calloc((size_t)st.size, NAME_MAX_);
+	MPI_Gather(st.node_name, NAME_MAX_, MPI_CHAR, names, NAME_MAX_, MPI_CHAR, 0, st.comm);
+	MPI_Reduce(left, sums, 2, MPI_INT, MPI_SUM, 0, st.comm);
+	if (st.leader) {
+		struct node_figures *all = NULL;
+		int nleaders, lrank;
 		MPI_Comm_size(st.leaders, &nleaders);
 		MPI_Comm_rank(st.leaders, &lrank);
 		if (lrank == 0)
 			all = calloc((size_t)nleaders, sizeof *all);
 		MPI_Gather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, 0, st.leaders);
-		if (lrank == 0)
-			rc = all ? store_job(all, nleaders, id) : -ENOMEM;
+		int grc = gather_bytes(st.leaders, nregs, nnregs * sizeof *nregs, &nr_all, &rc_, &rd);
+		if (lrank == 0) {
+			struct job_parts p = { .nodes = all,
+				               .n = nleaders,
+				               .node_regions = nr_all,
+				               .nr_bytes = rc_,
+				               .nr_at = rd,
+				               .regions = (struct rank_region *)(void *)job_all,
+				               .region_count = rrc == 0 ? (size_t)(jd[st.size - 1] +
+				                                                   jc[st.size - 1]) /
+				                                                  sizeof *regs
+				                                        : 0,
+				               .rank_nodes = names,
+				               .open_left = sums[0],
+				               .dropped = sums[1] };
+			if (!all || !names || grc < 0 || rrc < 0) {
+				rc = !all || !names ? -ENOMEM : grc < 0 ? grc : rrc;
+				note_error("cannot gather the job's figures: %s", wp_strerror(rc));
+			} else {
+				rc = store_job(&p, id); /* notes its own errors */
+			}
+		}
 		free(all);
 		node_free();
 		MPI_Comm_free(&st.leaders);
 	}
+	free(regs);
+	free(nregs);
+	free(node_all);
+	free(job_all);
+	free(nr_all);
+	free(names);
+	free(nc);
+	free(nd);
+	free(jc);
+	free(jd);
+	free(rc_);
+	free(rd);
 	MPI_Comm_free(&st.node);
 	MPI_Comm_free(&st.comm);
 	st.on = 0;

@@ -367,6 +367,19 @@ static void regions(struct wp__doc *d, const struct wp_report *r)
 		for (size_t k = 0; k < r->domain_count; k++)
 			wp__doc_num(d, r->domains[k].name, g->energy_j[k]);
 		wp__doc_end(d);
+		if (g->rank_count) { /* an MPI job's region: each rank's time */
+			wp__doc_begin(d, "ranks", 1, WP__FLOW);
+			for (size_t k = 0; k < g->rank_count; k++) {
+				const struct wp_report_rank *t = &g->ranks[k];
+				wp__doc_begin(d, NULL, 0, WP__FLOW);
+				wp__doc_int(d, "rank", t->rank);
+				wp__doc_str(d, "node", t->node);
+				wp__doc_num(d, "start_s", t->start_s);
+				wp__doc_num(d, "duration_s", t->duration_s);
+				wp__doc_end(d);
+			}
+			wp__doc_end(d);
+		}
 		wp__doc_end(d);
 	}
 	wp__doc_end(d);

@@ -496,7 +496,10 @@ static void regions_table(const struct wp_report *r, FILE *f)
 		put_esc(f, r->domains[k].name);
 		fputs("</th>", f);
 	}
-	fputs("</tr>\n", f);
+	int ranked = 0; /* an MPI job's regions: their ranks' times */
+	for (size_t i = 0; i < r->region_count; i++)
+		ranked |= r->regions[i].rank_count > 0;
+	fputs(ranked ? "<th>ranks</th></tr>\n" : "</tr>\n", f);
 	for (size_t i = 0; i < r->region_count; i++) {
 		const struct wp_report_region *g = &r->regions[i];
 		double sum = 0;
@@ -514,6 +517,12 @@ static void regions_table(const struct wp_report *r, FILE *f)
 		        wp__total_estimated(r) ? " (estimated)" : "");
 		for (size_t k = 0; k < r->domain_count; k++)
 			num_cell(f, "domain-energy", wp__scaled_j(e, sizeof e, g->energy_j[k]));
+		if (ranked) {
+			char ranks[200];
+			fputs("<td class=\"ranks\">", f);
+			put_esc(f, wp__region_ranks(g, ranks, sizeof ranks));
+			fputs("</td>", f);
+		}
 		fputs("</tr>\n", f);
 	}
 	fputs("</table>\n", f);

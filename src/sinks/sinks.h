@@ -24,6 +24,12 @@ void wp__iso8601(int64_t unix_ns, char *buf, size_t cap);
 
 /* Nonzero when an estimated domain counts towards the total. */
 int wp__total_estimated(const struct wp_report *r);
+/*
+ * An MPI job's region in a few words: "8 ranks, 1.203 s to 1.412 s
+ * (slowest: rank 5 on node-b)", "1 rank: rank 0 on node-a"; "" for a region
+ * without ranks.
+ */
+const char *wp__region_ranks(const struct wp_report_region *g, char *buf, size_t cap);
 
 /*
  * The domain's WP_METHOD_* string; for a report filled by hand without one,

@@ -554,9 +554,11 @@ static int write_text(const struct wp_report *r, FILE *f)
 			for (size_t k = 0; k < r->domain_count; k++)
 				if (r->domains[k].in_total)
 					sum += g->energy_j[k];
-			fprintf(f, "  %-16s at %8.3f s for %8.3f s  %11s%s\n", g->tag, g->start_s,
+			char ranks[200];
+			fprintf(f, "  %-16s at %8.3f s for %8.3f s  %11s%s%s%s\n", g->tag, g->start_s,
 			        g->duration_s, wp__scaled_j(e, sizeof e, sum),
-			        wp__total_estimated(r) ? "  estimated" : "");
+			        wp__total_estimated(r) ? "  estimated" : "", g->rank_count ? "  " : "",
+			        wp__region_ranks(g, ranks, sizeof ranks));
 		}
 	}
 	for (size_t i = 0; i < r->warning_count; i++)

@@ -135,15 +135,19 @@ static const char *const migrations[] = {
 	" start_s @REAL@, end_s @REAL@, exited BIGINT NOT NULL, cpu_time_s @REAL@,"
 	" peak_rss_b @REAL@, peak_pss_b @REAL@, peak_uss_b @REAL@, pss_from_rss BIGINT NOT NULL,"
 	" peak_gpu_mem_b @REAL@, attributed_energy_j @REAL@, PRIMARY KEY (run_id, node, idx))",
+	/* 5: an MPI job's regions (docs/MPI.md): each rank's time in each. */
+	"CREATE TABLE region_ranks (run_id BIGINT NOT NULL REFERENCES runs(id),"
+	" region BIGINT NOT NULL, idx BIGINT NOT NULL, rank BIGINT NOT NULL, node TEXT NOT NULL,"
+	" start_s @REAL@, duration_s @REAL@, PRIMARY KEY (run_id, region, idx))",
 };
 
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(SCHEMA_LATEST == WP_STORE_SCHEMA_VERSION, "a migration per schema version");
 
 /* The tables a run has rows in, children first (for wp_store_remove). */
-static const char *const run_tables[] = { "processes", "chunks", "warnings", "region_energy",
-	                                  "regions",   "readings", "domains", "nodes",
-	                                  "tags",      "run_args" };
+static const char *const run_tables[] = { "processes", "chunks",  "warnings", "region_ranks",
+	                                  "region_energy", "regions", "readings", "domains",
+	                                  "nodes",     "tags",    "run_args" };
 
 static int errf(struct wp_store *s, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -876,6 +880,17 @@ static int finish_report(struct wp_store *s, const struct wp_report *r)
 			          "VALUES (?, ?, 0, ?, ?)",
 			          e, 4, NULL);
 		}
+		for (size_t i = 0; rc == 0 && i < g->rank_count; i++) {
+			const struct wp_report_rank *t = &g->ranks[i];
+			struct wp__val w[] = { wp__int(id),        wp__int((int64_t)k),
+				               wp__int((int64_t)i), wp__int(t->rank),
+				               wp__text(or_empty(t->node)), wp__real(t->start_s),
+				               wp__real(t->duration_s) };
+			rc = exec(s,
+			          "INSERT INTO region_ranks (run_id, region, idx, rank, node, start_s, "
+			          "duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			          w, 7, NULL);
+		}
 	}
 	for (size_t k = 0; rc == 0 && k < r->warning_count; k++) {
 		struct wp__val q[] = { wp__int(id), wp__int((int64_t)k), wp__text(r->warnings[k]) };
@@ -1247,6 +1262,47 @@ static int load_attribution(struct wp_store *s, int64_t id, struct wp_report *re
 	return rc;
 }
 
+/* An MPI job's regions: each rank's time (schema 5; none before it). */
+static int load_region_ranks(struct wp_store *s, int64_t id, struct wp_report *rep)
+{
+	struct wp__rows t = { 0 };
+	struct wp__val p = wp__int(id);
+	int rc = exec(s,
+	              "SELECT region, idx, rank, node, start_s, duration_s FROM region_ranks "
+	              "WHERE run_id = ? ORDER BY region, idx",
+	              &p, 1, &t);
+	/* Rows in order: region k's are idx 0, 1 ... of it. */
+	for (size_t j = 0, end; rc == 0 && j < t.nrows; j = end) {
+		int64_t k = inum(wp__cell(&t, j, 0), -1);
+		for (end = j; end < t.nrows && inum(wp__cell(&t, end, 0), -1) == k; end++)
+			;
+		struct wp_report_region *g =
+			k >= 0 && (uint64_t)k < rep->region_count ? &rep->regions[k] : NULL;
+		if (g && !(g->ranks = calloc(end - j, sizeof *g->ranks)))
+			rc = -ENOMEM;
+		for (size_t i = j; rc == 0 && i < end; i++) {
+			const struct wp__val *c = wp__cell(&t, i, 0);
+			int64_t rank = inum(&c[2], -1);
+			if (!g || inum(&c[1], -1) != (int64_t)(i - j) || rank < 0 || rank > INT32_MAX) {
+				rc = errf(s, WP_ECORRUPT,
+				          "run %" PRId64 " in '%s': a rank's time in a region names no "
+				          "region, or one is missing",
+				          id, s->db.where);
+				break;
+			}
+			struct wp_report_rank *o = &g->ranks[g->rank_count++];
+			o->rank = (int)rank;
+			o->node = dup_text(&c[3]);
+			o->start_s = num(&c[4]);
+			o->duration_s = num(&c[5]);
+			if (!o->node)
+				rc = -ENOMEM;
+		}
+	}
+	wp__rows_free(&t);
+	return rc;
+}
+
 static int load_regions(struct wp_store *s, int64_t id, struct wp_report *rep)
 {
 	struct wp__rows r = { 0 }, e = { 0 };
@@ -1292,7 +1348,7 @@ static int load_regions(struct wp_store *s, int64_t id, struct wp_report *rep)
 	}
 	wp__rows_free(&r);
 	wp__rows_free(&e);
-	return rc;
+	return rc == 0 ? load_region_ranks(s, id, rep) : rc;
 }
 
 /*
