@@ -306,13 +306,13 @@ TEST(mpi_regions_across_ranks)
 	}
 	if (py) {
 		ASSERT_EQ(test_shell(j.dir, &out,
-		                     "%s export --db '%s' --format hdf5 -o job.h5 last && %s -c '"
+		                     "cd '%s' && %s export --db '%s' --format hdf5 -o job.h5 last && %s -c '"
 		                     "import h5py\n"
 		                     "f = h5py.File(\"job.h5\", \"r\")\n"
 		                     "rows = f[\"mpi slurm-77.3\"][\"run_1\"][\"regions_ranks\"][()]\n"
 		                     "print(len(rows), [(int(r[\"region\"]), int(r[\"rank\"]), "
 		                     "r[\"node\"].decode()) for r in rows][-2:])'",
-		                     WATTPROF_BIN, db, py),
+		                     j.dir, WATTPROF_BIN, db, py),
 		          0);
 		ASSERT_HAS(out, "9 [(1, 3, 'node-b'), (2, 0, 'node-a')]");
 		free(out);
