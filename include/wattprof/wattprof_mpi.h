@@ -24,7 +24,10 @@
  * once, the job's ranks per node and Slurm's job id, step and node list in
  * its tags.
  *
- * Neither prints nor exits: what fails is written to
+ * Regions marked on the ranks (wp_mpi_begin ... wp_mpi_end, below) are
+ * reported once for the job, with each rank's time and each node's energy.
+ *
+ * Nothing here prints or exits: what fails is written to
  * <WATTPROF_MPI_DIR>/<job>.errors, and the program goes on unmeasured.
  */
 #ifndef WATTPROF_WATTPROF_MPI_H
@@ -53,6 +56,8 @@ int wp_mpi_finish(long long *id);
  * communicator, or mpi4py's comm.py2f()).
  */
 int wp_mpi_attach_f(MPI_Fint comm);
+/* 1 between wp_mpi_attach and wp_mpi_finish, else 0 (any thread). */
+int wp_mpi_attached(void);
 
 /*
  * Regions across ranks, as a meter's (begin "load", record "train", end):

@@ -891,6 +891,14 @@ int wp_mpi_attach(MPI_Comm comm)
 	return st.leader && !st.measuring ? -EIO : 0;
 }
 
+int wp_mpi_attached(void)
+{
+	pthread_mutex_lock(&st.regions_lock);
+	int on = st.recording;
+	pthread_mutex_unlock(&st.regions_lock);
+	return on;
+}
+
 int wp_mpi_attach_f(MPI_Fint comm)
 {
 	return wp_mpi_attach(MPI_Comm_f2c(comm));

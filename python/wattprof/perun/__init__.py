@@ -20,6 +20,12 @@ is running, it is a region of that run (monitor's region_name, else the
 function's name), shown in the report with its energy.  A region called
 inside another region is part of the outer one.
 
+In a rank of an MPI job that libwattprof-mpi measures (`mpirun ...
+wattprof exec python3 train.py`, or wattprof.mpi.attach()), the job is the
+measurement, each node counted once as perun counts each host once: every
+decorated call is a region across the ranks (docs/MPI.md), stored with the
+job's run; no report file is written per rank.
+
 perun's options are taken, first found wins, from the decorator's
 arguments, PERUN_<OPTION> variables (PERUN_FORMAT=json), ./.perun.ini,
 ~/.config/perun.ini, then wattprof's own configuration.  Units are
@@ -32,7 +38,11 @@ import os
 import threading
 from typing import Callable, Dict, Optional
 
+from .. import mpi as _mpi
+from .._lib import WattprofError
 from ..run import Run
+
+_ESTATE = -9004  # WP_ESTATE: a region of this rank is open already
 
 __all__ = ["monitor", "perun", "last_run"]
 
@@ -175,6 +185,31 @@ def _region(active: _Measured, name: str, func, args, kwargs):
                 active.depth -= 1
 
 
+_mpi_depth = threading.local()
+
+
+def _mpi_region(name: str, func, args, kwargs):
+    # A rank of an MPI job that libwattprof-mpi measures (perun measures MPI
+    # jobs once per host too): the job is the measurement, each call a
+    # region across ranks (docs/MPI.md); one at a time per rank, as above.
+    depth = getattr(_mpi_depth, "n", 0)
+    began = False
+    if depth == 0:
+        try:
+            _mpi.begin(name)
+            began = True
+        except WattprofError as e:
+            if e.code != _ESTATE:  # another thread's region is open: part of it
+                raise
+    _mpi_depth.n = depth + 1
+    try:
+        return func(*args, **kwargs)
+    finally:
+        _mpi_depth.n = depth
+        if began:
+            _mpi.end()
+
+
 def monitor(region_name: Optional[str] = None, *, data_out=None, format=None, frequency=None,
             pue=None, emissions_factor=None, price_factor=None, price_unit=None,
             app_name=None, **ignored) -> Callable:
@@ -196,6 +231,8 @@ def monitor(region_name: Optional[str] = None, *, data_out=None, format=None, fr
             active = _active
             if active is not None:
                 return _region(active, region_name or func.__name__, func, args, kwargs)
+            if _mpi.measuring():
+                return _mpi_region(region_name or func.__name__, func, args, kwargs)
             return _measure_whole(func, args, kwargs, given, configuration)
         return wrapper
     return decorator
