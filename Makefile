@@ -243,13 +243,22 @@ test-suites:
 	$(MAKE) test-tsan
 	$(MAKE) fuzz
 
-bench: all
+MPIBENCH = $(BUILD)/bench/mpi_bench
+
+bench: all $(if $(HAVE_MPI),$(MPIBENCH))
 	$(MAKE) -C . $(BUILD)/bench/bench
 	$(PG_WITH) $(BUILD)/bench/bench
+
+# Regions across ranks (bench/mpi_bench.c), run by bench.c under mpirun.
+$(MPIBENCH): bench/mpi_bench.c $(MPILIB) Makefile
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) $< -o $@ \
+	  -L$(BUILD) -lwattprof-mpi -Wl,-rpath,$(abspath $(BUILD))
 
 $(BUILD)/bench/bench: bench/bench.c $(STATIC) $(BIN) $(FAKENVML) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests -DWATTPROF_BIN='"$(abspath $(BIN))"' \
+	  -DWATTPROF_MPIBENCH='"$(if $(HAVE_MPI),$(abspath $(MPIBENCH)))"' \
 	  -DWATTPROF_FAKENVML_DIR='"$(abspath $(dir $(FAKENVML)))"' \
 	  bench/bench.c tests/sim.c tests/testutil.c tests/fakecpu.c $(STATIC) -o $@ $(LDLIBS)
 

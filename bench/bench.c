@@ -817,6 +817,26 @@ static void bench_attrib(const char *root)
 	wp_host_close(h);
 }
 
+/* Regions across an MPI job's ranks (bench/mpi_bench.c): 4 ranks on this
+ * machine as one node, 10 000 regions each; its rows printed as they come. */
+static void bench_mpi(const char *root, const char *dir)
+{
+	char cmd[4096];
+	if (!WATTPROF_MPIBENCH[0]) {
+		printf("| MPI regions | not measured | libwattprof-mpi was not built (no mpicc) | |\n");
+		return;
+	}
+	snprintf(cmd, sizeof cmd,
+	         "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe "
+	         "-np 4 -x WATTPROF_MPI_AUTO=no -x WATTPROF_SYSFS_ROOT='%s' "
+	         "-x WATTPROF_SOURCE=powercap -x WATTPROF_DATABASE='%s/mpi.db' "
+	         "-x WATTPROF_MPI_DIR='%s/mpi' %s 10000",
+	         root, dir, dir, WATTPROF_MPIBENCH);
+	fflush(stdout);
+	if (system(cmd) != 0)
+		printf("| MPI regions | failed | `%s` | |\n", cmd);
+}
+
 static void bench_monitor(const char *root, const char *dir, int n)
 {
 	char db[700];
@@ -864,6 +884,7 @@ int main(void)
 	store_dir(dir, sizeof dir);
 	bench_monitor(s.root, dir, spawns);
 	bench_attrib(s.root);
+	bench_mpi(s.root, dir);
 	bench_store(s.root, dir, (int)(seconds + 0.5));
 	test_rmtree(dir);
 	bench_sources(s.root);

@@ -126,6 +126,7 @@
 	X(mpi_aborted_job_keeps_what_nodes_measured, 60)     \
 	X(mpi_regions_across_ranks, 60)                      \
 	X(mpi_program_attaches_itself, 60)                   \
+	X(mpi_region_energy_interpolated, 60)                \
 	X(mpi_exec_without_library, 10)                      \
 	X(store_report_without_meter, 10)                    \
 	X(report_json_contract, 10)                          \

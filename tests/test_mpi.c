@@ -6,7 +6,11 @@
  * (tests/helpers/mpi_app.c).  The job's run must hold each node's energy
  * once, whatever its number of ranks, and the job total their sum; a job
  * that aborts must leave each node's run, with what it measured, marked
- * unfinished.
+ * unfinished.  A program that marks regions on its ranks
+ * (tests/helpers/mpi_regions.c) must get each region once, with each node's
+ * energy in it and each rank's time, whether the library attaches it or it
+ * attaches itself, and a node's energy read between samples must follow
+ * the counters.
  */
 #include <errno.h>
 #include <math.h>
@@ -222,9 +226,13 @@ static void check_region(const struct wp_run *run, size_t i, const char *tag, si
 	const struct wp_report_region *g = &r->regions[i];
 	ASSERT_STR(g->tag, tag);
 	ASSERT_EQ(g->rank_count, ranks);
-	for (size_t k = 0; k < r->domain_count; k++)
-		ASSERT_NEAR(g->energy_j[k], !strcmp(r->domains[k].name, "node-a/package_0") ? ja : jb,
-		            1e-6);
+	for (size_t k = 0; k < r->domain_count; k++) {
+		double want = !strcmp(r->domains[k].name, "node-a/package_0") ? ja : jb;
+		if (isnan(want)) /* a node whose energy in the regions could not be read */
+			ASSERT(isnan(g->energy_j[k]));
+		else
+			ASSERT_NEAR(g->energy_j[k], want, 1e-6);
+	}
 	/* The region spans its ranks: from the first start to the last end. */
 	double first = INFINITY, last = -INFINITY;
 	for (size_t k = 0; k < g->rank_count; k++) {
@@ -324,8 +332,22 @@ TEST(mpi_regions_across_ranks)
 	return 0;
 }
 
-/* A program that attaches itself (WATTPROF_MPI_AUTO=no): wp_mpi_finish
- * gives rank 0 the job's run id, and MPI_Finalize then stores nothing more. */
+static int has_warning(const struct wp_run *run, const char *text)
+{
+	for (size_t i = 0; i < run->report.warning_count; i++)
+		if (strstr(run->report.warnings[i], text))
+			return 1;
+	return 0;
+}
+
+/*
+ * A program that attaches itself (WATTPROF_MPI_AUTO=no): wp_mpi_finish
+ * gives rank 0 the job's run id, and MPI_Finalize then stores nothing more.
+ * Its second "step" follows the first by wp_mpi_record, rank 1 leaves a
+ * region open, and node b cannot keep samples (TMPDIR names no folder):
+ * the job is stored all the same, node b's energy in the regions null and
+ * said so, the region left open left out and said so.
+ */
 TEST(mpi_program_attaches_itself)
 {
 	struct job j;
@@ -337,7 +359,7 @@ TEST(mpi_program_attaches_itself)
 		return rc;
 	job_open(&j);
 	snprintf(cmd_a, sizeof cmd_a, "%s 1 0.5 manual", WATTPROF_MPIREGIONS);
-	snprintf(cmd_b, sizeof cmd_b, "%s 2 0.5 manual", WATTPROF_MPIREGIONS);
+	snprintf(cmd_b, sizeof cmd_b, "env TMPDIR=/nonexistent %s 2 0.5 manual", WATTPROF_MPIREGIONS);
 	ASSERT_EQ(run_cmd(&j, 1, cmd_a, cmd_b, "-x WATTPROF_MPI_AUTO=no -x WATTPROF_FREQUENCY=20",
 	                  0, &out),
 	          0);
@@ -350,7 +372,55 @@ TEST(mpi_program_attaches_itself)
 	ASSERT_EQ(run->id, id);
 	ASSERT_NEAR(run->report.total_energy_j, (3 * 1 + 0.5) + 0.25 + (3 * 2 + 0.5), 1e-6);
 	ASSERT_EQ(run->report.region_count, 3);
-	check_region(run, 1, "step", 2, 2 * 1.0, 2 * 2.0);
+	check_region(run, 0, "step", 2, 1.0, NAN);
+	check_region(run, 1, "step", 2, 2 * 1.0, NAN);
+	check_region(run, 2, "io", 1, 0.25, NAN);
+	ASSERT(has_warning(run, "1 rank had a region open at the end"));
+	ASSERT(has_warning(run, "node node-b: its energy in the regions could not be read"));
+	wp_run_free(run);
+	wp_store_close(store);
+	job_close(&j);
+	return 0;
+}
+
+/*
+ * A node's energy in a region is read from its samples between the two
+ * around each end: with the counters rising steadily (100 W on node a, 50 W
+ * on b, rewritten every millisecond) and 10 samples a second, a 500 ms
+ * region must hold power x its time, within the counters' millisecond steps
+ * (1%), where the nearest sample alone would be up to 50 ms off (10%).
+ */
+TEST(mpi_region_energy_interpolated)
+{
+	static const struct sim_zone A[] = { { "intel-rapl:0", "package-0", 262143328850, 100, 0,
+		                               1, 0, 1000 } },
+		                     B[] = { { "intel-rapl:0", "package-0", 262143328850, 50, 0, 1,
+		                               0, 1000 } };
+	struct job j;
+	struct wp_store *store;
+	char cmd[1200], db[700];
+	int rc = need_mpi();
+	if (rc)
+		return rc;
+	test_tmpdir(j.dir, sizeof j.dir);
+	sim_create(&j.a, A, 1);
+	sim_create(&j.b, B, 1);
+	sim_start(&j.a, 1000000);
+	sim_start(&j.b, 1000000);
+	snprintf(cmd, sizeof cmd, "%s 0 0 hold", WATTPROF_MPIREGIONS);
+	ASSERT_EQ(run_cmd(&j, 1, cmd, cmd, "-x WATTPROF_FREQUENCY=10", 0, NULL), 0);
+	snprintf(db, sizeof db, "%s/job.db", j.dir);
+	struct wp_run *run = only_run(db, &store);
+	ASSERT_EQ(run->report.region_count, 1);
+	const struct wp_report_region *g = &run->report.regions[0];
+	ASSERT_EQ(g->rank_count, 2);
+	for (size_t k = 0; k < 2; k++) {
+		/* One rank a node: the node's time in the region is the rank's. */
+		double watts = k == 0 ? 100 : 50, t = g->ranks[k].duration_s;
+		ASSERT(t >= 0.5 && t < 5);
+		ASSERT_STR(run->report.domains[k].name, k == 0 ? "node-a/package_0" : "node-b/package_0");
+		ASSERT_NEAR(g->energy_j[k], watts * t, 0.01 * watts * t);
+	}
 	wp_run_free(run);
 	wp_store_close(store);
 	job_close(&j);

@@ -2048,8 +2048,6 @@ TEST(store_rejects_bad_input)
 	return TEST_OK;
 }
 
-/* A report made by hand (an MPI job's nodes): stored without a meter, its
- * domains the report's; a series needs a meter. */
 /*
  * Schema 4, frozen: schema 3's text and runs, then migration 4 as it was
  * released (the attribution).  Never change this text.
@@ -2198,6 +2196,8 @@ TEST(store_migrates_schema_4_postgresql)
 	return TEST_OK;
 }
 
+/* A report made by hand (an MPI job's nodes): stored without a meter, its
+ * domains the report's; a series needs a meter. */
 TEST(store_report_without_meter)
 {
 	char dir[512], db[600];

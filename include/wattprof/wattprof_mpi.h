@@ -41,14 +41,19 @@ extern "C" {
 
 /*
  * Starts measuring: a collective call on comm (every rank, after MPI_Init).
- * Returns 0 on every rank when the measurement started, else a negative
- * errno on the ranks where it did not (the others go on).
+ * Returns 0 once the rank is attached, which it then stays until
+ * wp_mpi_finish, which every rank must call: even where its node could not
+ * be measured (written to the errors file, and a warning of the job's
+ * report).  -EALREADY when attached already, -EIO when comm cannot be
+ * duplicated.
  */
 int wp_mpi_attach(MPI_Comm comm);
 /*
  * Ends it: collective on the communicator given to wp_mpi_attach, before
  * MPI_Finalize.  Rank 0 stores the job's run; *id (may be NULL) gets its
- * id there, 0 elsewhere.  Returns 0 or a negative errno.
+ * id there, 0 elsewhere.  Returns 0 or a negative errno: -EINVAL when not
+ * attached; -ESHUTDOWN when MPI was finalized already (no job run: each
+ * node's own run is ended and kept on the node).
  */
 int wp_mpi_finish(long long *id);
 /*

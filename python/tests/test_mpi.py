@@ -42,7 +42,7 @@ PROGRAM = textwrap.dedent("""
     if mode == "perun":  # perun's decorator, under `wattprof exec`
         import wattprof.perun as perun
         assert wpmpi.measuring()
-        mark = perun.monitor("step")
+        mark = perun.monitor("step", data_out="perun_results")
     else:
         attached = wpmpi.attach()
         assert attached == (mode != "exec"), (mode, attached)
@@ -71,6 +71,8 @@ PROGRAM = textwrap.dedent("""
         assert (run_id > 0) == (comm.Get_rank() == 0), run_id
         if comm.Get_rank() == 0:
             print("job run", run_id)
+    if mode == "finalize":  # too early: the job cannot be stored, the nodes' runs are
+        MPI.Finalize()
     # "exec": MPI_Finalize stores the job; "atexit": attach()'s exit handler
 """)
 
@@ -161,9 +163,28 @@ class MpiTest(unittest.TestCase):
     def test_perun_monitor_is_a_region_of_the_job(self):
         """perun's @monitor in a rank of a measured job: a region across
         ranks, not a measurement per rank (which would count each node once
-        per rank)."""
+        per rank), and no report file per rank."""
         self.run_job("perun")
         self.check_job()
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "perun_results")))
+
+    def test_finalize_before_finish_keeps_the_nodes(self):
+        """MPI.Finalize() called before the job was stored: the program
+        ends normally, no job run, each node's own run finished with its
+        energy."""
+        from wattprof import Store
+        self.run_job("finalize", ppn=1)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "job.db")))
+        mpi_dir = os.path.join(self.dir, "mpi")
+        for name, joules in (("node-a", 3 * 1.5 + 0.5), ("node-b", 3 * 2.5 + 0.75)):
+            (db,) = [f for f in os.listdir(mpi_dir) if f.endswith(f"-{name}.db")]
+            with Store(os.path.join(mpi_dir, db), create=False) as s:
+                (run,) = s.runs()
+            self.assertEqual(run.status, "finished")
+            self.assertAlmostEqual(run.cpu_j, joules, places=6)
+        errors = [f for f in os.listdir(mpi_dir) if f.endswith(".errors")]
+        with open(os.path.join(mpi_dir, errors[0])) as f:
+            self.assertIn("MPI was finalized before wp_mpi_finish", f.read())
 
     def test_attach_and_finish(self):
         """A plain mpirun: attach() starts it, finish() stores the job and

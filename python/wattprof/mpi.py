@@ -107,22 +107,35 @@ def attach(comm=None):
         return False
     check(rc, "cannot measure the MPI job")
     if not _ours:
-        atexit.register(_at_exit)  # runs before mpi4py's MPI_Finalize (registered earlier)
+        # Python's atexit handlers run before mpi4py finalizes MPI (its
+        # Py_AtExit hook runs after them all).
+        atexit.register(_at_exit)
     _ours = True
     return True
 
 
 def _at_exit():
-    if _ours:
-        try:
-            finish()
-        except WattprofError:
-            pass  # written to <WATTPROF_MPI_DIR>/<job>.errors by the library
+    if not _ours:
+        return
+    from mpi4py import MPI
+    if MPI.Is_finalized():  # MPI.Finalize() was called: too late for the job
+        _ours_done()
+        return
+    try:
+        finish()
+    except WattprofError:
+        pass  # written to <WATTPROF_MPI_DIR>/<job>.errors by the library
+
+
+def _ours_done():
+    global _ours
+    _ours = False
+    _lib().wp_mpi_finish(None)  # -ESHUTDOWN: ends each node's own run, calls no MPI
 
 
 def finish():
-    """Ends the measurement (collective, every rank, before MPI_Finalize) and
-    stores the job's run.  Returns its id on rank 0, 0 on the others."""
+    """Ends the measurement (collective, every rank, before MPI.Finalize())
+    and stores the job's run.  Returns its id on rank 0, 0 on the others."""
     global _ours
     rid = ctypes.c_longlong(0)
     rc = _lib().wp_mpi_finish(ctypes.byref(rid))

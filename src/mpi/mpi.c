@@ -10,9 +10,16 @@
  * node, storing its samples on the node as it goes; at the end every node's
  * figures go to rank 0, which stores the job's run.
  *
+ * Ranks mark regions (wp_mpi_begin ...) in an array of their own; at the
+ * end the node's leader prices each region on the node from its samples,
+ * and rank 0 makes one region of the job per tag and occurrence.
+ *
  * Layout: the state and its error log, the node's measurement (the leader's
- * part), the job's run (rank 0's part), then wp_mpi_attach/wp_mpi_finish
- * and the interposed MPI functions.  Nothing here prints or exits.
+ * part), the regions across ranks (marking, gathering, pricing), the job's
+ * run (rank 0's part), then wp_mpi_attach/wp_mpi_finish and the interposed
+ * MPI functions.  Every collective call is made by every rank of its
+ * communicator whatever failed (gather_bytes agrees on failures first), so
+ * that no error leaves a rank waiting.  Nothing here prints or exits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +56,7 @@ struct node_figures {
 	int ok;        /* 1: measured; 0: see error */
 	char error[160];
 	double duration_s;
+	int regions_ok; /* 1: the node's energy in each region was read */
 	int ndomains;
 	struct node_domain d[MAX_DOMAINS];
 };
@@ -97,8 +105,8 @@ static struct {
 	struct rank_region *regions;
 	size_t region_count, region_cap, regions_dropped;
 	int recording, region_open; /* 1: open; 2: open, past REGIONS_MAX */
-	uint64_t mono0_ns; /* CLOCK_MONOTONIC at attach; unix_ns0 with it */
-	int64_t unix_ns0;
+	uint64_t attach_mono_ns; /* CLOCK_MONOTONIC at attach */
+	int64_t attach_unix_ns;  /* CLOCK_REALTIME at the same moment */
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .wake = PTHREAD_COND_INITIALIZER,
 	 .regions_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -188,6 +196,7 @@ static void node_start(void)
 	int rc;
 
 	struct wp_options o = { .version = WP_OPTIONS_VERSION };
+	st.stop = 0; /* a second attach after a finish */
 	if ((rc = wp_host_open(&st.host, &o)) < 0) {
 		note_error("cannot open the node's energy sources: %s", wp_strerror(rc));
 		return;
@@ -423,60 +432,77 @@ static struct rank_region *take_regions(size_t *n, int *open_left, int *dropped)
 	st.region_open = 0;
 	pthread_mutex_unlock(&st.regions_lock);
 	/* Occurrences: the k-th region of a tag, in the order begun. */
-	qsort(g, *n, sizeof *g, by_tag_begin);
+	if (*n)
+		qsort(g, *n, sizeof *g, by_tag_begin);
 	for (size_t i = 0; i < *n; i++) {
 		g[i].occurrence = i && !strcmp(g[i - 1].tag, g[i].tag) ? g[i - 1].occurrence + 1 : 0;
-		g[i].start_s = (double)(st.unix_ns0 - st.start_unix_ns) / 1e9 +
-		               (double)(g[i].begin_ns - st.mono0_ns) / 1e9;
+		g[i].start_s = (double)(st.attach_unix_ns - st.start_unix_ns) / 1e9 +
+		               (double)(g[i].begin_ns - st.attach_mono_ns) / 1e9;
 	}
 	return g;
 }
 
+/* What gather_bytes collected at rank 0: rank r's counts[r] bytes at
+ * all + at[r] (all NULL elsewhere). */
+struct gathered {
+	char *all;
+	int *counts, *at;
+	int n; /* ranks */
+};
+
+/* Bytes in all. */
+static size_t gathered_size(const struct gathered *g)
+{
+	return g->all && g->n ? (size_t)g->at[g->n - 1] + (size_t)g->counts[g->n - 1] : 0;
+}
+
+static void gathered_free(struct gathered *g)
+{
+	free(g->all);
+	free(g->counts);
+	free(g->at);
+	memset(g, 0, sizeof *g);
+}
+
 /*
- * Gathers every rank's n bytes at rank 0 of comm: *all, with rank r's
- * (*counts)[r] bytes at (*displs)[r] (malloc'ed there, NULL elsewhere).
- * Collective.  Returns 0, or -ENOMEM (-E2BIG past 2 GiB) on every rank.
+ * Gathers every rank's n bytes at rank 0 of comm, into *out.  Collective,
+ * whatever fails: every rank makes the same calls.  Returns 0, or -ENOMEM
+ * (-E2BIG past 2 GiB) on every rank.
  */
-static int gather_bytes(MPI_Comm comm, const void *buf, size_t n, char **all, int **counts,
-                        int **displs)
+static int gather_bytes(MPI_Comm comm, const void *buf, size_t n, struct gathered *out)
 {
 	int rank, size, ok, cnt = n > INT32_MAX ? -1 : (int)n;
 	long long total = 0;
-	char *a = NULL;
-	int *c = NULL, *d = NULL;
+	struct gathered g = { 0 };
 
-	*all = NULL;
-	*counts = *displs = NULL;
+	memset(out, 0, sizeof *out);
 	MPI_Comm_rank(comm, &rank);
 	MPI_Comm_size(comm, &size);
 	if (rank == 0) {
-		c = calloc((size_t)size, sizeof *c);
-		d = calloc((size_t)size, sizeof *d);
+		g.n = size;
+		g.counts = calloc((size_t)size, sizeof *g.counts);
+		g.at = calloc((size_t)size, sizeof *g.at);
 	}
-	ok = rank != 0 || (c && d) ? 1 : -ENOMEM;
+	ok = rank != 0 || (g.counts && g.at) ? 1 : -ENOMEM;
 	MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
 	if (ok == 1)
-		MPI_Gather(&cnt, 1, MPI_INT, c, 1, MPI_INT, 0, comm);
+		MPI_Gather(&cnt, 1, MPI_INT, g.counts, 1, MPI_INT, 0, comm);
 	for (int r = 0; ok == 1 && rank == 0 && r < size; r++) {
-		if (c[r] < 0 || total + c[r] > INT32_MAX)
+		if (g.counts[r] < 0 || total + g.counts[r] > INT32_MAX)
 			ok = -E2BIG;
-		d[r] = (int)total;
-		total += c[r] < 0 ? 0 : c[r];
+		g.at[r] = (int)total;
+		total += g.counts[r] < 0 ? 0 : g.counts[r];
 	}
-	if (ok == 1 && rank == 0 && !(a = malloc(total ? (size_t)total : 1)))
+	if (ok == 1 && rank == 0 && !(g.all = malloc(total ? (size_t)total : 1)))
 		ok = -ENOMEM;
 	MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
 	if (ok == 1)
-		MPI_Gatherv(buf, cnt, MPI_BYTE, a, c, d, MPI_BYTE, 0, comm);
+		MPI_Gatherv(buf, cnt, MPI_BYTE, g.all, g.counts, g.at, MPI_BYTE, 0, comm);
 	if (ok != 1) {
-		free(a);
-		free(c);
-		free(d);
+		gathered_free(&g);
 		return ok;
 	}
-	*all = a;
-	*counts = c;
-	*displs = d;
+	*out = g;
 	return 0;
 }
 
@@ -517,7 +543,9 @@ static int node_regions(struct rank_region *g, size_t n, struct node_region **ou
 	if (!n || !st.measuring)
 		return 0;
 	if (!st.series)
-		return -ENODATA;
+		return -ENODATA; /* it could not be opened: noted then */
+	if (wp_series_status(st.series) < 0)
+		return wp_series_status(st.series); /* samples stopped being kept */
 	nd = nd < MAX_DOMAINS ? nd : MAX_DOMAINS;
 	ncol = wp_series_column_count(st.series);
 	for (size_t i = 0; i < nd; i++) {
@@ -577,9 +605,9 @@ static int node_regions(struct rank_region *g, size_t n, struct node_region **ou
 	if (rc < 0)
 		goto out;
 	rc = 0;
-	for (; q < np; q++) /* past the last sample (none should be) */
+	for (; q < np; q++) /* past the last sample: none is, the end's being after them */
 		for (size_t i = 0; i < nd; i++)
-			pr[q].e[i] += pr[q].sign * (have && col[i] >= 0 ? prev[col[i]] : NAN);
+			pr[q].e[i] = NAN;
 	*out = nr;
 	*nout = k;
 	nr = NULL;
@@ -610,20 +638,32 @@ static char *dup_printf(const char *fmt, ...)
 struct job_parts {
 	const struct node_figures *nodes; /* one per node, in leader order */
 	int n;
-	const char *node_regions; /* leader i's struct node_regions: */
-	const int *nr_bytes, *nr_at; /* its bytes, at this offset */
+	const struct gathered *node_regions; /* leader i's struct node_regions */
 	struct rank_region *regions; /* every rank's */
 	size_t region_count;
 	const char *rank_nodes; /* NAME_MAX_ bytes per rank: its node's name */
 	int open_left, dropped;   /* regions never ended; regions not kept */
+	int regions_error;        /* 0, or why the regions could not be gathered */
 };
+
+/* Takes the regions out of r (after a failure: the job is stored without). */
+static void drop_regions(struct wp_report *r)
+{
+	struct wp_report tmp;
+	wp_report_init(&tmp);
+	tmp.regions = r->regions;
+	tmp.region_count = r->region_count;
+	wp_report_free(&tmp);
+	r->regions = NULL;
+	r->region_count = 0;
+}
 
 /* Node i's region of this key, or NULL (none of its ranks ran it). */
 static const struct node_region *find_node_region(const struct job_parts *p, int i,
                                                   const struct rank_region *key)
 {
-	const struct node_region *nr = (const void *)(p->node_regions + p->nr_at[i]);
-	size_t lo = 0, hi = (size_t)p->nr_bytes[i] / sizeof *nr;
+	const struct node_region *nr = (const void *)(p->node_regions->all + p->node_regions->at[i]);
+	size_t lo = 0, hi = (size_t)p->node_regions->counts[i] / sizeof *nr;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(nr[mid].tag, key->tag);
@@ -692,11 +732,17 @@ static int job_regions(struct wp_report *r, const struct job_parts *p, const int
 		o->duration_s = end - o->start_s;
 		qsort(o->ranks, o->rank_count, sizeof *o->ranks, by_rank);
 		for (int nd = 0; nd < p->n; nd++) {
+			const struct node_figures *f = &p->nodes[nd];
 			const struct node_region *nr = base[nd] < 0 ? NULL : find_node_region(p, nd, &g[i]);
-			for (int d = 0; nr && d < p->nodes[nd].ndomains; d++)
-				o->energy_j[base[nd] + d] = nr->energy_j[d];
+			for (int d = 0; base[nd] >= 0 && d < f->ndomains; d++)
+				o->energy_j[base[nd] + d] = !f->regions_ok ? NAN : nr ? nr->energy_j[d] : 0;
 		}
 	}
+	for (int nd = 0; n && nd < p->n; nd++)
+		if (base[nd] >= 0 && !p->nodes[nd].regions_ok)
+			wp_report_warn(r, "node %s: its energy in the regions could not be read from its "
+			               "samples (%s/%s.errors says why): null in each region",
+			               p->nodes[nd].node, st.dir, st.job);
 	qsort(r->regions, r->region_count, sizeof *r->regions, by_start);
 	if (p->open_left)
 		wp_report_warn(r, "%d rank%s had a region open at the end (begun, never ended): left out",
@@ -768,12 +814,13 @@ static int store_job(const struct job_parts *p, long long *id)
 	}
 	if (!any)
 		r.total_energy_j = NAN;
-	rc = job_regions(&r, p, base);
+	rc = p->regions_error ? p->regions_error : job_regions(&r, p, base);
 	free(base);
-	if (rc < 0) {
-		note_error("cannot build the job's regions: %s", wp_strerror(rc));
-		wp_report_free(&r);
-		return rc;
+	if (rc < 0) { /* the job without its regions, rather than nothing */
+		note_error("cannot gather or build the job's regions: %s", wp_strerror(rc));
+		drop_regions(&r);
+		wp_report_warn(&r, "the job's regions could not be gathered or built (%s): it has none",
+		               wp_strerror(rc));
 	}
 	snprintf(tagbuf[nt++], sizeof tagbuf[0], "mpi_job=%s", st.job);
 	snprintf(tagbuf[nt++], sizeof tagbuf[0], "mpi_nodes=%d", n);
@@ -861,14 +908,16 @@ int wp_mpi_attach(MPI_Comm comm)
 	MPI_Comm_rank(shared, &srank);
 	MPI_Comm_size(shared, &ssize);
 	names = calloc((size_t)ssize, NAME_MAX_);
-	if (!names) {
-		MPI_Comm_free(&shared);
-		return -ENOMEM;
+	int ok = names != NULL, all_ok = 0;
+	MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, shared);
+	if (all_ok) {
+		MPI_Allgather(st.node_name, NAME_MAX_, MPI_CHAR, names, NAME_MAX_, MPI_CHAR, shared);
+		for (color = 0; color < ssize; color++)
+			if (strncmp(names + (size_t)color * NAME_MAX_, st.node_name, NAME_MAX_) == 0)
+				break;
+	} else {
+		note_error("out of memory: the ranks sharing memory are taken for one node");
 	}
-	MPI_Allgather(st.node_name, NAME_MAX_, MPI_CHAR, names, NAME_MAX_, MPI_CHAR, shared);
-	for (color = 0; color < ssize; color++)
-		if (strncmp(names + (size_t)color * NAME_MAX_, st.node_name, NAME_MAX_) == 0)
-			break;
 	free(names);
 	MPI_Comm_split(shared, color, st.rank, &st.node);
 	MPI_Comm_free(&shared);
@@ -878,17 +927,19 @@ int wp_mpi_attach(MPI_Comm comm)
 	st.leader = nrank == 0;
 	MPI_Comm_split(st.comm, st.leader ? 0 : MPI_UNDEFINED, st.rank, &st.leaders);
 	st.on = 1;
-	st.mono0_ns = wp_now_ns();
-	st.unix_ns0 = unix_ns();
+	st.attach_mono_ns = wp_now_ns();
+	st.attach_unix_ns = unix_ns();
 	pthread_mutex_lock(&st.regions_lock);
 	st.recording = 1;
 	pthread_mutex_unlock(&st.regions_lock);
 	if (st.leader)
 		node_start();
 	/* The leader's start is the node's: the others wait for it, so that
-	 * nothing runs unmeasured. */
+	 * nothing runs unmeasured.  A node that could not be measured is noted
+	 * (and a warning of the job's report): the rank is attached all the
+	 * same, and must finish. */
 	MPI_Barrier(st.node);
-	return st.leader && !st.measuring ? -EIO : 0;
+	return 0;
 }
 
 int wp_mpi_attached(void)
@@ -909,85 +960,85 @@ int wp_mpi_finish(long long *id)
 	struct node_figures mine;
 	struct node_region *nregs = NULL;
 	struct rank_region *regs;
-	char *node_all = NULL, *job_all = NULL, *nr_all = NULL, *names = NULL;
-	int *nc = NULL, *nd = NULL, *jc = NULL, *jd = NULL, *rc_ = NULL, *rd = NULL;
+	struct gathered on_node, on_job, names, figures, node_regs;
 	size_t nreg, nnregs = 0;
-	int rc = 0, rrc, left[2], sums[2] = { 0, 0 };
+	int rc = 0, left[2], sums[2] = { 0, 0 };
 
 	if (id)
 		*id = 0;
 	if (!st.on)
 		return -EINVAL;
+	int finalized = 0;
+	MPI_Finalized(&finalized);
+	if (finalized) {
+		/* Too late for the job (no MPI call is allowed now): each node's
+		 * own run is ended and stays on the node. */
+		note_error("MPI was finalized before wp_mpi_finish: the job's run was not stored; "
+		           "each node's run is in %s",
+		           st.dir);
+		if (st.leader) {
+			memset(&mine, 0, sizeof mine);
+			node_end(&mine);
+			node_free();
+		}
+		free(take_regions(&nreg, &left[0], &left[1]));
+		st.on = 0;
+		return -ESHUTDOWN;
+	}
 	/* Every rank's work is done before any node stops measuring. */
 	MPI_Barrier(st.comm);
 	regs = take_regions(&nreg, &left[0], &left[1]);
 	if (!regs)
 		nreg = 0;
 	/* The node's regions, at its leader: the node's energy in each. */
-	rrc = gather_bytes(st.node, regs, nreg * sizeof *regs, &node_all, &nc, &nd);
+	int grc = gather_bytes(st.node, regs, nreg * sizeof *regs, &on_node);
 	if (st.leader) {
 		memset(&mine, 0, sizeof mine);
 		node_end(&mine);
-		int nranks = st.ranks_on_node;
-		size_t total = rrc == 0 ? (size_t)(nd[nranks - 1] + nc[nranks - 1]) : 0;
-		int e = rrc == 0 ? node_regions((struct rank_region *)(void *)node_all,
-		                                total / sizeof *regs, &nregs, &nnregs)
-		                 : rrc;
+		int e = grc ? grc
+		            : node_regions((struct rank_region *)(void *)on_node.all,
+		                           gathered_size(&on_node) / sizeof *regs, &nregs, &nnregs);
 		if (e < 0)
 			note_error("cannot measure the node's regions: %s", wp_strerror(e));
+		mine.regions_ok = e == 0;
 	}
-	/* Every rank's regions and node, at rank 0. */
-	rrc = gather_bytes(st.comm, regs, nreg * sizeof *regs, &job_all, &jc, &jd);
-	if (st.rank == 0)
-		names = calloc((size_t)st.size, NAME_MAX_);
-	MPI_Gather(st.node_name, NAME_MAX_, MPI_CHAR, names, NAME_MAX_, MPI_CHAR, 0, st.comm);
+	gathered_free(&on_node);
+	/* Every rank's regions and node name, at rank 0. */
+	grc = gather_bytes(st.comm, regs, nreg * sizeof *regs, &on_job);
+	int nrc = gather_bytes(st.comm, st.node_name, NAME_MAX_, &names);
 	MPI_Reduce(left, sums, 2, MPI_INT, MPI_SUM, 0, st.comm);
 	if (st.leader) {
-		struct node_figures *all = NULL;
-		int nleaders, lrank;
-		MPI_Comm_size(st.leaders, &nleaders);
-		MPI_Comm_rank(st.leaders, &lrank);
-		if (lrank == 0)
-			all = calloc((size_t)nleaders, sizeof *all);
-		MPI_Gather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, 0, st.leaders);
-		int grc = gather_bytes(st.leaders, nregs, nnregs * sizeof *nregs, &nr_all, &rc_, &rd);
-		if (lrank == 0) {
-			struct job_parts p = { .nodes = all,
-				               .n = nleaders,
-				               .node_regions = nr_all,
-				               .nr_bytes = rc_,
-				               .nr_at = rd,
-				               .regions = (struct rank_region *)(void *)job_all,
-				               .region_count = rrc == 0 ? (size_t)(jd[st.size - 1] +
-				                                                   jc[st.size - 1]) /
-				                                                  sizeof *regs
-				                                        : 0,
-				               .rank_nodes = names,
-				               .open_left = sums[0],
-				               .dropped = sums[1] };
-			if (!all || !names || grc < 0 || rrc < 0) {
-				rc = !all || !names ? -ENOMEM : grc < 0 ? grc : rrc;
-				note_error("cannot gather the job's figures: %s", wp_strerror(rc));
-			} else {
+		/* Every node's figures and regions, at rank 0 (the first leader). */
+		int frc = gather_bytes(st.leaders, &mine, sizeof mine, &figures);
+		int rrc = gather_bytes(st.leaders, nregs, nnregs * sizeof *nregs, &node_regs);
+		if (st.rank == 0) {
+			struct job_parts p = {
+				.nodes = (const struct node_figures *)(void *)figures.all,
+				.n = figures.n,
+				.node_regions = &node_regs,
+				.regions = (struct rank_region *)(void *)on_job.all,
+				.region_count = gathered_size(&on_job) / sizeof *regs,
+				.rank_nodes = names.all,
+				.open_left = sums[0],
+				.dropped = sums[1],
+				.regions_error = grc ? grc : nrc ? nrc : rrc,
+			};
+			if (p.regions_error)
+				p.region_count = 0;
+			if ((rc = frc) < 0)
+				note_error("cannot gather the nodes' figures: %s", wp_strerror(rc));
+			else
 				rc = store_job(&p, id); /* notes its own errors */
-			}
 		}
-		free(all);
+		gathered_free(&figures);
+		gathered_free(&node_regs);
 		node_free();
 		MPI_Comm_free(&st.leaders);
 	}
+	gathered_free(&on_job);
+	gathered_free(&names);
 	free(regs);
 	free(nregs);
-	free(node_all);
-	free(job_all);
-	free(nr_all);
-	free(names);
-	free(nc);
-	free(nd);
-	free(jc);
-	free(jd);
-	free(rc_);
-	free(rd);
 	MPI_Comm_free(&st.node);
 	MPI_Comm_free(&st.comm);
 	st.on = 0;

@@ -14,8 +14,13 @@
  *
  *   mpi_regions IN OUT          measured by the library's MPI_Init
  *   mpi_regions IN OUT manual   with WATTPROF_MPI_AUTO=no: calls wp_mpi_attach
- *                               and wp_mpi_finish itself; rank 0 prints
- *                               "job run ID"
+ *                               and wp_mpi_finish itself (rank 0 prints
+ *                               "job run ID"), goes from the first "step"
+ *                               to the second with wp_mpi_record, checks
+ *                               the calls' refusals, and rank 1 leaves a
+ *                               region open at the end
+ *   mpi_regions 0 0 hold        only region "hold", 500 ms long, adding
+ *                               nothing (the test drives the counters)
  */
 #include <errno.h>
 #include <mpi.h>
@@ -61,13 +66,36 @@ int main(int argc, char **argv)
 	else /* attached by MPI_Init already */
 		must(wp_mpi_attach(MPI_COMM_WORLD) == -EALREADY ? 0 : -1, "a second attach", rank);
 	must(wp_mpi_end() == WP_ESTATE ? 0 : -1, "wp_mpi_end with no region", rank);
-	for (int round = 0; round < 2; round++) {
+	if (argc > 3 && !strcmp(argv[3], "hold")) {
 		MPI_Barrier(MPI_COMM_WORLD);
-		must(wp_mpi_begin("step"), "wp_mpi_begin", rank);
+		must(wp_mpi_begin("hold"), "wp_mpi_begin", rank);
+		sleep_ms(500);
+		must(wp_mpi_end(), "wp_mpi_end", rank);
+		MPI_Barrier(MPI_COMM_WORLD);
+		MPI_Finalize();
+		return 0;
+	}
+	for (int round = 0; round < 2; round++) {
+		if (manual && round == 1) { /* ends the first, begins the second */
+			must(wp_mpi_record("step"), "wp_mpi_record", rank);
+			MPI_Barrier(MPI_COMM_WORLD);
+		} else {
+			MPI_Barrier(MPI_COMM_WORLD);
+			must(wp_mpi_begin("step"), "wp_mpi_begin", rank);
+		}
+		if (manual && round == 0) {
+			must(wp_mpi_begin("again") == WP_ESTATE ? 0 : -1, "a second wp_mpi_begin", rank);
+			must(wp_mpi_record("1234567890123456789012345678901234567890123456789012345678901"
+			                   "234") == -ENAMETOOLONG
+			             ? 0
+			             : -1,
+			     "a tag of 64 bytes", rank);
+		}
 		sleep_ms(GAP_MS);
 		must(mpi_app_add(in * (round + 1)), "adding energy", rank);
 		sleep_ms(GAP_MS + 50L * rank);
-		must(wp_mpi_end(), "wp_mpi_end", rank);
+		if (!manual || round == 1)
+			must(wp_mpi_end(), "wp_mpi_end", rank);
 	}
 	MPI_Barrier(MPI_COMM_WORLD);
 	if (rank == 0) {
@@ -82,6 +110,8 @@ int main(int argc, char **argv)
 	must(mpi_app_add(out), "adding energy", rank);
 	if (manual) {
 		long long id = -1;
+		if (rank == 1) /* never ended: left out, with a warning */
+			must(wp_mpi_begin("left open"), "wp_mpi_begin", rank);
 		must(wp_mpi_finish(&id), "wp_mpi_finish", rank);
 		if (rank == 0)
 			printf("job run %lld\n", id);

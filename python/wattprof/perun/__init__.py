@@ -195,8 +195,9 @@ def _mpi_region(name: str, func, args, kwargs):
     depth = getattr(_mpi_depth, "n", 0)
     began = False
     if depth == 0:
+        tag = name.encode()[:63].decode(errors="ignore")  # the library's tags: < 64 bytes
         try:
-            _mpi.begin(name)
+            _mpi.begin(tag)
             began = True
         except WattprofError as e:
             if e.code != _ESTATE:  # another thread's region is open: part of it
@@ -207,7 +208,11 @@ def _mpi_region(name: str, func, args, kwargs):
     finally:
         _mpi_depth.n = depth
         if began:
-            _mpi.end()
+            try:
+                _mpi.end()
+            except WattprofError as e:  # the job finished meanwhile (another thread)
+                if e.code != _ESTATE:
+                    raise
 
 
 def monitor(region_name: Optional[str] = None, *, data_out=None, format=None, frequency=None,
