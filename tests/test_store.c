@@ -2072,31 +2072,29 @@ static const char *const schema4_after_3[] = {
 	"UPDATE wattprof_meta SET value = '4' WHERE key = 'schema_version'",
 };
 
-/* Stores an MPI job's report as libwattprof-mpi does (no meter): two nodes'
+/* An MPI job's report as libwattprof-mpi makes it (no meter): two nodes'
  * packages, and one region with three ranks' times. */
-static int64_t store_job_report(struct wp_store *s)
+static void job_report(struct wp_report *r)
 {
 	static const char *const names[] = { "node-a/package_0", "node-b/package_0" };
-	struct wp_report r;
-	int64_t id = 0;
 
-	wp_report_init(&r);
-	r.domains = calloc(2, sizeof *r.domains);
-	r.regions = calloc(1, sizeof *r.regions);
-	ASSERT(r.domains && r.regions);
-	r.domain_count = 2;
+	wp_report_init(r);
+	r->domains = calloc(2, sizeof *r->domains);
+	r->regions = calloc(1, sizeof *r->regions);
+	ASSERT(r->domains && r->regions);
+	r->domain_count = 2;
 	for (size_t i = 0; i < 2; i++) {
-		r.domains[i].name = strdup(names[i]);
-		r.domains[i].source = strdup("powercap");
-		r.domains[i].method = strdup(WP_METHOD_COUNTER);
-		r.domains[i].kind = WP_KIND_PACKAGE;
-		r.domains[i].in_total = 1;
-		r.domains[i].energy_j = 1.5 + (double)i;
+		r->domains[i].name = strdup(names[i]);
+		r->domains[i].source = strdup("powercap");
+		r->domains[i].method = strdup(WP_METHOD_COUNTER);
+		r->domains[i].kind = WP_KIND_PACKAGE;
+		r->domains[i].in_total = 1;
+		r->domains[i].energy_j = 1.5 + (double)i;
 	}
-	r.total_energy_j = 4;
-	r.duration_s = 2;
-	r.region_count = 1;
-	struct wp_report_region *g = &r.regions[0];
+	r->total_energy_j = 4;
+	r->duration_s = 2;
+	r->region_count = 1;
+	struct wp_report_region *g = &r->regions[0];
 	g->tag = strdup("step");
 	g->start_s = 0.25;
 	g->duration_s = 1.5;
@@ -2111,6 +2109,14 @@ static int64_t store_job_report(struct wp_store *s)
 		g->ranks[k].start_s = 0.25 + 0.125 * k;
 		g->ranks[k].duration_s = 1.0 + 0.125 * k;
 	}
+}
+
+/* Stores job_report's report; its id. */
+static int64_t store_job_report(struct wp_store *s)
+{
+	struct wp_report r;
+	int64_t id = 0;
+	job_report(&r);
 	ASSERT_EQ(wp_store_begin(s, NULL, &r, NULL, NULL, &id), 0);
 	ASSERT_EQ(wp_store_finish(s, &r), 0);
 	wp_report_free(&r);
@@ -2202,29 +2208,12 @@ TEST(store_report_without_meter)
 {
 	char dir[512], db[600];
 	struct wp_store *s;
-	struct wp_report r;
 	struct wp_run *run;
-	int64_t id;
-	static const char *const names[] = { "node-a/package_0", "node-b/package_0" };
 
 	test_tmpdir(dir, sizeof dir);
 	snprintf(db, sizeof db, "%s/r.db", dir);
 	ASSERT_EQ(wp_store_open(&s, db, WP_STORE_CREATE), 0);
-	wp_report_init(&r);
-	r.domains = calloc(2, sizeof *r.domains);
-	r.domain_count = 2;
-	for (size_t i = 0; i < 2; i++) {
-		r.domains[i].name = strdup(names[i]);
-		r.domains[i].source = strdup("powercap");
-		r.domains[i].method = strdup(WP_METHOD_COUNTER);
-		r.domains[i].kind = WP_KIND_PACKAGE;
-		r.domains[i].in_total = 1;
-		r.domains[i].energy_j = 1.5 + (double)i;
-	}
-	r.total_energy_j = 4;
-	r.duration_s = 2;
-	ASSERT_EQ(wp_store_begin(s, NULL, &r, NULL, NULL, &id), 0);
-	ASSERT_EQ(wp_store_finish(s, &r), 0);
+	int64_t id = store_job_report(s);
 	ASSERT_EQ(wp_store_load(s, id, 0, &run), 0);
 	ASSERT_EQ(run->report.domain_count, 2);
 	ASSERT_STR(run->report.domains[1].name, "node-b/package_0");
@@ -2233,12 +2222,12 @@ TEST(store_report_without_meter)
 	ASSERT_NEAR(run->cpu_j, 4, 0);
 	ASSERT_STR(run->status, "finished");
 	wp_run_free(run);
+	check_job_report(s, id);
 	/* No domains and no meter: nothing to describe the run with. */
 	struct wp_report empty;
 	wp_report_init(&empty);
 	ASSERT_EQ(wp_store_begin(s, NULL, &empty, NULL, NULL, &id), -EINVAL);
 	wp_report_free(&empty);
-	wp_report_free(&r);
 	wp_store_close(s);
 	test_rmtree(dir);
 	return 0;

@@ -265,6 +265,19 @@ static void h5_fail(struct h5 *w)
 	h5_msg(w, why);
 }
 
+/* Closes what a compound table's writer opened (each id, where >= 0). */
+static void close_table(hid_t d, hid_t sp, hid_t ft, hid_t mt)
+{
+	if (d >= 0)
+		H5Dclose(d);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (ft >= 0)
+		H5Tclose(ft);
+	if (mt >= 0)
+		H5Tclose(mt);
+}
+
 /*
  * A copy of s (NULL: "") in which every byte that is not part of valid
  * UTF-8 is U+FFFD, as in the reports: HDF5 strings here are declared
@@ -566,14 +579,7 @@ static void write_regions(struct h5 *w, hid_t g, const struct wp_report *r)
 	attr_f64(w, d, "valid_min", 0);
 	attr_strs(w, d, "domains", names, nd);
 out:
-	if (d >= 0)
-		H5Dclose(d);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (mt >= 0)
-		H5Tclose(mt);
+	close_table(d, sp, ft, mt);
 	for (size_t i = 0; rows && i < n; i++)
 		free(rows[i].tag);
 	free(rows);
@@ -638,14 +644,7 @@ static void write_region_ranks(struct h5 *w, hid_t g, const struct wp_report *r)
 	         "start (s since the run's start), duration (s)");
 	attr_str(w, d, "units", "s");
 out:
-	if (d >= 0)
-		H5Dclose(d);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (mt >= 0)
-		H5Tclose(mt);
+	close_table(d, sp, ft, mt);
 	for (size_t i = 0; i < n; i++) /* calloc'ed: NULL past a failure */
 		free(rows[i].node);
 	free(rows);
@@ -739,14 +738,7 @@ static void write_processes(struct h5 *w, hid_t g, const struct wp_report *r)
 		units[k] = (char *)f[k].unit;
 	attr_strs(w, d, "field_units", units, NF);
 out:
-	if (d >= 0)
-		H5Dclose(d);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (mt >= 0)
-		H5Tclose(mt);
+	close_table(d, sp, ft, mt);
 	for (size_t i = 0; rows && i < n; i++)
 		free(rows[i].command);
 	free(rows);
