@@ -107,8 +107,12 @@ TEST(nvml_old_driver_without_optional_symbols)
 		ASSERT(d[i]->device_id == NULL); /* no UUID function: none, not "" */
 		/* No limit functions: some assumed peak, but a usable one. */
 		ASSERT(isfinite(d[i]->peak_power_w) && d[i]->peak_power_w > 0);
-		/* The 10 ms refresh, seen within a few polls. */
-		ASSERT_U64(d[i]->update_ns, >=, 8000000);
+		/* The 10 ms refresh, seen within a few polls.  A poll that load
+		 * delays makes the next change look sooner (7.7 ms has been seen
+		 * on a loaded machine): the estimate errs low, the safe side (the
+		 * sampler reads more often), so 6 ms is enough to tell it from the
+		 * 1 ms polls. */
+		ASSERT_U64(d[i]->update_ns, >=, 6000000);
 		ASSERT_U64(d[i]->update_ns, <=, 40000000);
 	}
 	ASSERT(test_find_note(host, "nvml", WP_NOTE_FOUND, "2 NVIDIA GPUs through '"));
