@@ -328,8 +328,12 @@ TEST(powercap_profile_package)
 	const struct json *pts = json_member(j, "points");
 	ASSERT_EQ(pts->n, 8);
 	ASSERT_NEAR(json_member(&pts->items[7], "cap_w")->num, 45, 0);
-	/* Less than the cap by the time the workload takes to start. */
-	ASSERT_NEAR(json_member(&pts->items[7], "avg_power_w")->num, 45, 4.5);
+	/* Never above the cap; below it by the time the workload takes to
+	 * start, which a sanitized build on a loaded machine stretches (40.4 W
+	 * has been seen under ASan in CI): within 20 %. */
+	double avg = json_member(&pts->items[7], "avg_power_w")->num;
+	if (!(avg <= 45 * 1.01 && avg >= 45 * 0.8))
+		TEST_FAIL_("at the 45 W cap the workload drew %g W on average", avg);
 	json_free(j);
 	cli_run_free(&r);
 	snprintf(path, sizeof path, "%s/constraint_0_power_limit_uw", zone);
