@@ -18,11 +18,13 @@ WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototype
        -Wno-format-nonliteral -Wno-format-truncation $(WERROR)
 # Paths are built in PATH_MAX buffers from a sysfs root that wp_host_open()
 # limits to WP__ROOT_MAX bytes, so truncation cannot happen there.
-# The run store links SQLite and libpq; the command also links HDF5 (export
-# only, kept out of the library: see docs/ARCHITECTURE.md) and inih.  Expanded when
-# used, so that pkg-config runs after `deps` installed the packages.
+# The run store links SQLite, and opens libpq with dlopen when a PostgreSQL
+# store is opened (its header is needed to build); the command also links
+# HDF5 (export only, kept out of the library: see docs/ARCHITECTURE.md) and
+# inih.  Expanded when used, so that pkg-config runs after `deps` installed
+# the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags libpq hdf5 2>/dev/null)
-DB_LIBS = $(shell pkg-config --libs sqlite3 libpq 2>/dev/null || echo -lsqlite3 -lpq)
+DB_LIBS = $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
 HDF5_LIBS = $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
 # The command reads its INI configuration files with inih (libinih-dev).
 INI_LIBS = $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
@@ -44,6 +46,7 @@ HEADERS = include/wattprof/wattprof.h $(wildcard src/*/*.h) $(wildcard tests/*.h
 STATIC = $(BUILD)/libwattprof.a
 SHARED = $(BUILD)/libwattprof.so.$(VERSION)
 BIN = $(BUILD)/wattprof
+PLUGIN = $(BUILD)/wattprof-hdf5.so
 TESTBIN = $(BUILD)/run-tests
 FAKENVML = $(BUILD)/fakenvml/libnvidia-ml.so.1
 FAKENVML_OLD = $(BUILD)/fakenvml-old/libnvidia-ml.so.1
@@ -62,7 +65,7 @@ MPI_TARGETS = $(if $(HAVE_MPI),$(MPILIB) $(MPIAPP) $(MPIREGIONS))
         test-python \
         install uninstall clean
 
-all: $(BIN) $(STATIC) $(SHARED) $(MPI_TARGETS)
+all: $(BIN) $(PLUGIN) $(STATIC) $(SHARED) $(MPI_TARGETS)
 
 $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -93,14 +96,21 @@ $(SHARED): $(LIB_OBJ) src/libwattprof.map
 	ln -sf libwattprof.so.$(VERSION) $(BUILD)/libwattprof.so.$(SOMAJOR)
 	ln -sf libwattprof.so.$(VERSION) $(BUILD)/libwattprof.so
 
-# The command links the static library: no loader search at start-up.
+# The command links the static library: no loader search at start-up.  It
+# exports the library's names (wp_*) to the HDF5 plugin it loads.
 $(BIN): $(CLI_OBJ) $(STATIC)
-	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(INI_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(CLI_OBJ) $(STATIC) -o $@ -Wl,--export-dynamic-symbol='wp_*' \
+	  $(INI_LIBS) $(LDLIBS)
+
+# `export --format hdf5` (src/export/hdf5.c), a plugin that the command
+# loads only then: HDF5 and what it brings are not loaded at every start.
+$(PLUGIN): $(BUILD)/src/export/hdf5.o
+	$(CC) $(ALL_CFLAGS) -shared $< -o $@ $(HDF5_LIBS)
 
 # The tests call the live line's text composer (src/cli/live.c) and the
-# export writers (src/cli/export.c, hence HDF5) directly.
-TEST_CLI_OBJ = $(BUILD)/src/cli/live.o $(BUILD)/src/cli/export.o
-$(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(FAKENVML) $(FAKENVML_OLD) $(CAPWORK) \
+# export writers (src/cli/export.c, src/export/hdf5.c, hence HDF5) directly.
+TEST_CLI_OBJ = $(BUILD)/src/cli/live.o $(BUILD)/src/cli/export.o $(BUILD)/src/export/hdf5.o
+$(TESTBIN): $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) $(BIN) $(PLUGIN) $(FAKENVML) $(FAKENVML_OLD) $(CAPWORK) \
   $(MPI_TARGETS)
 	$(CC) $(ALL_CFLAGS) $(TEST_OBJ) $(TEST_CLI_OBJ) $(STATIC) -o $@ $(HDF5_LIBS) $(LDLIBS)
 
@@ -264,8 +274,10 @@ $(BUILD)/bench/bench: bench/bench.c $(STATIC) $(BIN) $(FAKENVML) $(HEADERS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/lib/wattprof \
 	  $(DESTDIR)$(PREFIX)/include/wattprof $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wattprof
+	install -m 755 $(PLUGIN) $(DESTDIR)$(PREFIX)/lib/wattprof/wattprof-hdf5.so
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libwattprof.a
 	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/libwattprof.so.$(VERSION)
 	ln -sf libwattprof.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libwattprof.so.$(SOMAJOR)
@@ -281,7 +293,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/wattprof $(DESTDIR)$(PREFIX)/lib/libwattprof.* \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/wattprof.pc \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/wattprof.1
-	rm -rf $(DESTDIR)$(PREFIX)/include/wattprof
+	rm -rf $(DESTDIR)$(PREFIX)/include/wattprof $(DESTDIR)$(PREFIX)/lib/wattprof
 
 # A test server left by an interrupted run is stopped before its notes go.
 clean:

@@ -24,11 +24,21 @@ check() { # check DESCRIPTION COMMAND...
 
 check "make install PREFIX=..." $make -s install PREFIX="$prefix/usr"
 for f in bin/wattprof lib/libwattprof.a lib/libwattprof.so lib/libwattprof.so.0 \
+	lib/wattprof/wattprof-hdf5.so \
 	include/wattprof/wattprof.h lib/pkgconfig/wattprof.pc share/man/man1/wattprof.1; do
 	check "installs $f" test -e "$prefix/usr/$f"
 done
 check "the man page renders" sh -c "man -l '$prefix/usr/share/man/man1/wattprof.1' 2>/dev/null | grep -q 'wattprof monitor' || groff -man -Tutf8 '$prefix/usr/share/man/man1/wattprof.1' | grep -q 'monitor'"
 check "the installed command runs" sh -c "'$prefix/usr/bin/wattprof' --version | grep -q '^wattprof '"
+# HDF5 is a plugin the command loads from ../lib/wattprof only to export.
+check "the installed command exports HDF5 through its plugin" sh -c \
+	"cd '$prefix' && env -u WATTPROF_HDF5_PLUGIN WATTPROF_DATABASE='$prefix/runs.db' \
+	 WATTPROF_LIVE=no '$prefix/usr/bin/wattprof' monitor -- true 2>/dev/null &&
+	 env -u WATTPROF_HDF5_PLUGIN WATTPROF_DATABASE='$prefix/runs.db' \
+	 '$prefix/usr/bin/wattprof' export --format hdf5 -o '$prefix/runs.h5' last &&
+	 head -c 8 '$prefix/runs.h5' | od -c | grep -q 'H   D   F'"
+check "the installed command does not load HDF5 or libpq at start" sh -c \
+	"! ldd '$prefix/usr/bin/wattprof' | grep -q 'hdf5\\|libpq'"
 # With MPI: the interposition library and its header, found by 'exec' in ../lib.
 if command -v "${MPICC:-mpicc}" >/dev/null 2>&1; then
 	check "installs lib/libwattprof-mpi.so" test -e "$prefix/usr/lib/libwattprof-mpi.so"

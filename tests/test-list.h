@@ -259,6 +259,7 @@
 	X(export_json_document, 20)                          \
 	X(export_attribution, 20)                            \
 	X(export_errors_name_the_file, 20)                   \
+	X(export_cli_loads_the_hdf5_plugin, 20)              \
 	X(export_hdf5_memory_stays_flat, 40)                 \
 	X(attrib_fake_tree_exact, 20)                        \
 	X(attrib_excluded_root_and_unseen, 20)               \

@@ -1860,3 +1860,41 @@ TEST(export_hdf5_memory_stays_flat)
 	test_rmtree(dir);
 	return TEST_OK;
 }
+
+/*
+ * `wattprof export --format hdf5` loads its writer, the plugin
+ * wattprof-hdf5.so, beside the binary (the command itself loads neither
+ * HDF5 nor libpq at start); a plugin that cannot be loaded is an error
+ * that names it and says what to do, and nothing is written.
+ */
+TEST(export_cli_loads_the_hdf5_plugin)
+{
+	char dir[512], *out = NULL;
+	test_tmpdir(dir, sizeof dir);
+	ASSERT_EQ(test_shell(dir, &out,
+	                     "cd '%s' && export WATTPROF_DATABASE='%s/runs.db' WATTPROF_LIVE=no "
+	                     "WATTPROF_SYSFS_ROOT=/nonexistent && unset WATTPROF_HDF5_PLUGIN && "
+	                     "%s monitor -- true && %s export --format hdf5 -o a.h5 last && "
+	                     "head -c 4 a.h5 | od -An -c",
+	                     dir, dir, WATTPROF_BIN, WATTPROF_BIN),
+	          0);
+	ASSERT_HAS(out, "H   D   F");
+	free(out);
+	ASSERT(test_shell(dir, &out,
+	                  "cd '%s' && WATTPROF_DATABASE='%s/runs.db' "
+	                  "WATTPROF_HDF5_PLUGIN=/nonexistent/wattprof-hdf5.so "
+	                  "%s export --format hdf5 -o b.h5 last",
+	                  dir, dir, WATTPROF_BIN) != 0);
+	ASSERT_HAS(out, "error: cannot load the HDF5 writer '/nonexistent/wattprof-hdf5.so': No "
+	                "such file or directory");
+	ASSERT_HAS(out, "hint: 'make' builds wattprof-hdf5.so beside wattprof");
+	free(out);
+	char path[600];
+	snprintf(path, sizeof path, "%s/b.h5", dir);
+	ASSERT(access(path, F_OK) != 0);
+	ASSERT_EQ(test_shell(dir, &out, "ldd %s", WATTPROF_BIN), 0);
+	ASSERT(!strstr(out, "hdf5") && !strstr(out, "libpq"));
+	free(out);
+	test_rmtree(dir);
+	return TEST_OK;
+}

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "wattprof/wattprof.h"
+
 struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the command's name */
@@ -28,6 +30,15 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "hint: <what to do>" on stderr, after an error. */
 void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A file wattprof ships beside itself: the path named by the variable env
+ * where set, else `name` beside this binary (a build folder), else
+ * ../lib/<installed> from it (an installation).  Into buf; 0, or -1 when
+ * none can be read (buf then holds the last place looked).
+ */
+int cli_find_file(const char *env, const char *name, const char *installed, char *buf,
+                  size_t cap);
 
 /* The option getopt just refused: "-Z" from a cluster, or "--bogus"
  * (long-only options use getopt values >= 256 so that they are named so). */
@@ -150,12 +161,34 @@ size_t cli_utf8_width(const char *s);
  * the caller's.
  */
 struct wp_run;
+/* In the plugin wattprof-hdf5.so (src/export/hdf5.c): cli_export_hdf5_load. */
 int export_hdf5(const char *path, struct wp_run *const *runs, size_t n, char *err,
                 size_t errlen);
+typedef int export_hdf5_fn(const char *path, struct wp_run *const *runs, size_t n, char *err,
+                           size_t errlen);
 int export_csv(FILE *out, const char *name, struct wp_run *const *runs, size_t n, char *err,
                size_t errlen);
 int export_json(FILE *out, const char *name, struct wp_run *const *runs, size_t n, char *err,
                 size_t errlen);
+
+/* A run given twice (the same id) is written once, where it first appears. */
+static inline int export_seen_before(struct wp_run *const *runs, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (runs[j]->id == runs[i]->id)
+			return 1;
+	return 0;
+}
+
+/* The run's report with its samples attached (a shallow copy: nothing of
+ * it is owned, and nothing is freed). */
+static inline struct wp_report export_run_report(const struct wp_run *run)
+{
+	struct wp_report r = run->report;
+	if (!r.series)
+		r.series = run->series;
+	return r;
+}
 
 /*
  * config.c: layered settings (docs/CONFIG.md): the command line, then

@@ -15,31 +15,6 @@
 
 #define MPI_LIB "libwattprof-mpi.so"
 
-/* The library's path into buf; 0, or -1 when none is found. */
-static int find_lib(char *buf, size_t cap)
-{
-	char exe[PATH_MAX], *slash;
-	const char *env = getenv("WATTPROF_MPI_LIB");
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(buf, cap, "%s", env);
-		return access(buf, R_OK) == 0 ? 0 : -1;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	if (!(slash = strrchr(exe, '/')))
-		return -1;
-	*slash = '\0';
-	snprintf(buf, cap, "%s/" MPI_LIB, exe);
-	if (access(buf, R_OK) == 0)
-		return 0;
-	snprintf(buf, cap, "%s/../lib/" MPI_LIB, exe);
-	return access(buf, R_OK) == 0 ? 0 : -1;
-}
-
 int cmd_exec(int argc, char **argv)
 {
 	char lib[PATH_MAX], *preload;
@@ -56,7 +31,7 @@ int cmd_exec(int argc, char **argv)
 		cli_hint("for each rank of an MPI job: mpirun -np 8 wattprof exec ./app");
 		return CLI_EXIT_USAGE;
 	}
-	if (find_lib(lib, sizeof lib) < 0) {
+	if (cli_find_file("WATTPROF_MPI_LIB", MPI_LIB, MPI_LIB, lib, sizeof lib) < 0) {
 		cli_error("cannot find %s (WATTPROF_MPI_LIB, beside wattprof, or in ../lib)",
 		          getenv("WATTPROF_MPI_LIB") && *getenv("WATTPROF_MPI_LIB")
 		                  ? getenv("WATTPROF_MPI_LIB") : MPI_LIB);

@@ -5,7 +5,9 @@
  * temporary file beside it, renamed over FILE at the end; the HDF5 writer
  * removes what it wrote when it fails.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@
 
 #include "wattprof/wattprof.h"
 #include "cli.h"
+
+#define PLUGIN "wattprof-hdf5.so"
 
 enum { OPT_FORMAT = 256, OPT_DB };
 enum exp_format { EXP_NONE, EXP_HDF5, EXP_CSV, EXP_JSON };
@@ -53,6 +57,31 @@ static int collect_ids(struct wp_store *store, char **args, int n, int64_t **ids
 		free(more);
 	}
 	return 0;
+}
+
+/*
+ * The HDF5 writer, in the plugin wattprof-hdf5.so (src/export/hdf5.c),
+ * loaded only now: HDF5 and what it brings would cost every start of
+ * wattprof about 4 ms.  Beside this binary, in ../lib/wattprof when
+ * installed, or named by WATTPROF_HDF5_PLUGIN.  NULL, said, when it cannot
+ * be loaded.
+ */
+static export_hdf5_fn *load_hdf5(void)
+{
+	char path[PATH_MAX];
+	void *h = NULL;
+	export_hdf5_fn *fn = NULL;
+
+	if (cli_find_file("WATTPROF_HDF5_PLUGIN", PLUGIN, "wattprof/" PLUGIN, path, sizeof path) == 0 &&
+	    (h = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+		*(void **)&fn = dlsym(h, "export_hdf5");
+	if (!fn) {
+		cli_error("cannot load the HDF5 writer '%s': %s", path,
+		          h ? dlerror() : access(path, R_OK) == 0 ? dlerror() : strerror(errno));
+		cli_hint("'make' builds " PLUGIN " beside wattprof and 'make install' installs it in "
+		         "lib/wattprof; WATTPROF_HDF5_PLUGIN names another; nothing was written");
+	}
+	return fn;
 }
 
 int cmd_export(int argc, char **argv)
@@ -162,7 +191,10 @@ int cmd_export(int argc, char **argv)
 	}
 	int rc;
 	if (fmt == EXP_HDF5) {
-		rc = export_hdf5(output, runs, n, err, sizeof err);
+		export_hdf5_fn *write_hdf5 = load_hdf5();
+		if (!write_hdf5)
+			goto done;
+		rc = write_hdf5(output, runs, n, err, sizeof err);
 	} else {
 		f = to_stdout ? stdout : fopen(tmp, "w");
 		if (!f) {

@@ -5,9 +5,12 @@
  * cmd_<name>.c.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wattprof/wattprof.h"
 #include "cli.h"
@@ -249,6 +252,32 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 	fprintf(stderr, "%s: ", prefix);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+}
+
+int cli_find_file(const char *env, const char *name, const char *installed, char *buf,
+                  size_t cap)
+{
+	char exe[PATH_MAX], *slash;
+	const char *given = env ? getenv(env) : NULL;
+	ssize_t n;
+
+	if (given && *given) {
+		snprintf(buf, cap, "%s", given);
+		return access(buf, R_OK) == 0 ? 0 : -1;
+	}
+	snprintf(buf, cap, "%s", name);
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	if (!(slash = strrchr(exe, '/')))
+		return -1;
+	*slash = '\0';
+	snprintf(buf, cap, "%s/%s", exe, name);
+	if (access(buf, R_OK) == 0)
+		return 0;
+	snprintf(buf, cap, "%s/../lib/%s", exe, installed);
+	return access(buf, R_OK) == 0 ? 0 : -1;
 }
 
 void cli_error(const char *fmt, ...)

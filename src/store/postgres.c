@@ -1,6 +1,6 @@
 /*
  * postgres.c - the run store's PostgreSQL driver (struct wp__db_ops, db.h),
- * through libpq.
+ * through libpq, loaded when the first PostgreSQL store is opened.
  *
  * Connecting (pg_open): `where` is a libpq URL, postgresql://... or
  * postgres://... (libpq docs, "Connection Strings", 34.1.1.2 "Connection
@@ -56,10 +56,12 @@
  * thread-safe so long as a PGconn is not shared: libpq docs, 34.19
  * "Behavior in Threaded Programs").
  */
+#include <dlfcn.h>
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,74 @@
 
 #include "wattprof/wattprof.h"
 #include "db.h"
+
+/*
+ * libpq, opened at the first PostgreSQL store with dlopen (as NVML is,
+ * src/sensors/nvml.c): a program that never opens one never loads it, nor
+ * the thirty libraries it brings (OpenSSL, Kerberos, LDAP), which cost
+ * every start of `wattprof` about 3 ms (docs/BENCHMARKS.md).  Types and
+ * constants come from libpq-fe.h; the functions through this table, each
+ * typed by __typeof__ of libpq-fe.h's declaration.  libpq.so.5 is the
+ * soname of every libpq since PostgreSQL 8.2.
+ */
+#define PQ_FUNCS(X) \
+	X(PQclear) \
+	X(PQconnectPoll) \
+	X(PQconnectStartParams) \
+	X(PQconninfo) \
+	X(PQconninfoFree) \
+	X(PQconninfoParse) \
+	X(PQerrorMessage) \
+	X(PQexec) \
+	X(PQexecParams) \
+	X(PQfinish) \
+	X(PQfname) \
+	X(PQfreemem) \
+	X(PQftype) \
+	X(PQgetCopyData) \
+	X(PQgetResult) \
+	X(PQgetisnull) \
+	X(PQgetlength) \
+	X(PQgetvalue) \
+	X(PQnfields) \
+	X(PQntuples) \
+	X(PQputCopyEnd) \
+	X(PQresStatus) \
+	X(PQresultErrorField) \
+	X(PQresultStatus) \
+	X(PQsetNoticeProcessor) \
+	X(PQsocket) \
+	X(PQstatus)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	PQ_FUNCS(X)
+#undef X
+} pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_missing[400]; /* why libpq cannot be used; "" once it can */
+
+static void pq_load(void)
+{
+	void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(pq_missing, sizeof pq_missing,
+		         "PostgreSQL's client library cannot be loaded (%s): install it "
+		         "(Debian: apt-get install libpq5)",
+		         dlerror());
+		return;
+	}
+#define X(f)                                                                             \
+	if (!(pq.f = (__typeof__(f) *)dlsym(h, #f))) {                                   \
+		snprintf(pq_missing, sizeof pq_missing,                                  \
+		         "the libpq.so.5 found has no %s: it is older than this wattprof "   \
+		         "needs (PostgreSQL 10 or later)",                                   \
+		         #f);                                                            \
+		return;                                                                  \
+	}
+	PQ_FUNCS(X)
+#undef X
+}
 
 /* Type OIDs, as fixed in the server's src/include/catalog/pg_type.dat. */
 enum {
@@ -328,12 +398,12 @@ static void scrubbed(char *dst, size_t cap, const char *msg, const char *url,
 	for (size_t k = 0; k < sec->n; k++)
 		replace_all(tmp, cap, sec->s[k], "***");
 	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &err);
-	PQfreemem(err);
+	PQconninfoOption *opts = pq.PQconninfoParse(url, &err);
+	pq.PQfreemem(err);
 	for (PQconninfoOption *o = opts; o && o->keyword; o++)
 		if (strcmp(o->keyword, "password") == 0 && o->val)
 			replace_all(tmp, cap, o->val, "***");
-	PQconninfoFree(opts);
+	pq.PQconninfoFree(opts);
 	snprintf(dst, cap, "%s", tmp);
 	free(tmp);
 }
@@ -360,7 +430,7 @@ static int connect_wait(PGconn *conn, int *timeout_s)
 {
 	int timeout_ms = -1;
 	*timeout_s = 0;
-	PQconninfoOption *opts = PQconninfo(conn);
+	PQconninfoOption *opts = pq.PQconninfo(conn);
 	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
 		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val) {
 			/* As libpq reads it: none when 0, at least 2 s. */
@@ -371,10 +441,10 @@ static int connect_wait(PGconn *conn, int *timeout_s)
 			}
 		}
 	}
-	PQconninfoFree(opts);
+	pq.PQconninfoFree(opts);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		struct pollfd pfd = { .fd = PQsocket(conn),
+		struct pollfd pfd = { .fd = pq.PQsocket(conn),
 			              .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
 		if (pfd.fd >= 0) {
 			int r = poll(&pfd, 1, timeout_ms);
@@ -383,7 +453,7 @@ static int connect_wait(PGconn *conn, int *timeout_s)
 			if (r == 0)
 				return -ETIMEDOUT;
 		}
-		st = PQconnectPoll(conn);
+		st = pq.PQconnectPoll(conn);
 	}
 	return 0;
 }
@@ -399,6 +469,12 @@ static int pg_open(struct wp__db *db, const char *where, unsigned flags)
 		db->where[0] = '\0';
 		set_err(db, "the PostgreSQL database must be given as a URL: "
 		            "postgresql://USER@HOST:PORT/DATABASE");
+		return WP_EDB;
+	}
+	pthread_once(&pq_once, pq_load);
+	if (pq_missing[0]) { /* no URL in the message: redacting it needs libpq */
+		db->where[0] = '\0';
+		set_err(db, "cannot open a PostgreSQL database: %s", pq_missing);
 		return WP_EDB;
 	}
 	redact_url(db->where, sizeof db->where, where, &sec);
@@ -420,46 +496,46 @@ static int pg_open(struct wp__db *db, const char *where, unsigned flags)
 	vals[n++] = "UTF8";
 	keys[n] = NULL;
 	vals[n] = NULL;
-	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	PGconn *conn = pq.PQconnectStartParams(keys, vals, 1);
 	if (!conn) {
 		secrets_free(&sec);
 		set_err(db, "cannot connect to '%s': out of memory", db->where);
 		return -ENOMEM;
 	}
-	PQsetNoticeProcessor(conn, drop_notice, NULL);
+	pq.PQsetNoticeProcessor(conn, drop_notice, NULL);
 	int timeout_s = 0;
-	if (PQstatus(conn) != CONNECTION_BAD && connect_wait(conn, &timeout_s) != 0) {
+	if (pq.PQstatus(conn) != CONNECTION_BAD && connect_wait(conn, &timeout_s) != 0) {
 		set_err(db, "cannot connect to '%s': no answer within %d s (connect_timeout)",
 		        db->where, timeout_s);
-		PQfinish(conn);
+		pq.PQfinish(conn);
 		secrets_free(&sec);
 		return WP_EDB;
 	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		scrubbed(msg, sizeof msg, PQerrorMessage(conn), where, db->where, &sec);
+	if (pq.PQstatus(conn) != CONNECTION_OK) {
+		scrubbed(msg, sizeof msg, pq.PQerrorMessage(conn), where, db->where, &sec);
 		set_err(db, "cannot connect to '%s': %s", db->where, msg);
-		PQfinish(conn);
+		pq.PQfinish(conn);
 		secrets_free(&sec);
 		return WP_EDB;
 	}
 	db->h = conn;
 
-	PGresult *res = PQexec(conn, (flags & WP_STORE_READONLY)
+	PGresult *res = pq.PQexec(conn, (flags & WP_STORE_READONLY)
 	                                     ? "SET client_min_messages = warning; "
 	                                       "SET standard_conforming_strings = on; "
 	                                       "SET default_transaction_read_only = on"
 	                                     : "SET client_min_messages = warning; "
 	                                       "SET standard_conforming_strings = on");
-	int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	int ok = res && pq.PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok) {
 		scrubbed(msg, sizeof msg,
-		         res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-		                 ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-		                 : PQerrorMessage(conn),
+		         res && pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                 ? pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                 : pq.PQerrorMessage(conn),
 		         where, db->where, &sec);
 		set_err(db, "cannot set up the session on '%s': %s", db->where, msg);
 	}
-	PQclear(res);
+	pq.PQclear(res);
 	secrets_free(&sec);
 	return ok ? 0 : WP_EDB;
 }
@@ -467,7 +543,7 @@ static int pg_open(struct wp__db *db, const char *where, unsigned flags)
 static void pg_close(struct wp__db *db)
 {
 	if (db->h)
-		PQfinish(db->h);
+		pq.PQfinish(db->h);
 	db->h = NULL;
 }
 
@@ -713,7 +789,7 @@ static void rows_truncate(struct wp__rows *r, size_t keep)
 /* Appends the rows of res to out; 0, WP_EDB or -ENOMEM. */
 static int read_rows(struct wp__db *db, const PGresult *res, struct wp__rows *out)
 {
-	int ncols = PQnfields(res), nrows = PQntuples(res);
+	int ncols = pq.PQnfields(res), nrows = pq.PQntuples(res);
 	if (ncols <= 0)
 		return 0;
 	if (out->nrows > 0 && out->ncols != (size_t)ncols) {
@@ -725,29 +801,29 @@ static int read_rows(struct wp__db *db, const PGresult *res, struct wp__rows *ou
 	struct wp__val *row = malloc((size_t)ncols * sizeof *row);
 	int rc = kinds && row ? 0 : -ENOMEM;
 	for (int c = 0; !rc && c < ncols; c++) {
-		if (col_kind(PQftype(res, c), &kinds[c]) != 0) {
+		if (col_kind(pq.PQftype(res, c), &kinds[c]) != 0) {
 			set_err(db,
 			        "column '%s' is of type OID %u, which the driver does not read: "
 			        "cast it to bigint, double precision, text or bytea",
-			        PQfname(res, c), (unsigned)PQftype(res, c));
+			        pq.PQfname(res, c), (unsigned)pq.PQftype(res, c));
 			rc = WP_EDB;
 		}
 	}
 	size_t keep = out->nrows;
 	for (int r = 0; !rc && r < nrows; r++) {
 		for (int c = 0; !rc && c < ncols; c++) {
-			if (PQgetisnull(res, r, c)) {
+			if (pq.PQgetisnull(res, r, c)) {
 				row[c] = (struct wp__val){ .t = WP__V_NULL };
 				continue;
 			}
-			int len = PQgetlength(res, r, c), width = col_width(kinds[c]);
+			int len = pq.PQgetlength(res, r, c), width = col_width(kinds[c]);
 			if (width && len != width) {
 				set_err(db, "column '%s' came back as %d bytes where %d were expected",
-				        PQfname(res, c), len, width);
+				        pq.PQfname(res, c), len, width);
 				rc = WP_EDB;
 				break;
 			}
-			row[c] = decode(kinds[c], PQgetvalue(res, r, c), len);
+			row[c] = decode(kinds[c], pq.PQgetvalue(res, r, c), len);
 		}
 		if (!rc)
 			rc = wp__rows_add(out, (size_t)ncols, row);
@@ -856,16 +932,16 @@ static int params_make(struct wp__db *db, struct params *p, const struct wp__val
 static void statement_err(struct wp__db *db, PGconn *conn, const PGresult *res, const char *sql)
 {
 	char msg[sizeof db->err], stmt[STATEMENT_CHARS * 4 + 4];
-	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	one_line(msg, sizeof msg, primary ? primary : PQerrorMessage(conn), (size_t)-1, 1);
+	const char *primary = res ? pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *state = res ? pq.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	one_line(msg, sizeof msg, primary ? primary : pq.PQerrorMessage(conn), (size_t)-1, 1);
 	if (!msg[0])
-		snprintf(msg, sizeof msg, "%s", res ? PQresStatus(PQresultStatus(res)) : "no result");
+		snprintf(msg, sizeof msg, "%s", res ? pq.PQresStatus(pq.PQresultStatus(res)) : "no result");
 	if (state && *state) {
 		size_t l = strlen(msg);
 		snprintf(msg + l, sizeof msg - l, " [%s]", state);
 	}
-	if (PQstatus(conn) == CONNECTION_BAD) {
+	if (pq.PQstatus(conn) == CONNECTION_BAD) {
 		set_err(db, "the connection to '%s' was lost: %s", db->where, msg);
 		return;
 	}
@@ -881,17 +957,17 @@ static void statement_err(struct wp__db *db, PGconn *conn, const PGresult *res, 
  */
 static void end_copy(PGconn *conn, const PGresult *res)
 {
-	if (PQresultStatus(res) != PGRES_COPY_OUT)
-		PQputCopyEnd(conn, "wattprof does not send COPY data");
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
+	if (pq.PQresultStatus(res) != PGRES_COPY_OUT)
+		pq.PQputCopyEnd(conn, "wattprof does not send COPY data");
+	if (pq.PQresultStatus(res) != PGRES_COPY_IN) {
 		char *buf = NULL;
-		while (PQgetCopyData(conn, &buf, 0) >= 0) {
-			PQfreemem(buf);
+		while (pq.PQgetCopyData(conn, &buf, 0) >= 0) {
+			pq.PQfreemem(buf);
 			buf = NULL;
 		}
 	}
-	for (PGresult *r = PQgetResult(conn); r; r = PQgetResult(conn))
-		PQclear(r);
+	for (PGresult *r = pq.PQgetResult(conn); r; r = pq.PQgetResult(conn))
+		pq.PQclear(r);
 }
 
 static int pg_exec(struct wp__db *db, const char *sql, const struct wp__val *params, size_t np,
@@ -927,10 +1003,10 @@ static int pg_exec(struct wp__db *db, const char *sql, const struct wp__val *par
 		return rc;
 	}
 	number_placeholders(sql, text, &len);
-	PGresult *res = PQexecParams(conn, text, (int)np, p.types, p.values, p.lengths, p.formats, 1);
+	PGresult *res = pq.PQexecParams(conn, text, (int)np, p.types, p.values, p.lengths, p.formats, 1);
 	free(text);
 	params_free(&p);
-	switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
+	switch (res ? pq.PQresultStatus(res) : PGRES_FATAL_ERROR) {
 	case PGRES_COMMAND_OK:
 	case PGRES_EMPTY_QUERY:
 		rc = 0;
@@ -950,7 +1026,7 @@ static int pg_exec(struct wp__db *db, const char *sql, const struct wp__val *par
 		rc = WP_EDB;
 		break;
 	}
-	PQclear(res);
+	pq.PQclear(res);
 	return rc;
 }
 
