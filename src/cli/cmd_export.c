@@ -151,6 +151,10 @@ int cmd_export(int argc, char **argv)
 		cli_hint("give a file name with -o");
 		return CLI_EXIT_USAGE;
 	}
+	/* The writer first: a missing plugin is said before any run is loaded. */
+	export_hdf5_fn *write_hdf5 = NULL;
+	if (fmt == EXP_HDF5 && !(write_hdf5 = load_hdf5()))
+		return CLI_EXIT_FAILURE;
 
 	struct wp_store *store = NULL;
 	struct wp_run **runs = NULL;
@@ -191,9 +195,6 @@ int cmd_export(int argc, char **argv)
 	}
 	int rc;
 	if (fmt == EXP_HDF5) {
-		export_hdf5_fn *write_hdf5 = load_hdf5();
-		if (!write_hdf5)
-			goto done;
 		rc = write_hdf5(output, runs, n, err, sizeof err);
 	} else {
 		f = to_stdout ? stdout : fopen(tmp, "w");
